@@ -1,0 +1,91 @@
+"""The versioned JSON API (``/api/v1``) built with flask-smorest, and its error format.
+
+Every error answers ``{"code": <HTTP status>, "status": <reason>, "message": <what to do>,
+"errors": {<field>: <reason>}}``; bad input gets 400/409/422, never 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from carebiz.errors import ServiceError
+
+API_PREFIX = "/api/v1"
+
+
+def is_api_request() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def error_body(code: int, message: str, errors: Any = None, status: str = "") -> dict[str, Any]:
+    return {"code": code, "status": status, "message": message, "errors": errors or {}}
+
+
+class CareBizApi(Api):
+    """flask-smorest's Api with errors in our format, and HTML errors left to pages.
+
+    flask-smorest registers its HTTPException handler app-wide; pages must keep their HTML
+    error pages, so the handler answers JSON only under ``/api/``."""
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        if not is_api_request():
+            from carebiz.web.layout import _html_error
+
+            response = _html_error(error)
+        else:
+            data = getattr(error, "data", None) or {}
+            errors = data.get("messages") or data.get("errors") or {}
+            if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
+                                                             "headers", "path"} and errors:
+                flat: dict[str, Any] = {}
+                for part in errors.values():
+                    flat.update(part)
+                errors = flat
+            message = data.get("message") or error.description or error.name
+            if errors and error.code == 422 and not data.get("message"):
+                message = "Some fields are not valid: " + ", ".join(sorted(map(str, errors)))
+            response = jsonify(error_body(error.code or 500, message, errors, error.name))
+            response.status_code = error.code or 500
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response = _as_response(response)
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        if error.code == 401 and is_api_request():
+            response = _as_response(response)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="carebiz"'
+        return response
+
+
+def _as_response(rv: Any) -> Any:
+    from flask import make_response
+
+    return make_response(rv)
+
+
+def init_app(app: Flask) -> CareBizApi:
+    app.config.setdefault("API_TITLE", "CareBusiness API")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An API token from `carebiz tokens create` or the "
+                                      "API tokens page."}}},
+        "security": [{"bearer": []}],
+    })
+    api = CareBizApi(app)
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Any:
+        if is_api_request():
+            return jsonify(error_body(exc.status, exc.message, exc.errors, exc.code)), exc.status
+        from flask import render_template
+
+        return render_template("errors/error.html", code=exc.status,
+                               description=exc.message), exc.status
+
+    return api

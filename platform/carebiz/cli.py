@@ -1,0 +1,300 @@
+"""The ``carebiz`` command: Flask's CLI (``run``, ``shell``, ``routes``) plus the platform's
+commands. Every command builds its app with ``create_app``, so it honours the same
+``CAREBIZ_*`` settings as the web server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from carebiz.errors import ServiceError
+from carebiz.plugins.resolver import PluginSetupError
+
+
+def _create_app() -> Flask:
+    from carebiz import create_app
+
+    try:
+        return create_app()
+    except PluginSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _ext() -> Any:
+    return current_app.extensions["carebiz"]
+
+
+class ServiceErrors(click.ClickException):
+    pass
+
+
+def _session(actor: Any = None) -> Any:
+    from carebiz import db
+
+    sess = db.session()
+    if actor is not None:
+        sess.info["actor"] = actor
+    return sess
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=True,
+             set_debug_flag=False)
+def main() -> None:
+    """CareBusiness: car sales and service business platform."""
+
+
+def _fail(exc: ServiceError) -> click.ClickException:
+    detail = "".join(f"\n  {k}: {v}" for k, v in exc.errors.items())
+    return click.ClickException(exc.message + detail)
+
+
+# -- database --------------------------------------------------------------
+@main.group("db")
+def db_group() -> None:
+    """Database schema (Alembic, one history per plugin)."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Create or update every installed plugin's tables, core first."""
+    from carebiz import migrate
+    from carebiz.services.roles import sync_roles
+
+    for plugin in migrate.upgrade(current_app):
+        click.echo(f"upgraded {plugin}")
+    sess = _session()
+    granted = sync_roles(sess, _ext().host.collect("permissions"))
+    sess.commit()
+    if granted:
+        click.echo(f"granted {len(granted)} new permissions to built-in roles")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the applied revision of every plugin."""
+    from carebiz import migrate
+
+    for plugin, heads in migrate.current(current_app).items():
+        click.echo(f"{plugin}: {', '.join(heads) or '(none)'}")
+
+
+@db_group.command("revision")
+@click.argument("plugin")
+@click.option("-m", "--message", required=True)
+@click.option("--empty", is_flag=True, help="Do not compare models with the database.")
+@with_appcontext
+def db_revision(plugin: str, message: str, empty: bool) -> None:
+    """Write a new migration into PLUGIN's own history (for plugin authors)."""
+    from carebiz import migrate
+
+    try:
+        script = migrate.revision(current_app, plugin, message, autogenerate=not empty)
+    except (KeyError, FileNotFoundError) as exc:
+        raise click.ClickException(f"cannot write a revision for '{plugin}': {exc}") from exc
+    click.echo(f"wrote {script.path}")
+
+
+# -- plugins ---------------------------------------------------------------
+@main.group("plugins")
+def plugins_group() -> None:
+    """Installed subsystems and their on/off switch."""
+
+
+@plugins_group.command("list")
+@with_appcontext
+def plugins_list() -> None:
+    """Name, version, enabled, dependencies of every installed plugin."""
+    host = _ext().host
+    active = host.active_names()
+    rows = [("NAME", "VERSION", "ENABLED", "REQUIRES", "USES")]
+    for name, m in host.manifests.items():
+        if name == "core":
+            continue
+        rows.append((name, m.version, "yes" if name in active else "no",
+                     ",".join(m.requires) or "-", ",".join(m.uses) or "-"))
+    for name in sorted(set(host.available) - set(host.manifests)):
+        m = host.available[name]
+        rows.append((name, m.version, "not loaded", ",".join(m.requires) or "-",
+                     ",".join(m.uses) or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if len(rows) == 1:
+        click.echo("(no plugins installed: the core runs alone)")
+
+
+def _switch(name: str, enabled: bool) -> None:
+    from carebiz.services import subsystems
+
+    sess = _session()
+    try:
+        changed = subsystems.switch(sess, _ext().host, name, enabled, actor="cli")
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    sess.commit()
+    word = "enabled" if enabled else "disabled"
+    click.echo(f"{word}: {', '.join(changed)}" if changed else f"nothing to change: {name} "
+               f"is already {word}")
+
+
+@plugins_group.command("enable")
+@click.argument("name")
+@with_appcontext
+def plugins_enable(name: str) -> None:
+    """Switch NAME on, with the plugins it requires."""
+    _switch(name, True)
+
+
+@plugins_group.command("disable")
+@click.argument("name")
+@with_appcontext
+def plugins_disable(name: str) -> None:
+    """Switch NAME off, with the plugins that require it. Its data is kept."""
+    _switch(name, False)
+
+
+# -- users and tokens ------------------------------------------------------
+@main.group("users")
+def users_group() -> None:
+    """User accounts."""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", "roles", multiple=True, help="Role name; repeat for several.")
+@click.option("--branch", "branches", multiple=True, help="Branch code; repeat for several.")
+@click.option("--all-branches", is_flag=True, help="See every branch.")
+@click.option("--name", "display_name", default="")
+@click.option("--email", default="")
+@with_appcontext
+def users_create(username: str, password: str, roles: tuple[str, ...],
+                 branches: tuple[str, ...], all_branches: bool, display_name: str,
+                 email: str) -> None:
+    """Create USERNAME with a password, roles and branches."""
+    from carebiz.services.roles import sync_roles
+    from carebiz.services.users import create_user
+
+    sess = _session()
+    try:
+        sync_roles(sess, _ext().host.collect("permissions"))
+        user = create_user(sess, username, password, roles=roles, branches=branches,
+                           all_branches=all_branches, display_name=display_name, email=email)
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    sess.commit()
+    click.echo(f"created user {user.username} (roles: {', '.join(roles) or 'none'})")
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """API tokens for integrators."""
+
+
+@tokens_group.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="What the token is for.")
+@with_appcontext
+def tokens_create(username: str, name: str) -> None:
+    """Issue a token for USERNAME; the token is printed alone on the last line."""
+    from carebiz.services.tokens import create_token
+    from carebiz.services.users import get_user
+
+    sess = _session()
+    try:
+        user = get_user(sess, username)
+        token, secret = create_token(sess, user, name or "cli")
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    sess.commit()
+    click.echo(f"token {token.prefix}… for {user.username} (shown once, keep it safe):")
+    click.echo(secret)
+
+
+@tokens_group.command("revoke")
+@click.argument("prefix")
+@with_appcontext
+def tokens_revoke(prefix: str) -> None:
+    """Revoke the token whose first characters are PREFIX."""
+    from sqlalchemy import select
+
+    from carebiz.models import ApiToken
+    from carebiz.services.tokens import revoke_token
+
+    sess = _session()
+    matches = sess.scalars(select(ApiToken).where(ApiToken.prefix.startswith(prefix))).all()
+    if len(matches) != 1:
+        raise click.ClickException(f"{len(matches)} tokens start with '{prefix}'; give more "
+                                   "characters" if matches else f"no token starts with '{prefix}'")
+    try:
+        revoke_token(sess, matches[0])
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    sess.commit()
+    click.echo(f"revoked {matches[0].prefix}…")
+
+
+# -- demo, worker, serve ---------------------------------------------------
+@main.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Load demo data from the core and every switched-on plugin (safe to run twice)."""
+    from carebiz.demo import load_demo
+
+    summary = load_demo(current_app)
+    click.echo(summary)
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Run what is due and queued, then exit.")
+@click.option("--interval", default=30.0, show_default=True,
+              help="Seconds between schedule checks.")
+def worker(burst: bool, interval: float) -> None:
+    """Run background and scheduled jobs (on rq when CAREBIZ_JOB_QUEUE=rq)."""
+    from carebiz.jobs.worker import work
+
+    app = _create_app()
+    work(app, burst=burst, interval=interval)
+
+
+@main.command("serve")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=lambda: min(2 * (os.cpu_count() or 1) + 1, 9),
+              show_default="2 x CPUs + 1")
+@click.option("--timeout", default=60, show_default=True)
+def serve(bind: str, workers: int, timeout: int) -> None:
+    """Production server: gunicorn with several worker processes."""
+    from gunicorn.app.base import BaseApplication
+
+    app = _create_app()  # fail here, with a clear message, before forking
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", timeout)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Flask:
+            return app
+
+    click.echo(f"serving on http://{bind} with {workers} workers", err=True)
+    app.extensions["carebiz"].engine.dispose()  # each worker opens its own connections
+    Server().run()
+
+
+def add_plugin_commands(app: Flask, host: Any) -> None:
+    """Commands from the ``cli_commands`` hook join ``carebiz`` (installed plugins)."""
+    for _plugin, command in host.collect_by_plugin("cli_commands", include_inactive=True):
+        app.cli.add_command(command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

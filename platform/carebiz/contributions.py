@@ -1,0 +1,162 @@
+"""Value types that plugins hand to the platform through hooks.
+
+Every type has a ``name`` and most a ``weight``; the host sorts collected results by
+``(weight, name)`` so the order never depends on registration or entry-point order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A right a role can hold, e.g. ``admin.users`` or ``sales.order.confirm``.
+
+    ``default_roles`` are the built-in role names that get it when the permission first
+    appears (admins may change that afterwards: roles are data)."""
+
+    name: str
+    label: Any
+    description: Any = ""
+    default_roles: tuple[str, ...] = ()
+    weight: int = 100
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """A navigation entry. Shown only when the user holds ``permission`` (if any)."""
+
+    name: str
+    label: Any
+    endpoint: str
+    permission: str | None = None
+    section: str = "main"  # "main" (top bar) or "admin" (admin menu)
+    icon: str = ""
+    weight: int = 100
+    url_values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A block on a record page (customer 360°, vehicle). ``html`` is already rendered markup
+    (e.g. from ``render_template``); the platform wraps it in a titled card."""
+
+    name: str
+    title: Any
+    html: str
+    weight: int = 100
+    summary: Mapping[str, Any] = field(default_factory=dict)  # JSON-able facts for the API
+
+
+@dataclass(frozen=True)
+class TimelineKind:
+    """A kind of timeline entry a plugin writes (``repair.order.closed`` …)."""
+
+    name: str
+    label: Any
+    icon: str = ""
+    weight: int = 100
+
+
+@dataclass(frozen=True)
+class QueryField:
+    name: str
+    label: Any
+    type: str  # text, number, money, date, datetime, bool, choice
+    operators: tuple[str, ...] = ()
+    choices: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class QuerySource:
+    """An entity the query service can search and analyse: its model, its queryable fields
+    and the permission needed to query it. Row filters are always applied on top."""
+
+    name: str
+    label: Any
+    model: type
+    fields: tuple[QueryField, ...] = ()
+    permission: str | None = None
+    weight: int = 100
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A file format rows or documents can be exported to. ``writer(rows, columns, out, **kw)``
+    writes bytes to the binary stream ``out``."""
+
+    name: str
+    label: Any
+    extension: str
+    mimetype: str
+    writer: Callable[..., None]
+    weight: int = 100
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    """A printable business document (quotation, repair order, invoice …). ``build(session,
+    record_id, locale)`` returns the data its template renders."""
+
+    name: str
+    label: Any
+    template: str
+    build: Callable[..., Mapping[str, Any]]
+    permission: str | None = None
+    weight: int = 100
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """A business setting with its default; admins change it on the settings page."""
+
+    key: str
+    default: Any
+    label: Any
+    type: str = "text"  # text, int, bool, decimal, choice
+    description: Any = ""
+    choices: tuple[tuple[str, Any], ...] = ()
+    weight: int = 100
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True)
+class Task:
+    """A kind of background job. ``run(ctx, **params)`` gets a :class:`carebiz.jobs.JobContext`
+    to report progress and returns a JSON-able result."""
+
+    name: str
+    label: Any
+    run: Callable[..., Any]
+    permission: str | None = None
+    weight: int = 100
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """Run task ``task`` every ``every`` (the worker enqueues it when due)."""
+
+    name: str
+    task: str
+    every: dt.timedelta
+    params: Mapping[str, Any] = field(default_factory=dict)
+    weight: int = 100
+
+
+@dataclass(frozen=True)
+class EventReceiver:
+    """Connects ``receiver(sender, **payload)`` to a domain-event signal for as long as the
+    plugin is switched on. Preferred over ``signal.connect`` so receivers are scoped to the app
+    and vanish with a switched-off plugin."""
+
+    signal: Any
+    receiver: Callable[..., Any]
+    name: str = ""
+    weight: int = 100

@@ -1,0 +1,130 @@
+"""Database foundation: declarative base with a constraint naming convention, common column
+types and mixins, and the per-app engine and session.
+
+There is one declarative ``Base`` for the core and every plugin so that plugin tables can hold
+foreign keys to core tables (customers, branches, users). Which plugin owns which table is told
+by the ``models`` hook; migrations use that to keep one Alembic history per plugin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app, g, has_app_context
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every database.
+
+    SQLite keeps no offset, so values are stored as naive UTC and handed back as aware UTC;
+    naive input is refused because its meaning would depend on the server's clock.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware datetime (UTC)")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every CareBusiness model, core and plugins alike."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class TimestampMixin:
+    """``created_at`` / ``updated_at`` kept by the ORM."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BranchOwned:
+    """Marks a business record as belonging to one branch.
+
+    The core's row filter limits every list and query over such a model to the branches the
+    user is granted, so a plugin gets branch separation by adding this mixin.
+    """
+
+    @declared_attr
+    def branch_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(ForeignKey("branch.id"), index=True)
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    """Create the engine; on SQLite switch on foreign keys, WAL and a busy timeout so several
+    worker processes can share the file."""
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+    return engine
+
+
+def make_session_factory(engine: Engine, info: dict[str, Any]) -> sessionmaker[Session]:
+    """Sessions carry ``info['carebiz.host']`` so services (which know nothing of Flask) can
+    still reach the plugin host, e.g. to dispatch domain events after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
+
+
+def session() -> Session:
+    """The current app context's session, created on first use and closed at teardown."""
+    if not has_app_context():
+        raise RuntimeError("carebiz.db.session() needs an application context")
+    sess = g.get("_carebiz_session")
+    if sess is None:
+        sess = current_app.extensions["carebiz"].session_factory()
+        g._carebiz_session = sess
+    return sess
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    sess = g.pop("_carebiz_session", None)
+    if sess is not None:
+        sess.close()

@@ -1,0 +1,152 @@
+"""Submitting and running jobs."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from carebiz.db import utcnow
+from carebiz.errors import NotFound, ServiceError, ValidationFailed
+from carebiz.events import emit
+from carebiz.models.job import FAILED, FINISHED, QUEUED, RUNNING, Job
+from carebiz.signals import core as signals
+
+log = logging.getLogger(__name__)
+
+
+class JobContext:
+    """What a task function gets: its own session, and a way to report progress that pages
+    see while the task still runs (progress is committed in a separate session)."""
+
+    def __init__(self, app: Flask, job_id: str, session: Session, user_id: int | None):
+        self.app = app
+        self.job_id = job_id
+        self.session = session
+        self.user_id = user_id
+
+    def progress(self, percent: float, message: str = "") -> None:
+        percent = max(0, min(100, int(percent)))
+        factory = self.app.extensions["carebiz"].session_factory
+        with factory() as sess:
+            job = sess.get(Job, self.job_id)
+            if job is not None:
+                job.progress = percent
+                job.message = message[:500]
+                sess.commit()
+
+
+def task_registry(host: Any) -> dict[str, Any]:
+    return {t.name: t for t in host.collect("tasks")}
+
+
+def submit(session: Session, task: str, params: dict[str, Any] | None = None,
+           user_id: int | None = None, app: Flask | None = None) -> Job:
+    """Create the job record, commit it, and hand its id to the configured backend."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    ext = app.extensions["carebiz"]
+    if task not in task_registry(ext.host):
+        raise NotFound(f"no background task named '{task}'")
+    params = dict(params or {})
+    job = Job(id=uuid.uuid4().hex, task=task, params=params, status=QUEUED,
+              created_by=user_id)
+    session.add(job)
+    session.commit()
+    ext.job_backend.enqueue(app, job.id)
+    return job
+
+
+def run_job(app: Flask, job_id: str) -> Job | None:
+    """Run one queued job to its end, recording the outcome. Never raises for task errors."""
+    factory = app.extensions["carebiz"].session_factory
+    with app.app_context(), factory() as sess:
+        claimed = sess.execute(
+            update(Job).where(Job.id == job_id, Job.status == QUEUED)
+            .values(status=RUNNING, started_at=utcnow())
+        ).rowcount
+        sess.commit()
+        job = sess.get(Job, job_id)
+        if not claimed:  # missing, or another runner has it
+            return job
+        task = task_registry(app.extensions["carebiz"].host).get(job.task)
+        work = factory()
+        try:
+            if task is None:
+                raise NotFound(f"task '{job.task}' is not available (plugin switched off?)")
+            ctx = JobContext(app, job.id, work, job.created_by)
+            result = task.run(ctx, **job.params)
+            work.commit()
+            job.status, job.result, job.progress = FINISHED, result, 100
+        except ServiceError as exc:
+            work.rollback()
+            job.status, job.error = FAILED, exc.message
+        except TypeError as exc:  # wrong parameters for the task
+            work.rollback()
+            job.status, job.error = FAILED, f"bad parameters: {exc}"
+        except Exception:
+            work.rollback()
+            log.exception("job %s (%s) failed", job.id, job.task)
+            job.status, job.error = FAILED, traceback.format_exc(limit=5)
+        finally:
+            work.close()
+        job.finished_at = utcnow()
+        emit(sess, signals.job_finished, job_id=job.id, task=job.task, status=job.status)
+        sess.commit()
+        return job
+
+
+class InlineBackend:
+    """Runs the job at once in the caller."""
+
+    name = "inline"
+
+    def enqueue(self, app: Flask, job_id: str) -> None:
+        run_job(app, job_id)
+
+
+class ThreadBackend:
+    """Runs jobs on a small pool of threads in this process (zero configuration)."""
+
+    name = "thread"
+
+    def __init__(self, workers: int = 2):
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="carebiz-job")
+
+    def enqueue(self, app: Flask, job_id: str) -> None:
+        self.pool.submit(run_job, app, job_id)
+
+
+class RqBackend:
+    """Puts the job id on an rq queue; ``carebiz worker`` runs it."""
+
+    name = "rq"
+
+    def __init__(self, redis_url: str, queue: str):
+        self.redis_url = redis_url
+        self.queue_name = queue
+
+    def queue(self) -> Any:
+        from redis import Redis
+        from rq import Queue
+
+        return Queue(self.queue_name, connection=Redis.from_url(self.redis_url))
+
+    def enqueue(self, app: Flask, job_id: str) -> None:
+        self.queue().enqueue("carebiz.jobs.worker.rq_entry", job_id, job_id=f"carebiz-{job_id}")
+
+
+def make_backend(config: dict[str, Any]) -> Any:
+    kind = str(config.get("CAREBIZ_JOB_QUEUE") or "thread").lower()
+    if kind == "inline":
+        return InlineBackend()
+    if kind == "thread":
+        return ThreadBackend()
+    if kind == "rq":
+        return RqBackend(config["CAREBIZ_REDIS_URL"], config["CAREBIZ_RQ_QUEUE"])
+    raise ValidationFailed(f"CAREBIZ_JOB_QUEUE must be thread, inline or rq, not '{kind}'")

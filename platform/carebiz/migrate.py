@@ -1,0 +1,91 @@
+"""Alembic migrations with one history per plugin.
+
+Each plugin keeps its revisions in ``<package>/migrations/versions`` and its own version table
+(``alembic_version_<name>``; the core uses ``alembic_version``). ``upgrade`` applies the core
+first, then plugins in dependency order, so a plugin's migration can rely on the tables of the
+plugins it requires. One shared ``env.py`` (beside this module) serves every history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from flask import Flask
+from sqlalchemy import MetaData
+
+from carebiz.db import Base
+
+SCRIPT_LOCATION = str(Path(__file__).parent / "migrations")
+
+
+def plugin_metadata(app: Flask, plugin: str | None = None) -> MetaData:
+    """The tables of one plugin (or of every installed plugin) as a MetaData."""
+    owners = app.extensions["carebiz"].table_owner
+    md = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        owner = owners.get(table.name)
+        if owner is not None and (plugin is None or owner == plugin):
+            table.to_metadata(md)
+    return md
+
+
+def alembic_config(app: Flask, plugin: str, connection: Any = None) -> Config:
+    host = app.extensions["carebiz"].host
+    manifest = host.manifests[plugin]
+    folder = manifest.migrations_folder
+    if folder is None:
+        raise FileNotFoundError(f"plugin '{plugin}' has no migrations/versions folder")
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.set_main_option("version_locations", str(folder))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes.update({
+        "connection": connection,
+        "version_table": manifest.version_table,
+        "plugin": plugin,
+        "tables": {t for t, owner in app.extensions["carebiz"].table_owner.items()
+                   if owner == plugin},
+        "target_metadata": Base.metadata,
+    })
+    return cfg
+
+
+def migratable(app: Flask) -> list[str]:
+    """Installed plugins with a migration history, core first then dependency order."""
+    host = app.extensions["carebiz"].host
+    return [n for n, m in host.manifests.items() if m.migrations_folder is not None]
+
+
+def upgrade(app: Flask, revision: str = "heads") -> list[str]:
+    """Bring every installed plugin's tables to its newest revision (switched-off plugins
+    too: their data must be ready for the day they are switched back on)."""
+    done = []
+    engine = app.extensions["carebiz"].engine
+    for plugin in migratable(app):
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(app, plugin, connection), revision)
+        done.append(plugin)
+    return done
+
+
+def current(app: Flask) -> dict[str, tuple[str, ...]]:
+    """Applied revision(s) per plugin."""
+    engine = app.extensions["carebiz"].engine
+    result = {}
+    with engine.connect() as connection:
+        for plugin in migratable(app):
+            table = app.extensions["carebiz"].host.manifests[plugin].version_table
+            ctx = MigrationContext.configure(connection, opts={"version_table": table})
+            result[plugin] = ctx.get_current_heads()
+    return result
+
+
+def revision(app: Flask, plugin: str, message: str, autogenerate: bool = True) -> Any:
+    """Write a new revision into the plugin's own history (for plugin authors)."""
+    engine = app.extensions["carebiz"].engine
+    with engine.begin() as connection:
+        cfg = alembic_config(app, plugin, connection)
+        return command.revision(cfg, message=message, autogenerate=autogenerate)

@@ -1,0 +1,78 @@
+"""Sessions for people (Flask-Login, CSRF on every form) and bearer tokens for integrators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import lazy_gettext as _l
+from flask_login import AnonymousUserMixin, LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from carebiz import db
+from carebiz.models import User
+from carebiz.services.tokens import user_for_token
+
+csrf = CSRFProtect()
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class Anonymous(AnonymousUserMixin):
+    """Not logged in: no roles, no branches, no permissions."""
+
+    id = None
+    username = "anonymous"
+    roles: list[Any] = []
+    branches: list[Any] = []
+    branch_ids: set[int] = set()
+    permission_names: set[str] = set()
+    is_superuser = False
+    all_branches = False
+    locale = None
+    name = ""
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_SECURE", bool(app.config.get("CAREBIZ_SECURE_COOKIES")))
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+    # CSRF is checked in our own before_request so that bearer-token API calls (which a
+    # browser never sends by itself) are exempt while cookie-authenticated calls are not.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = _l("Please log in to open this page.")
+    manager.login_message_category = "warning"
+    manager.anonymous_user = Anonymous
+    manager.session_protection = "strong"
+
+    @manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            user = db.session().get(User, int(user_id))
+        except ValueError:
+            return None
+        return user if user is not None and user.active else None
+
+    @manager.request_loader
+    def load_from_token(_request: Any) -> User | None:
+        token = bearer_token()
+        return user_for_token(db.session(), token) if token else None
+
+    @app.before_request
+    def check_csrf() -> None:
+        if not app.config.get("WTF_CSRF_ENABLED", True):
+            return
+        if request.method in UNSAFE_METHODS and bearer_token() is None:
+            csrf.protect()

@@ -1,0 +1,63 @@
+"""Permission checks: default deny; only permissions registered by switched-on plugins exist."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def registered_permissions() -> dict[str, Any]:
+    """Permission objects of every switched-on plugin (and the core), by name."""
+    host = current_app.extensions["carebiz"].host
+    return {p.name: p for p in host.collect("permissions")}
+
+
+def can(user: Any, permission: str) -> bool:
+    """True when ``user`` holds ``permission``. Unknown permissions are denied, including for
+    superusers, so a typo never opens a door and a switched-off plugin's rights vanish."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if permission not in registered_permissions():
+        return False
+    return user.is_superuser or permission in user.permission_names
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def require(permission: str) -> Callable[[F], F]:
+    """Decorator for views and API endpoints: 401 when not logged in, 403 without the right."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                if _is_api_request():
+                    abort(401)
+                return current_app.login_manager.unauthorized()
+            if not can(current_user, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def api_login_required(view: F) -> F:
+    """401 (JSON) unless a user is authenticated by token or session."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            abort(401)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

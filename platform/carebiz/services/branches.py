@@ -1,0 +1,55 @@
+"""Branches of the company."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carebiz.errors import Conflict, ValidationFailed
+from carebiz.events import Audit, diff, emit
+from carebiz.models import Branch
+from carebiz.signals import core as signals
+
+FIELDS = ("code", "name", "address", "phone", "active")
+
+
+def _snapshot(branch: Branch) -> dict[str, Any]:
+    return {f: getattr(branch, f) for f in FIELDS}
+
+
+def save_branch(session: Session, branch: Branch | None = None, **values: Any) -> Branch:
+    """Create (``branch`` None) or edit a branch. Codes are unique and upper-cased."""
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        raise ValidationFailed("unknown fields: " + ", ".join(sorted(unknown)))
+    created = branch is None
+    if "code" in values:
+        values["code"] = (values["code"] or "").strip().upper()
+    errors = {}
+    if created or "code" in values:
+        code = values.get("code", "")
+        if not code or len(code) > 32:
+            errors["code"] = "Required, at most 32 characters."
+        else:
+            other = session.scalar(select(Branch).where(Branch.code == code))
+            if other is not None and other is not branch:
+                raise Conflict(f"a branch with code '{code}' exists", {"code": "Already taken."})
+    if (created or "name" in values) and not (values.get("name") or "").strip():
+        errors["name"] = "Required."
+    if errors:
+        raise ValidationFailed("the branch is not valid", errors)
+    before = _snapshot(branch) if branch else None
+    if branch is None:
+        branch = Branch()
+        session.add(branch)
+    for field, value in values.items():
+        setattr(branch, field, value)
+    session.flush()
+    after = _snapshot(branch)
+    old, new = diff(before, after) if before else (None, after)
+    emit(session, signals.branch_saved, branch_id=branch.id, created=created,
+         audit=Audit("branch", branch.id, f"branch {branch.code} saved", old, new,
+                     branch_id=branch.id))
+    return branch

@@ -1,0 +1,104 @@
+"""Roles as data, and the built-in set every business starts with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carebiz.errors import Conflict, NotFound, ValidationFailed
+from carebiz.events import Audit, emit
+from carebiz.models import Role, RolePermission
+from carebiz.signals import core as signals
+
+#: name -> translatable label of the roles every business starts with
+BUILTIN_ROLES: dict[str, Any] = {
+    "admin": _l("Administrator"),
+    "manager": _l("Manager"),
+    "salesperson": _l("Salesperson"),
+    "service_adviser": _l("Service adviser"),
+    "technician": _l("Technician"),
+    "parts_clerk": _l("Parts clerk"),
+    "dispatcher": _l("Dispatcher"),
+    "read_only": _l("Read-only"),
+}
+
+
+def role_label(role: Role) -> str:
+    label = BUILTIN_ROLES.get(role.name)
+    return str(label) if label is not None else (role.label or role.name)
+
+
+def get_role(session: Session, name: str) -> Role:
+    role = session.scalar(select(Role).where(Role.name == name))
+    if role is None:
+        known = ", ".join(session.scalars(select(Role.name).order_by(Role.name)))
+        raise NotFound(f"no role named '{name}' (roles: {known})")
+    return role
+
+
+def sync_roles(session: Session, permissions: Iterable[Any]) -> list[str]:
+    """Create missing built-in roles and grant newly registered permissions to their default
+    roles. A permission an admin later removed from a role is not granted again: only
+    permissions never seen before are granted (they are remembered on the admin role, which
+    is a superuser and needs no grants). Returns the names of the permissions granted."""
+    roles = {r.name: r for r in session.scalars(select(Role))}
+    for name, label in BUILTIN_ROLES.items():
+        if name not in roles:
+            role = Role(name=name, label=str(label), builtin=True, superuser=(name == "admin"))
+            session.add(role)
+            roles[name] = role
+    session.flush()
+    admin = roles["admin"]
+    seen = admin.permission_names
+    granted: list[str] = []
+    for perm in permissions:
+        if perm.name in seen:
+            continue
+        admin.grants.append(RolePermission(permission=perm.name))
+        for role_name in perm.default_roles:
+            role = roles.get(role_name)
+            if role is not None and role is not admin:
+                role.grants.append(RolePermission(permission=perm.name))
+        granted.append(perm.name)
+    session.flush()
+    return granted
+
+
+def create_role(session: Session, name: str, label: str, permissions: Iterable[str],
+                known: Iterable[str]) -> Role:
+    name = (name or "").strip().lower()
+    if not name or not name.replace("_", "").isalnum():
+        raise ValidationFailed("invalid role name", {"name": "Use letters, digits and _ only."})
+    if session.scalar(select(Role).where(Role.name == name)) is not None:
+        raise Conflict(f"a role named '{name}' already exists", {"name": "Already taken."})
+    role = Role(name=name, label=label or name)
+    session.add(role)
+    session.flush()
+    set_permissions(session, role, permissions, known)
+    return role
+
+
+def set_permissions(session: Session, role: Role, permissions: Iterable[str],
+                    known: Iterable[str]) -> Role:
+    """Replace the role's permissions; names must be registered permissions."""
+    wanted = set(permissions)
+    unknown = wanted - set(known)
+    if unknown:
+        raise ValidationFailed(
+            "unknown permissions: " + ", ".join(sorted(unknown)),
+            {"permissions": "Unknown: " + ", ".join(sorted(unknown))},
+        )
+    before = sorted(role.permission_names)
+    # admin keeps its memory of seen permissions (see sync_roles)
+    keep = {g.permission for g in role.grants} - wanted if role.superuser else set()
+    role.grants = [RolePermission(permission=p) for p in sorted(wanted | keep)]
+    session.flush()
+    after = sorted(role.permission_names)
+    emit(session, signals.role_updated, role_id=role.id, name=role.name, permissions=after,
+         audit=Audit("role", role.id, f"permissions of role {role.name}",
+                     {"permissions": before}, {"permissions": after}))
+    return role

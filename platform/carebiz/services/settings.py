@@ -1,0 +1,75 @@
+"""Business settings: defaults come from the ``settings`` hook, changes are stored."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from carebiz.errors import NotFound, ValidationFailed
+from carebiz.events import Audit, emit
+from carebiz.models import SettingValue
+from carebiz.signals import core as signals
+
+
+def specs(host: Any) -> dict[str, Any]:
+    return {s.key: s for s in host.collect("settings")}
+
+
+def get(session: Session, host: Any, key: str) -> Any:
+    spec = specs(host).get(key)
+    if spec is None:
+        raise NotFound(f"no setting named '{key}'")
+    row = session.get(SettingValue, key)
+    return _decode(spec, row.value) if row is not None else spec.default
+
+
+def _decode(spec: Any, stored: Any) -> Any:
+    return Decimal(stored) if spec.type == "decimal" else stored
+
+
+def parse(spec: Any, raw: Any) -> Any:
+    """Turn form or API input into the setting's type, or say what is wrong."""
+    try:
+        if spec.type == "int":
+            return int(raw)
+        if spec.type == "bool":
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in ("1", "true", "yes", "on")
+        if spec.type == "decimal":
+            return Decimal(str(raw))
+    except (ValueError, InvalidOperation) as exc:
+        raise ValidationFailed(f"'{raw}' is not a valid {spec.type} for {spec.key}",
+                               {spec.key: f"Expected a {spec.type}."}) from exc
+    if spec.type == "choice" and raw not in {c[0] for c in spec.choices}:
+        allowed = ", ".join(c[0] for c in spec.choices)
+        raise ValidationFailed(f"'{raw}' is not allowed for {spec.key}",
+                               {spec.key: f"One of: {allowed}."})
+    return "" if raw is None else str(raw)
+
+
+def set_value(session: Session, host: Any, key: str, raw: Any, actor: str = "") -> Any:
+    spec = specs(host).get(key)
+    if spec is None:
+        raise NotFound(f"no setting named '{key}'")
+    value = parse(spec, raw)
+    old = get(session, host, key)
+    stored = str(value) if spec.type == "decimal" else value
+    row = session.get(SettingValue, key)
+    if row is None:
+        session.add(SettingValue(key=key, value=stored, updated_by=actor))
+    else:
+        row.value = stored
+        row.updated_by = actor
+    session.flush()
+    if old != value:
+        emit(session, signals.setting_changed, key=key, value=value, old=old,
+             audit=Audit("setting", key, f"setting {key} changed",
+                         {"value": _jsonable(old)}, {"value": _jsonable(value)}))
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value

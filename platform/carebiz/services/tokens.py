@@ -1,0 +1,62 @@
+"""API tokens: random secrets, stored as SHA-256 hashes, shown once, revocable.
+
+SHA-256 is enough for 256-bit random tokens (they cannot be guessed, so a slow hash buys
+nothing) and lets a request find its token with one indexed lookup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carebiz.db import utcnow
+from carebiz.errors import Conflict
+from carebiz.events import Audit, emit
+from carebiz.models import ApiToken, User
+from carebiz.signals import core as signals
+
+PREFIX = "cbz_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str = "",
+                 expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """Issue a token; return the record and the secret (the only time it is known)."""
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name.strip()[:120], prefix=secret[:10],
+                     token_hash=hash_token(secret), expires_at=expires_at)
+    session.add(token)
+    session.flush()
+    emit(session, signals.token_created, token_id=token.id, user_id=user.id,
+         audit=Audit("api_token", token.id, f"token {token.prefix}… for {user.username}"))
+    return token, secret
+
+
+def revoke_token(session: Session, token: ApiToken) -> ApiToken:
+    if token.revoked_at is not None:
+        raise Conflict("this token is already revoked")
+    token.revoked_at = utcnow()
+    session.flush()
+    emit(session, signals.token_revoked, token_id=token.id, user_id=token.user_id,
+         audit=Audit("api_token", token.id, f"token {token.prefix}… revoked"))
+    return token
+
+
+def user_for_token(session: Session, secret: str) -> User | None:
+    """The active user a usable token belongs to; records when the token was last used."""
+    if not secret or not secret.startswith(PREFIX):
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None or not token.usable() or not token.user.active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
+        token.last_used_at = now  # throttled so every API call is not a write
+        session.commit()
+    return token.user

@@ -1,0 +1,140 @@
+"""User accounts: creation, profile, roles, branches, passwords, authentication."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from carebiz.db import utcnow
+from carebiz.errors import Conflict, NotFound, ValidationFailed
+from carebiz.events import Audit, diff, emit
+from carebiz.models import Branch, Role, User
+from carebiz.services.roles import get_role
+from carebiz.signals import core as signals
+
+MIN_PASSWORD_LENGTH = 8
+LOCALES = ("en", "zh_CN")
+
+
+def hash_password(password: str) -> str:
+    """scrypt via Werkzeug: memory-hard, salted, with its parameters in the hash."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def check_password_rules(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
+            {"password": f"At least {MIN_PASSWORD_LENGTH} characters."},
+        )
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if user is None:
+        raise NotFound(f"no user named '{username}'")
+    return user
+
+
+def _branches(session: Session, codes: Iterable[str]) -> list[Branch]:
+    branches = []
+    for code in codes:
+        branch = session.scalar(select(Branch).where(Branch.code == code))
+        if branch is None:
+            raise ValidationFailed(f"no branch with code '{code}'",
+                                   {"branches": f"Unknown branch '{code}'."})
+        branches.append(branch)
+    return branches
+
+
+def create_user(session: Session, username: str, password: str, *, roles: Iterable[str] = (),
+                branches: Iterable[str] = (), display_name: str = "", email: str = "",
+                all_branches: bool = False, locale: str | None = None) -> User:
+    username = (username or "").strip()
+    if not username or len(username) > 80 or any(c.isspace() for c in username):
+        raise ValidationFailed("invalid user name",
+                               {"username": "Required, at most 80 characters, no spaces."})
+    if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
+        raise Conflict(f"user '{username}' already exists", {"username": "Already taken."})
+    check_password_rules(password)
+    if locale is not None and locale not in LOCALES:
+        raise ValidationFailed("unknown language", {"locale": "One of: " + ", ".join(LOCALES)})
+    role_objs: list[Role] = [get_role(session, r) for r in roles]
+    branch_objs = _branches(session, branches)
+    user = User(username=username, password_hash=hash_password(password),
+                display_name=display_name, email=email, all_branches=all_branches,
+                locale=locale, roles=role_objs, branches=branch_objs,
+                default_branch_id=branch_objs[0].id if branch_objs else None)
+    session.add(user)
+    session.flush()
+    emit(session, signals.user_created, user_id=user.id, username=user.username,
+         audit=Audit("user", user.id, f"user {user.username} created", None,
+                     _snapshot(user)))
+    return user
+
+
+def _snapshot(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "email": user.email,
+        "active": user.active,
+        "all_branches": user.all_branches,
+        "locale": user.locale,
+        "roles": sorted(r.name for r in user.roles),
+        "branches": sorted(b.code for b in user.branches),
+    }
+
+
+def update_user(session: Session, user: User, **changes: Any) -> User:
+    """Change profile fields, ``roles`` (names), ``branches`` (codes) or ``password``."""
+    before = _snapshot(user)
+    password = changes.pop("password", None)
+    if password:
+        check_password_rules(password)
+        user.password_hash = hash_password(password)
+    if "roles" in changes:
+        user.roles = [get_role(session, r) for r in changes.pop("roles")]
+    if "branches" in changes:
+        user.branches = _branches(session, changes.pop("branches"))
+        if user.default_branch_id not in {b.id for b in user.branches}:
+            user.default_branch_id = user.branches[0].id if user.branches else None
+    if changes.get("locale") not in (None, *LOCALES):
+        raise ValidationFailed("unknown language", {"locale": "One of: " + ", ".join(LOCALES)})
+    for field in ("display_name", "email", "active", "all_branches", "locale"):
+        if field in changes:
+            setattr(user, field, changes.pop(field))
+    if changes:
+        raise ValidationFailed("unknown fields: " + ", ".join(sorted(changes)))
+    session.flush()
+    after = _snapshot(user)
+    if after != before or password:
+        old, new = diff(before, after)
+        if password:
+            new["password"] = "(changed)"
+        emit(session, signals.user_updated, user_id=user.id, changes=new,
+             audit=Audit("user", user.id, f"user {user.username} changed", old, new))
+    return user
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("timing-equaliser")
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (the same answer for unknown users and
+    wrong passwords, so user names cannot be probed)."""
+    user = session.scalar(select(User).where(func.lower(User.username) == (username or "").lower()))
+    if user is None or not user.active or not user.password_hash:
+        check_password_hash(_dummy_hash(), password or "")  # same work as a real check
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
+        return None
+    user.last_login_at = utcnow()
+    return user

@@ -1,0 +1,61 @@
+"""What every page needs: the navigation built from switched-on plugins' menu items (filtered
+by permission), Bootstrap served from the ``xstatic-bootstrap`` package (no CDN), and HTML
+error pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, abort, current_app, render_template, request, send_from_directory, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from carebiz.security.permissions import can
+
+log = logging.getLogger(__name__)
+
+
+def navigation(user: Any) -> dict[str, list[dict[str, Any]]]:
+    host = current_app.extensions["carebiz"].host
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for item in host.collect("menu_items", user=user):
+        if item.permission and not can(user, item.permission):
+            continue
+        try:
+            url = url_for(item.endpoint, **dict(item.url_values))
+        except BuildError:
+            log.warning("menu item %s points to unknown endpoint %s", item.name, item.endpoint)
+            continue
+        sections.setdefault(item.section, []).append(
+            {"name": item.name, "label": str(item.label), "url": url, "icon": item.icon,
+             "active": request.path == url or request.path.startswith(url.rstrip("/") + "/")
+             if url != "/" else request.path == "/"})
+    return sections
+
+
+def vendor_folder(package: str) -> str:
+    if package == "bootstrap":
+        import xstatic.pkg.bootstrap as pkg
+    else:
+        abort(404)
+    return pkg.BASE_DIR
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def inject_layout() -> dict[str, Any]:
+        return {"nav": navigation(current_user) if request else {}, "can": can}
+
+    @app.route("/static/vendor/<package>/<path:filename>")
+    def vendor(package: str, filename: str) -> Any:
+        return send_from_directory(vendor_folder(package), filename, max_age=86400)
+
+    for code in (400, 403, 404, 405, 409, 422, 500):
+        app.register_error_handler(code, _html_error)
+
+
+def _html_error(exc: Any) -> Any:
+    code = getattr(exc, "code", 500) or 500
+    return render_template("errors/error.html", code=code,
+                           description=getattr(exc, "description", "")), code

@@ -1,0 +1,19 @@
+"""The app starts, answers its health check and serves login and the API document."""
+
+
+def test_healthz(app):
+    resp = app.test_client().get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_login_page_and_home(admin_client):
+    resp = admin_client.get("/")
+    assert resp.status_code == 200
+    assert b"Welcome" in resp.data
+
+
+def test_openapi(app):
+    resp = app.test_client().get("/api/v1/openapi.json")
+    assert resp.status_code == 200
+    assert "/api/v1/me" in resp.get_json()["paths"]
