@@ -140,3 +140,17 @@ def token_for(app: Flask, username: str) -> str:
         _token, secret = create_token(sess, get_user(sess, username), "test")
         sess.commit()
         return secret
+
+
+
+@pytest.fixture
+def sample_app(fake_dists: FakeDists, make_app: Callable[..., Flask]) -> Flask:
+    """An app with the sample plugin (it implements every hook) installed through a fake
+    distribution, i.e. through real entry-point discovery."""
+    fake_dists.dist("carebiz-sample", {"sample": "tests.sample_plugin.plugin"})
+    return make_app()
+
+
+@pytest.fixture
+def sample_seeded(sample_app: Flask) -> dict[str, Any]:
+    return seed(sample_app)

@@ -39,8 +39,10 @@ class CareBiz:
 
 def build_host(app_config: dict[str, Any]) -> PluginHost:
     """Discover, resolve and register plugins; raise one error listing every problem."""
-    discovered, problems = discover()
+    discovered, problems, broken = discover()
     requested = config_module.plugin_selection(app_config.get("CAREBIZ_PLUGINS"))
+    if requested != "all":  # a broken plugin is already reported; do not call it unknown too
+        requested = [n for n in requested if n not in broken]
     available = {n: d.manifest for n, d in discovered.items()}
     order, resolution_problems = resolve(available, requested)
     problems = problems + resolution_problems

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from carebiz.errors import ServiceError
 from carebiz.plugins.resolver import PluginSetupError
@@ -25,12 +25,13 @@ def _create_app() -> Flask:
         raise click.ClickException(str(exc)) from exc
 
 
+def _loaded_app() -> Flask:
+    """The app of this invocation (the one FlaskGroup builds, or a test's)."""
+    return click.get_current_context().ensure_object(ScriptInfo).load_app()
+
+
 def _ext() -> Any:
     return current_app.extensions["carebiz"]
-
-
-class ServiceErrors(click.ClickException):
-    pass
 
 
 def _session(actor: Any = None) -> Any:
@@ -66,7 +67,11 @@ def db_upgrade() -> None:
     from carebiz import migrate
     from carebiz.services.roles import sync_roles
 
-    for plugin in migrate.upgrade(current_app):
+    try:
+        upgraded = migrate.upgrade(current_app)
+    except migrate.MissingMigrations as exc:
+        raise click.ClickException(str(exc)) from exc
+    for plugin in upgraded:
         click.echo(f"upgraded {plugin}")
     sess = _session()
     granted = sync_roles(sess, _ext().host.collect("permissions"))
@@ -260,7 +265,7 @@ def worker(burst: bool, interval: float) -> None:
     """Run background and scheduled jobs (on rq when CAREBIZ_JOB_QUEUE=rq)."""
     from carebiz.jobs.worker import work
 
-    app = _create_app()
+    app = _loaded_app()
     work(app, burst=burst, interval=interval)
 
 
@@ -273,7 +278,7 @@ def serve(bind: str, workers: int, timeout: int) -> None:
     """Production server: gunicorn with several worker processes."""
     from gunicorn.app.base import BaseApplication
 
-    app = _create_app()  # fail here, with a clear message, before forking
+    app = _loaded_app()  # fail here, with a clear message, before forking
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -56,6 +56,8 @@ def current_actor(session: Session) -> tuple[int | None, str]:
 def emit(session: Session, signal: NamedSignal, *, audit: Audit | None = None,
          **payload: Any) -> None:
     """Record a domain event: audit now (same transaction), signal after commit."""
+    if not session.in_transaction():
+        session.begin()  # so a rollback before any SQL still ends a transaction and drops it
     if audit is not None:
         actor_id, actor_name = current_actor(session)
         session.add(AuditEntry(

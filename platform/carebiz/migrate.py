@@ -59,9 +59,20 @@ def migratable(app: Flask) -> list[str]:
     return [n for n, m in host.manifests.items() if m.migrations_folder is not None]
 
 
+class MissingMigrations(RuntimeError):
+    """A plugin declares models but ships no migration history for them."""
+
+
 def upgrade(app: Flask, revision: str = "heads") -> list[str]:
     """Bring every installed plugin's tables to its newest revision (switched-off plugins
     too: their data must be ready for the day they are switched back on)."""
+    with_history = set(migratable(app))
+    owners = set(app.extensions["carebiz"].table_owner.values())
+    missing = sorted(owners - with_history)
+    if missing:
+        raise MissingMigrations(
+            "these plugins have models but no migrations/versions folder: "
+            + ", ".join(missing) + " (write one with `carebiz db revision <plugin> -m ...`)")
     done = []
     engine = app.extensions["carebiz"].engine
     for plugin in migratable(app):

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
@@ -32,14 +33,26 @@ class JobContext:
         self.user_id = user_id
 
     def progress(self, percent: float, message: str = "") -> None:
+        """Best effort: on SQLite the task's own uncommitted writes lock the file, and a
+        progress bar is not worth waiting for, so an update that cannot be written at once is
+        skipped (the final status is always written)."""
         percent = max(0, min(100, int(percent)))
-        factory = self.app.extensions["carebiz"].session_factory
-        with factory() as sess:
-            job = sess.get(Job, self.job_id)
-            if job is not None:
-                job.progress = percent
-                job.message = message[:500]
-                sess.commit()
+        engine = self.app.extensions["carebiz"].engine
+        sqlite = engine.dialect.name == "sqlite"
+        with engine.connect() as conn:
+            try:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 100")
+                conn.execute(update(Job).where(Job.id == self.job_id)
+                             .values(progress=percent, message=message[:500]))
+                conn.commit()
+            except OperationalError:
+                conn.rollback()
+                log.debug("progress of job %s skipped: database busy", self.job_id)
+            finally:
+                if sqlite:  # give the pooled connection its normal patience back
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
+                    conn.commit()
 
 
 def task_registry(host: Any) -> dict[str, Any]:

@@ -23,14 +23,16 @@ class Discovered:
     distribution: str
 
 
-def discover(group: str = GROUP) -> tuple[dict[str, Discovered], list[str]]:
-    """Load every entry point of the group; return the plugins found and the problems seen.
+def discover(group: str = GROUP) -> tuple[dict[str, Discovered], list[str], set[str]]:
+    """Load every entry point of the group; return the plugins found, the problems seen and
+    the names of the plugins that are installed but broken.
 
     A plugin that fails to import, lacks a manifest, names itself differently from its entry
     point, or shares its name with another is reported, never silently dropped.
     """
     found: dict[str, Discovered] = {}
     problems: list[str] = []
+    broken: set[str] = set()
     for ep in sorted(entry_points(group=group), key=lambda e: (e.name, e.value)):
         dist = ep.dist.name if ep.dist is not None else "?"
         if ep.name == CORE:
@@ -48,15 +50,18 @@ def discover(group: str = GROUP) -> tuple[dict[str, Discovered], list[str]]:
             problems.append(
                 f"plugin '{ep.name}' ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
             )
+            broken.add(ep.name)
             continue
         manifest = getattr(module, "manifest", None)
         if not isinstance(manifest, PluginManifest):
             problems.append(f"plugin '{ep.name}' ({ep.value}) has no PluginManifest 'manifest'")
+            broken.add(ep.name)
             continue
         if manifest.name != ep.name:
             problems.append(
                 f"plugin entry point '{ep.name}' loads a manifest named '{manifest.name}'"
             )
+            broken.add(ep.name)
             continue
         found[ep.name] = Discovered(ep.name, module, manifest, dist)
-    return found, problems
+    return found, problems, broken

@@ -39,12 +39,11 @@ def bearer_token() -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", bool(app.config.get("CAREBIZ_SECURE_COOKIES")))
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+    # Flask's own defaults exist already (SameSite unset), so these are set, not defaulted.
+    secure = bool(app.config.get("CAREBIZ_SECURE_COOKIES"))
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=secure, REMEMBER_COOKIE_HTTPONLY=True,
+                      REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure)
     # CSRF is checked in our own before_request so that bearer-token API calls (which a
     # browser never sends by itself) are exempt while cookie-authenticated calls are not.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False

@@ -75,6 +75,8 @@ def create_role(session: Session, name: str, label: str, permissions: Iterable[s
         raise ValidationFailed("invalid role name", {"name": "Use letters, digits and _ only."})
     if session.scalar(select(Role).where(Role.name == name)) is not None:
         raise Conflict(f"a role named '{name}' already exists", {"name": "Already taken."})
+    permissions = list(permissions)
+    _check_known(permissions, known)  # before anything is added to the session
     role = Role(name=name, label=label or name)
     session.add(role)
     session.flush()
@@ -82,16 +84,20 @@ def create_role(session: Session, name: str, label: str, permissions: Iterable[s
     return role
 
 
-def set_permissions(session: Session, role: Role, permissions: Iterable[str],
-                    known: Iterable[str]) -> Role:
-    """Replace the role's permissions; names must be registered permissions."""
-    wanted = set(permissions)
-    unknown = wanted - set(known)
+def _check_known(permissions: Iterable[str], known: Iterable[str]) -> None:
+    unknown = set(permissions) - set(known)
     if unknown:
         raise ValidationFailed(
             "unknown permissions: " + ", ".join(sorted(unknown)),
             {"permissions": "Unknown: " + ", ".join(sorted(unknown))},
         )
+
+
+def set_permissions(session: Session, role: Role, permissions: Iterable[str],
+                    known: Iterable[str]) -> Role:
+    """Replace the role's permissions; names must be registered permissions."""
+    wanted = set(permissions)
+    _check_known(wanted, known)
     before = sorted(role.permission_names)
     # admin keeps its memory of seen permissions (see sync_roles)
     keep = {g.permission for g in role.grants} - wanted if role.superuser else set()

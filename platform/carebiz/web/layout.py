@@ -50,9 +50,8 @@ def init_app(app: Flask) -> None:
     @app.route("/static/vendor/<package>/<path:filename>")
     def vendor(package: str, filename: str) -> Any:
         return send_from_directory(vendor_folder(package), filename, max_age=86400)
-
-    for code in (400, 403, 404, 405, 409, 422, 500):
-        app.register_error_handler(code, _html_error)
+    # HTML error pages are rendered by carebiz.api.CareBizApi.handle_http_exception, the
+    # one app-wide HTTPException handler, which answers JSON under /api/ and HTML elsewhere.
 
 
 def _html_error(exc: Any) -> Any:

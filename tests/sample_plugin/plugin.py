@@ -1,0 +1,201 @@
+"""The sample plugin: one implementation of every hook."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+from flask import Blueprint, render_template_string
+from flask_smorest import Blueprint as ApiBlueprint
+from sqlalchemy import select
+
+from carebiz import hookimpl
+from carebiz.contributions import (
+    DocumentType,
+    EventReceiver,
+    ExportFormat,
+    MenuItem,
+    Panel,
+    Permission,
+    QueryField,
+    QuerySource,
+    ScheduledJob,
+    SettingSpec,
+    Task,
+    TimelineKind,
+)
+from carebiz.plugins import PluginManifest
+from carebiz.security import require, visible
+from tests.sample_plugin import signals
+from tests.sample_plugin.models import SampleRecord
+
+manifest = PluginManifest(name="sample", version="2.0", label="Sample", description="Tests")
+
+#: what the event receiver saw, for the tests
+RECEIVED: list[dict[str, Any]] = []
+INIT_CALLS: list[Any] = []
+
+web = Blueprint("sample", __name__, url_prefix="/sample")
+
+
+@web.route("/")
+@require("sample.view")
+def index() -> str:
+    from flask_login import current_user
+
+    from carebiz import db
+
+    rows = db.session().scalars(visible(select(SampleRecord), SampleRecord, current_user))
+    return render_template_string("{% for r in rows %}[{{ r.title }}]{% endfor %}", rows=rows)
+
+
+api = ApiBlueprint("sample_api", __name__, url_prefix="/api/v1/sample")
+
+
+@api.route("/ping")
+@api.response(200)
+def ping() -> Any:
+    return {"pong": True}
+
+
+@hookimpl
+def init_app(app: Any) -> None:
+    INIT_CALLS.append(app)
+    app.jinja_env.filters["shout"] = lambda s: str(s).upper() + "!"
+
+
+@hookimpl
+def models() -> list[type]:
+    return [SampleRecord]
+
+
+@hookimpl
+def web_blueprints() -> list[Any]:
+    return [web]
+
+
+@hookimpl
+def api_blueprints() -> list[Any]:
+    return [api]
+
+
+@hookimpl
+def menu_items(user: Any) -> list[MenuItem]:
+    return [
+        MenuItem("sample.b", "Sample B", "sample.index", "sample.view", weight=50),
+        MenuItem("sample.a", "Sample A", "sample.index", "sample.view", weight=50),
+        MenuItem("sample.first", "Sample first", "sample.index", None, weight=1),
+    ]
+
+
+@hookimpl
+def permissions() -> list[Permission]:
+    return [Permission("sample.view", "See samples", default_roles=("salesperson",)),
+            Permission("sample.secret", "See secret samples")]
+
+
+@hookimpl
+def row_filters(model: type, user: Any) -> list[Any] | None:
+    from carebiz.security.permissions import can
+
+    if model is SampleRecord and not can(user, "sample.secret"):
+        return [SampleRecord.secret.is_(False)]
+    return None
+
+
+@hookimpl
+def customer_panels(customer: Any, user: Any) -> list[Panel]:
+    return [Panel("sample", "Sample panel", f"<p>customer {customer.id}</p>", weight=5,
+                  summary={"customer": customer.id})]
+
+
+@hookimpl
+def vehicle_panels(vehicle: Any, user: Any) -> list[Panel]:
+    return [Panel("sample", "Sample vehicle panel", f"<p>{vehicle.vin}</p>")]
+
+
+@hookimpl
+def timeline_kinds() -> list[TimelineKind]:
+    return [TimelineKind("sample.visit", "Sample visit")]
+
+
+@hookimpl
+def query_sources() -> list[QuerySource]:
+    return [QuerySource("sample_records", "Sample records", SampleRecord,
+                        (QueryField("title", "Title", "text", ("eq", "contains")),),
+                        permission="sample.view")]
+
+
+def write_lines(rows: list[dict[str, Any]], columns: list[str], out: Any, **_kw: Any) -> None:
+    for row in rows:
+        out.write(("|".join(str(row[c]) for c in columns) + "\n").encode())
+
+
+@hookimpl
+def export_formats() -> list[ExportFormat]:
+    return [ExportFormat("pipe", "Pipe separated", "txt", "text/plain", write_lines)]
+
+
+@hookimpl
+def document_types() -> list[DocumentType]:
+    return [DocumentType("sample.slip", "Sample slip", "sample/slip.html",
+                         lambda session, record_id, locale: {"id": record_id})]
+
+
+@click.command("sample-hello")
+@click.argument("name")
+def hello_command(name: str) -> None:
+    """Greets NAME (a plugin command)."""
+    click.echo(f"hello {name}")
+
+
+@hookimpl
+def cli_commands() -> list[Any]:
+    return [hello_command]
+
+
+@hookimpl
+def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
+    exists = session.scalar(select(SampleRecord).where(SampleRecord.title == "demo"))
+    if exists is None:
+        session.add(SampleRecord(title="demo", branch_id=branches[0].id))
+
+
+def count_to(ctx: Any, n: int = 3) -> dict[str, int]:
+    for i in range(n):
+        ctx.progress((i + 1) * 100 / n, f"step {i + 1}")
+    return {"counted": n}
+
+
+def fail_task(ctx: Any) -> None:
+    raise RuntimeError("boom")
+
+
+@hookimpl
+def tasks() -> list[Task]:
+    return [Task("sample.count", "Count", count_to), Task("sample.fail", "Fail", fail_task),
+            Task("sample.secret", "Secret", count_to, permission="sample.secret")]
+
+
+@hookimpl
+def scheduled_jobs() -> list[ScheduledJob]:
+    return [ScheduledJob("sample.count.hourly", "sample.count", dt.timedelta(hours=1),
+                         {"n": 2})]
+
+
+@hookimpl
+def settings() -> list[SettingSpec]:
+    return [SettingSpec("sample.greeting", "hi", "Greeting"),
+            SettingSpec("sample.limit", 10, "Limit", type="int"),
+            SettingSpec("sample.mode", "a", "Mode", type="choice",
+                        choices=(("a", "A"), ("b", "B")))]
+
+
+def on_record_created(sender: Any, **payload: Any) -> None:
+    RECEIVED.append(payload)
+
+
+@hookimpl
+def event_receivers() -> list[EventReceiver]:
+    return [EventReceiver(signals.record_created, on_record_created, "sample.log")]

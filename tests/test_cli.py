@@ -1,0 +1,91 @@
+"""The ``carebiz`` command: plugins, users, tokens, demo, worker; clear errors, exit code 1."""
+
+from __future__ import annotations
+
+import pytest
+
+from carebiz.cli import main
+
+
+@pytest.fixture
+def run(sample_app):
+    runner = sample_app.test_cli_runner()
+
+    def invoke(*args):
+        return runner.invoke(main, list(args))
+
+    return invoke
+
+
+def test_plugins_list_enable_disable(run):
+    result = run("plugins", "list")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["NAME", "VERSION", "ENABLED", "REQUIRES", "USES"]
+    assert lines[1].split() == ["sample", "2.0", "yes", "-", "-"]
+    result = run("plugins", "disable", "sample")
+    assert result.exit_code == 0 and result.output == "disabled: sample\n"
+    assert run("plugins", "list").output.splitlines()[1].split()[2] == "no"
+    assert "already disabled" in run("plugins", "disable", "sample").output
+    assert run("plugins", "enable", "sample").output == "enabled: sample\n"
+    result = run("plugins", "enable", "nope")
+    assert result.exit_code == 1
+    assert "no installed plugin named 'nope' (installed: sample)" in result.output
+
+
+def test_users_create_and_tokens_create(run, sample_app):
+    result = run("users", "create", "li", "--password", "longenough1", "--role",
+                 "salesperson", "--branch", "A")
+    assert result.exit_code == 1 and "no branch with code 'A'" in result.output
+    from tests.conftest import seed
+
+    seed(sample_app)
+    result = run("users", "create", "li", "--password", "longenough1", "--role",
+                 "salesperson", "--branch", "A")
+    assert result.exit_code == 0, result.output
+    result = run("users", "create", "li", "--password", "longenough1")
+    assert result.exit_code == 1 and "already exists" in result.output
+    result = run("users", "create", "wu", "--password", "short")
+    assert result.exit_code == 1 and "at least 8 characters" in result.output
+    result = run("users", "create", "wu", "--password", "longenough1", "--role", "pilot")
+    assert result.exit_code == 1 and "no role named 'pilot'" in result.output
+
+    result = run("tokens", "create", "li")
+    assert result.exit_code == 0
+    token = result.output.splitlines()[-1]
+    me = sample_app.test_client().get("/api/v1/me",
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert me.get_json()["username"] == "li"
+    assert run("tokens", "create", "ghost").exit_code == 1
+    result = run("tokens", "revoke", token[:10])
+    assert result.exit_code == 0
+    assert sample_app.test_client().get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_demo_and_worker(run, sample_app):
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    assert "2 branches" in result.output and "admin" in result.output
+    result = run("worker", "--burst")
+    assert result.exit_code == 0, result.output
+    from sqlalchemy import select
+
+    from carebiz.models import Job
+
+    with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as s:
+        jobs = {j.task: j.status for j in s.scalars(select(Job))}
+    assert jobs == {"core.purge_jobs": "finished", "sample.count": "finished"}
+
+
+def test_startup_error_is_a_clean_cli_message(fake_dists, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    fake_dists.module("broken.plugin", "import does_not_exist\n")
+    fake_dists.dist("broken", {"broken": "broken.plugin"})
+    monkeypatch.setenv("CAREBIZ_INSTANCE_PATH", str(tmp_path / "inst"))
+    result = CliRunner().invoke(main, ["plugins", "list"])
+    assert result.exit_code == 1
+    assert "plugin 'broken' (broken.plugin) failed to import: ModuleNotFoundError" \
+        in result.output
+    assert "Traceback" not in result.output

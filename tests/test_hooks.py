@@ -1,0 +1,238 @@
+"""One test per hook specification, each driving the sample plugin's implementation through
+the platform (not by calling the plugin directly). ``test_every_hook_has_a_test`` fails when a
+hook is added to carebiz.hookspecs without a ``test_hook_<name>`` here."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+from click.testing import CliRunner
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+
+from carebiz import hookspecs
+from tests.conftest import login, token_for
+
+
+def hook_names() -> list[str]:
+    return sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+                  if hasattr(fn, "carebiz_spec"))
+
+
+def test_every_hook_has_a_test():
+    source = Path(__file__).read_text()
+    tested = set(re.findall(r"^def test_hook_(\w+)\(", source, re.M))
+    missing = [n for n in hook_names() if n not in tested]
+    assert hook_names(), "no hook specifications found"
+    assert missing == [], f"hooks without a test_hook_<name> test: {missing}"
+
+
+def test_every_hook_has_a_contract():
+    for name in hook_names():
+        doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+        assert len(doc) > 60, f"hook {name} needs a docstring that states its contract"
+
+
+def test_hooks_are_called_with_keyword_arguments_only(sample_app):
+    """pluggy refuses positional calls; the host always passes keywords."""
+    import pytest
+
+    host = sample_app.extensions["carebiz"].host
+    with pytest.raises(TypeError):
+        host.pm.hook.menu_items(None)
+
+
+def test_hook_init_app(sample_app):
+    from tests.sample_plugin import plugin
+
+    assert plugin.INIT_CALLS[-1] is sample_app
+    assert sample_app.jinja_env.filters["shout"]("hi") == "HI!"
+
+
+def test_hook_models(sample_app):
+    ext = sample_app.extensions["carebiz"]
+    assert ext.table_owner["sample_record"] == "sample"
+    assert ext.table_owner["user_account"] == "core"
+    assert ext.table_owner["user_role"] == "core"  # association tables follow their owner
+    assert "sample_record" in sa_inspect(ext.engine).get_table_names()
+
+
+def test_hook_web_blueprints(sample_app, sample_seeded):
+    client = sample_app.test_client()
+    login(client, "sales")
+    assert client.get("/sample/").status_code == 200
+    assert sample_app.extensions["carebiz"].blueprint_owner["sample"] == "sample"
+
+
+def test_hook_api_blueprints(sample_app, sample_seeded):
+    headers = {"Authorization": "Bearer " + token_for(sample_app, "sales")}
+    resp = sample_app.test_client().get("/api/v1/sample/ping", headers=headers)
+    assert resp.get_json() == {"pong": True}
+    spec = sample_app.test_client().get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/sample/ping" in spec["paths"]
+
+
+def test_hook_menu_items(sample_app, sample_seeded):
+    client = sample_app.test_client()
+    login(client, "sales")
+    html = client.get("/").get_data(as_text=True)
+    # ordered by weight then name; filtered by permission
+    assert html.index('data-menu="sample.first"') < html.index('data-menu="sample.a"') \
+        < html.index('data-menu="sample.b"')
+    assert 'data-menu="admin.users"' not in html
+    viewer = sample_app.test_client()
+    login(viewer, "viewer")
+    html = viewer.get("/").get_data(as_text=True)
+    assert 'data-menu="sample.first"' in html and 'data-menu="sample.a"' not in html
+
+
+def test_hook_permissions(sample_app, sample_seeded):
+    from carebiz.models import User
+    from carebiz.security import can
+
+    with sample_app.test_request_context():
+        from carebiz import db
+
+        sess = db.session()
+        sales = sess.get(User, sample_seeded["users"]["sales"])
+        viewer = sess.get(User, sample_seeded["users"]["viewer"])
+        admin = sess.get(User, sample_seeded["users"]["admin"])
+        assert can(sales, "sample.view")  # granted through default_roles
+        assert not can(viewer, "sample.view")  # default deny
+        assert not can(sales, "sample.secret")
+        assert can(admin, "sample.secret")  # superuser
+        assert not can(admin, "sample.unregistered")  # unknown names are denied to everyone
+
+
+def test_hook_row_filters(sample_app, sample_seeded):
+    from carebiz import db
+    from carebiz.models import User
+    from carebiz.security import visible
+    from tests.sample_plugin.models import SampleRecord
+
+    a, b = sample_seeded["branches"]["A"], sample_seeded["branches"]["B"]
+    with sample_app.test_request_context():
+        sess = db.session()
+        sess.add_all([SampleRecord(title="a-open", branch_id=a),
+                      SampleRecord(title="a-secret", branch_id=a, secret=True),
+                      SampleRecord(title="b-open", branch_id=b)])
+        sess.commit()
+
+        def titles(username):
+            user = sess.scalar(select(User).where(User.username == username))
+            stmt = visible(select(SampleRecord).order_by(SampleRecord.title), SampleRecord, user)
+            return [r.title for r in sess.scalars(stmt)]
+
+        assert titles("sales") == ["a-open"]  # core branch rule + plugin's secret rule
+        assert titles("admin") == ["a-open", "a-secret", "b-open"]
+        assert titles("manager") == ["a-open", "b-open"]
+    client = sample_app.test_client()
+    login(client, "sales")
+    assert client.get("/sample/").data == b"[a-open]"
+
+
+def test_hook_customer_panels(sample_app):
+    host = sample_app.extensions["carebiz"].host
+    with sample_app.test_request_context():
+        panels = host.collect("customer_panels", customer=SimpleNamespace(id=42), user=None)
+    assert [(p.name, p.summary) for p in panels] == [("sample", {"customer": 42})]
+
+
+def test_hook_vehicle_panels(sample_app):
+    host = sample_app.extensions["carebiz"].host
+    with sample_app.test_request_context():
+        panels = host.collect("vehicle_panels", vehicle=SimpleNamespace(vin="LSVAB4BR0EN000001"),
+                              user=None)
+    assert panels[0].html == "<p>LSVAB4BR0EN000001</p>"
+
+
+def test_hook_timeline_kinds(sample_app):
+    with sample_app.test_request_context():
+        kinds = sample_app.extensions["carebiz"].host.collect("timeline_kinds")
+    assert [k.name for k in kinds] == ["sample.visit"]
+
+
+def test_hook_query_sources(sample_app):
+    from tests.sample_plugin.models import SampleRecord
+
+    with sample_app.test_request_context():
+        sources = sample_app.extensions["carebiz"].host.collect("query_sources")
+    assert sources[0].model is SampleRecord and sources[0].fields[0].name == "title"
+
+
+def test_hook_export_formats(sample_app):
+    with sample_app.test_request_context():
+        fmt, = sample_app.extensions["carebiz"].host.collect("export_formats")
+    out = io.BytesIO()
+    fmt.writer([{"a": 1, "b": "x"}], ["a", "b"], out)
+    assert (fmt.name, out.getvalue()) == ("pipe", b"1|x\n")
+
+
+def test_hook_document_types(sample_app):
+    with sample_app.test_request_context():
+        doc, = sample_app.extensions["carebiz"].host.collect("document_types")
+    assert doc.build(None, 5, "en") == {"id": 5}
+
+
+def test_hook_cli_commands(sample_app):
+    result = CliRunner().invoke(sample_app.cli, ["sample-hello", "dealer"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello dealer\n"
+
+
+def test_hook_demo_data(sample_app):
+    from carebiz.demo import load_demo
+    from tests.sample_plugin.models import SampleRecord
+
+    load_demo(sample_app)
+    load_demo(sample_app)  # safe to run twice
+    with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as sess:
+        assert sess.scalars(select(SampleRecord.title)).all() == ["demo"]
+
+
+def test_hook_tasks(sample_app, sample_seeded):
+    headers = {"Authorization": "Bearer " + token_for(sample_app, "sales")}
+    client = sample_app.test_client()
+    resp = client.post("/api/v1/jobs", json={"task": "sample.count", "params": {"n": 4}},
+                       headers=headers)
+    assert resp.status_code == 202, resp.get_json()
+    job = client.get(f"/api/v1/jobs/{resp.get_json()['id']}", headers=headers).get_json()
+    assert (job["status"], job["progress"], job["result"]) == ("finished", 100, {"counted": 4})
+    assert client.post("/api/v1/jobs", json={"task": "sample.secret"},
+                       headers=headers).status_code == 403
+
+
+def test_hook_scheduled_jobs(sample_app):
+    from carebiz.jobs.worker import due_schedules, run_schedules
+
+    assert {s.name for s in due_schedules(sample_app)} == {"core.purge_jobs.daily",
+                                                           "sample.count.hourly"}
+    run_schedules(sample_app)
+    assert due_schedules(sample_app) == []
+
+
+def test_hook_settings(sample_app):
+    from carebiz.services import settings
+
+    host = sample_app.extensions["carebiz"].host
+    with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as sess:
+        assert settings.get(sess, host, "sample.limit") == 10
+        settings.set_value(sess, host, "sample.limit", "25")
+        sess.commit()
+        assert settings.get(sess, host, "sample.limit") == 25
+
+
+def test_hook_event_receivers(sample_app):
+    from carebiz.events import emit
+    from tests.sample_plugin import plugin, signals
+
+    plugin.RECEIVED.clear()
+    with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as sess:
+        emit(sess, signals.record_created, record_id=7)
+        assert plugin.RECEIVED == []  # not before commit
+        sess.commit()
+    assert plugin.RECEIVED == [{"record_id": 7}]
