@@ -1,0 +1,38 @@
+# The two set-up commands of the README, and a few helpers. Everything runs in .venv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# xstatic packages are sdists whose build needs pkg_resources (setuptools < 81)
+PIP_INSTALL := $(PY) -m pip install --quiet --build-constraint build-constraints.txt
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test check pytest babel-extract babel-compile
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+## Install, create the SQLite database with demo data, and start the app.
+run: $(PY)
+	$(PIP_INSTALL) -e .
+	$(VENV)/bin/carebiz db upgrade
+	$(VENV)/bin/carebiz demo
+	@echo "Open http://$(HOST):$(PORT)/ and log in as admin / carebiz-demo"
+	$(VENV)/bin/carebiz run --host $(HOST) --port $(PORT)
+
+## Install test dependencies and run the linter and the whole suite.
+test: $(PY)
+	$(PIP_INSTALL) -e '.[test]'
+	$(MAKE) check
+
+check:
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+## Translations: extract every core string, then compile the catalogs.
+babel-extract:
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o platform/carebiz/translations/carebiz.pot platform/carebiz
+	$(VENV)/bin/pybabel update -D carebiz -i platform/carebiz/translations/carebiz.pot -d platform/carebiz/translations
+
+babel-compile:
+	$(VENV)/bin/pybabel compile -D carebiz -d platform/carebiz/translations
