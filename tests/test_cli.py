@@ -30,13 +30,13 @@ def test_plugins_list_enable_disable(run):
     assert run("plugins", "enable", "sample").output == "enabled: sample\n"
     result = run("plugins", "enable", "nope")
     assert result.exit_code == 1
-    assert "no installed plugin named 'nope' (installed: sample)" in result.output
+    assert "No installed plugin named 'nope' (installed: sample)" in result.output
 
 
 def test_users_create_and_tokens_create(run, sample_app):
     result = run("users", "create", "li", "--password", "longenough1", "--role",
                  "salesperson", "--branch", "A")
-    assert result.exit_code == 1 and "no branch with code 'A'" in result.output
+    assert result.exit_code == 1 and "No branch with code 'A'" in result.output
     from tests.conftest import seed
 
     seed(sample_app)
@@ -48,7 +48,7 @@ def test_users_create_and_tokens_create(run, sample_app):
     result = run("users", "create", "wu", "--password", "short")
     assert result.exit_code == 1 and "at least 8 characters" in result.output
     result = run("users", "create", "wu", "--password", "longenough1", "--role", "pilot")
-    assert result.exit_code == 1 and "no role named 'pilot'" in result.output
+    assert result.exit_code == 1 and "No role named 'pilot'" in result.output
 
     result = run("tokens", "create", "li")
     assert result.exit_code == 0

@@ -34,13 +34,13 @@ def test_failing_job_is_recorded_not_raised(sample_app):
 
 def test_bad_parameters_fail_clearly(sample_app):
     job = _job(sample_app, _submit(sample_app, "sample.count", {"nope": 1}))
-    assert job.status == "failed" and job.error.startswith("bad parameters")
+    assert job.status == "failed" and job.error.startswith("Bad parameters")
 
 
 def test_unknown_task(sample_app):
     from carebiz.errors import NotFound
 
-    with pytest.raises(NotFound, match="no background task named 'ghost'"):
+    with pytest.raises(NotFound, match="No background task named 'ghost'"):
         _submit(sample_app, "ghost")
 
 

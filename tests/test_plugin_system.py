@@ -190,7 +190,7 @@ def test_switch_errors(app):
 
     with pytest.raises(ValidationFailed):
         _switch(app, "core", False)
-    with pytest.raises(NotFound, match="no installed plugin named 'nope'"):
+    with pytest.raises(NotFound, match="No installed plugin named 'nope'"):
         _switch(app, "nope", False)
 
 

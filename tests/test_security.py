@@ -173,7 +173,7 @@ def test_roles_are_data_and_unknown_permissions_rejected(app, seeded, session):
     from carebiz.errors import ValidationFailed
     from carebiz.services.roles import create_role
 
-    with pytest.raises(ValidationFailed, match="unknown permissions: made.up"):
+    with pytest.raises(ValidationFailed, match="Unknown permissions: made.up"):
         create_role(session, "cashier", "Cashier", ["made.up"], ["audit.view"])
     role = create_role(session, "cashier", "Cashier", ["audit.view"], ["audit.view"])
     assert role.permission_names == {"audit.view"}

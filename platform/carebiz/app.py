@@ -114,8 +114,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _assign_association_tables(ext: CareBiz) -> None:
     """Plain ``Table`` objects (many-to-many links) belong to the plugin owning the first
     model table they reference."""
+    mapped = {mapper.local_table for mapper in db.Base.registry.mappers}
     for table in db.Base.metadata.sorted_tables:
-        if table.name in ext.table_owner:
+        # mapped tables belong to the plugin declaring their model (perhaps one not installed
+        # in this app); only plain link tables are adopted here
+        if table.name in ext.table_owner or table in mapped:
             continue
         for fk in table.foreign_keys:
             owner = ext.table_owner.get(fk.column.table.name)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
@@ -76,9 +77,9 @@ class Jobs(MethodView):
         """Start a background job; poll ``GET /api/v1/jobs/<id>`` for its progress."""
         task = task_registry(_host()).get(data["task"])
         if task is None:
-            abort(404, message=f"no background task named '{data['task']}'")
+            abort(404, message=_("No background task named '%(name)s'.", name=data["task"]))
         if task.permission and not can(current_user, task.permission):
-            abort(403, message="you may not run this task")
+            abort(403, message=_("You may not run this task."))
         return submit(db.session(), task.name, data["params"], user_id=current_user.id)
 
 
@@ -91,7 +92,7 @@ class JobItem(MethodView):
         job = db.session().get(Job, job_id)
         if job is None or (job.created_by != current_user.id
                            and not can(current_user, "jobs.view")):
-            abort(404, message="no such job")
+            abort(404, message=_("No such job."))
         return job
 
 
@@ -129,7 +130,7 @@ class TokenItem(MethodView):
         token = sess.get(ApiToken, token_id)
         if token is None or (token.user_id != current_user.id
                              and not can(current_user, "admin.tokens")):
-            abort(404, message="no such token")
+            abort(404, message=_("No such token."))
         tokens.revoke_token(sess, token)
         sess.commit()
         return token

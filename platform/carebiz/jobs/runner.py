@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -65,7 +66,7 @@ def submit(session: Session, task: str, params: dict[str, Any] | None = None,
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     ext = app.extensions["carebiz"]
     if task not in task_registry(ext.host):
-        raise NotFound(f"no background task named '{task}'")
+        raise NotFound(_("No background task named '%(name)s'.", name=task))
     params = dict(params or {})
     job = Job(id=uuid.uuid4().hex, task=task, params=params, status=QUEUED,
               created_by=user_id)
@@ -91,7 +92,8 @@ def run_job(app: Flask, job_id: str) -> Job | None:
         work = factory()
         try:
             if task is None:
-                raise NotFound(f"task '{job.task}' is not available (plugin switched off?)")
+                raise NotFound(_("Task '%(name)s' is not available; is its subsystem "
+                                      "switched off?", name=job.task))
             ctx = JobContext(app, job.id, work, job.created_by)
             result = task.run(ctx, **job.params)
             work.commit()
@@ -101,7 +103,7 @@ def run_job(app: Flask, job_id: str) -> Job | None:
             job.status, job.error = FAILED, exc.message
         except TypeError as exc:  # wrong parameters for the task
             work.rollback()
-            job.status, job.error = FAILED, f"bad parameters: {exc}"
+            job.status, job.error = FAILED, _("Bad parameters: %(error)s", error=str(exc))
         except Exception:
             work.rollback()
             log.exception("job %s (%s) failed", job.id, job.task)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ def save_branch(session: Session, branch: Branch | None = None, **values: Any) -
     """Create (``branch`` None) or edit a branch. Codes are unique and upper-cased."""
     unknown = set(values) - set(FIELDS)
     if unknown:
-        raise ValidationFailed("unknown fields: " + ", ".join(sorted(unknown)))
+        raise ValidationFailed(_("Unknown fields: %(names)s", names=", ".join(sorted(unknown))))
     created = branch is None
     if "code" in values:
         values["code"] = (values["code"] or "").strip().upper()
@@ -31,15 +32,16 @@ def save_branch(session: Session, branch: Branch | None = None, **values: Any) -
     if created or "code" in values:
         code = values.get("code", "")
         if not code or len(code) > 32:
-            errors["code"] = "Required, at most 32 characters."
+            errors["code"] = _("Required, at most 32 characters.")
         else:
             other = session.scalar(select(Branch).where(Branch.code == code))
             if other is not None and other is not branch:
-                raise Conflict(f"a branch with code '{code}' exists", {"code": "Already taken."})
+                raise Conflict(_("A branch with code %(code)s exists already.", code=code),
+                               {"code": _("Already taken.")})
     if (created or "name" in values) and not (values.get("name") or "").strip():
-        errors["name"] = "Required."
+        errors["name"] = _("Required.")
     if errors:
-        raise ValidationFailed("the branch is not valid", errors)
+        raise ValidationFailed(_("The branch is not valid."), errors)
     before = _snapshot(branch) if branch else None
     if branch is None:
         branch = Branch()

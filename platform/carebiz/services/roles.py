@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,7 +37,7 @@ def get_role(session: Session, name: str) -> Role:
     role = session.scalar(select(Role).where(Role.name == name))
     if role is None:
         known = ", ".join(session.scalars(select(Role.name).order_by(Role.name)))
-        raise NotFound(f"no role named '{name}' (roles: {known})")
+        raise NotFound(_("No role named '%(name)s' (roles: %(known)s).", name=name, known=known))
     return role
 
 
@@ -72,9 +73,11 @@ def create_role(session: Session, name: str, label: str, permissions: Iterable[s
                 known: Iterable[str]) -> Role:
     name = (name or "").strip().lower()
     if not name or not name.replace("_", "").isalnum():
-        raise ValidationFailed("invalid role name", {"name": "Use letters, digits and _ only."})
+        raise ValidationFailed(_("Invalid role name."),
+                               {"name": _("Use letters, digits and _ only.")})
     if session.scalar(select(Role).where(Role.name == name)) is not None:
-        raise Conflict(f"a role named '{name}' already exists", {"name": "Already taken."})
+        raise Conflict(_("A role named '%(name)s' already exists.", name=name),
+                       {"name": _("Already taken.")})
     permissions = list(permissions)
     _check_known(permissions, known)  # before anything is added to the session
     role = Role(name=name, label=label or name)
@@ -88,8 +91,8 @@ def _check_known(permissions: Iterable[str], known: Iterable[str]) -> None:
     unknown = set(permissions) - set(known)
     if unknown:
         raise ValidationFailed(
-            "unknown permissions: " + ", ".join(sorted(unknown)),
-            {"permissions": "Unknown: " + ", ".join(sorted(unknown))},
+            _("Unknown permissions: %(names)s", names=", ".join(sorted(unknown))),
+            {"permissions": _("Unknown: %(names)s", names=", ".join(sorted(unknown)))},
         )
 
 

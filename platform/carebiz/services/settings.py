@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from carebiz.errors import NotFound, ValidationFailed
@@ -20,7 +21,7 @@ def specs(host: Any) -> dict[str, Any]:
 def get(session: Session, host: Any, key: str) -> Any:
     spec = specs(host).get(key)
     if spec is None:
-        raise NotFound(f"no setting named '{key}'")
+        raise NotFound(_("No setting named '%(key)s'.", key=key))
     row = session.get(SettingValue, key)
     return _decode(spec, row.value) if row is not None else spec.default
 
@@ -41,19 +42,22 @@ def parse(spec: Any, raw: Any) -> Any:
         if spec.type == "decimal":
             return Decimal(str(raw))
     except (ValueError, InvalidOperation) as exc:
-        raise ValidationFailed(f"'{raw}' is not a valid {spec.type} for {spec.key}",
-                               {spec.key: f"Expected a {spec.type}."}) from exc
+        raise ValidationFailed(
+            _("'%(value)s' is not a valid %(type)s for %(key)s.", value=raw, type=spec.type,
+              key=spec.key),
+            {spec.key: _("Expected a %(type)s.", type=spec.type)}) from exc
     if spec.type == "choice" and raw not in {c[0] for c in spec.choices}:
         allowed = ", ".join(c[0] for c in spec.choices)
-        raise ValidationFailed(f"'{raw}' is not allowed for {spec.key}",
-                               {spec.key: f"One of: {allowed}."})
+        raise ValidationFailed(_("'%(value)s' is not allowed for %(key)s.", value=raw,
+                                 key=spec.key), {spec.key: _("One of: %(allowed)s.",
+                                                             allowed=allowed)})
     return "" if raw is None else str(raw)
 
 
 def set_value(session: Session, host: Any, key: str, raw: Any, actor: str = "") -> Any:
     spec = specs(host).get(key)
     if spec is None:
-        raise NotFound(f"no setting named '{key}'")
+        raise NotFound(_("No setting named '%(key)s'.", key=key))
     value = parse(spec, raw)
     old = get(session, host, key)
     stored = str(value) if spec.type == "decimal" else value

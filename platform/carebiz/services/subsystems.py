@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from carebiz.errors import NotFound, ValidationFailed
@@ -15,10 +16,11 @@ from carebiz.signals import core as signals
 
 def _check(host: Any, name: str) -> None:
     if name == CORE:
-        raise ValidationFailed("the platform core cannot be switched off")
+        raise ValidationFailed(_("The platform core cannot be switched off."))
     if name not in host.names:
-        installed = ", ".join(host.names) or "none"
-        raise NotFound(f"no installed plugin named '{name}' (installed: {installed})")
+        installed = ", ".join(host.names) or _("none")
+        raise NotFound(_("No installed plugin named '%(name)s' (installed: %(installed)s).",
+                         name=name, installed=installed))
 
 
 def switch(session: Session, host: Any, name: str, enabled: bool, actor: str = "") -> list[str]:

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import secrets
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,7 +41,7 @@ def create_token(session: Session, user: User, name: str = "",
 
 def revoke_token(session: Session, token: ApiToken) -> ApiToken:
     if token.revoked_at is not None:
-        raise Conflict("this token is already revoked")
+        raise Conflict(_("This token is revoked already."))
     token.revoked_at = utcnow()
     session.flush()
     emit(session, signals.token_revoked, token_id=token.id, user_id=token.user_id,

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -29,15 +30,15 @@ def hash_password(password: str) -> str:
 def check_password_rules(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
-            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
-            {"password": f"At least {MIN_PASSWORD_LENGTH} characters."},
+            _("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+            {"password": _("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH)},
         )
 
 
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if user is None:
-        raise NotFound(f"no user named '{username}'")
+        raise NotFound(_("No user named '%(name)s'.", name=username))
     return user
 
 
@@ -46,8 +47,8 @@ def _branches(session: Session, codes: Iterable[str]) -> list[Branch]:
     for code in codes:
         branch = session.scalar(select(Branch).where(Branch.code == code))
         if branch is None:
-            raise ValidationFailed(f"no branch with code '{code}'",
-                                   {"branches": f"Unknown branch '{code}'."})
+            raise ValidationFailed(_("No branch with code '%(code)s'.", code=code),
+                                   {"branches": _("Unknown branch '%(code)s'.", code=code)})
         branches.append(branch)
     return branches
 
@@ -57,13 +58,15 @@ def create_user(session: Session, username: str, password: str, *, roles: Iterab
                 all_branches: bool = False, locale: str | None = None) -> User:
     username = (username or "").strip()
     if not username or len(username) > 80 or any(c.isspace() for c in username):
-        raise ValidationFailed("invalid user name",
-                               {"username": "Required, at most 80 characters, no spaces."})
+        raise ValidationFailed(_("Invalid user name."), {
+            "username": _("Required, at most 80 characters, no spaces.")})
     if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
-        raise Conflict(f"user '{username}' already exists", {"username": "Already taken."})
+        raise Conflict(_("User '%(name)s' already exists.", name=username),
+                       {"username": _("Already taken.")})
     check_password_rules(password)
     if locale is not None and locale not in LOCALES:
-        raise ValidationFailed("unknown language", {"locale": "One of: " + ", ".join(LOCALES)})
+        raise ValidationFailed(_("Unknown language."),
+                               {"locale": _("One of: %(allowed)s.", allowed=", ".join(LOCALES))})
     role_objs: list[Role] = [get_role(session, r) for r in roles]
     branch_objs = _branches(session, branches)
     user = User(username=username, password_hash=hash_password(password),
@@ -105,12 +108,13 @@ def update_user(session: Session, user: User, **changes: Any) -> User:
         if user.default_branch_id not in {b.id for b in user.branches}:
             user.default_branch_id = user.branches[0].id if user.branches else None
     if changes.get("locale") not in (None, *LOCALES):
-        raise ValidationFailed("unknown language", {"locale": "One of: " + ", ".join(LOCALES)})
+        raise ValidationFailed(_("Unknown language."),
+                               {"locale": _("One of: %(allowed)s.", allowed=", ".join(LOCALES))})
     for field in ("display_name", "email", "active", "all_branches", "locale"):
         if field in changes:
             setattr(user, field, changes.pop(field))
     if changes:
-        raise ValidationFailed("unknown fields: " + ", ".join(sorted(changes)))
+        raise ValidationFailed(_("Unknown fields: %(names)s", names=", ".join(sorted(changes))))
     session.flush()
     after = _snapshot(user)
     if after != before or password:
