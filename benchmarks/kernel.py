@@ -67,8 +67,8 @@ def main() -> None:
     host = app.extensions["carebiz"].host
 
     with app.test_request_context():
-        from carebiz.models import User
         from carebiz import db
+        from carebiz.models import User
 
         admin = db.session().query(User).filter_by(username="admin").one()
         report("collect menu_items (per request)", 2000,

@@ -1,5 +1,9 @@
 """Languages: English and Simplified Chinese, one Babel translation domain per plugin.
 
+Catalogs of Simplified Chinese live in ``translations/zh_Hans_CN``: Babel parses the code
+``zh_CN`` into the locale ``zh_Hans_CN`` and looks for catalogs under that full name (then
+``zh``), never under ``zh_CN``.
+
 flask-babel merges the catalogs of every (directory, domain) pair it is configured with, so a
 plugin's strings translate with the ordinary ``gettext``/``_`` in Python and templates while
 each plugin keeps its own catalog in ``<package>/translations/<locale>/LC_MESSAGES/<name>.po``.
@@ -12,7 +16,14 @@ from typing import Any
 
 from babel import Locale
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import (
+    Babel,
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+)
 from flask_login import current_user
 
 CORE_DOMAIN = "carebiz"
@@ -50,9 +61,11 @@ def select_locale() -> str:
 
 
 def html_lang() -> str:
-    """BCP 47 tag for ``<html lang>`` (zh-CN, not zh_CN)."""
+    """BCP 47 tag for ``<html lang>``: zh-CN (Babel's full name is zh_Hans_CN)."""
     locale = get_locale()
-    return str(locale).replace("_", "-") if locale else "en"
+    if locale is None:
+        return "en"
+    return f"{locale.language}-{locale.territory}" if locale.territory else locale.language
 
 
 def init_app(app: Flask, host: Any) -> Babel:
@@ -68,10 +81,28 @@ def init_app(app: Flask, host: Any) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config.get("CAREBIZ_DEFAULT_LOCALE", "en"))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("CAREBIZ_TIMEZONE", "UTC"))
     babel = Babel(app, locale_selector=select_locale)  # one per app: it caches its domain
-    app.jinja_env.globals.update(html_lang=html_lang, LANGUAGES=LANGUAGES,
-                                 format_datetime=format_datetime)
-    app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
+    app.jinja_env.globals.update(html_lang=html_lang, LANGUAGES=LANGUAGES)
+    app.jinja_env.filters.update(datetime=datetime_filter, date=date_filter,
+                                 number=number_filter, money=money_filter)
     return babel
+
+
+def datetime_filter(value: Any, fmt: str = "medium") -> str:
+    """A datetime in the user's language and the business's time zone."""
+    return format_datetime(value, fmt) if value else ""
+
+
+def date_filter(value: Any, fmt: str = "medium") -> str:
+    return format_date(value, fmt) if value else ""
+
+
+def number_filter(value: Any) -> str:
+    return format_decimal(value) if value is not None else ""
+
+
+def money_filter(amount: Any, currency: str) -> str:
+    """Money always shows its currency: ¥1,234.50, US$1,234.50 (en), US$1,234.50 (zh_CN)."""
+    return format_currency(amount, currency) if amount is not None else ""
 
 
 def language_name(code: str) -> str:

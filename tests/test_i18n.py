@@ -1,0 +1,41 @@
+"""Languages: per-user choice remembered, Accept-Language, <html lang>, locale formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from flask import render_template_string
+
+from tests.conftest import login
+
+
+def test_accept_language_and_html_lang(app, seeded):
+    client = app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert b'<html lang="zh-CN">' in page.data
+    page = client.get("/login", headers={"Accept-Language": "en-US"})
+    assert b'<html lang="en">' in page.data
+
+
+def test_language_switch_is_remembered_per_user(app, seeded):
+    client = app.test_client()
+    login(client, "sales")
+    resp = client.post("/language/zh_CN", data={"next": "/"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    assert b'<html lang="zh-CN">' in client.get("/").data
+    other = app.test_client()  # a new browser: the user's saved choice wins
+    login(other, "sales")
+    assert b'<html lang="zh-CN">' in other.get("/", headers={"Accept-Language": "en"}).data
+    assert client.post("/language/xx").status_code == 302
+
+
+def test_locale_formatting(app):
+    when = dt.datetime(2026, 3, 1, 4, 30, tzinfo=dt.UTC)
+    tpl = "{{ n|number }} | {{ a|money('CNY') }} | {{ a|money('USD') }} | {{ w|date }}"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        out = render_template_string(tpl, n=Decimal("1234.5"), a=Decimal("1234.5"), w=when)
+    assert out == "1,234.5 | CN¥1,234.50 | $1,234.50 | Mar 1, 2026"
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        out = render_template_string(tpl, n=Decimal("1234.5"), a=Decimal("1234.5"), w=when)
+    assert out == "1,234.5 | ¥1,234.50 | US$1,234.50 | 2026年3月1日"
