@@ -27,6 +27,17 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """scrypt costs ~50 ms per hash by design; tests hash hundreds of passwords."""
+    from carebiz.services import users
+
+    users.PASSWORD_METHOD = "pbkdf2:sha256:1"
+    users._dummy_hash.cache_clear()
+    yield
+    users.PASSWORD_METHOD = "scrypt"
+
+
 @pytest.fixture
 def database_url(tmp_path: Any) -> str:
     if PG_URL:

@@ -236,3 +236,24 @@ def test_hook_event_receivers(sample_app):
         assert plugin.RECEIVED == []  # not before commit
         sess.commit()
     assert plugin.RECEIVED == [{"record_id": 7}]
+
+
+def test_settings_back_to_default_unpins_and_types_are_checked(sample_app):
+    import pytest
+
+    from carebiz.errors import ValidationFailed
+    from carebiz.models import SettingValue
+    from carebiz.services import settings
+
+    host = sample_app.extensions["carebiz"].host
+    with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as sess:
+        settings.set_value(sess, host, "sample.limit", 11)
+        sess.commit()
+        assert sess.get(SettingValue, "sample.limit").value == 11
+        settings.set_value(sess, host, "sample.limit", "10")
+        sess.commit()
+        assert sess.get(SettingValue, "sample.limit") is None
+        with pytest.raises(ValidationFailed, match="whole number"):
+            settings.set_value(sess, host, "sample.limit", "ten")
+        with pytest.raises(ValidationFailed, match="not allowed"):
+            settings.set_value(sess, host, "sample.mode", "z")

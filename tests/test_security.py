@@ -11,10 +11,15 @@ from carebiz.models import ApiToken, User
 from tests.conftest import PASSWORD, login, token_for
 
 
-def test_password_is_hashed_with_scrypt(app, seeded, session):
+def test_password_is_hashed_with_scrypt(app, seeded, session, monkeypatch):
+    from carebiz.services import users
+
+    monkeypatch.setattr(users, "PASSWORD_METHOD", "scrypt")  # the production default
     user = session.get(User, seeded["users"]["sales"])
+    users.update_user(session, user, password="another-secret-1")
     assert user.password_hash.startswith("scrypt:")
-    assert PASSWORD not in user.password_hash
+    assert "another-secret-1" not in user.password_hash
+    assert users.authenticate(session, "sales", "another-secret-1") is user
 
 
 def test_login_logout_and_wrong_password(app, seeded):
@@ -100,11 +105,17 @@ def test_token_lifecycle(app, seeded):
 
 
 def test_expired_and_garbage_tokens(app, seeded, session):
+    import pytest
+
+    from carebiz.errors import ValidationFailed
     from carebiz.services.tokens import create_token
 
     user = session.get(User, seeded["users"]["sales"])
-    _t, secret = create_token(session, user, "old",
-                              dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with pytest.raises(ValidationFailed, match="future"):
+        create_token(session, user, "old", yesterday)
+    token, secret = create_token(session, user, "old", yesterday + dt.timedelta(days=2))
+    token.expires_at = yesterday  # time passes
     session.commit()
     client = app.test_client()
     for value in (secret, "cbz_nonsense", "", "not-even-prefixed"):
@@ -177,3 +188,40 @@ def test_roles_are_data_and_unknown_permissions_rejected(app, seeded, session):
         create_role(session, "cashier", "Cashier", ["made.up"], ["audit.view"])
     role = create_role(session, "cashier", "Cashier", ["audit.view"], ["audit.view"])
     assert role.permission_names == {"audit.view"}
+
+
+def test_last_active_administrator_is_kept(app, seeded, session):
+    import pytest
+
+    from carebiz.errors import Conflict
+    from carebiz.services.users import update_user
+
+    admin = session.get(User, seeded["users"]["admin"])
+    with pytest.raises(Conflict, match="no active administrator"):
+        update_user(session, admin, active=False)
+    session.rollback()
+    admin = session.get(User, seeded["users"]["admin"])
+    with pytest.raises(Conflict):
+        update_user(session, admin, roles=["manager"])
+    session.rollback()
+    manager = session.get(User, seeded["users"]["manager"])
+    update_user(session, manager, roles=["manager", "admin"])
+    admin = session.get(User, seeded["users"]["admin"])
+    update_user(session, admin, active=False)  # another administrator remains
+    session.commit()
+
+
+def test_role_keeps_grants_of_switched_off_plugins(sample_app, sample_seeded):
+    from carebiz.services import subsystems
+    from carebiz.services.roles import get_role, set_permissions
+
+    ext = sample_app.extensions["carebiz"]
+    with sample_app.app_context(), ext.session_factory() as sess:
+        subsystems.switch(sess, ext.host, "sample", False)
+        sess.commit()
+        known = {p.name for p in ext.host.collect("permissions")}
+        assert "sample.view" not in known
+        role = get_role(sess, "salesperson")
+        set_permissions(sess, role, ["audit.view"], known)
+        sess.commit()
+        assert role.permission_names == {"audit.view", "sample.view"}

@@ -98,16 +98,38 @@ def _check_known(permissions: Iterable[str], known: Iterable[str]) -> None:
 
 def set_permissions(session: Session, role: Role, permissions: Iterable[str],
                     known: Iterable[str]) -> Role:
-    """Replace the role's permissions; names must be registered permissions."""
+    """Set which of the ``known`` (registered) permissions the role holds. Grants of
+    permissions that are not registered now (their plugin is switched off or not loaded) are
+    kept, so switching that plugin back on restores the role as it was."""
+    known = set(known)
     wanted = set(permissions)
     _check_known(wanted, known)
     before = sorted(role.permission_names)
-    # admin keeps its memory of seen permissions (see sync_roles)
-    keep = {g.permission for g in role.grants} - wanted if role.superuser else set()
+    current = {g.permission for g in role.grants}
+    # not on the form: other plugins' grants; and the admin role's memory of seen permissions
+    keep = current if role.superuser else current - known
     role.grants = [RolePermission(permission=p) for p in sorted(wanted | keep)]
     session.flush()
     after = sorted(role.permission_names)
-    emit(session, signals.role_updated, role_id=role.id, name=role.name, permissions=after,
-         audit=Audit("role", role.id, f"permissions of role {role.name}",
-                     {"permissions": before}, {"permissions": after}))
+    if after != before:
+        emit(session, signals.role_updated, role_id=role.id, name=role.name, permissions=after,
+             audit=Audit("role", role.id, f"permissions of role {role.name}",
+                         {"permissions": before}, {"permissions": after}))
+    return role
+
+
+def rename_role(session: Session, role: Role, label: str) -> Role:
+    """Change a role's display label (its name is a stable key and does not change)."""
+    label = (label or "").strip()
+    if not label or len(label) > 200:
+        raise ValidationFailed(_("The label is required (at most 200 characters)."),
+                               {"label": _("Required, at most 200 characters.")})
+    if label != role.label:
+        before = role.label
+        role.label = label
+        session.flush()
+        emit(session, signals.role_updated, role_id=role.id, name=role.name,
+             permissions=sorted(role.permission_names),
+             audit=Audit("role", role.id, f"label of role {role.name}", {"label": before},
+                         {"label": label}))
     return role

@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from carebiz.errors import NotFound, ValidationFailed
@@ -23,11 +24,20 @@ def get(session: Session, host: Any, key: str) -> Any:
     if spec is None:
         raise NotFound(_("No setting named '%(key)s'.", key=key))
     row = session.get(SettingValue, key)
-    return _decode(spec, row.value) if row is not None else spec.default
+    return _decode(spec, row.value) if row is not None else default(spec)
+
+
+def default(spec: Any) -> Any:
+    """The default in the setting's own type (a decimal default may be written "0.13")."""
+    return parse(spec, spec.default) if spec.default is not None else None
 
 
 def _decode(spec: Any, stored: Any) -> Any:
     return Decimal(stored) if spec.type == "decimal" else stored
+
+
+TYPE_LABELS = {"int": _l("whole number"), "decimal": _l("decimal number"),
+               "bool": _l("yes/no value"), "choice": _l("choice"), "text": _l("text")}
 
 
 def parse(spec: Any, raw: Any) -> Any:
@@ -43,9 +53,9 @@ def parse(spec: Any, raw: Any) -> Any:
             return Decimal(str(raw))
     except (ValueError, InvalidOperation) as exc:
         raise ValidationFailed(
-            _("'%(value)s' is not a valid %(type)s for %(key)s.", value=raw, type=spec.type,
-              key=spec.key),
-            {spec.key: _("Expected a %(type)s.", type=spec.type)}) from exc
+            _("'%(value)s' is not a valid %(type)s for %(key)s.", value=raw,
+              type=TYPE_LABELS[spec.type], key=spec.key),
+            {spec.key: _("Expected: %(type)s.", type=TYPE_LABELS[spec.type])}) from exc
     if spec.type == "choice" and raw not in {c[0] for c in spec.choices}:
         allowed = ", ".join(c[0] for c in spec.choices)
         raise ValidationFailed(_("'%(value)s' is not allowed for %(key)s.", value=raw,
@@ -62,7 +72,10 @@ def set_value(session: Session, host: Any, key: str, raw: Any, actor: str = "") 
     old = get(session, host, key)
     stored = str(value) if spec.type == "decimal" else value
     row = session.get(SettingValue, key)
-    if row is None:
+    if value == default(spec):  # back to the default: follow future default changes again
+        if row is not None:
+            session.delete(row)
+    elif row is None:
         session.add(SettingValue(key=key, value=stored, updated_by=actor))
     else:
         row.value = stored

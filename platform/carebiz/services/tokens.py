@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
-from carebiz.errors import Conflict
+from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.models import ApiToken, User
 from carebiz.signals import core as signals
@@ -29,6 +29,9 @@ def hash_token(token: str) -> str:
 def create_token(session: Session, user: User, name: str = "",
                  expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
     """Issue a token; return the record and the secret (the only time it is known)."""
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationFailed(_("The expiry date must lie in the future."),
+                               {"expires_at": _("Must lie in the future.")})
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name.strip()[:120], prefix=secret[:10],
                      token_hash=hash_token(secret), expires_at=expires_at)

@@ -22,9 +22,13 @@ MIN_PASSWORD_LENGTH = 8
 LOCALES = ("en", "zh_CN")
 
 
+#: scrypt via Werkzeug: memory-hard, salted, with its parameters in the hash. The test suite
+#: lowers it to a cheap method for speed; production code never changes it.
+PASSWORD_METHOD = "scrypt"
+
+
 def hash_password(password: str) -> str:
-    """scrypt via Werkzeug: memory-hard, salted, with its parameters in the hash."""
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def check_password_rules(password: str) -> None:
@@ -116,6 +120,7 @@ def update_user(session: Session, user: User, **changes: Any) -> User:
     if changes:
         raise ValidationFailed(_("Unknown fields: %(names)s", names=", ".join(sorted(changes))))
     session.flush()
+    _keep_an_administrator(session)
     after = _snapshot(user)
     if after != before or password:
         old, new = diff(before, after)
@@ -124,6 +129,19 @@ def update_user(session: Session, user: User, **changes: Any) -> User:
         emit(session, signals.user_updated, user_id=user.id, changes=new,
              audit=Audit("user", user.id, f"user {user.username} changed", old, new))
     return user
+
+
+def _keep_an_administrator(session: Session) -> None:
+    """Refuse a change that leaves no active user with a superuser role: nobody could
+    administer the system any more."""
+    count = session.scalar(
+        select(func.count(User.id.distinct())).join(User.roles)
+        .where(User.active.is_(True), Role.superuser.is_(True)))
+    had_any = session.scalar(select(func.count(Role.id)).where(Role.superuser.is_(True)))
+    if had_any and not count:
+        raise Conflict(_("This change would leave no active administrator."),
+                       {"active": _("Keep at least one active administrator."),
+                        "roles": _("Keep at least one active administrator.")})
 
 
 @functools.cache
