@@ -159,7 +159,8 @@ def sample_app(fake_dists: FakeDists, make_app: Callable[..., Flask]) -> Flask:
     """An app with the sample plugin (it implements every hook) installed through a fake
     distribution, i.e. through real entry-point discovery."""
     fake_dists.dist("carebiz-sample", {"sample": "tests.sample_plugin.plugin"})
-    return make_app()
+    # selected by name: plugins installed in the environment must not change what tests see
+    return make_app(CAREBIZ_PLUGINS="sample")
 
 
 @pytest.fixture

@@ -453,7 +453,7 @@ def test_settings_save_and_invalid_int(app: Flask, admin_client: Any) -> None:
 def test_settings_of_every_type(fake_dists: Any, make_app: Any) -> None:
     fake_dists.module("fakeset_pkg.plugin", manifest_module("fakeset", body=SETTINGS_PLUGIN))
     fake_dists.dist("fakeset", {"fakeset": "fakeset_pkg.plugin"})
-    app = make_app()
+    app = make_app(CAREBIZ_PLUGINS="fakeset")
     seed(app)
     admin = client_for(app, "admin")
     html = text(admin.get("/admin/settings"))

@@ -4,29 +4,15 @@ CAREBIZ_TEST_DATABASE_URL is set) on PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from carebiz import migrate
-
-
-def schema_diff(app, plugin):
-    engine = app.extensions["carebiz"].engine
-    table = app.extensions["carebiz"].host.manifests[plugin].version_table
-    with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={
-            "compare_type": True, "version_table": table,
-            "include_object": lambda obj, name, type_, reflected, compare_to: (
-                type_ != "table" or name in app.extensions["carebiz"].table_owner
-                and app.extensions["carebiz"].table_owner[name] == plugin)})
-        return compare_metadata(ctx, migrate.plugin_metadata(app, plugin))
 
 
 def test_core_migrations_match_models(make_app):
     app = make_app(schema=False, CAREBIZ_PLUGINS="none")
     assert migrate.upgrade(app) == ["core"]
-    assert schema_diff(app, "core") == []
+    assert migrate.differences(app, "core") == []
     tables = set(inspect(app.extensions["carebiz"].engine).get_table_names())
     assert {"alembic_version", "user_account", "branch", "audit_entry", "job"} <= tables
     assert migrate.current(app) == {"core": ("core_0001",)}
@@ -57,3 +43,17 @@ def test_cli_db_upgrade(make_app):
     assert "upgraded core" in result.output
     result = app.test_cli_runner().invoke(main, ["db", "current"])
     assert "core: core_0001" in result.output
+
+
+def test_db_check_notices_a_schema_drift(make_app):
+    from carebiz.cli import main
+
+    app = make_app(schema=False, CAREBIZ_PLUGINS="none")
+    migrate.upgrade(app)
+    result = app.test_cli_runner().invoke(main, ["db", "check"])
+    assert result.exit_code == 0 and "core: matches its models" in result.output
+    with app.extensions["carebiz"].engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_job_task"))
+    result = app.test_cli_runner().invoke(main, ["db", "check"])
+    assert result.exit_code == 1 and "1 differences" in result.output
+    assert "ix_job_task" in result.output

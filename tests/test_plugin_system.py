@@ -101,7 +101,7 @@ def test_selection_from_environment(fake_dists, make_app, monkeypatch):
     for name in ("one", "two"):
         fake_dists.module(f"{name}.plugin", manifest_module(name))
         fake_dists.dist(name, {name: f"{name}.plugin"})
-    monkeypatch.setenv("CAREBIZ_PLUGINS", "two")
+    monkeypatch.setenv("CAREBIZ_PLUGINS", "two")  # the environment selects (no mapping key)
     from carebiz import create_app
 
     app = create_app({"CAREBIZ_INSTANCE_PATH": str(fake_dists.root / "inst"),
@@ -119,7 +119,7 @@ def test_registration_order_is_dependencies_then_name(fake_dists, make_app):
     fake_dists.module("alpha.plugin", manifest_module("alpha"))
     fake_dists.dist("z", {"zeta": "zeta.plugin", "beta": "beta.plugin"})
     fake_dists.dist("a", {"alpha": "alpha.plugin"})
-    app = make_app()
+    app = make_app(CAREBIZ_PLUGINS="beta,alpha")
     assert app.extensions["carebiz"].host.names == ["alpha", "zeta", "beta"]
     assert [n for n, _p in app.extensions["carebiz"].host.pm.list_name_plugin()] == [
         "core", "alpha", "zeta", "beta"]
@@ -173,7 +173,7 @@ def test_switch_is_closed_over_dependencies(fake_dists, make_app):
     fake_dists.module("free1.plugin", manifest_module("free1"))
     fake_dists.dist("d", {"base1": "base1.plugin", "top1": "top1.plugin",
                           "free1": "free1.plugin"})
-    app = make_app()
+    app = make_app(CAREBIZ_PLUGINS="top1,free1")
     host = app.extensions["carebiz"].host
     assert _switch(app, "base1", False) == ["base1", "top1"]
     with app.app_context():

@@ -90,17 +90,39 @@ def db_current() -> None:
         click.echo(f"{plugin}: {', '.join(heads) or '(none)'}")
 
 
+@db_group.command("check")
+@with_appcontext
+def db_check() -> None:
+    """Fail when the database differs from the models of any installed plugin (a model
+    changed without a migration, or a migration that does not match its model)."""
+    from carebiz import migrate
+
+    problems = 0
+    for plugin in migrate.migratable(current_app):
+        diffs = migrate.differences(current_app, plugin)
+        problems += len(diffs)
+        click.echo(f"{plugin}: " + ("matches its models" if not diffs else
+                                    f"{len(diffs)} differences"))
+        for diff in diffs:
+            click.echo(f"  {diff}")
+    if problems:
+        raise click.ClickException("the database does not match the models; write a "
+                                   "migration with `carebiz db revision <plugin> -m ...`")
+
+
 @db_group.command("revision")
 @click.argument("plugin")
 @click.option("-m", "--message", required=True)
 @click.option("--empty", is_flag=True, help="Do not compare models with the database.")
+@click.option("--rev-id", default=None, help="Readable revision id, e.g. sales_0002.")
 @with_appcontext
-def db_revision(plugin: str, message: str, empty: bool) -> None:
+def db_revision(plugin: str, message: str, empty: bool, rev_id: str | None) -> None:
     """Write a new migration into PLUGIN's own history (for plugin authors)."""
     from carebiz import migrate
 
     try:
-        script = migrate.revision(current_app, plugin, message, autogenerate=not empty)
+        script = migrate.revision(current_app, plugin, message, autogenerate=not empty,
+                                  rev_id=rev_id)
     except (KeyError, FileNotFoundError) as exc:
         raise click.ClickException(f"cannot write a revision for '{plugin}': {exc}") from exc
     click.echo(f"wrote {script.path}")

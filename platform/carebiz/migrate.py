@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from flask import Flask
@@ -19,6 +20,26 @@ from sqlalchemy import MetaData
 from carebiz.db import Base
 
 SCRIPT_LOCATION = str(Path(__file__).parent / "migrations")
+
+
+def differences(app: Flask, plugin: str) -> list[Any]:
+    """What autogenerate would change for ``plugin``: empty when its migrations produced
+    exactly its models' schema. Compared against the shared metadata (so foreign keys to other
+    plugins' tables resolve) and limited to the plugin's own tables."""
+    ext = app.extensions["carebiz"]
+    own = {t for t, owner in ext.table_owner.items() if owner == plugin}
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table":
+            return name in own
+        table = getattr(obj, "table", None)
+        return table is None or table.name in own
+
+    with ext.engine.connect() as connection:
+        ctx = MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_object": include,
+            "version_table": ext.host.manifests[plugin].version_table})
+        return compare_metadata(ctx, Base.metadata)
 
 
 def plugin_metadata(app: Flask, plugin: str | None = None) -> MetaData:
@@ -94,9 +115,11 @@ def current(app: Flask) -> dict[str, tuple[str, ...]]:
     return result
 
 
-def revision(app: Flask, plugin: str, message: str, autogenerate: bool = True) -> Any:
-    """Write a new revision into the plugin's own history (for plugin authors)."""
+def revision(app: Flask, plugin: str, message: str, autogenerate: bool = True,
+             rev_id: str | None = None) -> Any:
+    """Write a new revision into the plugin's own history (for plugin authors). A readable
+    ``rev_id`` such as ``sales_0002`` keeps histories easy to follow."""
     engine = app.extensions["carebiz"].engine
     with engine.begin() as connection:
         cfg = alembic_config(app, plugin, connection)
-        return command.revision(cfg, message=message, autogenerate=autogenerate)
+        return command.revision(cfg, message=message, autogenerate=autogenerate, rev_id=rev_id)

@@ -1,0 +1,112 @@
+"""The plugin module named by the ``carebiz.plugins`` entry point ``hello``.
+
+It holds the manifest (who the plugin is) and the hook implementations (what it adds to the
+platform). The hooks only compose: they hand over models, blueprints, menu items, permissions
+and so on; the work itself is done in services, routes and templates next to this module.
+See ``carebiz/hookspecs.py`` for every hook and its contract.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import render_template
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from carebiz import db, hookimpl
+from carebiz.contributions import EventReceiver, MenuItem, Panel, Permission, SettingSpec
+from carebiz.plugins import PluginManifest
+from carebiz.security import can, visible
+
+from . import __version__, api, services, signals, views
+from .models import Greeting
+
+log = logging.getLogger("carebiz_hello")
+
+manifest = PluginManifest(
+    name="hello",
+    version=__version__,
+    label=_l("Greetings"),
+    description=_l("Example plugin: greetings per branch and customer."),
+    package="carebiz_hello",
+)
+
+#: built-in roles that may read and write greetings (admin is a superuser and needs no grant)
+READERS = ("manager", "salesperson", "service_adviser", "technician", "parts_clerk",
+           "dispatcher", "read_only")
+WRITERS = ("manager", "salesperson")
+
+
+@hookimpl
+def models() -> list[type]:
+    return [Greeting]
+
+
+@hookimpl
+def web_blueprints() -> list[Any]:
+    return [views.bp]
+
+
+@hookimpl
+def api_blueprints() -> list[Any]:
+    return [api.blp]
+
+
+@hookimpl
+def permissions() -> list[Permission]:
+    return [
+        Permission("hello.view", _l("Read greetings"), default_roles=READERS, weight=500),
+        Permission("hello.greet", _l("Write greetings"), default_roles=WRITERS, weight=501),
+    ]
+
+
+@hookimpl
+def menu_items(user: Any) -> list[MenuItem]:
+    # The platform hides items whose permission the user lacks, anonymous users included.
+    return [MenuItem("hello", _l("Greetings"), "hello.index", permission="hello.view",
+                     section="main", weight=500)]
+
+
+@hookimpl
+def customer_panels(customer: Any, user: Any) -> list[Panel]:
+    """What this plugin knows about a customer: the greetings written to them that ``user``
+    may see (the same row filters as everywhere else)."""
+    if not can(user, "hello.view"):
+        return []
+    stmt = select(Greeting).where(Greeting.customer_id == customer.id)
+    stmt = visible(stmt.order_by(Greeting.id.desc()), Greeting, user)
+    greetings = db.session().scalars(stmt).all()
+    html = render_template("hello/panel.html", greetings=greetings, customer=customer)
+    return [Panel("hello", _l("Greetings"), html, weight=500,
+                  summary={"greetings": len(greetings)})]
+
+
+@hookimpl
+def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
+    """Two greetings in the first demo branch, unless it already has some (safe to rerun)."""
+    if not branches:
+        return
+    branch = branches[0]
+    if services.count_in_branch(session, branch.id):
+        return
+    author = users.get("salesperson")
+    for message in ("Welcome to our showroom!", "Thank you for your visit."):
+        services.create_greeting(session, message=message, author=author, branch_id=branch.id)
+
+
+@hookimpl
+def settings() -> list[SettingSpec]:
+    return [SettingSpec("hello.signature", "Your CareBusiness team",
+                        _l("Signature under the greetings"), weight=500)]
+
+
+def log_greeting(sender: Any, **payload: Any) -> None:
+    """Receiver of ``hello.greeting.created``: proves events arrive after commit."""
+    log.info("greeting %s written in branch %s", payload["greeting_id"], payload["branch_id"])
+
+
+@hookimpl
+def event_receivers() -> list[EventReceiver]:
+    return [EventReceiver(signals.greeting_created, log_greeting, name="hello.log_greeting")]
