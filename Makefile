@@ -31,8 +31,12 @@ check:
 
 ## Translations: extract every core string, then compile the catalogs.
 babel-extract:
-	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o platform/carebiz/translations/carebiz.pot platform/carebiz
-	$(VENV)/bin/pybabel update -D carebiz -i platform/carebiz/translations/carebiz.pot -d platform/carebiz/translations
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+		--project CareBusiness --version "$$($(PY) -c 'import carebiz; print(carebiz.__version__)')" \
+		--copyright-holder "the CareBusiness authors" \
+		-o platform/carebiz/translations/carebiz.pot platform/carebiz
+	$(VENV)/bin/pybabel update -D carebiz -l zh_Hans_CN --init-missing --ignore-pot-creation-date \
+		-i platform/carebiz/translations/carebiz.pot -d platform/carebiz/translations
 
 babel-compile:
-	$(VENV)/bin/pybabel compile -D carebiz -d platform/carebiz/translations
+	$(VENV)/bin/pybabel compile -D carebiz -l zh_Hans_CN -d platform/carebiz/translations --statistics

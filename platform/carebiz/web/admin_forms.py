@@ -138,7 +138,7 @@ def settings_form(specs: list[Any]) -> type[FlaskForm]:
     """A form class with one field per setting, named :func:`setting_field_name`."""
 
     class SettingsForm(FlaskForm):
-        pass
+        """Fields are added below, one per registered setting."""
 
     for spec in specs:
         kwargs: dict[str, Any] = {"label": spec.label, "description": spec.description}
