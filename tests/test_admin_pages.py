@@ -156,7 +156,7 @@ def test_create_user_is_audited(app: Flask, admin_client: Any) -> None:
     [entry] = audit_rows(app, "user", user.id)
     assert entry.actor_name == "admin" and entry.event == "user.created"
     page = text(admin_client.get(f"/admin/users/{user.id}"))
-    assert "Zoe Li" in page and "user zoe created" in page  # audit trail at the bottom
+    assert "Zoe Li" in page and "User zoe created" in page  # audit trail at the bottom
     assert login(app.test_client(), "zoe", "long-enough-1").status_code == 302
 
 
@@ -203,7 +203,7 @@ def test_edit_user_keeps_password_and_audits(app: Flask, seeded: dict[str, Any],
         "display_name": "Vera Viewer", "roles": ["read_only"], "active": "y",
         "password": "brand-new-pass"})
     assert resp.status_code == 302
-    assert audit_rows(app, "user", uid)[-1].after["password"] == "(changed)"
+    assert audit_rows(app, "user", uid)[-1].after["password"] == "***"
     assert login(app.test_client(), "viewer", "brand-new-pass").status_code == 302
 
 
@@ -259,7 +259,7 @@ def test_create_and_edit_role(app: Flask, admin_client: Any) -> None:
     assert entry.before == {"permissions": ["audit.view", "jobs.view"]}
     html = text(admin_client.get(f"/admin/roles/{role.id}"))
     assert re.search(r'value="admin.users" id="perm-admin.users" checked', html)
-    assert "permissions of role auditor" in html
+    assert "Permissions of role auditor changed" in html
 
 
 def test_role_errors_keep_input(app: Flask, admin_client: Any) -> None:
@@ -480,13 +480,13 @@ def test_audit_log_filters_and_diff(app: Flask, seeded: dict[str, Any],
     admin_client.post(f"/admin/branches/{seeded['branches']['A']}",
                       data={"code": "A", "name": "Branch Alpha", "active": "y"})
     html = text(admin_client.get("/admin/audit"))
-    assert html.index("branch A saved") < html.index("user admin created")  # newest first
+    assert html.index("Branch A saved") < html.index("User admin created")  # newest first
     assert "<del" in html and "Branch Alpha" in html  # before → after
     filtered = text(admin_client.get("/admin/audit?entity_type=user&actor=system"))
-    assert "1–4 of 4" in filtered and "branch A saved" not in filtered
+    assert "1–4 of 4" in filtered and "Branch A saved" not in filtered
     one = text(admin_client.get(
         f"/admin/audit?entity_type=branch&entity_id={seeded['branches']['B']}"))
-    assert "1–1 of 1" in one and "branch B saved" in one
+    assert "1–1 of 1" in one and "Branch B saved" in one
     assert f'href="/admin/branches/{seeded["branches"]["B"]}"' in one  # link to the record
 
 
@@ -509,7 +509,7 @@ def test_audit_rows_are_branch_filtered(app: Flask, seeded: dict[str, Any]) -> N
         sess.commit()
     client = client_for(app, "aud")
     html = text(client.get("/admin/audit?entity_type=branch"))
-    assert "branch A saved" in html and "branch B saved" not in html
+    assert "Branch A saved" in html and "Branch B saved" not in html
     assert 'href="/admin/branches/' not in html  # no link to pages it cannot open
 
 
@@ -523,6 +523,6 @@ def test_record_audit_global_for_plugin_templates(app: Flask, seeded: dict[str, 
     with app.test_request_context():
         login_user(carebiz_db.session().get(User, seeded["users"]["sales"]))
         html = render_template_string(source, bid=seeded["branches"]["A"])
-        assert "branch A saved" in html and "Full audit log" not in html  # no audit.view
+        assert "Branch A saved" in html and "Full audit log" not in html  # no audit.view
         hidden = render_template_string(source, bid=seeded["branches"]["B"])
         assert "No changes recorded yet." in hidden

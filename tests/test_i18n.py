@@ -39,3 +39,27 @@ def test_locale_formatting(app):
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         out = render_template_string(tpl, n=Decimal("1234.5"), a=Decimal("1234.5"), w=when)
     assert out == "1,234.5 | ¥1,234.50 | US$1,234.50 | 2026年3月1日"
+
+
+def test_audit_summaries_and_job_status_are_shown_in_the_readers_language(app, seeded):
+    from carebiz.models import AuditEntry, Job
+
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        from carebiz import db
+
+        entry = db.session().query(AuditEntry).filter_by(event="user.created").first()
+        assert entry.summary == "User %(name)s created"  # stored untranslated
+        assert entry.summary_text == f"用户 {entry.summary_args['name']} 已创建"
+        assert entry.actor_label == "系统"
+        assert Job(status="running").status_label == "运行中"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert entry.summary_text == f"User {entry.summary_args['name']} created"
+
+
+def test_http_errors_in_the_readers_language(app):
+    client = app.test_client()
+    resp = client.get("/api/v1/nowhere", headers={"Accept-Language": "zh-CN"})
+    assert resp.status_code == 404
+    assert resp.get_json()["message"] == "该内容不存在，或其所属子系统已关闭。"
+    page = client.get("/nowhere", headers={"Accept-Language": "en"})
+    assert b"This does not exist, or its subsystem is switched off." in page.data

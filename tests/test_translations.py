@@ -30,7 +30,7 @@ CORE = REPO / "platform" / "carebiz"
 LOCALE = "zh_Hans_CN"
 CORE_PO = CORE / "translations" / LOCALE / "LC_MESSAGES" / "carebiz.po"
 #: what ``make babel-extract`` passes with -k on top of Babel's default keywords
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None, "N_": None}
 FIX = ("run `make babel-extract`, translate the new entries of {po} (no fuzzy, no empty "
        "msgstr), then `make babel-compile`")
 #: printf-style placeholders, named (``%(name)s``) or positional (``%d``); ``%%`` is none

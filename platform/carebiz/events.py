@@ -26,6 +26,8 @@ from carebiz.models.audit import AuditEntry
 log = logging.getLogger(__name__)
 
 PENDING = "carebiz.pending_events"
+#: actor name of changes made by no user (CLI, jobs); pages show it translated
+SYSTEM_ACTOR = "system"
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,13 @@ class Audit:
 
     entity_type: str
     entity_id: Any
+    #: a message marked with ``carebiz.i18n.N_`` and its ``%(name)s`` arguments: stored as
+    #: they are and translated when shown, in the reader's language
     summary: str = ""
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     branch_id: int | None = None
+    args: dict[str, Any] | None = None
 
 
 def current_actor(session: Session) -> tuple[int | None, str]:
@@ -49,7 +54,7 @@ def current_actor(session: Session) -> tuple[int | None, str]:
         if getattr(current_user, "is_authenticated", False):
             actor = current_user
     if actor is None:
-        return None, "system"
+        return None, SYSTEM_ACTOR
     return actor.id, actor.username
 
 
@@ -68,6 +73,7 @@ def emit(session: Session, signal: NamedSignal, *, audit: Audit | None = None,
             entity_id=str(audit.entity_id),
             branch_id=audit.branch_id,
             summary=audit.summary[:500],
+            summary_args=audit.args,
             before=audit.before,
             after=audit.after,
         ))

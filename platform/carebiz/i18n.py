@@ -33,6 +33,12 @@ CORE_TRANSLATIONS = Path(__file__).parent / "translations"
 LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
 
 
+def N_(message: str) -> str:  # noqa: N802 - the conventional name of the marker
+    """Mark a message for extraction without translating it now: for texts stored in the
+    database (audit summaries) and translated when shown, in the reader's language."""
+    return message
+
+
 def normalise(code: str | None) -> str | None:
     """Map ``zh``, ``zh-CN``, ``zh_Hans_CN`` … to a shipped language code."""
     if not code:

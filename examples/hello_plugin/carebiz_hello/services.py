@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from carebiz.errors import ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.i18n import N_
 from carebiz.models import Branch
 
 from . import signals
@@ -79,7 +80,8 @@ def create_greeting(session: Session, *, message: str | None, author: Any = None
     emit(session, signals.greeting_created, greeting_id=greeting.id,
          branch_id=greeting.branch_id, customer_id=greeting.customer_id,
          author_id=greeting.author_id, message=greeting.message,
-         audit=Audit("hello_greeting", greeting.id, f"greeting {greeting.id} written",
+         audit=Audit("hello_greeting", greeting.id, N_("Greeting %(id)s written"),
+                     args={"id": greeting.id},
                      after={"message": greeting.message, "customer_id": customer_id},
                      branch_id=greeting.branch_id))
     return greeting

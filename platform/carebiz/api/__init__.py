@@ -8,12 +8,42 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from carebiz.errors import ServiceError
 
 API_PREFIX = "/api/v1"
+
+#: what an error means, in the reader's language, when nothing more specific was said
+HTTP_MESSAGES = {
+    400: _l("The request could not be understood. If you sent a form, reload the page and "
+            "try again."),
+    401: _l("Log in, or send a valid API token (Authorization: Bearer <token>)."),
+    403: _l("You do not have the permission to do this."),
+    404: _l("This does not exist, or its subsystem is switched off."),
+    405: _l("This method is not allowed here."),
+    409: _l("This conflicts with the current state of the data."),
+    413: _l("The request is too large."),
+    415: _l("This content type is not accepted; send JSON."),
+    422: _l("Some fields are not valid."),
+    500: _l("Something went wrong on our side. The error was logged."),
+    503: _l("The service is not available right now. Try again in a moment."),
+}
+
+
+def http_message(error: HTTPException) -> str:
+    """The error's own description when a view gave one, else the translated meaning of its
+    code (Werkzeug's default descriptions are English)."""
+    if isinstance(error, CSRFError):
+        return gettext("The form has expired or lacks its security token. Reload the page "
+                       "and try again.")
+    if error.description and error.description != type(error).description:
+        return error.description
+    return str(HTTP_MESSAGES.get(error.code or 500, error.name))
 
 
 def is_api_request() -> bool:
@@ -44,9 +74,10 @@ class CareBizApi(Api):
                 for part in errors.values():
                     flat.update(part)
                 errors = flat
-            message = data.get("message") or error.description or error.name
+            message = data.get("message") or http_message(error)
             if errors and error.code == 422 and not data.get("message"):
-                message = "Some fields are not valid: " + ", ".join(sorted(map(str, errors)))
+                message = gettext("Some fields are not valid: %(fields)s",
+                                  fields=", ".join(sorted(map(str, errors))))
             response = jsonify(error_body(error.code or 500, message, errors, error.name))
             response.status_code = error.code or 500
         if isinstance(error, MethodNotAllowed) and error.valid_methods:

@@ -84,7 +84,10 @@ class JobSchema(Schema):
     id = fields.String(dump_only=True)
     task = fields.String(required=True)
     params = fields.Dict(load_default=dict)
-    status = fields.String(dump_only=True)
+    status = fields.String(dump_only=True,
+                           metadata={"enum": ["queued", "running", "finished", "failed"]})
+    status_label = fields.String(dump_only=True,
+                                 metadata={"description": "The status in the request's language."})
     progress = fields.Integer(dump_only=True)
     message = fields.String(dump_only=True)
     result = fields.Raw(dump_only=True)
@@ -103,7 +106,8 @@ class AuditSchema(Schema):
     entity_type = fields.String()
     entity_id = fields.String()
     branch_id = fields.Integer(allow_none=True)
-    summary = fields.String()
+    summary = fields.String(attribute="summary_text",
+                            metadata={"description": "In the request's language."})
     before = fields.Dict(allow_none=True)
     after = fields.Dict(allow_none=True)
 

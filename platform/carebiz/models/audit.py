@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,5 +30,23 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id", ondelete="SET NULL"))
     summary: Mapped[str] = mapped_column(String(500), default="")
+    summary_args: Mapped[dict[str, Any] | None]
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
+
+    @property
+    def actor_label(self) -> str:
+        """Who acted, for pages: the user name, or "system" in the reader's language."""
+        if self.actor_id is None and self.actor_name == "system":
+            return gettext("system")
+        return self.actor_name
+
+    @property
+    def summary_text(self) -> str:
+        """The summary in the current language (its message is translated when shown)."""
+        if not self.summary:
+            return ""
+        try:
+            return gettext(self.summary, **(self.summary_args or {}))
+        except (KeyError, TypeError, ValueError):  # arguments that do not fit the message
+            return self.summary

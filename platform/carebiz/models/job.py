@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -12,6 +13,8 @@ from carebiz.db import Base, utcnow
 
 QUEUED, RUNNING, FINISHED, FAILED = "queued", "running", "finished", "failed"
 JOB_STATUSES = (QUEUED, RUNNING, FINISHED, FAILED)
+STATUS_LABELS = {QUEUED: _l("Queued"), RUNNING: _l("Running"), FINISHED: _l("Finished"),
+                 FAILED: _l("Failed")}
 
 
 class Job(Base):
@@ -31,6 +34,10 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS.get(self.status, self.status))
 
     @property
     def done(self) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, diff, emit
+from carebiz.i18n import N_
 from carebiz.models import Branch
 from carebiz.signals import core as signals
 
@@ -52,6 +53,7 @@ def save_branch(session: Session, branch: Branch | None = None, **values: Any) -
     after = _snapshot(branch)
     old, new = diff(before, after) if before else (None, after)
     emit(session, signals.branch_saved, branch_id=branch.id, created=created,
-         audit=Audit("branch", branch.id, f"branch {branch.code} saved", old, new,
+         audit=Audit("branch", branch.id, N_("Branch %(code)s saved"), old, new,
+                     args={"code": branch.code},
                      branch_id=branch.id))
     return branch

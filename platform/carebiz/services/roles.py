@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.i18n import N_
 from carebiz.models import Role, RolePermission
 from carebiz.signals import core as signals
 
@@ -113,8 +114,9 @@ def set_permissions(session: Session, role: Role, permissions: Iterable[str],
     after = sorted(role.permission_names)
     if after != before:
         emit(session, signals.role_updated, role_id=role.id, name=role.name, permissions=after,
-             audit=Audit("role", role.id, f"permissions of role {role.name}",
-                         {"permissions": before}, {"permissions": after}))
+             audit=Audit("role", role.id, N_("Permissions of role %(name)s changed"),
+                         {"permissions": before}, {"permissions": after},
+                         args={"name": role.name}))
     return role
 
 
@@ -130,6 +132,6 @@ def rename_role(session: Session, role: Role, label: str) -> Role:
         session.flush()
         emit(session, signals.role_updated, role_id=role.id, name=role.name,
              permissions=sorted(role.permission_names),
-             audit=Audit("role", role.id, f"label of role {role.name}", {"label": before},
-                         {"label": label}))
+             audit=Audit("role", role.id, N_("Label of role %(name)s changed"),
+                         {"label": before}, {"label": label}, args={"name": role.name}))
     return role

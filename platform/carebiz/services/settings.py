@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.i18n import N_
 from carebiz.models import SettingValue
 from carebiz.signals import core as signals
 
@@ -83,8 +84,9 @@ def set_value(session: Session, host: Any, key: str, raw: Any, actor: str = "") 
     session.flush()
     if old != value:
         emit(session, signals.setting_changed, key=key, value=value, old=old,
-             audit=Audit("setting", key, f"setting {key} changed",
-                         {"value": _jsonable(old)}, {"value": _jsonable(value)}))
+             audit=Audit("setting", key, N_("Setting %(key)s changed"),
+                         {"value": _jsonable(old)}, {"value": _jsonable(value)},
+                         args={"key": key}))
     return value
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.i18n import N_
 from carebiz.models import PluginState
 from carebiz.plugins.manifest import CORE
 from carebiz.signals import core as signals
@@ -42,6 +43,8 @@ def switch(session: Session, host: Any, name: str, enabled: bool, actor: str = "
     host.invalidate()
     if changed:
         emit(session, signals.plugin_switched, enabled=enabled, names=changed,
-             audit=Audit("plugin", name, ("enabled " if enabled else "disabled ")
-                         + ", ".join(changed), None, {"enabled": enabled, "names": changed}))
+             audit=Audit("plugin", name,
+                         N_("Switched on: %(names)s") if enabled else N_("Switched off: %(names)s"),
+                         None, {"enabled": enabled, "names": changed},
+                         args={"names": ", ".join(changed)}))
     return changed

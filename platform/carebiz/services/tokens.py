@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from carebiz.db import utcnow
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.i18n import N_
 from carebiz.models import ApiToken, User
 from carebiz.signals import core as signals
 
@@ -38,7 +39,8 @@ def create_token(session: Session, user: User, name: str = "",
     session.add(token)
     session.flush()
     emit(session, signals.token_created, token_id=token.id, user_id=user.id,
-         audit=Audit("api_token", token.id, f"token {token.prefix}… for {user.username}"))
+         audit=Audit("api_token", token.id, N_("Token %(prefix)s… issued to %(user)s"),
+                     args={"prefix": token.prefix, "user": user.username}))
     return token, secret
 
 
@@ -48,7 +50,8 @@ def revoke_token(session: Session, token: ApiToken) -> ApiToken:
     token.revoked_at = utcnow()
     session.flush()
     emit(session, signals.token_revoked, token_id=token.id, user_id=token.user_id,
-         audit=Audit("api_token", token.id, f"token {token.prefix}… revoked"))
+         audit=Audit("api_token", token.id, N_("Token %(prefix)s… revoked"),
+                     args={"prefix": token.prefix}))
     return token
 
 

@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from carebiz.db import utcnow
 from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
+from carebiz.i18n import N_
 from carebiz.models import Branch, Role, User
 from carebiz.services.roles import get_role
 from carebiz.signals import core as signals
@@ -80,8 +81,8 @@ def create_user(session: Session, username: str, password: str, *, roles: Iterab
     session.add(user)
     session.flush()
     emit(session, signals.user_created, user_id=user.id, username=user.username,
-         audit=Audit("user", user.id, f"user {user.username} created", None,
-                     _snapshot(user)))
+         audit=Audit("user", user.id, N_("User %(name)s created"), None, _snapshot(user),
+                     args={"name": user.username}))
     return user
 
 
@@ -125,9 +126,10 @@ def update_user(session: Session, user: User, **changes: Any) -> User:
     if after != before or password:
         old, new = diff(before, after)
         if password:
-            new["password"] = "(changed)"
+            new["password"] = "***"  # never the value, not even its hash
         emit(session, signals.user_updated, user_id=user.id, changes=new,
-             audit=Audit("user", user.id, f"user {user.username} changed", old, new))
+             audit=Audit("user", user.id, N_("User %(name)s changed"), old, new,
+                         args={"name": user.username}))
     return user
 
 

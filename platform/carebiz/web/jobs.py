@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 
 from carebiz import db
+from carebiz.jobs import task_registry
 from carebiz.models import Job
 from carebiz.security import can
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
+
+
+@bp.app_template_global()
+def task_label(name: str) -> str:
+    """A task's translated label for pages (its code name if its plugin is switched off)."""
+    task = task_registry(current_app.extensions["carebiz"].host).get(name)
+    return str(task.label) if task is not None else name
 
 
 @bp.route("/<job_id>")

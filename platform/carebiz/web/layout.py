@@ -56,5 +56,6 @@ def init_app(app: Flask) -> None:
 
 def _html_error(exc: Any) -> Any:
     code = getattr(exc, "code", 500) or 500
-    return render_template("errors/error.html", code=code,
-                           description=getattr(exc, "description", "")), code
+    from carebiz.api import http_message
+
+    return render_template("errors/error.html", code=code, description=http_message(exc)), code

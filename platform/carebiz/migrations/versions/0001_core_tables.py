@@ -105,6 +105,7 @@ def upgrade() -> None:
     sa.Column('entity_id', sa.String(length=64), nullable=False),
     sa.Column('branch_id', sa.Integer(), nullable=True),
     sa.Column('summary', sa.String(length=500), nullable=False),
+    sa.Column('summary_args', sa.JSON(), nullable=True),
     sa.Column('before', sa.JSON(), nullable=True),
     sa.Column('after', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['user_account.id'], name=op.f('fk_audit_entry_actor_id_user_account'), ondelete='SET NULL'),
