@@ -153,7 +153,8 @@ def test_hook_vehicle_panels(sample_app):
 def test_hook_timeline_kinds(sample_app):
     with sample_app.test_request_context():
         kinds = sample_app.extensions["carebiz"].host.collect("timeline_kinds")
-    assert [k.name for k in kinds] == ["sample.visit"]
+    assert [k.name for k in kinds][-1] == "sample.visit"  # after the core's own kinds
+    assert "return_visit" in [k.name for k in kinds]
 
 
 def test_hook_query_sources(sample_app):
@@ -209,8 +210,8 @@ def test_hook_tasks(sample_app, sample_seeded):
 def test_hook_scheduled_jobs(sample_app):
     from carebiz.jobs.worker import due_schedules, run_schedules
 
-    assert {s.name for s in due_schedules(sample_app)} == {"core.purge_jobs.daily",
-                                                           "sample.count.hourly"}
+    assert {s.name for s in due_schedules(sample_app)} == {
+        "core.purge_jobs.daily", "crm.refresh_scores.nightly", "sample.count.hourly"}
     run_schedules(sample_app)
     assert due_schedules(sample_app) == []
 
@@ -257,3 +258,41 @@ def test_settings_back_to_default_unpins_and_types_are_checked(sample_app):
             settings.set_value(sess, host, "sample.limit", "ten")
         with pytest.raises(ValidationFailed, match="not allowed"):
             settings.set_value(sess, host, "sample.mode", "z")
+
+
+def _person(sess, name, phone, branch_id):
+    from carebiz.crm.services.parties import create_party
+
+    return create_party(sess, {"name": name, "phones": [phone], "branch_id": branch_id},
+                        allow_duplicates=True)
+
+
+def test_hook_customer_lookup(sample_app, sample_seeded):
+    from carebiz.crm.services.lookup import lookup
+    from carebiz.models import User
+
+    with sample_app.test_request_context():
+        from carebiz import db
+
+        sess = db.session()
+        party = _person(sess, "王伟", "13800138000", sample_seeded["branches"]["A"])
+        sess.commit()
+        sales = sess.get(User, sample_seeded["users"]["sales"])
+        hits = lookup(sess, sales, f"card-{party.id}")
+        assert [(h.party.id, h.score, h.reasons) for h in hits] == [
+            (party.id, 98, ["sample.card"])]
+
+
+def test_hook_customer_merge(sample_app, sample_seeded):
+    from carebiz.crm.services.merge import merge_parties
+    from tests.sample_plugin.models import SampleRecord
+
+    a = sample_seeded["branches"]["A"]
+    with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as sess:
+        keep = _person(sess, "王伟", "13800138000", a)
+        gone = _person(sess, "王 伟", "13900139000", a)
+        sess.add(SampleRecord(title="x", branch_id=a, customer_id=gone.id))
+        sess.flush()
+        merge_parties(sess, keep, gone)
+        sess.commit()
+        assert sess.scalars(select(SampleRecord.customer_id)).all() == [keep.id]

@@ -160,3 +160,18 @@ class EventReceiver:
     receiver: Callable[..., Any]
     name: str = ""
     weight: int = 100
+
+
+@dataclass(frozen=True)
+class LookupHit:
+    """A party a plugin found for a search (a membership card number, a policy number). The
+    platform merges hits with its own and ranks by ``score`` (100: an exact identifier)."""
+
+    party_id: int
+    score: int
+    reason: str
+    weight: int = 100
+
+    @property
+    def name(self) -> str:
+        return self.reason

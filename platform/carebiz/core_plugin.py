@@ -12,7 +12,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_
 
 from carebiz import __version__, hookimpl
-from carebiz.contributions import MenuItem, Permission, ScheduledJob, SettingSpec, Task
+from carebiz.contributions import (
+    MenuItem,
+    Permission,
+    ScheduledJob,
+    SettingSpec,
+    Task,
+    TimelineKind,
+)
 from carebiz.db import utcnow
 from carebiz.models import CORE_MODELS, AuditEntry, Job
 from carebiz.plugins.manifest import CORE, PluginManifest
@@ -29,21 +36,27 @@ manifest = PluginManifest(
 
 @hookimpl
 def models() -> list[type]:
-    return CORE_MODELS
+    from carebiz.crm.models import CRM_MODELS
+
+    return CORE_MODELS + CRM_MODELS
 
 
 @hookimpl
 def web_blueprints() -> list[Any]:
+    from carebiz.crm import import_views
+    from carebiz.crm import views as crm_views
     from carebiz.web import admin, auth, home, jobs
 
-    return [auth.bp, home.bp, admin.bp, jobs.bp]
+    return [auth.bp, home.bp, admin.bp, jobs.bp, crm_views.bp, import_views.bp]
 
 
 @hookimpl
 def api_blueprints() -> list[Any]:
     from carebiz.api.core import blp
+    from carebiz.crm.api import blp as crm_blp
+    from carebiz.crm.import_api import blp as import_blp
 
-    return [blp]
+    return [blp, crm_blp, import_blp]
 
 
 @hookimpl
@@ -59,7 +72,29 @@ def permissions() -> list[Permission]:
                    weight=20),
         Permission("jobs.view", _l("See everyone's background jobs"), default_roles=("manager",),
                    weight=21),
+        Permission("crm.customers.view", _l("See customers and their 360° page"),
+                   default_roles=ALL_STAFF, weight=30),
+        Permission("crm.customers.edit", _l("Register and edit customers"),
+                   default_roles=FRONT_DESK, weight=31),
+        Permission("crm.customers.merge", _l("Merge duplicate customers"),
+                   default_roles=("manager",), weight=32),
+        Permission("crm.customers.import", _l("Import customers and vehicles"),
+                   default_roles=("manager",), weight=33),
+        Permission("crm.vehicles.view", _l("See vehicles"), default_roles=ALL_STAFF, weight=34),
+        Permission("crm.vehicles.edit", _l("Register and edit vehicles, record odometers"),
+                   default_roles=(*FRONT_DESK, "technician"), weight=35),
+        Permission("crm.timeline.edit", _l("Record interactions and follow-ups"),
+                   default_roles=(*FRONT_DESK, "technician"), weight=36),
+        Permission("crm.segments.view", _l("See customer value and segments"),
+                   default_roles=("manager", "salesperson"), weight=37),
+        Permission("crm.custom_fields", _l("Define custom fields"), weight=38),
     ]
+
+
+#: built-in roles, for default grants
+ALL_STAFF = ("manager", "salesperson", "service_adviser", "technician", "parts_clerk",
+             "dispatcher", "read_only")
+FRONT_DESK = ("manager", "salesperson", "service_adviser", "dispatcher", "parts_clerk")
 
 
 @hookimpl
@@ -67,6 +102,13 @@ def menu_items(user: Any) -> list[MenuItem]:
     if not user.is_authenticated:
         return []
     return [
+        MenuItem("crm.customers", _l("Customers"), "crm.customers", "crm.customers.view",
+                 weight=10),
+        MenuItem("crm.vehicles", _l("Vehicles"), "crm.vehicles", "crm.vehicles.view",
+                 weight=11),
+        MenuItem("crm.my_day", _l("My day"), "crm.my_day", "crm.timeline.edit", weight=5),
+        MenuItem("crm.custom_fields", _l("Custom fields"), "crm.custom_fields",
+                 "crm.custom_fields", "admin", weight=17),
         MenuItem("admin.users", _l("Users"), "admin.users", "admin.users", "admin", weight=10),
         MenuItem("admin.roles", _l("Roles"), "admin.roles", "admin.roles", "admin", weight=11),
         MenuItem("admin.branches", _l("Branches"), "admin.branches", "admin.branches", "admin",
@@ -99,6 +141,16 @@ def settings() -> list[SettingSpec]:
         SettingSpec("core.company_name", "CareBusiness", _l("Company name"), weight=1),
         SettingSpec("core.jobs_keep_days", 30, _l("Days to keep finished background jobs"),
                     type="int", weight=50),
+        SettingSpec("core.base_currency", "CNY", _l("Base currency of the company"), weight=2,
+                    description=_l("ISO 4217 code; values and reports are kept in it.")),
+        SettingSpec("crm.phone_region", "CN", _l("Default region of phone numbers"), weight=20,
+                    description=_l("Two-letter country code used for numbers typed without "
+                                   "+country code.")),
+        SettingSpec("crm.plate_region", "CN", _l("Region of number plates"), weight=21,
+                    description=_l("CN checks mainland plates; other codes only normalise.")),
+        SettingSpec("crm.vin_check_digit", True, _l("Verify the VIN check digit"), type="bool",
+                    weight=22, description=_l("Switch off in markets whose VINs carry no "
+                                              "check digit.")),
     ]
 
 
@@ -115,12 +167,44 @@ def purge_jobs(ctx: Any, days: int | None = None) -> dict[str, int]:
     return {"deleted": result.rowcount}
 
 
+def refresh_value_scores(ctx: Any) -> dict[str, int]:
+    """Recompute customers' RFM quintiles and segments."""
+    from carebiz.crm.services.value import refresh_scores
+
+    count = refresh_scores(ctx.session)
+    ctx.progress(100)
+    return {"customers": count}
+
+
 @hookimpl
 def tasks() -> list[Task]:
     return [Task("core.purge_jobs", _l("Delete old background jobs"), purge_jobs,
-                 permission="admin.settings")]
+                 permission="admin.settings"),
+            Task("crm.refresh_scores", _l("Recompute customer value scores and segments"),
+                 refresh_value_scores, permission="crm.segments.view")]
 
 
 @hookimpl
 def scheduled_jobs() -> list[ScheduledJob]:
-    return [ScheduledJob("core.purge_jobs.daily", "core.purge_jobs", dt.timedelta(days=1))]
+    return [ScheduledJob("core.purge_jobs.daily", "core.purge_jobs", dt.timedelta(days=1)),
+            ScheduledJob("crm.refresh_scores.nightly", "crm.refresh_scores",
+                         dt.timedelta(days=1))]
+
+
+@hookimpl
+def timeline_kinds() -> list[TimelineKind]:
+    return [
+        TimelineKind("call", _l("Call"), "telephone", weight=1),
+        TimelineKind("visit", _l("Visit"), "shop", weight=2),
+        TimelineKind("message", _l("Message"), "chat", weight=3),
+        TimelineKind("note", _l("Note"), "pencil", weight=4),
+        TimelineKind("task", _l("Task"), "check2-square", weight=5),
+        TimelineKind("return_visit", _l("Return visit"), "arrow-repeat", weight=6),
+    ]
+
+
+@hookimpl
+def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
+    from carebiz.crm.demo import load
+
+    load(session, branches, users)

@@ -10,10 +10,13 @@ class ServiceError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: Any, errors: dict[str, Any] | None = None):
+    def __init__(self, message: Any, errors: dict[str, Any] | None = None,
+                 details: dict[str, Any] | None = None):
         super().__init__(str(message))
         self.message = str(message)
         self.errors = errors or {}
+        #: more JSON-able facts for the API answer (e.g. the records a duplicate matches)
+        self.details = details or {}
 
 
 class ValidationFailed(ServiceError):

@@ -145,3 +145,18 @@ def event_receivers() -> list[Any] | None:
     """Return ``EventReceiver`` objects connecting functions to domain-event signals. They are
     called after the sending transaction commits, each in isolation (one failing receiver is
     logged and does not stop the others), and only while this plugin is switched on."""
+
+
+@hookspec
+def customer_lookup(session: Any, query: str, user: Any) -> list[Any] | None:
+    """Return ``LookupHit`` objects for parties this plugin can find by ``query`` — its own
+    identifiers such as a membership card or policy number. Use indexed equality lookups (the
+    search box and the call-centre screen-pop call this on every keystroke). The platform
+    applies row filters to the parties found; return [] or None when nothing matches."""
+
+
+@hookspec
+def customer_merge(session: Any, keep: Any, remove: Any) -> None:
+    """Two parties are being merged: re-point every row of this plugin that refers to
+    ``remove.id`` so it refers to ``keep.id``, using ``session`` (the same transaction; do not
+    commit). Raise ``carebiz.errors.Conflict`` to refuse the merge (it is rolled back whole)."""

@@ -14,3 +14,4 @@ class SampleRecord(BranchOwned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(100))
     secret: Mapped[bool] = mapped_column(default=False)
+    customer_id: Mapped[int | None]

@@ -15,6 +15,7 @@ from carebiz.contributions import (
     DocumentType,
     EventReceiver,
     ExportFormat,
+    LookupHit,
     MenuItem,
     Panel,
     Permission,
@@ -190,6 +191,22 @@ def settings() -> list[SettingSpec]:
             SettingSpec("sample.limit", 10, "Limit", type="int"),
             SettingSpec("sample.mode", "a", "Mode", type="choice",
                         choices=(("a", "A"), ("b", "B")))]
+
+
+@hookimpl
+def customer_lookup(session: Any, query: str, user: Any) -> list[LookupHit]:
+    """Membership-card style identifiers: CARD-<party id>."""
+    if query.upper().startswith("CARD-") and query[5:].isdigit():
+        return [LookupHit(int(query[5:]), 98, "sample.card")]
+    return []
+
+
+@hookimpl
+def customer_merge(session: Any, keep: Any, remove: Any) -> None:
+    from sqlalchemy import update
+
+    session.execute(update(SampleRecord).where(SampleRecord.customer_id == remove.id)
+                    .values(customer_id=keep.id))
 
 
 def on_record_created(sender: Any, **payload: Any) -> None:

@@ -113,7 +113,8 @@ def init_app(app: Flask) -> CareBizApi:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:
         if is_api_request():
-            return jsonify(error_body(exc.status, exc.message, exc.errors, exc.code)), exc.status
+            body = {**exc.details, **error_body(exc.status, exc.message, exc.errors, exc.code)}
+            return jsonify(body), exc.status
         from flask import render_template
 
         return render_template("errors/error.html", code=exc.status,

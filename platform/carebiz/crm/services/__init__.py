@@ -1,0 +1,1 @@
+"""CRM business rules, free of Flask (they take a session; callers commit)."""

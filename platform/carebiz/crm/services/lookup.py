@@ -1,0 +1,94 @@
+"""One search box and the call-centre screen-pop: find a customer by name, phone (any
+format), plate, VIN, e-mail, ID number, or an identifier a plugin knows, ranked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carebiz.crm import validation as v
+from carebiz.crm.models import Party, PartyEmail, PartyPhone, Vehicle
+from carebiz.crm.services.common import host_of, setting
+from carebiz.crm.services.parties import name_key, search_names
+from carebiz.security.rows import visible
+
+EXACT_PHONE, EXACT_VIN, EXACT_PLATE, EXACT_ID, EXACT_EMAIL = 100, 95, 90, 90, 90
+EXACT_NAME, NAME_PREFIX = 70, 50
+
+
+@dataclass
+class Hit:
+    party: Party
+    score: int
+    reasons: list[str] = field(default_factory=list)
+
+
+def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit]:
+    """Ranked parties the user may see. Each kind of identifier is one indexed equality, so
+    the cost does not grow with the number of customers."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    found: dict[int, tuple[int, list[str]]] = {}
+
+    def add(party_ids: Any, score: int, reason: str) -> None:
+        for pid in party_ids:
+            if pid is None:
+                continue
+            best, reasons = found.get(pid, (0, []))
+            found[pid] = (max(best, score), reasons + [reason])
+
+    phone = v.phone_search_key(query, setting(session, "crm.phone_region"))
+    if phone:
+        add(session.scalars(select(PartyPhone.party_id).where(PartyPhone.e164 == phone)),
+            EXACT_PHONE, "phone")
+    vin = v.vin_search_key(query)
+    if vin and len(vin) == 17:
+        add(session.scalars(select(Vehicle.owner_id).where(Vehicle.vin == vin)),
+            EXACT_VIN, "vin")
+    plate = v.plate_search_key(query)
+    if plate and 5 <= len(plate) <= 10:
+        add(session.scalars(select(Vehicle.owner_id).where(Vehicle.plate == plate)),
+            EXACT_PLATE, "plate")
+    if "@" in query:
+        add(session.scalars(select(PartyEmail.party_id)
+                            .where(PartyEmail.email == query.lower())), EXACT_EMAIL, "email")
+    if len(query) >= 6 and query.replace("-", "").isalnum():
+        add(session.scalars(select(Party.id).where(Party.id_number == query.upper())),
+            EXACT_ID, "id_number")
+    for hit in host_of(session).collect("customer_lookup", session=session, query=query,
+                                        user=user):
+        add([hit.party_id], hit.score, hit.reason)
+    key = name_key(query)
+    if key:
+        add(session.scalars(select(Party.id).where(Party.name_key == key).limit(limit)),
+            EXACT_NAME, "name")
+        prefix = search_names(select(Party.id), session, query).limit(limit * 3)
+        add(session.scalars(prefix), NAME_PREFIX, "name")
+    if not found:
+        return []
+    stmt = visible(select(Party).where(Party.id.in_(list(found)), Party.active.is_(True)),
+                   Party, user)
+    parties = session.scalars(stmt).all()
+    hits = [Hit(p, found[p.id][0], sorted(set(found[p.id][1]))) for p in parties]
+    hits.sort(key=lambda h: (-h.score, h.party.name_key, h.party.id))
+    return hits[:limit]
+
+
+def by_phone(session: Session, user: Any, raw: str) -> list[Party]:
+    """Visible active parties with this phone number (screen-pop); [] if not a number."""
+    phone = v.phone_search_key(raw, setting(session, "crm.phone_region"))
+    if not phone:
+        return []
+    stmt = (select(Party).join(PartyPhone).where(PartyPhone.e164 == phone,
+                                                 Party.active.is_(True))
+            .order_by(Party.id))
+    return list(session.scalars(visible(stmt, Party, user)).unique())
+
+
+def count_customers(session: Session, user: Any) -> int:
+    return session.scalar(visible(select(func.count(Party.id)).where(Party.active.is_(True)),
+                                  Party, user)) or 0

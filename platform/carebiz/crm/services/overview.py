@@ -1,0 +1,66 @@
+"""The customer 360° view: everything about one customer in a fixed number of queries,
+whatever the number of vehicles or timeline entries (no N+1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carebiz.crm.models import (
+    ORGANIZATION,
+    ContactLink,
+    Party,
+    PartyValue,
+    TimelineEntry,
+    Vehicle,
+    VehicleOwnership,
+)
+from carebiz.crm.services.common import host_of
+from carebiz.crm.services.timeline import OPEN, entries_for
+from carebiz.security.rows import visible
+
+VISIT_KINDS = ("visit", "call", "message", "return_visit")
+
+
+def overview(session: Session, party: Party, user: Any, *, timeline_limit: int = 20,
+             kinds: list[str] | None = None) -> dict[str, Any]:
+    """Header facts, vehicles (current and former, with periods), contacts, the latest
+    timeline entries and every switched-on plugin's panel."""
+    vehicles = session.scalars(visible(
+        select(Vehicle).where(Vehicle.owner_id == party.id).order_by(Vehicle.id),
+        Vehicle, user)).all()
+    former = session.execute(visible(
+        select(VehicleOwnership, Vehicle).join(Vehicle, Vehicle.id == VehicleOwnership.vehicle_id)
+        .where(VehicleOwnership.party_id == party.id, VehicleOwnership.until.is_not(None))
+        .order_by(VehicleOwnership.until.desc()), Vehicle, user)).all()
+    timeline = session.scalars(visible(entries_for(party.id, kinds=kinds), TimelineEntry,
+                                       user).limit(timeline_limit)).all()
+    open_items, last_contact = session.execute(visible(
+        select(func.count(TimelineEntry.id).filter(TimelineEntry.status == OPEN),
+               func.max(TimelineEntry.occurred_at).filter(
+                   TimelineEntry.kind.in_(VISIT_KINDS), TimelineEntry.status != OPEN))
+        .where(TimelineEntry.party_id == party.id), TimelineEntry, user)).one()
+    value = session.get(PartyValue, party.id)
+    if party.kind == ORGANIZATION:
+        contacts = session.execute(
+            select(ContactLink, Party).join(Party, Party.id == ContactLink.person_id)
+            .where(ContactLink.organization_id == party.id)
+            .order_by(ContactLink.is_primary.desc(), Party.name)).all()
+    else:
+        contacts = session.execute(
+            select(ContactLink, Party).join(Party, Party.id == ContactLink.organization_id)
+            .where(ContactLink.person_id == party.id).order_by(Party.name)).all()
+    panels = host_of(session).collect("customer_panels", customer=party, user=user)
+    return {
+        "party": party,
+        "value": value,
+        "vehicles": list(vehicles),
+        "former_vehicles": [{"ownership": o, "vehicle": v} for o, v in former],
+        "contacts": [{"link": link, "party": p} for link, p in contacts],
+        "timeline": list(timeline),
+        "open_items": open_items or 0,
+        "last_contact": last_contact,
+        "panels": panels,
+    }

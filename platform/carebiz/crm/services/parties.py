@@ -1,0 +1,363 @@
+"""Registering and editing parties: validation, normalisation, duplicate warnings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carebiz.crm import signals
+from carebiz.crm import validation as v
+from carebiz.crm.models import (
+    CHANNELS,
+    ID_KINDS,
+    KINDS,
+    ORGANIZATION,
+    PERSON,
+    ROLES,
+    ContactLink,
+    Party,
+    PartyEmail,
+    PartyPhone,
+    PartyRole,
+    PartyTag,
+    Vehicle,
+)
+from carebiz.crm.services import custom_fields
+from carebiz.crm.services.common import check_branch, default_branch, setting
+from carebiz.errors import Conflict, NotFound, ValidationFailed
+from carebiz.events import Audit, diff, emit
+from carebiz.i18n import N_
+
+TEXT_FIELDS = {"name": 200, "source": 40, "province": 60, "city": 60, "district": 60,
+               "street": 300, "postal_code": 16, "notes": 5000}
+FIELDS = ("kind", "name", "phones", "emails", "roles", "tags", "branch_id", "gender",
+          "birthday", "id_kind", "id_number", "source", "province", "city", "district",
+          "street", "postal_code", "do_not_contact", "preferred_channel", "notes", "custom")
+
+
+def name_key(name: str) -> str:
+    """Case-folded, width-normalised, without spaces: 'Wang  Wei' and 'wangwei' and
+    full-width 'ＷＡＮＧ' share a key, so prefix search forgives typing habits."""
+    return "".join(unicodedata.normalize("NFKC", name or "").casefold().split())
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    party_id: int
+    name: str
+    reason: str  # phone, email, id_number, vin
+    value: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.party_id, "name": self.name, "reason": self.reason,
+                "value": self.value}
+
+
+def find_duplicates(session: Session, *, phones: list[str] = (), emails: list[str] = (),
+                    id_number: str | None = None, vins: list[str] = (),
+                    exclude_id: int | None = None) -> list[Duplicate]:
+    """Active parties sharing a phone, e-mail, ID number or vehicle VIN (all normalised)."""
+    found: list[Duplicate] = []
+
+    def add(rows: Any, reason: str) -> None:
+        for party, value in rows:
+            if party.id != exclude_id and party.active:
+                found.append(Duplicate(party.id, party.name, reason, value))
+
+    if phones:
+        add(session.execute(select(Party, PartyPhone.e164).join(PartyPhone)
+                            .where(PartyPhone.e164.in_(phones))), "phone")
+    if emails:
+        add(session.execute(select(Party, PartyEmail.email).join(PartyEmail)
+                            .where(PartyEmail.email.in_(emails))), "email")
+    if id_number:
+        add(session.execute(select(Party, Party.id_number)
+                            .where(Party.id_number == id_number)), "id_number")
+    if vins:
+        add(session.execute(select(Party, Vehicle.vin).join(Vehicle, Vehicle.owner_id == Party.id)
+                            .where(Vehicle.vin.in_(vins))), "vin")
+    return found
+
+
+class DuplicateWarning(Conflict):
+    """The data matches existing parties; the caller may confirm and save anyway."""
+
+    code = "possible_duplicate"
+
+
+def _clean(session: Session, data: dict[str, Any], party: Party | None,
+           user: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate and normalise every given field, collecting all errors at once."""
+    unknown = set(data) - set(FIELDS)
+    errors: dict[str, str] = {f: _("Unknown field.") for f in sorted(unknown)}
+    out: dict[str, Any] = {}
+    creating = party is None
+    region = setting(session, "crm.phone_region")
+
+    if creating or "kind" in data:
+        kind = data.get("kind") or PERSON
+        if kind not in KINDS:
+            errors["kind"] = _("One of: %(allowed)s.", allowed=", ".join(KINDS))
+        out["kind"] = kind
+    if creating or "name" in data:
+        name = " ".join(str(data.get("name") or "").split())
+        if not name:
+            errors["name"] = _("Required.")
+        out["name"] = name
+    for field, limit in TEXT_FIELDS.items():
+        if field in data and field != "name":
+            text = str(data[field] or "").strip()
+            if len(text) > limit:
+                errors[field] = _("At most %(n)d characters.", n=limit)
+            out[field] = text
+    if "phones" in data:
+        phones = []
+        for raw in data["phones"] or []:
+            if not str(raw).strip():
+                continue
+            try:
+                phones.append(v.normalize_phone(str(raw), region))
+            except ValidationFailed as exc:
+                errors["phones"] = exc.errors.get("phones") or exc.message
+        out["phones"] = list(dict.fromkeys(phones))
+    if "emails" in data:
+        emails = []
+        for raw in data["emails"] or []:
+            if not str(raw).strip():
+                continue
+            try:
+                emails.append(v.normalize_email(str(raw)))
+            except ValidationFailed as exc:
+                errors["emails"] = exc.errors.get("emails") or exc.message
+        out["emails"] = list(dict.fromkeys(emails))
+    if "roles" in data or creating:
+        roles = list(dict.fromkeys(data.get("roles") or (["customer"] if creating else [])))
+        bad = [r for r in roles if r not in ROLES]
+        if bad:
+            errors["roles"] = _("Unknown roles: %(names)s (allowed: %(allowed)s).",
+                                names=", ".join(bad), allowed=", ".join(ROLES))
+        out["roles"] = roles
+    if "tags" in data:
+        tags = list(dict.fromkeys(" ".join(str(t).split())[:40] for t in data["tags"] or []
+                                  if str(t).strip()))
+        out["tags"] = tags
+    if "id_number" in data or "id_kind" in data:
+        kind = data.get("id_kind", party.id_kind if party else None) or None
+        raw = data.get("id_number", party.id_number if party else None)
+        if raw and str(raw).strip():
+            kind = kind or ("cn_uscc" if out.get("kind", party.kind if party else PERSON)
+                            == ORGANIZATION else "cn_resident")
+            if kind not in ID_KINDS:
+                errors["id_kind"] = _("One of: %(allowed)s.", allowed=", ".join(ID_KINDS))
+            else:
+                try:
+                    out["id_number"] = v.validate_id_number(kind, str(raw))
+                except ValidationFailed as exc:
+                    errors["id_number"] = exc.errors.get("id_number") or exc.message
+            out["id_kind"] = kind
+        else:
+            out["id_number"], out["id_kind"] = None, None
+    if "gender" in data:
+        gender = data["gender"] or None
+        if gender not in (None, "male", "female", "other"):
+            errors["gender"] = _("One of: male, female, other.")
+        out["gender"] = gender
+    if "birthday" in data:
+        value = data["birthday"]
+        if value in (None, ""):
+            out["birthday"] = None
+        else:
+            try:
+                day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+                if day > dt.date.today() or day.year < 1900:
+                    raise ValueError
+                out["birthday"] = day
+            except ValueError:
+                errors["birthday"] = _("Enter a past date as YYYY-MM-DD.")
+    if "do_not_contact" in data:
+        out["do_not_contact"] = bool(data["do_not_contact"])
+    if "preferred_channel" in data:
+        channel = data["preferred_channel"] or None
+        if channel not in (None, *CHANNELS):
+            errors["preferred_channel"] = _("One of: %(allowed)s.", allowed=", ".join(CHANNELS))
+        out["preferred_channel"] = channel
+    if creating or "branch_id" in data:
+        branch = data.get("branch_id") or default_branch(user)
+        try:
+            out["branch_id"] = check_branch(session, user, branch)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+    if "custom" in data or creating:
+        values, custom_errors = custom_fields.clean_values(
+            session, "party", data.get("custom"), party.custom if party else None)
+        errors.update(custom_errors)
+        out["custom"] = values
+    return out, errors
+
+
+def snapshot(party: Party) -> dict[str, Any]:
+    return {
+        "kind": party.kind, "name": party.name, "phones": party.phone_numbers,
+        "emails": party.email_addresses, "roles": party.roles, "tags": party.tags,
+        "branch_id": party.branch_id, "id_kind": party.id_kind, "id_number": party.id_number,
+        "gender": party.gender,
+        "birthday": party.birthday.isoformat() if party.birthday else None,
+        "source": party.source, "province": party.province, "city": party.city,
+        "district": party.district, "street": party.street, "postal_code": party.postal_code,
+        "do_not_contact": party.do_not_contact, "preferred_channel": party.preferred_channel,
+        "custom": dict(party.custom or {}),
+    }
+
+
+def _apply(party: Party, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if key == "phones":
+            party.phones = [PartyPhone(e164=p, position=i) for i, p in enumerate(value)]
+        elif key == "emails":
+            party.emails = [PartyEmail(email=e, position=i) for i, e in enumerate(value)]
+        elif key == "roles":
+            party.role_rows = [PartyRole(role=r) for r in value]
+        elif key == "tags":
+            party.tag_rows = [PartyTag(tag=t) for t in value]
+        else:
+            setattr(party, key, value)
+    if "name" in values:
+        party.name_key = name_key(values["name"])
+
+
+def create_party(session: Session, data: dict[str, Any], *, user: Any = None,
+                 allow_duplicates: bool = False, vins: list[str] = ()) -> Party:
+    """Register a party. Raises :class:`DuplicateWarning` (409, with the matching records in
+    ``details["duplicates"]``) unless ``allow_duplicates``; all field errors come at once."""
+    values, errors = _clean(session, data, None, user)
+    if errors:
+        raise ValidationFailed(_("The customer is not valid: %(fields)s",
+                                 fields=", ".join(sorted(errors))), errors)
+    if not allow_duplicates:
+        _warn_duplicates(session, values, None, vins)
+    party = Party(created_by=getattr(user, "id", None))
+    _apply(party, values)
+    session.add(party)
+    session.flush()
+    emit(session, signals.customer_created, party_id=party.id, kind=party.kind,
+         roles=party.roles, branch_id=party.branch_id,
+         audit=Audit("party", party.id, N_("Customer %(name)s registered"), None,
+                     snapshot(party), branch_id=party.branch_id, args={"name": party.name}))
+    return party
+
+
+def update_party(session: Session, party: Party, data: dict[str, Any], *, user: Any = None,
+                 allow_duplicates: bool = False) -> Party:
+    if not party.active:
+        raise Conflict(_("This customer was merged into another record and cannot change."))
+    values, errors = _clean(session, data, party, user)
+    if errors:
+        raise ValidationFailed(_("The customer is not valid: %(fields)s",
+                                 fields=", ".join(sorted(errors))), errors)
+    if not allow_duplicates:
+        _warn_duplicates(session, values, party.id, ())
+    before = snapshot(party)
+    _apply(party, values)
+    session.flush()
+    old, new = diff(before, snapshot(party))
+    if new:
+        emit(session, signals.customer_updated, party_id=party.id, changes=new,
+             audit=Audit("party", party.id, N_("Customer %(name)s changed"), old, new,
+                         branch_id=party.branch_id, args={"name": party.name}))
+    return party
+
+
+def _warn_duplicates(session: Session, values: dict[str, Any], exclude: int | None,
+                     vins: list[str]) -> None:
+    dups = find_duplicates(session, phones=values.get("phones") or [],
+                           emails=values.get("emails") or [],
+                           id_number=values.get("id_number"), vins=list(vins),
+                           exclude_id=exclude)
+    if not dups:
+        return
+    field_of = {"phone": "phones", "email": "emails", "id_number": "id_number", "vin": "vin"}
+    errors = {}
+    for dup in dups:
+        errors[field_of[dup.reason]] = _("Already registered for %(name)s (#%(id)s).",
+                                         name=dup.name, id=dup.party_id)
+    first = dups[0]
+    raise DuplicateWarning(
+        _("This looks like %(name)s (#%(id)s), who is registered already. Open that record, "
+          "or save anyway if they are different people.", name=first.name, id=first.party_id),
+        errors, {"duplicates": [d.as_dict() for d in dups]})
+
+
+def get_party(session: Session, party_id: int, follow_merge: bool = True) -> Party:
+    party = session.get(Party, party_id)
+    if party is None:
+        raise NotFound(_("No customer with id %(id)s.", id=party_id))
+    hops = 0
+    while follow_merge and party.merged_into_id and hops < 10:
+        party = session.get(Party, party.merged_into_id)
+        hops += 1
+    return party
+
+
+def set_contact(session: Session, organization: Party, person: Party, position: str = "",
+                primary: bool = False) -> ContactLink:
+    """Make ``person`` a contact of ``organization``."""
+    if organization.kind != ORGANIZATION:
+        raise ValidationFailed(_("Only organizations have contact persons."),
+                               {"organization_id": _("Not an organization.")})
+    if person.kind != PERSON:
+        raise ValidationFailed(_("A contact must be a person."),
+                               {"person_id": _("Not a person.")})
+    link = session.get(ContactLink, (organization.id, person.id))
+    if link is None:
+        link = ContactLink(organization_id=organization.id, person_id=person.id)
+        session.add(link)
+    link.position = position.strip()[:100]
+    if primary:
+        for other in session.scalars(select(ContactLink).where(
+                ContactLink.organization_id == organization.id)):
+            other.is_primary = False
+    link.is_primary = primary
+    session.flush()
+    emit(session, signals.customer_updated, party_id=organization.id,
+         changes={"contact": person.id},
+         audit=Audit("party", organization.id, N_("Contact %(person)s added to %(org)s"),
+                     after={"person_id": person.id, "position": link.position},
+                     branch_id=organization.branch_id,
+                     args={"person": person.name, "org": organization.name}))
+    return link
+
+
+def contacts_of(session: Session, organization_id: int) -> list[ContactLink]:
+    return list(session.scalars(select(ContactLink).where(
+        ContactLink.organization_id == organization_id)
+        .order_by(ContactLink.is_primary.desc())))
+
+
+def may_contact(party: Party, channel: str | None = None) -> bool:
+    """Whether reminders and campaigns may reach this party (on this channel). Every such
+    feature asks here, so do-not-contact is honoured everywhere."""
+    if party.do_not_contact or not party.active:
+        return False
+    if channel in ("phone", "sms"):
+        return bool(party.phones)
+    if channel == "email":
+        return bool(party.emails)
+    return True
+
+
+def search_names(stmt: Any, session: Session, prefix: str) -> Any:
+    """Limit ``stmt`` to parties whose name starts with ``prefix``, in a way each database
+    serves from its index (GLOB on SQLite, LIKE with text_pattern_ops on PostgreSQL)."""
+    key = name_key(prefix)
+    if session.get_bind().dialect.name == "sqlite":
+        escaped = "".join(f"[{c}]" if c in "*?[" else c for c in key)
+        return stmt.where(Party.name_key.op("GLOB")(escaped + "*"))
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return stmt.where(Party.name_key.like(escaped + "%", escape="\\"))
+
