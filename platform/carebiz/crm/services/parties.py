@@ -132,7 +132,8 @@ def _clean(session: Session, data: dict[str, Any], party: Party | None,
             if not str(raw).strip():
                 continue
             try:
-                emails.append(v.normalize_email(str(raw)))
+                # compared and stored without case: mail systems ignore it in practice
+                emails.append(v.normalize_email(str(raw)).lower())
             except ValidationFailed as exc:
                 errors["emails"] = exc.errors.get("emails") or exc.message
         out["emails"] = list(dict.fromkeys(emails))
