@@ -71,8 +71,11 @@ class CareBizApi(Api):
             if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
                                                              "headers", "path"} and errors:
                 flat: dict[str, Any] = {}
-                for part in errors.values():
-                    flat.update(part)
+                for location, part in errors.items():
+                    if isinstance(part, dict):
+                        flat.update(part)
+                    else:  # e.g. a body that is not JSON at all
+                        flat[location] = part
                 errors = flat
             message = data.get("message") or http_message(error)
             if errors and error.code == 422 and not data.get("message"):

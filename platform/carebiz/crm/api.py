@@ -1,8 +1,569 @@
-"""CRM JSON API."""
+"""CRM JSON API: customers, vehicles, timeline, lookup and the 360° overview.
+
+Routes are thin: they authenticate, check the permission, parse, fetch records through the row
+filters and serialise; every rule is in :mod:`carebiz.crm.services`. A record outside the
+user's branches answers 404 as if it did not exist; an id in a request body that names such a
+record answers 422 on that field. Writes commit once, after the service returned.
+"""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
 
-blp = Blueprint("crm_api", __name__, url_prefix="/api/v1",
-                description="Customers, vehicles, timeline, lookup and the 360° overview.")
+from flask import current_app
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import Select, select
+from webargs.flaskparser import FlaskParser, abort
+
+from carebiz import db
+from carebiz.api.common import page_of
+from carebiz.crm import schemas as s
+from carebiz.crm import validation as v
+from carebiz.crm.models import (
+    Party,
+    PartyRole,
+    PartyTag,
+    PartyValue,
+    TimelineEntry,
+    Vehicle,
+)
+from carebiz.crm.services import (
+    custom_fields,
+    lookup,
+    merge,
+    parties,
+    timeline,
+    value,
+    vehicles,
+)
+from carebiz.crm.services import overview as overview_service
+from carebiz.errors import NotFound, ValidationFailed
+from carebiz.security import can, require, visible
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: a path segment that is a record id: anything else (letters, 0, ids beyond 32 bits) is 404
+ID = f"int(min=1, max={s.MAX_ID})"
+#: how many lookup hits a customer list searches through for an identifier
+MAX_LOOKUP_HITS = 500
+
+
+class _Parser(FlaskParser):
+    """webargs reports a body that is not JSON as a bare list, which the platform's error
+    format cannot name a field for; name it ``body`` so the answer is a clean 400."""
+
+    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any,
+                                   **kwargs: Any) -> Any:
+        abort(400, exc=error, message=_("The request body is not valid JSON."),
+              messages={"json": {"body": [_("Not valid JSON.")]}})
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = _Parser()
+
+
+blp = _Blueprint("crm_api", __name__, url_prefix="/api/v1",
+                 description="Customers, vehicles, timeline, lookup and the 360° overview.")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _user() -> Any:
+    return current_user._get_current_object()
+
+
+def _visible_one(model: type, record_id: int, message: str) -> Any:
+    """The record if the user may see it; 404 otherwise, whether it is missing or hidden."""
+    stmt = visible(select(model).where(model.id == record_id), model, _user())
+    record = db.session().scalar(stmt)
+    if record is None:
+        raise NotFound(message)
+    return record
+
+
+def _reference(model: type, record_id: int, field: str, *, active: bool = False) -> Any:
+    """A record named by an id in the request body: 422 on ``field`` if the user cannot see
+    it (or, with ``active``, if it was merged away)."""
+    stmt = visible(select(model).where(model.id == record_id), model, _user())
+    record = db.session().scalar(stmt)
+    if record is not None and (not active or record.active):
+        return record
+    if model is Vehicle:
+        raise ValidationFailed(_("No vehicle with id %(id)s.", id=record_id),
+                               {field: _("No vehicle with this id.")})
+    if active:
+        raise ValidationFailed(_("No active customer with id %(id)s.", id=record_id),
+                               {field: _("No active customer with this id.")})
+    raise ValidationFailed(_("No customer with id %(id)s.", id=record_id),
+                           {field: _("No customer with this id.")})
+
+
+def _customer(party_id: int) -> Party:
+    return _visible_one(Party, party_id, _("No customer with id %(id)s.", id=party_id))
+
+
+def _vehicle(vehicle_id: int) -> Vehicle:
+    return _visible_one(Vehicle, vehicle_id, _("No vehicle with id %(id)s.", id=vehicle_id))
+
+
+class _Extended:
+    """A record with extra attributes for its schema (a vehicle with its ownerships)."""
+
+    def __init__(self, record: Any, **extra: Any) -> None:
+        self._record = record
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._record, name)
+
+
+def _vehicle_detail(vehicle: Vehicle) -> _Extended:
+    return _Extended(vehicle, ownerships=vehicles.ownerships(db.session(), vehicle.id))
+
+
+def _sections(panels: list[Any]) -> dict[str, dict[str, Any]]:
+    """Each plugin panel's JSON summary, by the panel's name."""
+    return {panel.name: dict(panel.summary or {}) for panel in panels}
+
+
+def _business_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("CAREBIZ_TIMEZONE") or DEFAULT_TIMEZONE)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(_business_tz()).date()
+
+
+def _looks_like_identifier(query: str) -> bool:
+    """Phones, plates, VINs, ID numbers and e-mail addresses have digits or an @; names
+    have neither."""
+    return "@" in query or any(ch.isdigit() for ch in query)
+
+
+def _sorted(stmt: Select[Any], sort: str, columns: dict[str, Any], tiebreak: Any) -> Select[Any]:
+    descending = sort.startswith("-")
+    column = columns[sort.lstrip("-")]
+    if descending:
+        return stmt.order_by(column.desc(), tiebreak.desc())
+    return stmt.order_by(column, tiebreak)
+
+
+# --- customers ----------------------------------------------------------------------------
+
+
+def _customer_filters(stmt: Select[Any], args: dict[str, Any], user: Any) -> Select[Any]:
+    sess = db.session()
+    if not args["include_merged"]:
+        stmt = stmt.where(Party.active.is_(True))
+    query = (args.get("q") or "").strip()
+    if query:
+        if _looks_like_identifier(query):
+            hits = lookup.lookup(sess, user, query, limit=MAX_LOOKUP_HITS)
+            stmt = stmt.where(Party.id.in_([hit.party.id for hit in hits]))
+        else:
+            stmt = parties.search_names(stmt, sess, query)
+    if args.get("role"):
+        stmt = stmt.where(Party.id.in_(select(PartyRole.party_id)
+                                       .where(PartyRole.role == args["role"])))
+    if args.get("tag"):
+        stmt = stmt.where(Party.id.in_(select(PartyTag.party_id)
+                                       .where(PartyTag.tag == args["tag"])))
+    if args.get("kind"):
+        stmt = stmt.where(Party.kind == args["kind"])
+    if args.get("branch_id"):
+        stmt = stmt.where(Party.branch_id == args["branch_id"])
+    if args.get("segment"):
+        stmt = stmt.where(Party.id.in_(select(PartyValue.party_id)
+                                       .where(PartyValue.segment == args["segment"])))
+    for name, wanted in args["custom"].items():
+        stmt = stmt.where(Party.custom[name].as_string() == wanted)
+    return stmt
+
+
+@blp.route("/customers")
+class Customers(MethodView):
+    @require("crm.customers.view")
+    @blp.arguments(s.CustomerListArgs, location="query")
+    @blp.response(200, s.CustomerPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Customers in your branches. ``q`` is a name prefix (王, wan) or any identifier (a
+        phone in any format, plate, VIN, e-mail, ID number); ``custom.<name>=value`` filters
+        on a custom field."""
+        user = _user()
+        stmt = _customer_filters(select(Party), args, user)
+        stmt = _sorted(stmt, args["sort"],
+                       {"name": Party.name_key, "created_at": Party.created_at, "id": Party.id},
+                       Party.id)
+        return page_of(db.session(), visible(stmt, Party, user), args["page"], args["per_page"])
+
+    @require("crm.customers.edit")
+    @blp.arguments(s.CustomerCreateSchema)
+    @blp.response(201, s.CustomerSchema)
+    @blp.alt_response(409, description="Possible duplicate: `duplicates` lists the matching "
+                                       "records (id, name, reason, value). Send again with "
+                                       "`allow_duplicates: true` to save anyway.")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Register a customer (person or organization)."""
+        sess = db.session()
+        allow = data.pop("allow_duplicates")
+        vins = data.pop("vins")
+        party = parties.create_party(sess, data, user=_user(), allow_duplicates=allow,
+                                     vins=vins)
+        sess.commit()
+        return party
+
+
+@blp.route(f"/customers/<{ID}:party_id>")
+class CustomerItem(MethodView):
+    @require("crm.customers.view")
+    @blp.response(200, s.CustomerSchema)
+    def get(self, party_id: int) -> Any:
+        """A customer. A record merged into another answers with ``active: false`` and
+        ``merged_into_id``: follow it."""
+        return _customer(party_id)
+
+    @require("crm.customers.edit")
+    @blp.arguments(s.CustomerUpdateSchema)
+    @blp.response(200, s.CustomerSchema)
+    def patch(self, data: dict[str, Any], party_id: int) -> Any:
+        """Change the fields sent; the others stay."""
+        sess = db.session()
+        party = _customer(party_id)
+        allow = data.pop("allow_duplicates", False)
+        parties.update_party(sess, party, data, user=_user(), allow_duplicates=allow)
+        sess.commit()
+        return party
+
+
+@blp.route(f"/customers/<{ID}:party_id>/overview")
+class CustomerOverview(MethodView):
+    @require("crm.customers.view")
+    @blp.response(200, s.OverviewSchema)
+    def get(self, party_id: int) -> Any:
+        """The 360° view in a fixed number of queries: value, vehicles (current and
+        former), contacts, open items, latest timeline entries and every switched-on
+        subsystem's summary under ``sections``."""
+        user = _user()
+        party = _customer(party_id)
+        view = overview_service.overview(db.session(), party, user)
+        return {
+            "customer": party,
+            "value": view["value"] if can(user, "crm.segments.view") else None,
+            "vehicles": view["vehicles"],
+            "former_vehicles": [{"vehicle": f["vehicle"], "since": f["ownership"].since,
+                                 "until": f["ownership"].until}
+                                for f in view["former_vehicles"]],
+            "contacts": [{"customer": c["party"], "position": c["link"].position,
+                          "primary": c["link"].is_primary} for c in view["contacts"]],
+            "open_items": view["open_items"],
+            "last_contact": view["last_contact"],
+            "timeline": view["timeline"],
+            "sections": _sections(view["panels"]),
+        }
+
+
+@blp.route(f"/customers/<{ID}:party_id>/timeline")
+class CustomerTimeline(MethodView):
+    @require("crm.customers.view")
+    @blp.arguments(s.TimelineArgs, location="query")
+    @blp.response(200, s.TimelinePage)
+    def get(self, args: dict[str, Any], party_id: int) -> Any:
+        """The customer's timeline, newest first; page back with ``before=<next_before>``."""
+        user = _user()
+        party = _customer(party_id)
+        stmt = timeline.entries_for(party.id, kinds=args.get("kind") or None,
+                                    vehicle_id=args.get("vehicle_id"),
+                                    before=args.get("before"), open_only=args["open_only"])
+        limit = args["limit"]
+        rows = db.session().scalars(visible(stmt, TimelineEntry, user).limit(limit + 1)).all()
+        items = rows[:limit]
+        more = len(rows) > limit and items
+        return {"items": items, "next_before": items[-1].occurred_at if more else None}
+
+    @require("crm.timeline.edit")
+    @blp.arguments(s.TimelineCreateSchema)
+    @blp.response(201, s.TimelineEntrySchema)
+    def post(self, data: dict[str, Any], party_id: int) -> Any:
+        """Record an interaction, or a task or return visit (these need ``due_at``)."""
+        sess = db.session()
+        party = _customer(party_id)
+        vehicle = (_reference(Vehicle, data["vehicle_id"], "vehicle_id")
+                   if data["vehicle_id"] else None)
+        assignee = timeline.check_assignee(sess, data["assignee_id"])
+        entry = timeline.add_entry(
+            sess, party, data["kind"], subject=data["subject"], body=data["body"],
+            occurred_at=data["occurred_at"], vehicle=vehicle, due_at=data["due_at"],
+            assignee_id=assignee, ref_type=data["ref_type"], ref_id=data["ref_id"],
+            user=_user())
+        sess.commit()
+        return entry
+
+
+@blp.route(f"/timeline/<{ID}:entry_id>/complete")
+class CompleteFollowup(MethodView):
+    @require("crm.timeline.edit")
+    @blp.arguments(s.CompleteSchema)
+    @blp.response(200, s.TimelineEntrySchema)
+    def post(self, data: dict[str, Any], entry_id: int) -> Any:
+        """Close a task or return visit with its outcome (and the customer's satisfaction,
+        1-5, which feeds their average)."""
+        sess = db.session()
+        entry = _visible_one(TimelineEntry, entry_id,
+                             _("No timeline entry with id %(id)s.", id=entry_id))
+        timeline.complete_followup(sess, entry, outcome=data["outcome"],
+                                   satisfaction=data["satisfaction"], user=_user(),
+                                   cancelled=data["cancelled"])
+        sess.commit()
+        return entry
+
+
+@blp.route("/customers/merge")
+class MergeCustomers(MethodView):
+    @require("crm.customers.merge")
+    @blp.arguments(s.MergeSchema)
+    @blp.response(200, s.CustomerSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Merge ``remove_id`` into ``keep_id``: phones, vehicles, timeline, value and every
+        subsystem's records move; the removed record stays as an inactive pointer."""
+        sess = db.session()
+        keep = _reference(Party, data["keep_id"], "keep_id")
+        remove = _reference(Party, data["remove_id"], "remove_id")
+        merge.merge_parties(sess, keep, remove, user=_user())
+        sess.commit()
+        return keep
+
+
+@blp.route(f"/customers/<{ID}:party_id>/contacts")
+class CustomerContacts(MethodView):
+    @require("crm.customers.edit")
+    @blp.arguments(s.ContactSchema)
+    @blp.response(200, s.ContactLinkSchema)
+    def post(self, data: dict[str, Any], party_id: int) -> Any:
+        """Make a person a contact of this organization (again: updates the position)."""
+        sess = db.session()
+        organization = _customer(party_id)
+        person = _reference(Party, data["person_id"], "person_id")
+        link = parties.set_contact(sess, organization, person, data["position"],
+                                   data["primary"])
+        sess.commit()
+        return link
+
+
+# --- vehicles -----------------------------------------------------------------------------
+
+
+def _vehicle_filters(stmt: Select[Any], args: dict[str, Any]) -> Select[Any]:
+    if args.get("q"):
+        clause = lookup.vehicle_filter(args["q"])
+        if clause is not None:
+            stmt = stmt.where(clause)
+    if args.get("vin"):
+        key = v.vin_search_key(args["vin"])
+        stmt = stmt.where(Vehicle.vin == key if len(key) == 17
+                          else Vehicle.vin.endswith(key, autoescape=True))
+    if args.get("plate"):
+        stmt = stmt.where(Vehicle.plate == v.plate_search_key(args["plate"]))
+    for key in ("owner_id", "branch_id", "fuel_type"):
+        if args.get(key):
+            stmt = stmt.where(getattr(Vehicle, key) == args[key])
+    if args.get("make"):
+        stmt = stmt.where(Vehicle.make.icontains(args["make"].strip(), autoescape=True))
+    return stmt
+
+
+@blp.route("/vehicles")
+class Vehicles(MethodView):
+    @require("crm.vehicles.view")
+    @blp.arguments(s.VehicleListArgs, location="query")
+    @blp.response(200, s.VehiclePage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Vehicles in your branches. ``vin`` is the whole VIN or its end, ``plate`` any
+        spelling of the plate (粤b·12345), ``make`` part of the make."""
+        stmt = _vehicle_filters(select(Vehicle), args)
+        stmt = _sorted(stmt, args["sort"],
+                       {"vin": Vehicle.vin, "plate": Vehicle.plate, "year": Vehicle.year,
+                        "created_at": Vehicle.created_at, "id": Vehicle.id}, Vehicle.id)
+        return page_of(db.session(), visible(stmt, Vehicle, _user()), args["page"],
+                       args["per_page"])
+
+    @require("crm.vehicles.edit")
+    @blp.arguments(s.VehicleCreateSchema)
+    @blp.response(201, s.VehicleDetailSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Register a vehicle by its VIN (the check digit is verified)."""
+        sess = db.session()
+        if data.get("owner_id"):
+            _reference(Party, data["owner_id"], "owner_id")
+        vehicle = vehicles.create_vehicle(sess, data, user=_user())
+        sess.commit()
+        return _vehicle_detail(vehicle)
+
+
+@blp.route(f"/vehicles/<{ID}:vehicle_id>")
+class VehicleItem(MethodView):
+    @require("crm.vehicles.view")
+    @blp.response(200, s.VehicleDetailSchema)
+    def get(self, vehicle_id: int) -> Any:
+        """A vehicle with its owners over time."""
+        return _vehicle_detail(_vehicle(vehicle_id))
+
+    @require("crm.vehicles.edit")
+    @blp.arguments(s.VehicleUpdateSchema)
+    @blp.response(200, s.VehicleDetailSchema)
+    def patch(self, data: dict[str, Any], vehicle_id: int) -> Any:
+        """Change the fields sent; a new ``owner_id`` (from ``owner_since``) keeps the
+        ownership history."""
+        sess = db.session()
+        vehicle = _vehicle(vehicle_id)
+        if data.get("owner_id"):
+            _reference(Party, data["owner_id"], "owner_id")
+        vehicles.update_vehicle(sess, vehicle, data, user=_user())
+        sess.commit()
+        return _vehicle_detail(vehicle)
+
+
+@blp.route(f"/vehicles/<{ID}:vehicle_id>/owner")
+class VehicleOwner(MethodView):
+    @require("crm.vehicles.edit")
+    @blp.arguments(s.OwnerChangeSchema)
+    @blp.response(200, s.VehicleDetailSchema)
+    def post(self, data: dict[str, Any], vehicle_id: int) -> Any:
+        """Hand the vehicle to another customer from ``since``; the previous ownership ends
+        that day and stays in ``ownerships``. The current owner again changes nothing."""
+        sess = db.session()
+        vehicle = _vehicle(vehicle_id)
+        owner = _reference(Party, data["owner_id"], "owner_id", active=True)
+        if owner.id != vehicle.owner_id:
+            vehicles.change_owner(sess, vehicle, owner, data["since"] or _today())
+            sess.commit()
+        return _vehicle_detail(vehicle)
+
+
+@blp.route(f"/vehicles/<{ID}:vehicle_id>/odometer")
+class VehicleOdometer(MethodView):
+    @require("crm.vehicles.view")
+    @blp.arguments(s.OdometerArgs, location="query")
+    @blp.response(200, s.OdometerList)
+    def get(self, args: dict[str, Any], vehicle_id: int) -> Any:
+        """Odometer readings, newest first."""
+        vehicle = _vehicle(vehicle_id)
+        return {"items": vehicles.odometer_history(db.session(), vehicle.id, args["limit"])}
+
+    @require("crm.vehicles.edit")
+    @blp.arguments(s.OdometerCreateSchema)
+    @blp.response(201, s.OdometerSchema)
+    def post(self, data: dict[str, Any], vehicle_id: int) -> Any:
+        """Record a reading. One lower than the previous reading answers 422 on
+        ``value_km`` unless ``meter_replaced``."""
+        sess = db.session()
+        vehicle = _vehicle(vehicle_id)
+        reading = vehicles.record_odometer(sess, vehicle, data["value_km"], data["read_at"],
+                                           source=data["source"],
+                                           meter_replaced=data["meter_replaced"], user=_user())
+        sess.commit()
+        return reading
+
+
+# --- lookup, my day, segments, custom fields ------------------------------------------------
+
+
+@blp.route("/lookup")
+class Lookup(MethodView):
+    @require("crm.customers.view")
+    @blp.arguments(s.LookupArgs, location="query")
+    @blp.response(200, s.LookupResult)
+    def get(self, args: dict[str, Any]) -> Any:
+        """``q``: ranked customers by name, phone (any format), plate, VIN, e-mail, ID number
+        or a subsystem's identifier. ``phone``: the call-centre screen-pop, each customer
+        with that number with every switched-on subsystem's summary."""
+        sess = db.session()
+        user = _user()
+        phone = (args.get("phone") or "").strip()
+        query = (args.get("q") or "").strip()
+        if phone:
+            items = [{"customer": pop["party"], "sections": _sections(pop["panels"]),
+                      "open_items": pop["open_items"], "vehicles": pop["vehicles"]}
+                     for pop in lookup.screen_pop(sess, user, phone)]
+        elif query:
+            items = [{"customer": hit.party, "score": hit.score, "reasons": hit.reasons}
+                     for hit in lookup.lookup(sess, user, query, limit=args["limit"])]
+        else:
+            raise ValidationFailed(_("Give q (what to look for) or phone (who is calling)."),
+                                   {"q": _("Required without phone.")})
+        return {"items": items, "total": len(items)}
+
+
+def _manages(user: Any) -> bool:
+    return (user.all_branches or user.is_superuser
+            or any(role.name == "manager" for role in user.roles))
+
+
+@blp.route("/my-day")
+class MyDay(MethodView):
+    @require("crm.timeline.edit")
+    @blp.arguments(s.MyDayArgs, location="query")
+    @blp.response(200, s.MyDayPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Open follow-ups due by the end of today (business time zone), overdue first: your
+        own, or with ``scope=branch`` (managers) everyone's in your branches."""
+        sess = db.session()
+        user = _user()
+        tz = _business_tz()
+        until = dt.datetime.combine(dt.datetime.now(tz).date(), dt.time.max, tzinfo=tz)
+        whole = args["scope"] == "branch" and _manages(user)
+        stmt = visible(timeline.my_day(user, today_end=until, whole_branch=whole),
+                       TimelineEntry, user)
+        page = page_of(sess, stmt, args["page"], args["per_page"])
+        ids = {entry.party_id for entry in page["items"]}
+        customers = {p.id: p for p in sess.scalars(visible(
+            select(Party).where(Party.id.in_(ids)), Party, user))} if ids else {}
+        page["items"] = [_Extended(entry, customer=customers.get(entry.party_id))
+                         for entry in page["items"]]
+        return {**page, "scope": "branch" if whole else "own", "until": until}
+
+
+@blp.route("/segments/<segment>/customers")
+class SegmentCustomers(MethodView):
+    @require("crm.segments.view")
+    @blp.arguments(s.SegmentArgs, location="query")
+    @blp.response(200, s.CustomerPage)
+    def get(self, args: dict[str, Any], segment: str) -> Any:
+        """Customers of a value segment (champion, loyal, big_spender, new, at_risk, lost,
+        regular), highest lifetime value first."""
+        if segment not in value.SEGMENTS:
+            raise NotFound(_("No segment named %(name)s; segments: %(names)s.",
+                             name=segment, names=", ".join(value.SEGMENTS)))
+        stmt = (select(Party).join(PartyValue, PartyValue.party_id == Party.id)
+                .where(PartyValue.segment == segment, Party.active.is_(True))
+                .order_by(PartyValue.lifetime_value.desc(), Party.id))
+        return page_of(db.session(), visible(stmt, Party, _user()), args["page"],
+                       args["per_page"])
+
+
+@blp.route("/custom-fields")
+class CustomFields(MethodView):
+    @require("crm.customers.view")
+    @blp.arguments(s.CustomFieldArgs, location="query")
+    @blp.response(200, s.CustomFieldList)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Active custom fields of customers (``entity=party``) and vehicles."""
+        sess = db.session()
+        entities = [args["entity"]] if args.get("entity") else list(custom_fields.ENTITIES)
+        return {"items": [field for entity in entities
+                          for field in custom_fields.definitions(sess, entity)]}
+
+    @require("crm.custom_fields")
+    @blp.arguments(s.CustomFieldCreateSchema)
+    @blp.response(201, s.CustomFieldSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Add a custom field; its values live in the record's ``custom``."""
+        sess = db.session()
+        field = custom_fields.define(sess, **data)
+        sess.commit()
+        return field
+

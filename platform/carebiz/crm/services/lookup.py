@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from carebiz.crm import validation as v
@@ -92,3 +92,73 @@ def by_phone(session: Session, user: Any, raw: str) -> list[Party]:
 def count_customers(session: Session, user: Any) -> int:
     return session.scalar(visible(select(func.count(Party.id)).where(Party.active.is_(True)),
                                   Party, user)) or 0
+
+
+# --- finding vehicles by VIN, plate or model ------------------------------------------------
+
+
+def vehicle_filter(query: str) -> Any:
+    """A WHERE clause for vehicles matching a typed query: the end of a VIN (people read out
+    the last 6 or 8 characters), part of a plate in any spelling (粤B·12345), or part of the
+    make or model. None for an empty query."""
+    query = (query or "").strip()
+    if not query:
+        return None
+    clauses = [Vehicle.make.icontains(query, autoescape=True),
+               Vehicle.model.icontains(query, autoescape=True)]
+    vin = v.vin_search_key(query)
+    if len(vin) == 17:
+        clauses.append(Vehicle.vin == vin)
+    elif len(vin) >= 4:
+        clauses.append(Vehicle.vin.endswith(vin, autoescape=True))
+    plate = v.plate_search_key(query)
+    if len(plate) >= 2:
+        clauses.append(Vehicle.plate.contains(plate, autoescape=True))
+    return or_(*clauses)
+
+
+def find_vehicles(session: Session, user: Any, query: str, limit: int = 20) -> list[Vehicle]:
+    """Vehicles the user may see whose VIN or plate is the query (or whose VIN ends with it),
+    for the search page: a plate or VIN leads to the car even when it has no owner."""
+    vin = v.vin_search_key(query)
+    plate = v.plate_search_key(query)
+    if len(vin) < 6 and len(plate) < 5:
+        return []
+    clauses = []
+    if len(vin) == 17:
+        clauses.append(Vehicle.vin == vin)
+    elif len(vin) >= 6:
+        clauses.append(Vehicle.vin.endswith(vin, autoescape=True))
+    if 5 <= len(plate) <= 10:
+        clauses.append(Vehicle.plate == plate)
+    stmt = select(Vehicle).where(or_(*clauses)).order_by(Vehicle.vin).limit(limit)
+    return list(session.scalars(visible(stmt, Vehicle, user)))
+
+
+# --- call-centre screen-pop (added for the JSON API) ----------------------------------------
+
+
+def screen_pop(session: Session, user: Any, raw: str) -> list[dict[str, Any]]:
+    """What a call-centre agent sees when ``raw`` calls: each visible customer with that
+    number, their open follow-ups, current vehicles and every switched-on plugin's panels.
+    Open items and vehicles come in one query each, whatever the number of customers."""
+    from carebiz.crm.models import TimelineEntry
+    from carebiz.crm.services.timeline import OPEN
+
+    parties = by_phone(session, user, raw)
+    if not parties:
+        return []
+    ids = [p.id for p in parties]
+    open_items = dict(session.execute(visible(
+        select(TimelineEntry.party_id, func.count(TimelineEntry.id))
+        .where(TimelineEntry.party_id.in_(ids), TimelineEntry.status == OPEN)
+        .group_by(TimelineEntry.party_id), TimelineEntry, user)).all())
+    vehicles = session.scalars(visible(
+        select(Vehicle).where(Vehicle.owner_id.in_(ids)).order_by(Vehicle.id),
+        Vehicle, user)).all()
+    host = host_of(session)
+    return [{"party": party,
+             "panels": host.collect("customer_panels", customer=party, user=user),
+             "open_items": open_items.get(party.id, 0),
+             "vehicles": [v for v in vehicles if v.owner_id == party.id]}
+            for party in parties]

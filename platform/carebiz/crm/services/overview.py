@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from carebiz.crm.models import (
     ORGANIZATION,
@@ -29,7 +29,8 @@ def overview(session: Session, party: Party, user: Any, *, timeline_limit: int =
     """Header facts, vehicles (current and former, with periods), contacts, the latest
     timeline entries and every switched-on plugin's panel."""
     vehicles = session.scalars(visible(
-        select(Vehicle).where(Vehicle.owner_id == party.id).order_by(Vehicle.id),
+        select(Vehicle).where(Vehicle.owner_id == party.id).order_by(Vehicle.id)
+        .options(lazyload(Vehicle.owner)),  # the owner is ``party``, in the identity map
         Vehicle, user)).all()
     former = session.execute(visible(
         select(VehicleOwnership, Vehicle).join(Vehicle, Vehicle.id == VehicleOwnership.vehicle_id)
@@ -44,14 +45,14 @@ def overview(session: Session, party: Party, user: Any, *, timeline_limit: int =
         .where(TimelineEntry.party_id == party.id), TimelineEntry, user)).one()
     value = session.get(PartyValue, party.id)
     if party.kind == ORGANIZATION:
-        contacts = session.execute(
+        contacts = session.execute(visible(
             select(ContactLink, Party).join(Party, Party.id == ContactLink.person_id)
             .where(ContactLink.organization_id == party.id)
-            .order_by(ContactLink.is_primary.desc(), Party.name)).all()
+            .order_by(ContactLink.is_primary.desc(), Party.name), Party, user)).all()
     else:
-        contacts = session.execute(
+        contacts = session.execute(visible(
             select(ContactLink, Party).join(Party, Party.id == ContactLink.organization_id)
-            .where(ContactLink.person_id == party.id).order_by(Party.name)).all()
+            .where(ContactLink.person_id == party.id).order_by(Party.name), Party, user)).all()
     panels = host_of(session).collect("customer_panels", customer=party, user=user)
     return {
         "party": party,

@@ -362,3 +362,31 @@ def search_names(stmt: Any, session: Session, prefix: str) -> Any:
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return stmt.where(Party.name_key.like(escaped + "%", escape="\\"))
 
+
+
+# --- a customer and their first vehicle in one go (the showroom form) ----------------------
+
+
+def create_party_with_vehicle(session: Session, data: dict[str, Any],
+                              vehicle: dict[str, Any] | None = None, *, user: Any = None,
+                              allow_duplicates: bool = False) -> tuple[Party, Vehicle | None]:
+    """Register a party and, when ``vehicle`` holds anything, their first vehicle, in the
+    caller's transaction. Field errors of both come at once (the vehicle's under its own
+    field names: vin, plate, make, model, year …); the VIN joins the duplicate check."""
+    from carebiz.crm.services import vehicles as vehicle_service
+
+    vehicle = {k: x for k, x in (vehicle or {}).items() if x not in (None, "")}
+    if not vehicle:
+        return create_party(session, data, user=user, allow_duplicates=allow_duplicates), None
+    _values, errors = _clean(session, data, None, user)
+    checked, vehicle_errors = vehicle_service.check_vehicle(
+        session, {**vehicle, "branch_id": data.get("branch_id")}, user=user)
+    errors = {**vehicle_errors, **errors}
+    if errors:
+        raise ValidationFailed(_("The customer is not valid: %(fields)s",
+                                 fields=", ".join(sorted(errors))), errors)
+    party = create_party(session, data, user=user, allow_duplicates=allow_duplicates,
+                         vins=[checked["vin"]])
+    car = vehicle_service.create_vehicle(
+        session, {**vehicle, "owner_id": party.id, "branch_id": party.branch_id}, user=user)
+    return party, car

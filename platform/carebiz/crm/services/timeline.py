@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from carebiz.crm import signals
@@ -16,6 +16,7 @@ from carebiz.db import utcnow
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
+from carebiz.security.rows import visible
 
 #: kinds that are follow-ups: they have a due date, an assignee and an outcome
 FOLLOWUP_KINDS = ("task", "return_visit")
@@ -128,3 +129,59 @@ def my_day(user: Any, *, today_end: dt.datetime, whole_branch: bool = False) -> 
     if not whole_branch:
         stmt = stmt.where(TimelineEntry.assignee_id == user.id)
     return stmt.order_by(TimelineEntry.due_at, TimelineEntry.id)
+
+
+# --- pages of timelines for the record pages ------------------------------------------------
+
+
+def timeline_page(session: Session, party_id: int, user: Any, *,
+                  kinds: list[str] | None = None, before: int | None = None,
+                  limit: int = 20) -> tuple[list[TimelineEntry], int | None]:
+    """One page of a customer's timeline that ``user`` may see, newest first, and the cursor
+    of the next (older) page, or None on the last. The cursor is the id of the last entry
+    shown, so entries sharing a time are neither skipped nor repeated."""
+    stmt = entries_for(party_id, kinds=kinds)
+    if before is not None:
+        anchor = session.get(TimelineEntry, before)
+        if anchor is not None and anchor.party_id == party_id:
+            stmt = stmt.where(or_(TimelineEntry.occurred_at < anchor.occurred_at,
+                                  and_(TimelineEntry.occurred_at == anchor.occurred_at,
+                                       TimelineEntry.id < anchor.id)))
+    rows = list(session.scalars(visible(stmt, TimelineEntry, user).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def open_followups(session: Session, party_id: int, user: Any,
+                   limit: int = 50) -> list[TimelineEntry]:
+    """A customer's open tasks and return visits that ``user`` may see, soonest due first."""
+    stmt = (select(TimelineEntry).where(TimelineEntry.party_id == party_id,
+                                        TimelineEntry.status == OPEN)
+            .order_by(TimelineEntry.due_at, TimelineEntry.id))
+    return list(session.scalars(visible(stmt, TimelineEntry, user).limit(limit)))
+
+
+def vehicle_timeline(session: Session, vehicle_id: int, user: Any,
+                     limit: int = 50) -> list[TimelineEntry]:
+    """Entries about one vehicle, whoever owned it then, that ``user`` may see."""
+    stmt = (select(TimelineEntry).where(TimelineEntry.vehicle_id == vehicle_id)
+            .order_by(TimelineEntry.occurred_at.desc(), TimelineEntry.id.desc()))
+    return list(session.scalars(visible(stmt, TimelineEntry, user).limit(limit)))
+
+
+def check_assignee(session: Session, assignee_id: Any, field: str = "assignee_id") -> int | None:
+    """The user a follow-up is assigned to must be an active account (added for the JSON
+    API, where the id comes from the client). Returns the id, or None when none is given."""
+    from carebiz.models import User
+
+    if assignee_id in (None, ""):
+        return None
+    try:
+        user = session.get(User, int(assignee_id))
+    except (TypeError, ValueError, OverflowError):
+        user = None
+    if user is None or not user.active:
+        raise ValidationFailed(_("No active user with id %(id)s.", id=assignee_id),
+                               {field: _("No active user with this id.")})
+    return user.id

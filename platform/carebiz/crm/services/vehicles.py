@@ -271,3 +271,20 @@ def odometer_history(session: Session, vehicle_id: int, limit: int = 100) -> lis
     return list(session.scalars(select(OdometerReading)
                                 .where(OdometerReading.vehicle_id == vehicle_id)
                                 .order_by(OdometerReading.read_at.desc()).limit(limit)))
+
+
+# --- checking a vehicle without registering it (the customer form's "first vehicle") -------
+
+
+def check_vehicle(session: Session, data: dict[str, Any], *,
+                  user: Any = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate a vehicle that is about to be registered, without writing anything: the
+    normalised values and the field errors (a VIN on file already is an error of ``vin``).
+    Lets a form that registers a customer and their first vehicle show every error at once."""
+    values, errors = _clean(session, {k: x for k, x in data.items() if k != "owner_since"},
+                            None, user)
+    if "vin" in values and "vin" not in errors:
+        existing = session.scalar(select(Vehicle.id).where(Vehicle.vin == values["vin"]))
+        if existing is not None:
+            errors["vin"] = _("Already registered (vehicle #%(id)s).", id=existing)
+    return values, errors
