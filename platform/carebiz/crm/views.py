@@ -1,7 +1,798 @@
-"""CRM pages."""
+"""CRM pages: customers and their 360° page, vehicles, timeline and follow-ups, "my day", the
+one search box, merging duplicates and custom fields.
+
+Views stay thin, as in :mod:`carebiz.web.admin`: they read the form, call
+``carebiz.crm.services`` (which hold the rules), commit once, and on a
+:class:`~carebiz.errors.ServiceError` roll back and show the form again with the messages next
+to the fields and everything the user typed. Every record is loaded through the row filters, so
+a customer or vehicle outside the user's branches answers 404 exactly like one that does not
+exist."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import case, false, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from carebiz import db
+from carebiz.crm import forms as f
+from carebiz.crm import validation
+from carebiz.crm.models import (
+    KINDS,
+    ROLES,
+    Party,
+    PartyRole,
+    PartyTag,
+    PartyValue,
+    TimelineEntry,
+    Vehicle,
+)
+from carebiz.crm.services import custom_fields as field_service
+from carebiz.crm.services import lookup as lookup_service
+from carebiz.crm.services import merge as merge_service
+from carebiz.crm.services import overview as overview_service
+from carebiz.crm.services import parties, recent, timeline
+from carebiz.crm.services import vehicles as vehicle_service
+from carebiz.crm.services.common import default_branch, setting
+from carebiz.crm.services.parties import DuplicateWarning
+from carebiz.crm.services.value import SEGMENTS
+from carebiz.db import utcnow
+from carebiz.errors import ServiceError
+from carebiz.models import Branch, User
+from carebiz.security import can, require, visible
+from carebiz.web.admin import apply_errors, form_status, paginate, record_audit, sorted_by
 
 bp = Blueprint("crm", __name__, template_folder="templates")
+
+#: timeline entries per page on the 360° page
+TIMELINE_PAGE = 20
+#: most customers a search in the list considers (ranked by the lookup service)
+LIST_LOOKUP_LIMIT = 200
+#: a search hit this good (an exact phone, VIN, plate, e-mail or ID) opens the record at once
+EXACT_SCORE = 90
+#: recent-trail entity types with a page here: (endpoint, argument)
+RECENT_PAGES = {"party": ("crm.customer", "party_id"), "vehicle": ("crm.vehicle", "vehicle_id")}
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _sess() -> Any:
+    return db.session()
+
+
+def _host() -> Any:
+    return current_app.extensions["carebiz"].host
+
+
+def business_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("CAREBIZ_TIMEZONE") or "UTC")
+
+
+def local_now() -> dt.datetime:
+    """Now on the business's wall clock, naive, as ``datetime-local`` inputs show it."""
+    return utcnow().astimezone(business_tz()).replace(tzinfo=None, second=0, microsecond=0)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A ``datetime-local`` input's value (business wall clock) as an aware datetime."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=business_tz())
+
+
+def phone_region() -> str:
+    if "crm_phone_region" not in g:
+        g.crm_phone_region = setting(_sess(), "crm.phone_region")
+    return g.crm_phone_region
+
+
+class Attempt:
+    ok = False
+    error: ServiceError | None = None
+
+
+@contextmanager
+def attempt(form: FlaskForm | None = None,
+            aliases: dict[str, str] | None = None) -> Iterator[Attempt]:
+    """Like :func:`carebiz.web.admin.saving`, with field-name aliases (custom fields) and
+    the service error kept for pages that show more of it (the duplicates it matched)."""
+    sess = _sess()
+    outcome = Attempt()
+    try:
+        yield outcome
+        sess.commit()
+        outcome.ok = True
+    except ServiceError as exc:
+        sess.rollback()
+        outcome.error = exc
+        if form is not None:
+            apply_errors(form, exc, aliases)
+        else:
+            flash(exc.message, "danger")
+
+
+def custom_aliases(definitions: list[Any]) -> dict[str, str]:
+    return {f"custom.{d.name}": f.custom_field_name(d.name) for d in definitions}
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to after a form, never another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def one_visible(model: type, record_id: Any) -> Any:
+    """The record if it exists and the user may see it, else None."""
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        return None
+    stmt = visible(select(model).where(model.id == record_id), model, current_user)
+    return _sess().scalar(stmt)
+
+
+def party_or_404(party_id: int) -> Party:
+    party = one_visible(Party, party_id)
+    if party is None:
+        abort(404)
+    return party
+
+
+def vehicle_or_404(vehicle_id: int) -> Vehicle:
+    vehicle = one_visible(Vehicle, vehicle_id)
+    if vehicle is None:
+        abort(404)
+    return vehicle
+
+
+def merged_redirect(party: Party, endpoint: str = "crm.customer") -> Any:
+    """A record merged into another leads there (old links and bookmarks keep working)."""
+    if party.merged_into_id is None:
+        return None
+    target = parties.get_party(_sess(), party.id)
+    if target.merged_into_id is not None or one_visible(Party, target.id) is None:
+        abort(404)
+    flash(_("Customer #%(old)s was merged into %(name)s (#%(new)s); this is that record now.",
+            old=party.id, name=target.name, new=target.id), "info")
+    return redirect(url_for(endpoint, party_id=target.id))
+
+
+def my_branches() -> list[Branch]:
+    """Active branches the user may put records in."""
+    stmt = select(Branch).where(Branch.active.is_(True)).order_by(Branch.code)
+    if not (current_user.all_branches or current_user.is_superuser):
+        stmt = stmt.where(Branch.id.in_(sorted(current_user.branch_ids) or [-1]))
+    return list(_sess().scalars(stmt))
+
+
+def branch_choices(current: int | None = None) -> list[Any]:
+    """Branches the user may choose, plus the record's own (a manager's record may sit in
+    a branch the editing user does not work in; keeping it must stay possible)."""
+    branches = my_branches()
+    if current is not None and current not in {b.id for b in branches}:
+        own = _sess().get(Branch, current)
+        if own is not None:
+            branches.append(own)
+    return f.options([(str(b.id), f"{b.code} · {b.name}") for b in branches])
+
+
+def visible_parties(ids: Any) -> dict[int, Party]:
+    """The parties among ``ids`` the user may see, by id (one query)."""
+    ids = sorted({i for i in ids if i})
+    if not ids:
+        return {}
+    stmt = visible(select(Party).where(Party.id.in_(ids)), Party, current_user)
+    return {p.id: p for p in _sess().scalars(stmt)}
+
+
+def user_names(ids: Any) -> dict[int, str]:
+    ids = sorted({i for i in ids if i})
+    if not ids:
+        return {}
+    return {u.id: u.name for u in _sess().scalars(select(User).where(User.id.in_(ids)))}
+
+
+def remember(entity_type: str, entity_id: int, label: str) -> None:
+    """Add the opened record to the user's recent trail. Losing one step of the trail (two
+    tabs opening the same record at once) must never break the page."""
+    sess = _sess()
+    try:
+        recent.record_view(sess, current_user, entity_type, entity_id, label)
+        sess.commit()
+    except SQLAlchemyError:
+        sess.rollback()
+
+
+def is_manager(user: Any) -> bool:
+    return bool(user.all_branches or user.is_superuser
+                or any(r.name == "manager" for r in user.roles))
+
+
+# -- template helpers --------------------------------------------------------------------------
+
+
+@bp.app_template_filter("phone")
+def phone_filter(e164: str | None) -> str:
+    return validation.format_phone(e164, phone_region())
+
+
+def recent_links() -> list[dict[str, Any]]:
+    """The user's trail of recently opened records, for the navbar."""
+    if not getattr(current_user, "is_authenticated", False):
+        return []
+    try:
+        rows = recent.trail(_sess(), current_user)
+    except SQLAlchemyError:  # a page rendered after a failed transaction still renders
+        return []
+    links = []
+    for row in rows:
+        page = RECENT_PAGES.get(row.entity_type)
+        url = (url_for(page[0], **{page[1]: int(row.entity_id)})
+               if page and row.entity_id.isdigit() else None)
+        links.append({"label": row.label or f"#{row.entity_id}", "url": url,
+                      "type": row.entity_type})
+    return links
+
+
+@bp.app_context_processor
+def inject_crm() -> dict[str, Any]:
+    # functions, so the queries run only where base.html shows the trail
+    return {"recent_trail": recent_links, "crm_labels": {
+        "kind": f.KIND_LABELS, "role": f.ROLE_LABELS, "fuel": f.FUEL_LABELS,
+        "status": f.STATUS_LABELS, "channel": f.CHANNEL_LABELS, "gender": f.GENDER_LABELS,
+        "id_kind": f.ID_KIND_LABELS, "segment": SEGMENTS, "reason": f.REASON_LABELS,
+        "field_type": f.FIELD_TYPE_LABELS, "entity": f.ENTITY_LABELS}}
+
+
+# -- customers: list ---------------------------------------------------------------------------
+
+
+@bp.route("/customers")
+@require("crm.customers.view")
+def customers() -> Any:
+    sess = _sess()
+    q = request.args.get("q", "").strip()
+    filters = {k: request.args.get(k, "").strip()
+               for k in ("role", "tag", "kind", "branch", "segment")}
+    see_value = can(current_user, "crm.segments.view")
+    stmt = select(Party).where(Party.active.is_(True))
+    columns: dict[str, Any] = {"name": Party.name_key, "created": Party.created_at,
+                               "id": Party.id}
+    default = "name"
+    reasons: dict[int, list[str]] = {}
+    if q:
+        hits = lookup_service.lookup(sess, current_user, q, limit=LIST_LOOKUP_LIMIT)
+        reasons = {h.party.id: h.reasons for h in hits}
+        if hits:
+            stmt = stmt.where(Party.id.in_(list(reasons)))
+            columns["rank"] = case({h.party.id: i for i, h in enumerate(hits)}, value=Party.id)
+            default = "rank"
+        else:
+            stmt = stmt.where(false())
+    if filters["role"]:
+        stmt = stmt.where(Party.id.in_(select(PartyRole.party_id)
+                                       .where(PartyRole.role == filters["role"])))
+    if filters["tag"]:
+        stmt = stmt.where(Party.id.in_(select(PartyTag.party_id)
+                                       .where(PartyTag.tag == filters["tag"])))
+    if filters["kind"] in KINDS:
+        stmt = stmt.where(Party.kind == filters["kind"])
+    if filters["branch"].isdigit():
+        stmt = stmt.where(Party.branch_id == int(filters["branch"]))
+    if filters["segment"] and see_value:
+        stmt = stmt.where(Party.id.in_(select(PartyValue.party_id)
+                                       .where(PartyValue.segment == filters["segment"])))
+    stmt = visible(stmt, Party, current_user)
+    stmt, sort = sorted_by(stmt, columns, default, Party.id)
+    page = paginate(stmt)
+    ids = [p.id for p in page.items]
+    values = ({v.party_id: v for v in sess.scalars(select(PartyValue)
+                                                   .where(PartyValue.party_id.in_(ids)))}
+              if ids and see_value else {})
+    tags = list(sess.scalars(visible(select(PartyTag.tag).join(Party).distinct()
+                                     .order_by(PartyTag.tag).limit(200), Party, current_user)))
+    return render_template(
+        "crm/customers.html", page=page, q=q, filters=filters, sort=sort, default_sort=default,
+        reasons=reasons, values=values, see_value=see_value, tags=tags,
+        branches={b.id: b for b in sess.scalars(select(Branch))},
+        branch_options=[(str(b.id), b.code) for b in my_branches()],
+        role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],
+        kind_options=[(k, f.KIND_LABELS[k]) for k in KINDS],
+        segment_options=list(SEGMENTS.items()))
+
+
+# -- customers: forms --------------------------------------------------------------------------
+
+
+def duplicate_rows(exc: ServiceError | None) -> list[dict[str, Any]]:
+    """The records a duplicate warning matched, marked with whether the user may open them."""
+    if not isinstance(exc, DuplicateWarning):
+        return []
+    rows = []
+    seen: dict[int, dict[str, Any]] = {}
+    for dup in exc.details.get("duplicates", []):
+        row = seen.get(dup["id"])
+        if row is None:
+            row = {**dup, "reasons": [], "visible": one_visible(Party, dup["id"]) is not None}
+            seen[dup["id"]] = row
+            rows.append(row)
+        row["reasons"].append((dup["reason"], dup["value"]))
+    return rows
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+@require("crm.customers.edit")
+def customer_new() -> Any:
+    sess = _sess()
+    definitions = field_service.definitions(sess, "party")
+    form = f.add_custom_fields(f.NewCustomerForm, definitions)(data={
+        "branch_id": str(default_branch(current_user) or ""), "roles": ["customer"],
+        "name": request.args.get("name", ""), "phones": request.args.get("phone", "")})
+    form.branch_id.choices = branch_choices()
+    duplicates: list[dict[str, Any]] = []
+    if form.validate_on_submit():
+        with attempt(form, custom_aliases(definitions)) as done:
+            party, _vehicle = parties.create_party_with_vehicle(
+                sess, form.values(), form.vehicle(), user=current_user,
+                allow_duplicates=form.allow_duplicates.data)
+        if done.ok:
+            flash(_("Customer %(name)s registered.", name=party.name), "success")
+            return redirect(url_for(".customer", party_id=party.id))
+        duplicates = duplicate_rows(done.error)
+    return render_template("crm/customer_form.html", form=form, party=None,
+                           duplicates=duplicates, warning=_warning(duplicates),
+                           custom_fields=definitions), form_status(form)
+
+
+def _warning(duplicates: list[dict[str, Any]]) -> str:
+    if not duplicates:
+        return ""
+    return _("This looks like a customer who is registered already. Open that record, or tick "
+             "“Save anyway” if they are different people.")
+
+
+@bp.route("/customers/<int:party_id>/edit", methods=["GET", "POST"])
+@require("crm.customers.edit")
+def customer_edit(party_id: int) -> Any:
+    sess = _sess()
+    party = party_or_404(party_id)
+    moved = merged_redirect(party, "crm.customer_edit")
+    if moved is not None:
+        return moved
+    definitions = field_service.definitions(sess, "party")
+    custom = party.custom or {}
+    form = f.add_custom_fields(f.CustomerForm, definitions)(data={
+        "kind": party.kind, "name": party.name,
+        "phones": "\n".join(phone_filter(p) for p in party.phone_numbers),
+        "emails": "\n".join(party.email_addresses), "roles": party.roles,
+        "tags": ", ".join(party.tags), "branch_id": str(party.branch_id),
+        "gender": party.gender or "",
+        "birthday": party.birthday.isoformat() if party.birthday else "",
+        "id_kind": party.id_kind or "", "id_number": party.id_number or "",
+        "source": party.source, "province": party.province, "city": party.city,
+        "district": party.district, "street": party.street, "postal_code": party.postal_code,
+        "do_not_contact": party.do_not_contact,
+        "preferred_channel": party.preferred_channel or "", "notes": party.notes,
+        **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
+    form.branch_id.choices = branch_choices(party.branch_id)
+    duplicates: list[dict[str, Any]] = []
+    if form.validate_on_submit():
+        with attempt(form, custom_aliases(definitions)) as done:
+            parties.update_party(sess, party, form.values(), user=current_user,
+                                 allow_duplicates=form.allow_duplicates.data)
+        if done.ok:
+            flash(_("Customer %(name)s saved.", name=party.name), "success")
+            return redirect(url_for(".customer", party_id=party.id))
+        duplicates = duplicate_rows(done.error)
+    return render_template("crm/customer_form.html", form=form, party=party,
+                           duplicates=duplicates, warning=_warning(duplicates),
+                           custom_fields=definitions), form_status(form)
+
+
+# -- customers: the 360° page ------------------------------------------------------------------
+
+
+def _party_vehicles(party: Party) -> list[Vehicle]:
+    stmt = select(Vehicle).where(Vehicle.owner_id == party.id).order_by(Vehicle.id)
+    return list(_sess().scalars(visible(stmt, Vehicle, current_user)))
+
+
+def _timeline_form(party: Party) -> f.TimelineForm:
+    sess = _sess()
+    kinds = timeline.known_kinds(sess)
+    wanted = request.args.get("new", "")
+    default_kind = wanted if wanted in f.MANUAL_KINDS else "call"
+    form = f.TimelineForm(data={
+        "kind": default_kind, "vehicle_id": request.args.get("vehicle", ""),
+        "due_at": local_now().replace(hour=10, minute=0) + dt.timedelta(days=1)})
+    form.kind.choices = f.options([(k, kinds[k].label) for k in f.MANUAL_KINDS if k in kinds])
+    form.vehicle_id.choices = f.options(
+        [("", "—"), *((str(v.id), " ".join(filter(None, [v.plate, v.make, v.model])) or v.vin)
+                      for v in _party_vehicles(party))])
+    return form
+
+
+def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
+                     status: int = 200) -> Any:
+    sess = _sess()
+    kinds = timeline.known_kinds(sess)
+    kind = request.args.get("kind", "")
+    wanted = [kind] if kind else None
+    before = request.args.get("before", type=int)
+    ov = overview_service.overview(sess, party, current_user,
+                                   timeline_limit=TIMELINE_PAGE + 1, kinds=wanted)
+    if before:
+        entries, cursor = timeline.timeline_page(sess, party.id, current_user, kinds=wanted,
+                                                 before=before, limit=TIMELINE_PAGE)
+    else:
+        entries = ov["timeline"][:TIMELINE_PAGE]
+        cursor = entries[-1].id if len(ov["timeline"]) > TIMELINE_PAGE else None
+    followups = timeline.open_followups(sess, party.id, current_user)
+    known = {v.id: v for v in ov["vehicles"]}
+    known.update({row["vehicle"].id: row["vehicle"] for row in ov["former_vehicles"]})
+    missing = {e.vehicle_id for e in entries + followups if e.vehicle_id} - set(known)
+    if missing:
+        known.update({v.id: v for v in sess.scalars(visible(
+            select(Vehicle).where(Vehicle.id.in_(missing)), Vehicle, current_user))})
+    people = user_names([e.created_by for e in entries] + [e.assignee_id for e in followups])
+    definitions = field_service.definitions(sess, "party")
+    return render_template(
+        "crm/customer.html", party=party, ov=ov, value=ov["value"], entries=entries,
+        cursor=cursor, kind=kind, before=before, kinds=kinds, followups=followups,
+        vehicles_by_id=known, people=people, form=entry_form or _timeline_form(party),
+        custom_fields=definitions, branch=sess.get(Branch, party.branch_id),
+        see_value=can(current_user, "crm.segments.view"), now=utcnow(),
+        done_form=f.CompleteForm(formdata=None),
+        audit_entries=record_audit("party", party.id)), status
+
+
+@bp.route("/customers/<int:party_id>")
+@require("crm.customers.view")
+def customer(party_id: int) -> Any:
+    party = party_or_404(party_id)
+    moved = merged_redirect(party)
+    if moved is not None:
+        return moved
+    remember("party", party.id, party.name)
+    return _render_customer(party)
+
+
+@bp.route("/customers/<int:party_id>/timeline", methods=["POST"])
+@require("crm.timeline.edit")
+def timeline_add(party_id: int) -> Any:
+    sess = _sess()
+    party = party_or_404(party_id)
+    moved = merged_redirect(party)
+    if moved is not None:
+        return moved
+    form = _timeline_form(party)
+    if form.validate_on_submit():
+        vehicle = one_visible(Vehicle, form.vehicle_id.data) if form.vehicle_id.data else None
+        followup = form.kind.data in timeline.FOLLOWUP_KINDS
+        with attempt(form) as done:
+            timeline.add_entry(sess, party, form.kind.data, subject=form.subject.data,
+                               body=form.body.data, vehicle=vehicle,
+                               due_at=aware(form.due_at.data) if followup else None,
+                               user=current_user)
+        if done.ok:
+            flash(_("Follow-up added.") if followup else _("Entry added."), "success")
+            return redirect(url_for(".customer", party_id=party.id) + "#timeline")
+    return _render_customer(party, entry_form=form, status=422)
+
+
+@bp.route("/timeline/<int:entry_id>/complete", methods=["POST"])
+@require("crm.timeline.edit")
+def timeline_complete(entry_id: int) -> Any:
+    entry = one_visible(TimelineEntry, entry_id)
+    if entry is None:
+        abort(404)
+    form = f.CompleteForm()
+    target = safe_next(form.next.data) or url_for(".customer", party_id=entry.party_id)
+    if form.validate_on_submit():
+        score = int(form.satisfaction.data) if form.satisfaction.data else None
+        with attempt() as done:
+            timeline.complete_followup(_sess(), entry, outcome=form.outcome.data,
+                                       satisfaction=score, user=current_user,
+                                       cancelled=form.cancelled.data)
+        if done.ok:
+            flash(_("Follow-up closed."), "success")
+    else:
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
+    return redirect(target)
+
+
+# -- merge -------------------------------------------------------------------------------------
+
+
+def _merge_facts(party: Party) -> dict[str, Any]:
+    sess = _sess()
+    return {
+        "party": party, "branch": sess.get(Branch, party.branch_id),
+        "vehicles": sess.scalar(select(func.count(Vehicle.id))
+                                .where(Vehicle.owner_id == party.id)) or 0,
+        "entries": sess.scalar(select(func.count(TimelineEntry.id))
+                               .where(TimelineEntry.party_id == party.id)) or 0,
+    }
+
+
+@bp.route("/customers/<int:party_id>/merge", methods=["GET", "POST"])
+@require("crm.customers.merge")
+def merge(party_id: int) -> Any:
+    sess = _sess()
+    party = party_or_404(party_id)
+    moved = merged_redirect(party, "crm.merge")
+    if moved is not None:
+        return moved
+    q = request.args.get("q", "").strip()
+    other_id = request.values.get("other", "").strip()
+    other = one_visible(Party, other_id) if other_id else None
+    if other_id and (other is None or not other.active or other.id == party.id):
+        flash(_("Choose another active customer you may see."), "warning")
+        other = None
+    hits = []
+    if q and other is None:
+        hits = [h for h in lookup_service.lookup(sess, current_user, q)
+                if h.party.id != party.id]
+    status = 200
+    form = f.MergeForm()
+    if request.method == "POST":
+        if other is None or not form.validate_on_submit():
+            status = 422
+        else:
+            keep, remove = (party, other) if form.keep.data == "this" else (other, party)
+            with attempt() as done:
+                merge_service.merge_parties(sess, keep, remove, user=current_user)
+            if done.ok:
+                flash(_("Customer #%(removed)s merged into %(name)s.", removed=remove.id,
+                        name=keep.name), "success")
+                return redirect(url_for(".customer", party_id=keep.id))
+            status = done.error.status if done.error else 422
+    return render_template(
+        "crm/merge.html", party=party, other=other, q=q, hits=hits, form=form,
+        facts=[_merge_facts(party), _merge_facts(other)] if other else []), status
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+@bp.route("/search")
+@require("crm.customers.view")
+def search() -> Any:
+    sess = _sess()
+    q = request.args.get("q", "").strip()
+    hits = lookup_service.lookup(sess, current_user, q) if q else []
+    cars = (lookup_service.find_vehicles(sess, current_user, q)
+            if q and can(current_user, "crm.vehicles.view") else [])
+    exact = [h for h in hits if h.score >= EXACT_SCORE]
+    if len(exact) == 1 and not request.args.get("all"):
+        return redirect(url_for(".customer", party_id=exact[0].party.id))
+    if not hits and len(cars) == 1 and not request.args.get("all"):
+        return redirect(url_for(".vehicle", vehicle_id=cars[0].id))
+    phone = validation.phone_search_key(q, phone_region()) if q else None
+    return render_template("crm/search.html", q=q, hits=hits, cars=cars, phone=phone)
+
+
+# -- my day ------------------------------------------------------------------------------------
+
+
+@bp.route("/my-day")
+@require("crm.timeline.edit")
+def my_day() -> Any:
+    sess = _sess()
+    tz = business_tz()
+    now = utcnow()
+    today_end = dt.datetime.combine(now.astimezone(tz).date(), dt.time.max, tzinfo=tz)
+    manager = is_manager(current_user)
+    whole = manager and request.args.get("all") == "1"
+    stmt = visible(timeline.my_day(current_user, today_end=today_end, whole_branch=whole),
+                   TimelineEntry, current_user)
+    entries = list(sess.scalars(stmt.limit(500)))
+    return render_template("crm/my_day.html", entries=entries,
+                           customers=visible_parties(e.party_id for e in entries),
+                           people=user_names(e.assignee_id for e in entries), now=now,
+                           manager=manager, whole=whole, kinds=timeline.known_kinds(sess),
+                           done_form=f.CompleteForm(formdata=None))
+
+
+# -- vehicles ----------------------------------------------------------------------------------
+
+
+@bp.route("/vehicles")
+@require("crm.vehicles.view")
+def vehicles() -> Any:
+    sess = _sess()
+    q = request.args.get("q", "").strip()
+    make = request.args.get("make", "").strip()
+    fuel = request.args.get("fuel", "").strip()
+    stmt = select(Vehicle)
+    clause = lookup_service.vehicle_filter(q)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if make:
+        stmt = stmt.where(Vehicle.make == make)
+    if fuel:
+        stmt = stmt.where(Vehicle.fuel_type == fuel)
+    stmt = visible(stmt, Vehicle, current_user)
+    stmt, sort = sorted_by(stmt, {"vin": Vehicle.vin, "plate": Vehicle.plate,
+                                  "make": Vehicle.make, "model": Vehicle.model,
+                                  "year": Vehicle.year, "odometer": Vehicle.odometer_km},
+                           "plate", Vehicle.id)
+    makes = list(sess.scalars(visible(select(Vehicle.make).where(Vehicle.make != "")
+                                      .distinct().order_by(Vehicle.make).limit(200),
+                                      Vehicle, current_user)))
+    page = paginate(stmt)
+    return render_template("crm/vehicles.html", page=page, q=q, make=make, fuel=fuel,
+                           sort=sort, makes=[(m, m) for m in makes],
+                           fuels=list(f.FUEL_LABELS.items()),
+                           owners=visible_parties(v.owner_id for v in page.items))
+
+
+def _render_vehicle(vehicle: Vehicle, odometer_form: f.OdometerForm | None = None,
+                    owner_form: f.OwnerForm | None = None, status: int = 200) -> Any:
+    sess = _sess()
+    owner = one_visible(Party, vehicle.owner_id) if vehicle.owner_id else None
+    readings = vehicle_service.odometer_history(sess, vehicle.id, limit=50)
+    entries = timeline.vehicle_timeline(sess, vehicle.id, current_user)
+    party_ids = {e.party_id for e in entries}
+    return render_template(
+        "crm/vehicle.html", vehicle=vehicle, owner=owner,
+        owner_hidden=vehicle.owner_id is not None and owner is None,
+        ownerships=vehicle_service.ownerships(sess, vehicle.id), readings=readings,
+        entries=entries, kinds=timeline.known_kinds(sess), now=utcnow(),
+        entry_parties=visible_parties(party_ids),
+        people=user_names([r.recorded_by for r in readings]
+                          + [e.created_by for e in entries]),
+        panels=_host().collect("vehicle_panels", vehicle=vehicle, user=current_user),
+        custom_fields=field_service.definitions(sess, "vehicle"),
+        branch=sess.get(Branch, vehicle.branch_id),
+        odometer_form=odometer_form or f.OdometerForm(formdata=None,
+                                                      data={"read_at": local_now()}),
+        owner_form=owner_form or f.OwnerForm(formdata=None, data={
+            "owner_since": utcnow().astimezone(business_tz()).date()}),
+        audit_entries=record_audit("vehicle", vehicle.id)), status
+
+
+@bp.route("/vehicles/<int:vehicle_id>")
+@require("crm.vehicles.view")
+def vehicle(vehicle_id: int) -> Any:
+    car = vehicle_or_404(vehicle_id)
+    label = " · ".join(filter(None, [car.plate, " ".join(filter(None, [car.make, car.model]))]))
+    remember("vehicle", car.id, label or car.vin)
+    return _render_vehicle(car)
+
+
+@bp.route("/vehicles/<int:vehicle_id>/odometer", methods=["POST"])
+@require("crm.vehicles.edit")
+def odometer_add(vehicle_id: int) -> Any:
+    car = vehicle_or_404(vehicle_id)
+    form = f.OdometerForm()
+    if form.validate_on_submit():
+        with attempt(form) as done:
+            vehicle_service.record_odometer(_sess(), car, form.value_km.data,
+                                            aware(form.read_at.data),
+                                            meter_replaced=form.meter_replaced.data,
+                                            user=current_user)
+        if done.ok:
+            flash(_("Odometer reading saved."), "success")
+            return redirect(url_for(".vehicle", vehicle_id=car.id) + "#odometer")
+    return _render_vehicle(car, odometer_form=form, status=422)
+
+
+@bp.route("/vehicles/<int:vehicle_id>/owner", methods=["POST"])
+@require("crm.vehicles.edit")
+def owner_change(vehicle_id: int) -> Any:
+    car = vehicle_or_404(vehicle_id)
+    form = f.OwnerForm()
+    if form.validate_on_submit():
+        owner = one_visible(Party, form.owner_id.data)
+        if owner is None or not owner.active:
+            form.owner_id.errors = [_("No active customer with this number.")]
+        elif owner.id == car.owner_id:
+            form.owner_id.errors = [_("This customer owns the vehicle already.")]
+        else:
+            with attempt(form) as done:
+                vehicle_service.change_owner(_sess(), car, owner, form.owner_since.data)
+            if done.ok:
+                flash(_("%(name)s is now the owner.", name=owner.name), "success")
+                return redirect(url_for(".vehicle", vehicle_id=car.id))
+    return _render_vehicle(car, owner_form=form, status=422)
+
+
+@bp.route("/vehicles/new", methods=["GET", "POST"])
+@require("crm.vehicles.edit")
+def vehicle_new() -> Any:
+    sess = _sess()
+    owner = None
+    if request.args.get("owner_id"):
+        owner = party_or_404(request.args.get("owner_id", type=int) or 0)
+    branch = default_branch(current_user)
+    if owner is not None and owner.branch_id in {b.id for b in my_branches()}:
+        branch = owner.branch_id
+    definitions = field_service.definitions(sess, "vehicle")
+    form = f.add_custom_fields(f.NewVehicleForm, definitions)(data={
+        "owner_id": str(owner.id) if owner else "", "branch_id": str(branch or "")})
+    form.branch_id.choices = branch_choices()
+    existing = None
+    if form.validate_on_submit():
+        values = form.values()
+        chosen = one_visible(Party, values["owner_id"]) if values["owner_id"] else None
+        if values["owner_id"] and (chosen is None or not chosen.active):
+            form.owner_id.errors = [_("No active customer with this number.")]
+        else:
+            with attempt(form, custom_aliases(definitions)) as done:
+                car = vehicle_service.create_vehicle(sess, values, user=current_user)
+            if done.ok:
+                flash(_("Vehicle %(vin)s registered.", vin=car.vin), "success")
+                return redirect(url_for(".vehicle", vehicle_id=car.id))
+            if done.error is not None:
+                found = done.error.details.get("existing") or {}
+                existing = one_visible(Vehicle, found.get("id")) if found else None
+    return render_template("crm/vehicle_form.html", form=form, vehicle=None, owner=owner,
+                           existing=existing, custom_fields=definitions), form_status(form)
+
+
+@bp.route("/vehicles/<int:vehicle_id>/edit", methods=["GET", "POST"])
+@require("crm.vehicles.edit")
+def vehicle_edit(vehicle_id: int) -> Any:
+    sess = _sess()
+    car = vehicle_or_404(vehicle_id)
+    definitions = field_service.definitions(sess, "vehicle")
+    custom = car.custom or {}
+    form = f.add_custom_fields(f.VehicleForm, definitions)(data={
+        "vin": car.vin, "plate": car.plate or "", "make": car.make, "model": car.model,
+        "year": str(car.year or ""), "colour": car.colour, "engine_number": car.engine_number,
+        "fuel_type": car.fuel_type or "", "branch_id": str(car.branch_id), "notes": car.notes,
+        **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
+    form.branch_id.choices = branch_choices(car.branch_id)
+    if form.validate_on_submit():
+        with attempt(form, custom_aliases(definitions)) as done:
+            vehicle_service.update_vehicle(sess, car, form.values(), user=current_user)
+        if done.ok:
+            flash(_("Vehicle %(vin)s saved.", vin=car.vin), "success")
+            return redirect(url_for(".vehicle", vehicle_id=car.id))
+    owner = one_visible(Party, car.owner_id) if car.owner_id else None
+    return render_template("crm/vehicle_form.html", form=form, vehicle=car, owner=owner,
+                           existing=None, custom_fields=definitions), form_status(form)
+
+
+# -- custom fields -----------------------------------------------------------------------------
+
+
+@bp.route("/admin/custom-fields", methods=["GET", "POST"])
+@require("crm.custom_fields")
+def custom_fields() -> Any:
+    sess = _sess()
+    form = f.CustomFieldForm()
+    if form.validate_on_submit():
+        with attempt(form) as done:
+            field = field_service.define(
+                sess, form.entity.data, form.name.data, form.label.data, form.type.data,
+                choices=f.lines(form.choices.data), required=form.required.data,
+                position=form.position.data or 0)
+        if done.ok:
+            flash(_("Custom field %(label)s added.", label=field.label), "success")
+            return redirect(url_for(".custom_fields"))
+    rows = {entity: field_service.definitions(sess, entity, active_only=False)
+            for entity in field_service.ENTITIES}
+    return render_template("crm/custom_fields.html", form=form, rows=rows), form_status(form)

@@ -629,9 +629,10 @@ def _begin(session: Session) -> None:
     """Make sure a real transaction is open before the first SAVEPOINT.
 
     Python's sqlite3 driver opens a transaction only before a data-changing statement, so a
-    SAVEPOINT issued first starts the transaction itself and releasing it COMMITS: a dry run
-    would write, an all-or-nothing import would keep its first rows. The engine does not
-    apply SQLAlchemy's recipe for this, so the importer emits BEGIN itself."""
+    SAVEPOINT issued first starts the transaction itself and releasing it COMMITS at once:
+    the rows of an import would stay even when its caller rolls back (a job that fails
+    after the import). The engine does not apply SQLAlchemy's recipe for this, so the
+    importer emits BEGIN itself."""
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         raw = conn.connection.dbapi_connection

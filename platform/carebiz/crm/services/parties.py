@@ -53,6 +53,7 @@ class Duplicate:
     name: str
     reason: str  # phone, email, id_number, vin
     value: str
+    branch_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.party_id, "name": self.name, "reason": self.reason,
@@ -68,7 +69,7 @@ def find_duplicates(session: Session, *, phones: list[str] = (), emails: list[st
     def add(rows: Any, reason: str) -> None:
         for party, value in rows:
             if party.id != exclude_id and party.active:
-                found.append(Duplicate(party.id, party.name, reason, value))
+                found.append(Duplicate(party.id, party.name, reason, value, party.branch_id))
 
     if phones:
         add(session.execute(select(Party, PartyPhone.e164).join(PartyPhone)
@@ -241,7 +242,7 @@ def create_party(session: Session, data: dict[str, Any], *, user: Any = None,
         raise ValidationFailed(_("The customer is not valid: %(fields)s",
                                  fields=", ".join(sorted(errors))), errors)
     if not allow_duplicates:
-        _warn_duplicates(session, values, None, vins)
+        _warn_duplicates(session, values, None, vins, user)
     party = Party(created_by=getattr(user, "id", None))
     _apply(party, values)
     session.add(party)
@@ -262,7 +263,7 @@ def update_party(session: Session, party: Party, data: dict[str, Any], *, user: 
         raise ValidationFailed(_("The customer is not valid: %(fields)s",
                                  fields=", ".join(sorted(errors))), errors)
     if not allow_duplicates:
-        _warn_duplicates(session, values, party.id, ())
+        _warn_duplicates(session, values, party.id, (), user)
     before = snapshot(party)
     _apply(party, values)
     session.flush()
@@ -275,13 +276,21 @@ def update_party(session: Session, party: Party, data: dict[str, Any], *, user: 
 
 
 def _warn_duplicates(session: Session, values: dict[str, Any], exclude: int | None,
-                     vins: list[str]) -> None:
+                     vins: list[str], user: Any = None) -> None:
     dups = find_duplicates(session, phones=values.get("phones") or [],
                            emails=values.get("emails") or [],
                            id_number=values.get("id_number"), vins=list(vins),
                            exclude_id=exclude)
     if not dups:
         return
+    if user is not None and getattr(user, "is_authenticated", False) and not (
+            user.all_branches or user.is_superuser):
+        # the match is worth knowing company-wide, but not the name of another branch's
+        # customer
+        seen = user.branch_ids
+        dups = [d if d.branch_id in seen else
+                Duplicate(d.party_id, _("a customer of another branch"), d.reason, d.value,
+                          d.branch_id) for d in dups]
     field_of = {"phone": "phones", "email": "emails", "id_number": "id_number", "vin": "vin"}
     errors = {}
     for dup in dups:

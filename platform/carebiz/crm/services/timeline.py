@@ -91,6 +91,8 @@ def complete_followup(session: Session, entry: TimelineEntry, *, outcome: str = 
     entry.satisfaction = satisfaction
     entry.occurred_at = utcnow()
     session.flush()
+    if entry.kind != "return_visit":
+        satisfaction = entry.satisfaction = None  # only return visits measure satisfaction
     if satisfaction is not None and not cancelled:
         from carebiz.crm.services.value import add_satisfaction
 

@@ -77,8 +77,8 @@ def _clean(session: Session, data: dict[str, Any], vehicle: Vehicle | None,
             errors["fuel_type"] = _("One of: %(allowed)s.", allowed=", ".join(FUEL_TYPES))
         out["fuel_type"] = fuel
     if "owner_id" in data and data["owner_id"] not in (None, ""):
-        owner = session.get(Party, _int(data["owner_id"]))
-        if owner is None or not owner.active:
+        owner = usable_owner(session, user, data["owner_id"])
+        if owner is None:
             errors["owner_id"] = _("No active customer with this id.")
         else:
             out["owner_id"] = owner.id
@@ -94,6 +94,19 @@ def _clean(session: Session, data: dict[str, Any], vehicle: Vehicle | None,
         errors.update(custom_errors)
         out["custom"] = values
     return out, errors
+
+
+def usable_owner(session: Session, user: Any, owner_id: Any) -> Party | None:
+    """The active party with this id, if the acting user may see it (a branch-limited user
+    cannot hand a car to, or even probe for, another branch's customer)."""
+    owner = session.get(Party, _int(owner_id))
+    if owner is None or not owner.active:
+        return None
+    acting = user is not None and getattr(user, "is_authenticated", False)
+    if acting and not (user.all_branches or user.is_superuser
+                       or owner.branch_id in user.branch_ids):
+        return None
+    return owner
 
 
 def _int(value: Any) -> int:
@@ -167,8 +180,8 @@ def update_vehicle(session: Session, vehicle: Vehicle, data: dict[str, Any], *,
              audit=Audit("vehicle", vehicle.id, N_("Vehicle %(vin)s changed"), old, new,
                          branch_id=vehicle.branch_id, args={"vin": vehicle.vin}))
     if new_owner not in (None, "") and _int(new_owner) != vehicle.owner_id:
-        owner = session.get(Party, _int(new_owner))
-        if owner is None or not owner.active:
+        owner = usable_owner(session, user, new_owner)
+        if owner is None:
             raise ValidationFailed(_("No active customer with this id."),
                                    {"owner_id": _("No active customer with this id.")})
         change_owner(session, vehicle, owner, _date(since, "owner_since"))
@@ -177,7 +190,10 @@ def update_vehicle(session: Session, vehicle: Vehicle, data: dict[str, Any], *,
 
 def change_owner(session: Session, vehicle: Vehicle, owner: Party, since: dt.date) -> Vehicle:
     """Hand the vehicle to ``owner`` from ``since``. The previous ownership ends that day;
-    the vehicle's history stays with the VIN, and each owner sees what happened in theirs."""
+    the vehicle's history stays with the VIN, and each owner sees what happened in theirs.
+    Handing it to its current owner changes nothing."""
+    if owner.id == vehicle.owner_id:
+        return vehicle
     current = session.scalar(select(VehicleOwnership).where(
         VehicleOwnership.vehicle_id == vehicle.id, VehicleOwnership.until.is_(None)))
     if current is not None:
