@@ -199,7 +199,7 @@ def test_branch_row_filter_hides_other_branches(api, seeded):
     # writing into a branch one does not work in is refused
     resp = api.post("/api/v1/customers", {"name": "Nope", "branch_id": seeded["branches"]["B"]},
                     user="sales")
-    assert resp.status_code == 403 and "branch_id" in resp.get_json()["errors"]
+    assert resp.status_code == 422 and "branch_id" in resp.get_json()["errors"]
     # ids in a body that name hidden records are field errors
     resp = api.post("/api/v1/vehicles", {"vin": vin(8), "owner_id": other["id"]}, user="sales")
     assert resp.status_code == 422 and "owner_id" in resp.get_json()["errors"]

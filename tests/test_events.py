@@ -110,3 +110,33 @@ def test_audit_entry_in_same_transaction(app, sess, seeded):
 def test_signals_are_documented():
     for signal in signals.ALL:
         assert "Arguments" in (signal.__doc__ or ""), signal.name
+
+
+def test_savepoint_rollback_drops_only_its_events(app, sess):
+    seen = []
+    signals.branch_saved.connect(lambda sender, **kw: seen.append(kw["branch_id"]), weak=False)
+    try:
+        sess.add(Branch(code="K", name="kept"))
+        emit(sess, signals.branch_saved, branch_id=1, created=True)
+        savepoint = sess.begin_nested()
+        sess.add(Branch(code="G", name="gone"))
+        emit(sess, signals.branch_saved, branch_id=2, created=True)
+        savepoint.rollback()
+        kept = sess.begin_nested()
+        emit(sess, signals.branch_saved, branch_id=3, created=True)
+        kept.commit()
+        sess.commit()
+        assert seen == [1, 3]
+        assert sorted(sess.scalars(select(Branch.code))) == ["K"]
+    finally:
+        signals.branch_saved.receivers.clear()
+
+
+def test_sqlite_savepoint_first_does_not_commit_early(app, sess):
+    """The first statement of a transaction may be a SAVEPOINT: releasing it must not commit
+    what the outer transaction later rolls back."""
+    savepoint = sess.begin_nested()
+    sess.add(Branch(code="S", name="saved in a savepoint"))
+    savepoint.commit()
+    sess.rollback()
+    assert sess.scalars(select(Branch)).all() == []

@@ -107,6 +107,8 @@ def menu_items(user: Any) -> list[MenuItem]:
         MenuItem("crm.vehicles", _l("Vehicles"), "crm.vehicles", "crm.vehicles.view",
                  weight=11),
         MenuItem("crm.my_day", _l("My day"), "crm.my_day", "crm.timeline.edit", weight=5),
+        MenuItem("crm.import", _l("Import customers"), "crm_import.upload",
+                 "crm.customers.import", "admin", weight=18),
         MenuItem("crm.custom_fields", _l("Custom fields"), "crm.custom_fields",
                  "crm.custom_fields", "admin", weight=17),
         MenuItem("admin.users", _l("Users"), "admin.users", "admin.users", "admin", weight=10),
@@ -178,10 +180,14 @@ def refresh_value_scores(ctx: Any) -> dict[str, int]:
 
 @hookimpl
 def tasks() -> list[Task]:
+    from carebiz.crm.services.importer import run_import_task
+
     return [Task("core.purge_jobs", _l("Delete old background jobs"), purge_jobs,
                  permission="admin.settings"),
             Task("crm.refresh_scores", _l("Recompute customer value scores and segments"),
-                 refresh_value_scores, permission="crm.segments.view")]
+                 refresh_value_scores, permission="crm.segments.view"),
+            Task("crm.import", _l("Import customers and vehicles"), run_import_task,
+                 permission="crm.customers.import")]
 
 
 @hookimpl

@@ -104,6 +104,17 @@ def make_engine(url: str, echo: bool = False) -> Engine:
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_begin_before_savepoint(conn: Any, _name: str) -> None:
+            """Python's sqlite3 opens a transaction only before a data-changing statement, so
+            a SAVEPOINT issued first starts a transaction of its own, and releasing it
+            commits at once (a later rollback then keeps those rows). Open the real
+            transaction first. Reads stay outside transactions as the driver intends, so
+            no stale read snapshot makes a later write fail with "database is locked"."""
+            raw = conn.connection.dbapi_connection
+            if raw is not None and not raw.in_transaction:
+                raw.execute("BEGIN")
+
     return engine
 
 

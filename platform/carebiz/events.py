@@ -77,7 +77,9 @@ def emit(session: Session, signal: NamedSignal, *, audit: Audit | None = None,
             before=audit.before,
             after=audit.after,
         ))
-    session.info.setdefault(PENDING, []).append((signal, payload))
+    # remember the (innermost) transaction, so rolling back a SAVEPOINT drops its events
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(PENDING, []).append((transaction, signal, payload))
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,6 +92,23 @@ def install(factory: sessionmaker[Session]) -> None:
     """Hook the commit/rollback events of every session the factory makes."""
     event.listen(factory, "after_commit", _after_commit)
     event.listen(factory, "after_transaction_end", _after_transaction_end)
+    event.listen(factory, "after_soft_rollback", _after_soft_rollback)
+
+
+def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
+    """A rollback (of a SAVEPOINT or of everything) drops the events recorded inside it."""
+    pending = session.info.get(PENDING)
+    if not pending:
+        return
+
+    def inside(transaction: Any) -> bool:
+        while transaction is not None:
+            if transaction is previous_transaction:
+                return True
+            transaction = transaction.parent
+        return False
+
+    session.info[PENDING] = [item for item in pending if not inside(item[0])]
 
 
 def _after_transaction_end(session: Session, transaction: Any) -> None:
@@ -106,7 +125,7 @@ def _after_commit(session: Session) -> None:
     app = session.info.get("carebiz.app")
     host = session.info.get("carebiz.host")
     hooked = host.collect("event_receivers") if host is not None else []
-    for signal, payload in pending:
+    for _transaction, signal, payload in pending:
         send(signal, app, payload, [r.receiver for r in hooked if r.signal is signal])
 
 

@@ -88,7 +88,8 @@ class ImportCustomers(MethodView):
         storage = files["file"]
         filename = (storage.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200]
         data = importer.read_stream(storage.stream)
-        table = importer.read_table(data, filename)
+        # a dry run needs every row now; an import only needs to know the file is readable
+        table = importer.read_table(data, filename, sample=None if args["dry_run"] else 1)
         options = importer.Options(args["on_existing"], args["only_valid"]).check()
         if args["dry_run"]:
             sess = db.session()
@@ -104,6 +105,7 @@ class ImportCustomers(MethodView):
             "upload": name, "dry_run": False, "only_valid": options.only_valid,
             "on_existing": options.on_existing, "rows": options.rows, "filename": filename,
             "locale": str(get_locale() or "en")}, user_id=current_user.id)
+        db.session().refresh(job)  # the inline backend may have run it already
         response = jsonify(s.JobSchema().dump(job))
         response.status_code = 202
         response.headers["Location"] = url_for("core_api.JobItem", job_id=job.id)

@@ -86,7 +86,7 @@ def upload() -> Any:
         filename = _display_name(storage.filename)
         try:
             data = importer.read_stream(storage.stream)
-            importer.read_table(data, filename)
+            importer.read_table(data, filename, sample=1)
             name = importer.store_upload(current_app.instance_path, data, filename)
         except ServiceError as exc:
             form.file.errors = [*form.file.errors, exc.message]
@@ -109,11 +109,19 @@ def template() -> Response:
 
 
 def _csv_response(rows: list[list[Any]], filename: str) -> Response:
+    """A CSV download Excel opens correctly (BOM). Cells that Excel would run as a formula
+    (a header from the uploaded file such as ``=HYPERLINK(…)``) are quoted with ``'``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerows(rows)
+    writer.writerows([[_inert(cell) for cell in row] for row in rows])
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def _inert(cell: Any) -> Any:
+    if isinstance(cell, str) and cell.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + cell
+    return cell
 
 
 def _check_job(job_id: str) -> Job:

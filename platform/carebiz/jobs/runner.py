@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import traceback
 import uuid
@@ -21,6 +22,10 @@ from carebiz.models.job import FAILED, FINISHED, QUEUED, RUNNING, Job
 from carebiz.signals import core as signals
 
 log = logging.getLogger(__name__)
+
+
+class BadParameters(Exception):
+    """The job's parameters do not fit its task's signature."""
 
 
 class JobContext:
@@ -95,13 +100,17 @@ def run_job(app: Flask, job_id: str) -> Job | None:
                 raise NotFound(_("Task '%(name)s' is not available; is its subsystem "
                                       "switched off?", name=job.task))
             ctx = JobContext(app, job.id, work, job.created_by)
+            try:  # wrong parameters are the submitter's mistake, not the task's
+                inspect.signature(task.run).bind(ctx, **job.params)
+            except TypeError as exc:
+                raise BadParameters(str(exc)) from exc
             result = task.run(ctx, **job.params)
             work.commit()
             job.status, job.result, job.progress = FINISHED, result, 100
         except ServiceError as exc:
             work.rollback()
             job.status, job.error = FAILED, exc.message
-        except TypeError as exc:  # wrong parameters for the task
+        except BadParameters as exc:
             work.rollback()
             job.status, job.error = FAILED, _("Bad parameters: %(error)s", error=str(exc))
         except Exception:

@@ -24,8 +24,14 @@ def get(session: Session, host: Any, key: str) -> Any:
     spec = specs(host).get(key)
     if spec is None:
         raise NotFound(_("No setting named '%(key)s'.", key=key))
-    row = session.get(SettingValue, key)
-    return _decode(spec, row.value) if row is not None else default(spec)
+    cache = session.info.setdefault(CACHE, {})
+    if key not in cache:  # once per session (request, job): settings are read on hot paths
+        row = session.get(SettingValue, key)
+        cache[key] = _decode(spec, row.value) if row is not None else default(spec)
+    return cache[key]
+
+
+CACHE = "carebiz.settings"
 
 
 def default(spec: Any) -> Any:
@@ -82,6 +88,7 @@ def set_value(session: Session, host: Any, key: str, raw: Any, actor: str = "") 
         row.value = stored
         row.updated_by = actor
     session.flush()
+    session.info.setdefault(CACHE, {})[key] = value
     if old != value:
         emit(session, signals.setting_changed, key=key, value=value, old=old,
              audit=Audit("setting", key, N_("Setting %(key)s changed"),

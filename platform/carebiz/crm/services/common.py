@@ -33,8 +33,8 @@ def check_branch(session: Session, user: Any, branch_id: Any, field: str = "bran
                                {field: _("Unknown branch.")})
     acting = user is not None and getattr(user, "is_authenticated", False)
     if acting and not (user.all_branches or user.is_superuser or branch_id in user.branch_ids):
-        raise Forbidden(_("You do not work in branch %(code)s.", code=branch.code),
-                        {field: _("Not one of your branches.")})
+        message = _("You do not work in branch %(code)s.", code=branch.code)
+        raise Forbidden(message, {field: message})
     return branch_id
 
 

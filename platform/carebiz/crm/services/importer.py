@@ -46,7 +46,6 @@ from carebiz.crm.services import custom_fields, parties, vehicles
 from carebiz.crm.services.common import setting
 from carebiz.crm.validation import normalize_phone, validate_id_number
 from carebiz.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from carebiz.events import PENDING
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +131,16 @@ def read_stream(stream: Any) -> bytes:
     return data
 
 
-def read_table(data: bytes, filename: str) -> Table:
-    """Read an upload's bytes as a table; ``filename`` only tells the format."""
+def read_table(data: bytes, filename: str, sample: int | None = None) -> Table:
+    """Read an upload's bytes as a table; ``filename`` only tells the format. With
+    ``sample`` only that many data rows are read: enough to refuse a wrong file at once,
+    while a large workbook is read in full only by the background job."""
     ext = extension_of(filename)
     if len(data) > MAX_BYTES:
         raise too_large_error()
     if ext == "xlsx":
-        return _read_xlsx(data)
-    return _read_csv(data)
+        return _read_xlsx(data, sample)
+    return _read_csv(data, sample)
 
 
 def read_path(path: Path) -> Table:
@@ -172,8 +173,9 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _table_from(records: Iterable[list[Any]]) -> Table:
-    """Find the header (the first row with a value) and collect the data rows below it."""
+def _table_from(records: Iterable[list[Any]], sample: int | None = None) -> Table:
+    """Find the header (the first row with a value) and collect the data rows below it
+    (only the first ``sample`` of them when given)."""
     headers: list[str] | None = None
     header_row = 0
     rows: list[tuple[int, list[str]]] = []
@@ -190,6 +192,8 @@ def _table_from(records: Iterable[list[Any]]) -> Table:
         if len(rows) >= MAX_ROWS:
             raise too_many_rows_error()
         rows.append((number, cells))
+        if sample is not None and len(rows) >= sample:
+            break
     if headers is None:
         raise UnreadableFile(_("The file is empty. The first row must name the columns, e.g. "
                                "name, phone, vin; download the template to start from."),
@@ -228,7 +232,7 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(data: bytes) -> Table:
+def _read_csv(data: bytes, sample: int | None = None) -> Table:
     if data.startswith(b"PK\x03\x04"):
         raise UnreadableFile(_("This file is an Excel workbook, not CSV; give it the "
                                "extension .xlsx and upload it again."),
@@ -238,13 +242,14 @@ def _read_csv(data: bytes) -> Table:
         raise UnreadableFile(_("The file is not a text file; upload a CSV or .xlsx file."),
                              {"file": _("Not a text file.")})
     try:
-        return _table_from(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
+        return _table_from(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)),
+                           sample)
     except csv.Error as exc:
         raise UnreadableFile(_("The CSV file cannot be read: %(error)s", error=str(exc)),
                              {"file": str(exc)}) from exc
 
 
-def _read_xlsx(data: bytes) -> Table:
+def _read_xlsx(data: bytes, sample: int | None = None) -> Table:
     import openpyxl
 
     try:
@@ -262,7 +267,8 @@ def _read_xlsx(data: bytes) -> Table:
             # files written by other programs often declare wrong dimensions, which would
             # make read-only mode stop early; read up to the last row really present
             sheet.reset_dimensions()
-        return _table_from(list(r) for r in sheet.iter_rows(min_row=1, values_only=True))
+        return _table_from((list(r) for r in sheet.iter_rows(min_row=1, values_only=True)),
+                           sample)
     finally:
         book.close()
 
@@ -370,6 +376,8 @@ class ColumnMap:
     def header_of(self, entity: str, key: str) -> str:
         """The header(s) a service field came from, for error reports; a field no column
         holds (a required custom field, the default branch) is named as in the template."""
+        if key == "branch_id":  # one branch column serves the customer and the vehicle
+            entity = "party"
         found = [c.header for c in self.columns if c.entity == entity and c.key == key]
         if found:
             return ", ".join(found)
@@ -625,34 +633,6 @@ class Report:
 Progress = Callable[[int, int], None]
 
 
-def _begin(session: Session) -> None:
-    """Make sure a real transaction is open before the first SAVEPOINT.
-
-    Python's sqlite3 driver opens a transaction only before a data-changing statement, so a
-    SAVEPOINT issued first starts the transaction itself and releasing it COMMITS at once:
-    the rows of an import would stay even when its caller rolls back (a job that fails
-    after the import). The engine does not apply SQLAlchemy's recipe for this, so the
-    importer emits BEGIN itself."""
-    conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.dbapi_connection
-        if raw is not None and not raw.in_transaction:
-            conn.exec_driver_sql("BEGIN")
-
-
-def _mark(session: Session) -> int:
-    return len(session.info.get(PENDING, []))
-
-
-def _drop_events(session: Session, mark: int) -> None:
-    """Forget domain events queued since ``mark``. Rolling back a SAVEPOINT undoes the rows
-    and audit entries but not the events waiting for the commit, which would announce
-    customers that were never saved."""
-    pending = session.info.get(PENDING)
-    if pending:
-        del pending[mark:]
-
-
 def _masked(reason: str, value: str) -> str:
     """Identity numbers are personal data and the report is kept with the job: only their
     last four characters are shown, enough to recognise the match."""
@@ -660,6 +640,9 @@ def _masked(reason: str, value: str) -> str:
 
 
 class _Importer:
+    """The state of one run: the column map, the branches by code, and the customers this
+    run created, so a later row with the same phone or ID number joins them."""
+
     def __init__(self, session: Session, cmap: ColumnMap, options: Options, user: Any):
         from carebiz.models import Branch
 
@@ -707,6 +690,9 @@ class _Importer:
                 if d.reason in ("phone", "id_number")]
 
     def row(self, report: Report, number: int, cells: list[str]) -> None:
+        """Import one row into the open SAVEPOINT and record its outcome in ``report``;
+        errors of the customer and of the vehicle are all collected, so one pass over the
+        file shows everything to fix in the row."""
         if not self.blank_reported and any(
                 i < len(cells) and cells[i].strip() for i in self.cmap.blank):
             self.blank_reported = True
@@ -821,15 +807,12 @@ def import_table(session: Session, table: Table, options: Options | None = None,
     report.columns = [{"column": c.header,
                        "field": c.spec.name if c.spec else f"{c.entity}.{c.key}"}
                       for c in cmap.columns]
-    _begin(session)
-    start_mark = _mark(session)
     outer = session.begin_nested()
     worker = _Importer(session, cmap, options, user)
     total = len(table.rows)
     step = max(1, int(total * PROGRESS_STEP))
     try:
         for done, (number, cells) in enumerate(table.rows, start=1):
-            mark = _mark(session)
             savepoint = session.begin_nested()
             before = len(report.errors)
             try:
@@ -842,18 +825,15 @@ def import_table(session: Session, table: Table, options: Options | None = None,
                                                        "of a database error."))
             if len(report.errors) > before:
                 savepoint.rollback()
-                _drop_events(session, mark)
             else:
                 savepoint.commit()
             if progress is not None and (done % step == 0 or done == total):
                 progress(done, total)
     except BaseException:
         outer.rollback()
-        _drop_events(session, start_mark)
         raise
     if dry_run or (report.errors and not options.only_valid):
         outer.rollback()
-        _drop_events(session, start_mark)
     else:
         outer.commit()
         report.committed = True

@@ -30,7 +30,7 @@ from carebiz.crm.models import (
 )
 from carebiz.crm.services import custom_fields
 from carebiz.crm.services.common import check_branch, default_branch, setting
-from carebiz.errors import Conflict, NotFound, ValidationFailed
+from carebiz.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
 
@@ -193,7 +193,7 @@ def _clean(session: Session, data: dict[str, Any], party: Party | None,
         branch = data.get("branch_id") or default_branch(user)
         try:
             out["branch_id"] = check_branch(session, user, branch)
-        except ValidationFailed as exc:
+        except (ValidationFailed, Forbidden) as exc:  # reported with every other field
             errors.update(exc.errors)
     if "custom" in data or creating:
         values, custom_errors = custom_fields.clean_values(
