@@ -550,3 +550,37 @@ def test_pages_in_chinese(app: Flask, seeded: dict[str, Any]) -> None:
         resp = client.get(url, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
         assert resp.status_code == 200, url
         assert '<html lang="zh-CN">' in text(resp), url
+
+
+def test_export_follows_the_list_and_segments_page(app, seeded):
+    import csv
+    import io
+
+    from carebiz.crm.services import parties, value
+
+    with app.test_request_context():
+        from carebiz import db
+
+        sess = db.session()
+        a = seeded["branches"]["A"]
+        rich = parties.create_party(sess, {"name": "=cmd|' /C calc'!A0", "phones": ["13800138000"],
+                                           "branch_id": a}, allow_duplicates=True)
+        parties.create_party(sess, {"name": "Other", "branch_id": seeded["branches"]["B"]})
+        value.record_revenue(sess, party_id=rich.id, amount="1000", currency="CNY",
+                             occurred_on=__import__("datetime").date.today(), source="t",
+                             ref="1")
+        value.refresh_scores(sess)
+        sess.commit()
+    client = app.test_client()
+    login(client, "sales")
+    resp = client.get("/customers/export.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 2  # header + the one branch-A customer; branch B is not exported
+    assert rows[1][1].startswith("'=")  # a formula-looking name is made inert
+    assert rows[1][4] == "+8613800138000"
+    page = client.get("/segments")
+    assert page.status_code == 200 and b'data-testid="segments"' in page.data
+    viewer = app.test_client()
+    login(viewer, "viewer")
+    assert viewer.get("/segments").status_code == 403

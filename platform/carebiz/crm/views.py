@@ -10,7 +10,9 @@ exist."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -268,14 +271,10 @@ def inject_crm() -> dict[str, Any]:
 # -- customers: list ---------------------------------------------------------------------------
 
 
-@bp.route("/customers")
-@require("crm.customers.view")
-def customers() -> Any:
-    sess = _sess()
-    q = request.args.get("q", "").strip()
-    filters = {k: request.args.get(k, "").strip()
-               for k in ("role", "tag", "kind", "branch", "segment")}
-    see_value = can(current_user, "crm.segments.view")
+def customer_query(sess: Any, q: str, filters: dict[str, str],
+                   see_value: bool) -> tuple[Any, dict[str, Any], str, dict[int, list[str]]]:
+    """The customers list's statement (search, filters, row filters) with its sortable
+    columns: shared by the page and its export, so both show the same rows."""
     stmt = select(Party).where(Party.active.is_(True))
     columns: dict[str, Any] = {"name": Party.name_key, "created": Party.created_at,
                                "id": Party.id}
@@ -303,7 +302,22 @@ def customers() -> Any:
     if filters["segment"] and see_value:
         stmt = stmt.where(Party.id.in_(select(PartyValue.party_id)
                                        .where(PartyValue.segment == filters["segment"])))
-    stmt = visible(stmt, Party, current_user)
+    return visible(stmt, Party, current_user), columns, default, reasons
+
+
+def _list_filters() -> dict[str, str]:
+    return {k: request.args.get(k, "").strip()
+            for k in ("role", "tag", "kind", "branch", "segment")}
+
+
+@bp.route("/customers")
+@require("crm.customers.view")
+def customers() -> Any:
+    sess = _sess()
+    q = request.args.get("q", "").strip()
+    filters = _list_filters()
+    see_value = can(current_user, "crm.segments.view")
+    stmt, columns, default, reasons = customer_query(sess, q, filters, see_value)
     stmt, sort = sorted_by(stmt, columns, default, Party.id)
     page = paginate(stmt)
     ids = [p.id for p in page.items]
@@ -320,6 +334,67 @@ def customers() -> Any:
         role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],
         kind_options=[(k, f.KIND_LABELS[k]) for k in KINDS],
         segment_options=list(SEGMENTS.items()))
+
+
+EXPORT_LIMIT = 50_000
+
+
+@bp.route("/customers/export.csv")
+@require("crm.customers.view")
+def customers_export() -> Any:
+    """The list as it is filtered and sorted on screen, as CSV for Excel (UTF-8 with BOM).
+    Larger exports belong to the export subsystem's background jobs."""
+    sess = _sess()
+    see_value = can(current_user, "crm.segments.view")
+    stmt, columns, default, _reasons = customer_query(
+        sess, request.args.get("q", "").strip(), _list_filters(), see_value)
+    stmt, _sort = sorted_by(stmt, columns, default, Party.id)
+    rows = list(sess.execute(
+        stmt.add_columns(PartyValue.lifetime_value, PartyValue.currency, PartyValue.segment)
+        .outerjoin(PartyValue, PartyValue.party_id == Party.id).limit(EXPORT_LIMIT + 1)))
+    if len(rows) > EXPORT_LIMIT:
+        flash(_("More than %(n)d customers match: narrow the filters to export them here.",
+                n=EXPORT_LIMIT), "warning")
+        return redirect(url_for(".customers", **request.args))
+    header = [_("Id"), _("Name"), _("Kind"), _("Roles"), _("Phones"), _("E-mails"),
+              _("Branch"), _("Tags")]
+    if see_value:
+        header += [_("Lifetime value"), _("Currency"), _("Segment")]
+    codes = {b.id: b.code for b in sess.scalars(select(Branch))}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for party, ltv, currency, segment in rows:
+        line = [party.id, party.name, party.kind, " ".join(party.roles),
+                " ".join(party.phone_numbers), " ".join(party.email_addresses),
+                codes.get(party.branch_id, ""), " ".join(party.tags)]
+        if see_value:
+            line += [ltv if ltv is not None else "", currency or "",
+                     str(SEGMENTS.get(segment, segment or ""))]
+        writer.writerow([_inert_cell(c) for c in line])
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": "attachment; filename=customers.csv"})
+
+
+def _inert_cell(value: Any) -> Any:
+    """Cells starting with = + - @ are formulas to spreadsheet programs; quote them."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else value
+
+
+@bp.route("/segments")
+@require("crm.segments.view")
+def segments() -> Any:
+    """How many customers each value segment holds, and what they are worth."""
+    sess = _sess()
+    stmt = visible(select(PartyValue.segment, func.count(PartyValue.party_id),
+                          func.sum(PartyValue.lifetime_value), func.min(PartyValue.currency))
+                   .join(Party, Party.id == PartyValue.party_id)
+                   .where(Party.active.is_(True)).group_by(PartyValue.segment), Party,
+                   current_user)
+    rows = {segment: (count, total, currency) for segment, count, total, currency
+            in sess.execute(stmt)}
+    return render_template("crm/segments.html", rows=rows, segments=SEGMENTS)
 
 
 # -- customers: forms --------------------------------------------------------------------------
