@@ -296,3 +296,24 @@ def test_hook_customer_merge(sample_app, sample_seeded):
         merge_parties(sess, keep, gone)
         sess.commit()
         assert sess.scalars(select(SampleRecord.customer_id)).all() == [keep.id]
+
+
+def test_hook_record_pages(sample_app, sample_seeded):
+    """Timeline entries referring to a plugin's document link to its page, for users who may
+    open it; the audit log and recent trail use the same links."""
+    from carebiz.models import User
+    from carebiz.web.links import record_url
+
+    with sample_app.test_request_context():
+        from flask_login import login_user
+
+        from carebiz import db
+
+        sess = db.session()
+        login_user(sess.get(User, sample_seeded["users"]["sales"]))
+        assert record_url("sample_record", 5) == "/sample/records/5"
+        assert record_url("party", "7") == "/customers/7"
+        assert record_url("sample_record", "x") is None and record_url("nothing", 1) is None
+    with sample_app.test_request_context():
+        login_user(db.session().get(User, sample_seeded["users"]["viewer"]))
+        assert record_url("sample_record", 5) is None  # viewer lacks sample.view

@@ -175,3 +175,20 @@ class LookupHit:
     @property
     def name(self) -> str:
         return self.reason
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """Where a kind of record is shown: the page ``endpoint`` takes the record's id as
+    ``id_arg``. Audit entries, the recent trail and timeline entries that refer to a document
+    (``ref_type``/``ref_id``) link through these, so every reference is a link."""
+
+    entity_type: str
+    endpoint: str
+    id_arg: str
+    permission: str | None = None
+    weight: int = 100
+
+    @property
+    def name(self) -> str:
+        return self.entity_type

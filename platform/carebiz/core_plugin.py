@@ -15,6 +15,7 @@ from carebiz import __version__, hookimpl
 from carebiz.contributions import (
     MenuItem,
     Permission,
+    RecordPage,
     ScheduledJob,
     SettingSpec,
     Task,
@@ -195,6 +196,17 @@ def scheduled_jobs() -> list[ScheduledJob]:
     return [ScheduledJob("core.purge_jobs.daily", "core.purge_jobs", dt.timedelta(days=1)),
             ScheduledJob("crm.refresh_scores.nightly", "crm.refresh_scores",
                          dt.timedelta(days=1))]
+
+
+@hookimpl
+def record_pages() -> list[RecordPage]:
+    return [
+        RecordPage("user", "admin.user_edit", "user_id", "admin.users"),
+        RecordPage("role", "admin.role_edit", "role_id", "admin.roles"),
+        RecordPage("branch", "admin.branch_edit", "branch_id", "admin.branches"),
+        RecordPage("party", "crm.customer", "party_id", "crm.customers.view"),
+        RecordPage("vehicle", "crm.vehicle", "vehicle_id", "crm.vehicles.view"),
+    ]
 
 
 @hookimpl

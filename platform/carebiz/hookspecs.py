@@ -160,3 +160,11 @@ def customer_merge(session: Any, keep: Any, remove: Any) -> None:
     """Two parties are being merged: re-point every row of this plugin that refers to
     ``remove.id`` so it refers to ``keep.id``, using ``session`` (the same transaction; do not
     commit). Raise ``carebiz.errors.Conflict`` to refuse the merge (it is rolled back whole)."""
+
+
+@hookspec
+def record_pages() -> list[Any] | None:
+    """Return ``RecordPage`` objects: for each kind of record this plugin shows (e.g.
+    ``sales_order``), the endpoint of its page. Audit entries, the recent trail and timeline
+    entries referring to such a record (``ref_type`` = the entity type) become links to it,
+    shown only to users holding ``permission``."""

@@ -21,6 +21,7 @@ from carebiz.contributions import (
     Permission,
     QueryField,
     QuerySource,
+    RecordPage,
     ScheduledJob,
     SettingSpec,
     Task,
@@ -191,6 +192,17 @@ def settings() -> list[SettingSpec]:
             SettingSpec("sample.limit", 10, "Limit", type="int"),
             SettingSpec("sample.mode", "a", "Mode", type="choice",
                         choices=(("a", "A"), ("b", "B")))]
+
+
+@web.route("/records/<int:record_id>")
+@require("sample.view")
+def record(record_id: int) -> str:
+    return f"record {record_id}"
+
+
+@hookimpl
+def record_pages() -> list[RecordPage]:
+    return [RecordPage("sample_record", "sample.record", "record_id", "sample.view")]
 
 
 @hookimpl

@@ -63,6 +63,7 @@ from carebiz.errors import ServiceError
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
 from carebiz.web.admin import apply_errors, form_status, paginate, record_audit, sorted_by
+from carebiz.web.links import record_url
 
 bp = Blueprint("crm", __name__, template_folder="templates")
 
@@ -72,8 +73,6 @@ TIMELINE_PAGE = 20
 LIST_LOOKUP_LIMIT = 200
 #: a search hit this good (an exact phone, VIN, plate, e-mail or ID) opens the record at once
 EXACT_SCORE = 90
-#: recent-trail entity types with a page here: (endpoint, argument)
-RECENT_PAGES = {"party": ("crm.customer", "party_id"), "vehicle": ("crm.vehicle", "vehicle_id")}
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -248,14 +247,8 @@ def recent_links() -> list[dict[str, Any]]:
         rows = recent.trail(_sess(), current_user)
     except SQLAlchemyError:  # a page rendered after a failed transaction still renders
         return []
-    links = []
-    for row in rows:
-        page = RECENT_PAGES.get(row.entity_type)
-        url = (url_for(page[0], **{page[1]: int(row.entity_id)})
-               if page and row.entity_id.isdigit() else None)
-        links.append({"label": row.label or f"#{row.entity_id}", "url": url,
-                      "type": row.entity_type})
-    return links
+    return [{"label": row.label or f"#{row.entity_id}", "type": row.entity_type,
+             "url": record_url(row.entity_type, row.entity_id)} for row in rows]
 
 
 @bp.app_context_processor

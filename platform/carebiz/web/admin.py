@@ -55,6 +55,7 @@ from carebiz.web.admin_forms import (
     setting_value,
     settings_form,
 )
+from carebiz.web.links import record_url
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -215,17 +216,9 @@ def audit_log_url(entity_type: str, entity_id: Any) -> str | None:
 
 
 #: audit entity types of the core that have a page here: (endpoint, argument, permission)
-ENTITY_PAGES = {"user": ("admin.user_edit", "user_id", "admin.users"),
-                "role": ("admin.role_edit", "role_id", "admin.roles"),
-                "branch": ("admin.branch_edit", "branch_id", "admin.branches")}
-
-
 def entity_url(entity_type: str, entity_id: str) -> str | None:
     """Link from an audit entry to its record, when the reader may open that page."""
-    target = ENTITY_PAGES.get(entity_type)
-    if target is None or not entity_id.isdigit() or not can(current_user, target[2]):
-        return None
-    return url_for(target[0], **{target[1]: int(entity_id)})
+    return record_url(entity_type, entity_id)
 
 
 @bp.record_once

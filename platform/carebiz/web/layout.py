@@ -43,6 +43,10 @@ def vendor_folder(package: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from carebiz.web import links
+
+    links.init_app(app)
+
     @app.context_processor
     def inject_layout() -> dict[str, Any]:
         return {"nav": navigation(current_user) if request else {}, "can": can}

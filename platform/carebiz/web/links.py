@@ -1,0 +1,39 @@
+"""Links to records of any kind, from the ``record_pages`` hook: every reference to a
+customer, vehicle or plugin document (audit log, recent trail, timeline) becomes a link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from carebiz.security.permissions import can
+
+
+def pages() -> dict[str, Any]:
+    """Record pages of switched-on plugins by entity type (once per request)."""
+    if "_carebiz_record_pages" not in g:
+        host = current_app.extensions["carebiz"].host
+        g._carebiz_record_pages = {p.entity_type: p for p in host.collect("record_pages")}
+    return g._carebiz_record_pages
+
+
+def record_url(entity_type: str | None, entity_id: Any) -> str | None:
+    """The URL of a record's page, or None when there is no page, the id is not a number,
+    or the current user may not open it."""
+    page = pages().get(entity_type or "")
+    ident = str(entity_id or "")
+    if page is None or not ident.isdigit():
+        return None
+    if page.permission and not can(current_user, page.permission):
+        return None
+    try:
+        return url_for(page.endpoint, **{page.id_arg: int(ident)})
+    except BuildError:
+        return None
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["record_url"] = record_url
