@@ -78,8 +78,13 @@ def placeholders(text: str) -> set[str]:
 
 
 def translated(catalog: Catalog) -> dict[Any, Any]:
-    """msgid -> msgstr of what ``pybabel compile`` puts in the .mo (no fuzzy, no empty)."""
-    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+    """msgid -> msgstr of what ``pybabel compile`` puts in the .mo (no fuzzy, no empty).
+    Plural messages come as lists from a .mo and tuples from a .po: compare them as tuples."""
+
+    def key(value: Any) -> Any:
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
+    return {key(m.id): key(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
 
 
 # -- the core's catalog ---------------------------------------------------------------------
