@@ -45,3 +45,23 @@ def default_branch(user: Any) -> int | None:
         return user.default_branch_id
     ids = sorted(user.branch_ids)
     return ids[0] if ids else None
+
+
+def clean_branch_and_custom(session: Session, entity: str, data: dict[str, Any], record: Any,
+                            user: Any, out: dict[str, Any], errors: dict[str, str]) -> None:
+    """What every CRM record has, validated the same way for customers and vehicles: its
+    branch (default: the user's) and the admin-defined custom fields."""
+    from carebiz.crm.services import custom_fields
+
+    creating = record is None
+    if creating or "branch_id" in data:
+        branch = data.get("branch_id") or default_branch(user)
+        try:
+            out["branch_id"] = check_branch(session, user, branch)
+        except (ValidationFailed, Forbidden) as exc:  # reported with every other field
+            errors.update(exc.errors)
+    if "custom" in data or creating:
+        values, custom_errors = custom_fields.clean_values(
+            session, entity, data.get("custom"), record.custom if record else None)
+        errors.update(custom_errors)
+        out["custom"] = values

@@ -28,9 +28,8 @@ from carebiz.crm.models import (
     PartyTag,
     Vehicle,
 )
-from carebiz.crm.services import custom_fields
-from carebiz.crm.services.common import check_branch, default_branch, setting
-from carebiz.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from carebiz.crm.services.common import clean_branch_and_custom, setting
+from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
 
@@ -189,17 +188,7 @@ def _clean(session: Session, data: dict[str, Any], party: Party | None,
         if channel not in (None, *CHANNELS):
             errors["preferred_channel"] = _("One of: %(allowed)s.", allowed=", ".join(CHANNELS))
         out["preferred_channel"] = channel
-    if creating or "branch_id" in data:
-        branch = data.get("branch_id") or default_branch(user)
-        try:
-            out["branch_id"] = check_branch(session, user, branch)
-        except (ValidationFailed, Forbidden) as exc:  # reported with every other field
-            errors.update(exc.errors)
-    if "custom" in data or creating:
-        values, custom_errors = custom_fields.clean_values(
-            session, "party", data.get("custom"), party.custom if party else None)
-        errors.update(custom_errors)
-        out["custom"] = values
+    clean_branch_and_custom(session, "party", data, party, user, out, errors)
     return out, errors
 
 

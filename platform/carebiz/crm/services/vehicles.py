@@ -12,10 +12,9 @@ from sqlalchemy.orm import Session
 from carebiz.crm import signals
 from carebiz.crm import validation as v
 from carebiz.crm.models import FUEL_TYPES, OdometerReading, Party, Vehicle, VehicleOwnership
-from carebiz.crm.services import custom_fields
-from carebiz.crm.services.common import check_branch, default_branch, setting
+from carebiz.crm.services.common import clean_branch_and_custom, setting
 from carebiz.db import utcnow
-from carebiz.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
 
@@ -82,17 +81,7 @@ def _clean(session: Session, data: dict[str, Any], vehicle: Vehicle | None,
             errors["owner_id"] = _("No active customer with this id.")
         else:
             out["owner_id"] = owner.id
-    if creating or "branch_id" in data:
-        branch = data.get("branch_id") or default_branch(user)
-        try:
-            out["branch_id"] = check_branch(session, user, branch)
-        except (ValidationFailed, Forbidden) as exc:  # reported with every other field
-            errors.update(exc.errors)
-    if "custom" in data or creating:
-        values, custom_errors = custom_fields.clean_values(
-            session, "vehicle", data.get("custom"), vehicle.custom if vehicle else None)
-        errors.update(custom_errors)
-        out["custom"] = values
+    clean_branch_and_custom(session, "vehicle", data, vehicle, user, out, errors)
     return out, errors
 
 
