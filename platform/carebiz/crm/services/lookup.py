@@ -64,18 +64,21 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
         add([hit.party_id], hit.score, hit.reason)
     key = name_key(query)
     if key:
-        add(session.scalars(select(Party.id).where(Party.name_key == key).limit(limit)),
-            EXACT_NAME, "name")
-        prefix = search_names(select(Party.id), session, query).limit(limit * 3)
-        add(session.scalars(prefix), NAME_PREFIX, "name")
+        # candidates are filtered (branch, active) and limited in SQL, so a branch-limited
+        # user still gets a full page, and no more rows than needed are read
+        mine = select(Party.id).where(Party.active.is_(True))
+        add(session.scalars(visible(mine.where(Party.name_key == key), Party, user)
+                            .limit(limit)), EXACT_NAME, "name")
+        add(session.scalars(visible(search_names(mine, session, query), Party, user)
+                            .limit(limit)), NAME_PREFIX, "name")
     if not found:
         return []
-    stmt = visible(select(Party).where(Party.id.in_(list(found)), Party.active.is_(True)),
-                   Party, user)
-    parties = session.scalars(stmt).all()
-    hits = [Hit(p, found[p.id][0], sorted(set(found[p.id][1]))) for p in parties]
-    hits.sort(key=lambda h: (-h.score, h.party.name_key, h.party.id))
-    return hits[:limit]
+    # rank on light rows, then load whole records (with their phones …) for the page only
+    rows = session.execute(visible(select(Party.id, Party.name_key).where(
+        Party.id.in_(list(found)), Party.active.is_(True)), Party, user)).all()
+    ids = [r.id for r in sorted(rows, key=lambda r: (-found[r.id][0], r.name_key, r.id))][:limit]
+    parties = {p.id: p for p in session.scalars(select(Party).where(Party.id.in_(ids)))}
+    return [Hit(parties[i], found[i][0], sorted(set(found[i][1]))) for i in ids]
 
 
 def by_phone(session: Session, user: Any, raw: str) -> list[Party]:

@@ -35,14 +35,23 @@ def overview(session: Session, party: Party, user: Any, *, timeline_limit: int =
     former = session.execute(visible(
         select(VehicleOwnership, Vehicle).join(Vehicle, Vehicle.id == VehicleOwnership.vehicle_id)
         .where(VehicleOwnership.party_id == party.id, VehicleOwnership.until.is_not(None))
-        .order_by(VehicleOwnership.until.desc()), Vehicle, user)).all()
+        .order_by(VehicleOwnership.until.desc())
+        # nobody reads their owners here: do not load them (and their phones, roles …)
+        .options(lazyload(VehicleOwnership.party), lazyload(Vehicle.owner)),
+        Vehicle, user)).all()
     timeline = session.scalars(visible(entries_for(party.id, kinds=kinds), TimelineEntry,
                                        user).limit(timeline_limit)).all()
-    open_items, last_contact = session.execute(visible(
-        select(func.count(TimelineEntry.id).filter(TimelineEntry.status == OPEN),
-               func.max(TimelineEntry.occurred_at).filter(
-                   TimelineEntry.kind.in_(VISIT_KINDS), TimelineEntry.status != OPEN))
-        .where(TimelineEntry.party_id == party.id), TimelineEntry, user)).one()
+    # two small queries rather than one aggregate over the whole history: the open items come
+    # from a partial index, the last contact from the newest end of (party_id, occurred_at)
+    open_items = session.scalar(visible(
+        select(func.count(TimelineEntry.id))
+        .where(TimelineEntry.party_id == party.id, TimelineEntry.status == OPEN),
+        TimelineEntry, user))
+    last_contact = session.scalar(visible(
+        select(TimelineEntry.occurred_at)
+        .where(TimelineEntry.party_id == party.id, TimelineEntry.kind.in_(VISIT_KINDS),
+               TimelineEntry.status != OPEN)
+        .order_by(TimelineEntry.occurred_at.desc()).limit(1), TimelineEntry, user))
     value = session.get(PartyValue, party.id)
     if party.kind == ORGANIZATION:
         contacts = session.execute(visible(

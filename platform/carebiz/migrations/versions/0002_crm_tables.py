@@ -244,6 +244,7 @@ def upgrade() -> None:
     with op.batch_alter_table('timeline_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_timeline_entry_branch_id'), ['branch_id'], unique=False)
         batch_op.create_index('ix_timeline_entry_due', ['assignee_id', 'status', 'due_at'], unique=False)
+        batch_op.create_index('ix_timeline_entry_party_open', ['party_id'], unique=False, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
         batch_op.create_index('ix_timeline_entry_party_time', ['party_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_timeline_entry_ref', ['ref_type', 'ref_id'], unique=False)
         batch_op.create_index('ix_timeline_entry_vehicle_time', ['vehicle_id', 'occurred_at'], unique=False)
@@ -276,6 +277,7 @@ def downgrade() -> None:
     with op.batch_alter_table('timeline_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_timeline_entry_vehicle_time')
         batch_op.drop_index('ix_timeline_entry_ref')
+        batch_op.drop_index('ix_timeline_entry_party_open', sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
         batch_op.drop_index('ix_timeline_entry_party_time')
         batch_op.drop_index('ix_timeline_entry_due')
         batch_op.drop_index(batch_op.f('ix_timeline_entry_branch_id'))
