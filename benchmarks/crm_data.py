@@ -43,6 +43,7 @@ The same ``--seed`` and sizes give the same rows on either database, whatever ``
 
 from __future__ import annotations
 
+import abc
 import argparse
 import bisect
 import datetime as dt
@@ -362,7 +363,7 @@ class Codes:
 # --- loaders ---------------------------------------------------------------------------------
 
 
-class Loader:
+class Loader(abc.ABC):
     """Writes rows to the big tables and puts their indexes back afterwards."""
 
     def __init__(self, engine: Any, log: Callable[[str], None]) -> None:
@@ -386,8 +387,9 @@ class Loader:
         self.seconds[table] += time.perf_counter() - start
         self.counts[table] += len(rows)
 
+    @abc.abstractmethod
     def _write(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
+        """Write rows the fastest way the database offers (executemany, COPY)."""
 
     def drop_indexes(self) -> None:
         from sqlalchemy.schema import DropIndex
@@ -410,8 +412,9 @@ class Loader:
     def commit(self) -> None:
         self.conn.commit()
 
+    @abc.abstractmethod
     def finish(self) -> None:
-        raise NotImplementedError
+        """Restore the database's normal settings and gather its statistics."""
 
 
 class SQLiteLoader(Loader):

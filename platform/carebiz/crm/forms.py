@@ -89,7 +89,7 @@ def add_custom_fields(form_class: type[FlaskForm], definitions: list[Any]) -> ty
     """A subclass of ``form_class`` with one field per active custom field definition."""
 
     class WithCustomFields(form_class):  # type: ignore[valid-type, misc]
-        pass
+        """Fields are added below, one per definition."""
 
     for definition in definitions:
         render_kw: dict[str, Any] = {"aria-required": "true"} if definition.required else {}

@@ -153,7 +153,7 @@ class CustomerCreateSchema(CustomerWriteSchema):
 
 
 class CustomerUpdateSchema(CustomerWriteSchema):
-    pass
+    """PATCH body: the same fields as a new customer; only those sent change."""
 
 
 _CUSTOMER_SORTS = ("name", "-name", "created_at", "-created_at", "id", "-id")
@@ -279,7 +279,7 @@ class VehicleCreateSchema(VehicleWriteSchema):
 
 
 class VehicleUpdateSchema(VehicleWriteSchema):
-    pass
+    """PATCH body: the same fields as a new vehicle; only those sent change."""
 
 
 _VEHICLE_SORTS = tuple(f"{sign}{key}" for key in ("vin", "plate", "year", "created_at", "id")
@@ -477,7 +477,7 @@ class LookupResult(Schema):
 
 
 class SegmentArgs(CrmListArgs):
-    pass
+    """Paging of a segment's customers (its own name in the OpenAPI document)."""
 
 
 # --- custom fields ------------------------------------------------------------------------

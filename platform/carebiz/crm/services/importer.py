@@ -21,6 +21,7 @@ a name made here, never under a name or path that came from the user.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -209,10 +210,8 @@ def _decode(data: bytes) -> str:
     is not UTF-8. Chinese Excel saves "CSV" in the system code page, GBK, whose superset
     GB18030 comes next; "Unicode text" exports are UTF-16 with a BOM."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
+        with contextlib.suppress(UnicodeDecodeError):  # not UTF-16 after all: try the others
             return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
