@@ -38,8 +38,11 @@ manifest = PluginManifest(
 @hookimpl
 def models() -> list[type]:
     from carebiz.crm.models import CRM_MODELS
+    from carebiz.currency.models import ExchangeRate
+    from carebiz.query.models import SavedQuery
+    from carebiz.units.models import PackagingUnit
 
-    return CORE_MODELS + CRM_MODELS
+    return CORE_MODELS + CRM_MODELS + [ExchangeRate, PackagingUnit, SavedQuery]
 
 
 @hookimpl
