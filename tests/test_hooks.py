@@ -317,3 +317,22 @@ def test_hook_record_pages(sample_app, sample_seeded):
     with sample_app.test_request_context():
         login_user(db.session().get(User, sample_seeded["users"]["viewer"]))
         assert record_url("sample_record", 5) is None  # viewer lacks sample.view
+
+
+def test_hook_exchange_rates(sample_app):
+    import datetime as dt
+    from decimal import Decimal
+
+    from carebiz.currency.money import Money
+    from carebiz.currency.rates import add_rate, convert, rate_on
+
+    ext = sample_app.extensions["carebiz"]
+    with sample_app.app_context(), ext.session_factory() as sess:
+        day = dt.date(2026, 1, 5)
+        # no stored rate: the plugin's newest quote in force on the day answers, both ways
+        assert rate_on(sess, "USD", "HKD", day) == Decimal("7.80")
+        assert convert(sess, Money("78.00", "HKD"), "USD", day) == Money("10.00", "USD")
+        # a stored rate wins over the plugin
+        add_rate(sess, "USD", "HKD", "7.9", dt.date(2026, 1, 1))
+        assert rate_on(sess, "USD", "HKD", day) == Decimal("7.9")
+        assert rate_on(sess, "USD", "HKD", dt.date(2025, 12, 31)) == Decimal("7.80")

@@ -64,11 +64,19 @@ class TimelineKind:
 
 @dataclass(frozen=True)
 class QueryField:
+    """A field of a :class:`QuerySource`. ``operators`` narrows the operators of its type
+    (empty: all of them). ``column`` is the SQL expression (or a callable ``model ->
+    expression``; default: the model's attribute ``name``); ``join`` is ``(target, onclause)``
+    for a field of another table, outer-joined once per query with that table's row filters
+    added to the ``ON`` clause."""
+
     name: str
     label: Any
     type: str  # text, number, money, date, datetime, bool, choice
     operators: tuple[str, ...] = ()
     choices: tuple[tuple[str, Any], ...] = ()
+    column: Any = field(default=None, compare=False)
+    join: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ class QuerySource:
     fields: tuple[QueryField, ...] = ()
     permission: str | None = None
     weight: int = 100
+    #: a condition always applied (an expression or a callable ``model -> expression``),
+    #: e.g. leave out merged-away customers; row filters apply on top of it
+    where: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -192,3 +203,20 @@ class RecordPage:
     @property
     def name(self) -> str:
         return self.entity_type
+
+
+@dataclass(frozen=True)
+class ExchangeRateQuote:
+    """A rate a plugin supplies through ``exchange_rates``: one unit of ``base`` costs
+    ``rate`` (a ``Decimal``, never a float) units of ``quote`` from ``valid_from``."""
+
+    base: str
+    quote: str
+    rate: Any
+    valid_from: dt.date
+    source: str = ""
+    weight: int = 100
+
+    @property
+    def name(self) -> str:
+        return f"{self.base}/{self.quote}@{self.valid_from.isoformat()}:{self.source}"

@@ -15,6 +15,8 @@ from carebiz import __version__, hookimpl
 from carebiz.contributions import (
     MenuItem,
     Permission,
+    QueryField,
+    QuerySource,
     RecordPage,
     ScheduledJob,
     SettingSpec,
@@ -59,8 +61,11 @@ def api_blueprints() -> list[Any]:
     from carebiz.api.core import blp
     from carebiz.crm.api import blp as crm_blp
     from carebiz.crm.import_api import blp as import_blp
+    from carebiz.currency.api import blp as currency_blp
+    from carebiz.query.api import blp as query_blp
+    from carebiz.units.api import blp as units_blp
 
-    return [blp, crm_blp, import_blp]
+    return [blp, crm_blp, import_blp, units_blp, currency_blp, query_blp]
 
 
 @hookimpl
@@ -92,6 +97,10 @@ def permissions() -> list[Permission]:
         Permission("crm.segments.view", _l("See customer value and segments"),
                    default_roles=("manager", "salesperson"), weight=37),
         Permission("crm.custom_fields", _l("Define custom fields"), weight=38),
+        Permission("currency.rates", _l("Enter exchange rates"), default_roles=("manager",),
+                   weight=40),
+        Permission("units.manage", _l("Define packaging units"),
+                   default_roles=("manager", "parts_clerk"), weight=40),
     ]
 
 
@@ -222,6 +231,46 @@ def timeline_kinds() -> list[TimelineKind]:
         TimelineKind("task", _l("Task"), "check2-square", weight=5),
         TimelineKind("return_visit", _l("Return visit"), "arrow-repeat", weight=6),
     ]
+
+
+@hookimpl
+def query_sources() -> list[QuerySource]:
+    """Customers and vehicles for the query service (weighted after plugins' sources)."""
+    from carebiz.crm.models import FUEL_TYPES, KINDS, Party, PartyValue, Vehicle
+
+    value_join = (PartyValue, PartyValue.party_id == Party.id)
+    branch_ops = ("eq", "ne", "in", "empty", "not_empty")
+    customers = QuerySource("customers", _l("Customers"), Party, (
+        QueryField("id", _l("Number"), "number"),
+        QueryField("name", _l("Name"), "text"),
+        QueryField("kind", _l("Kind"), "choice",
+                   choices=((KINDS[0], _l("Person")), (KINDS[1], _l("Organization")))),
+        QueryField("branch_id", _l("Branch"), "number", branch_ops),
+        QueryField("created_at", _l("Registered"), "datetime"),
+        QueryField("source", _l("Source"), "text"),
+        QueryField("city", _l("City"), "text"),
+        QueryField("segment", _l("Segment"), "text", column=PartyValue.segment,
+                   join=value_join),
+        QueryField("lifetime_value", _l("Lifetime value"), "money",
+                   column=PartyValue.lifetime_value, join=value_join),
+        QueryField("do_not_contact", _l("Do not contact"), "bool"),
+    ), permission="crm.customers.view", weight=200, where=lambda m: m.active.is_(True))
+    vehicles = QuerySource("vehicles", _l("Vehicles"), Vehicle, (
+        QueryField("id", _l("Number"), "number"),
+        QueryField("vin", _l("VIN"), "text"),
+        QueryField("plate", _l("Plate"), "text"),
+        QueryField("make", _l("Make"), "text"),
+        QueryField("model", _l("Model"), "text"),
+        QueryField("year", _l("Year"), "number"),
+        QueryField("fuel_type", _l("Fuel"), "choice",
+                   choices=tuple((fuel, fuel) for fuel in FUEL_TYPES)),
+        QueryField("odometer_km", _l("Odometer (km)"), "number"),
+        QueryField("created_at", _l("Registered"), "datetime"),
+        QueryField("branch_id", _l("Branch"), "number", branch_ops),
+        QueryField("owner", _l("Owner"), "text", column=Party.name,
+                   join=(Party, Party.id == Vehicle.owner_id)),
+    ), permission="crm.vehicles.view", weight=201)
+    return [customers, vehicles]
 
 
 @hookimpl

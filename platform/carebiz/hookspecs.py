@@ -168,3 +168,12 @@ def record_pages() -> list[Any] | None:
     ``sales_order``), the endpoint of its page. Audit entries, the recent trail and timeline
     entries referring to such a record (``ref_type`` = the entity type) become links to it,
     shown only to users holding ``permission``."""
+
+
+@hookspec
+def exchange_rates(base: str, quote: str, on_date: Any) -> list[Any] | None:
+    """A plugin that knows exchange rates (a bank feed) returns ``ExchangeRateQuote`` objects
+    for the pair ``base``/``quote`` (ISO 4217 codes) in force on ``on_date`` (a ``datetime.date``).
+    Called only when no stored rate answers, in either direction; a quote of the inverse pair is
+    used inverted. The newest quote with ``valid_from <= on_date`` wins. Return ``None`` or
+    ``[]`` for pairs the plugin does not know; never return a guessed rate."""

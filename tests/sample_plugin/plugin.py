@@ -14,6 +14,7 @@ from carebiz import hookimpl
 from carebiz.contributions import (
     DocumentType,
     EventReceiver,
+    ExchangeRateQuote,
     ExportFormat,
     LookupHit,
     MenuItem,
@@ -228,3 +229,14 @@ def on_record_created(sender: Any, **payload: Any) -> None:
 @hookimpl
 def event_receivers() -> list[EventReceiver]:
     return [EventReceiver(signals.record_created, on_record_created, "sample.log")]
+
+
+@hookimpl
+def exchange_rates(base: str, quote: str, on_date: Any) -> list[ExchangeRateQuote] | None:
+    """A pretend bank feed that knows one pair: USD/HKD (asked in either direction)."""
+    from decimal import Decimal
+
+    if {base, quote} != {"USD", "HKD"}:
+        return None
+    return [ExchangeRateQuote("USD", "HKD", Decimal("7.80"), dt.date(2000, 1, 1), "sample.bank"),
+            ExchangeRateQuote("USD", "HKD", Decimal("7.75"), dt.date(2099, 1, 1), "sample.bank")]

@@ -1,0 +1,129 @@
+"""Query API: the sources a user may query, composite and simple queries, analysis (as rows
+or an SVG chart) and saved queries.
+
+``POST /api/v1/query/<source>`` with ``{"where": node, "q": "words", "sort": ["-field"],
+"page": 1, "per_page": 50}`` answers ``{"items": [...], "total": N}``. Row filters always
+apply; a bad tree answers 422 with the JSON path of each bad node in ``errors``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser, abort
+
+from carebiz import db
+from carebiz.query import charts, operators, service
+from carebiz.query import schemas as s
+from carebiz.security import api_login_required
+
+
+class _Parser(FlaskParser):
+    """A body that is not JSON answers a clean 400 naming ``body``."""
+
+    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any,
+                                   **kwargs: Any) -> Any:
+        abort(400, exc=error, message=_("The request body is not valid JSON."),
+              messages={"json": {"body": [_("Not valid JSON.")]}})
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = _Parser()
+
+
+blp = _Blueprint("query_api", __name__, url_prefix="/api/v1/query",
+                 description="Composite and simple queries, analysis, charts and saved "
+                             "queries over the registered sources.")
+
+SOURCE = "<string(maxlength=60):source>"
+
+
+def _user() -> Any:
+    return current_user._get_current_object()
+
+
+@blp.route("/")
+class SourceList(MethodView):
+    @api_login_required
+    @blp.response(200, s.Sources)
+    def get(self) -> Any:
+        """The sources you may query, with their fields, types, labels and operators."""
+        return {"sources": [service.describe(src) for src in service.sources(_user())],
+                "relative_dates": [*operators.RELATIVE, operators.LAST_DAYS]}
+
+
+@blp.route(f"/{SOURCE}")
+class Query(MethodView):
+    @api_login_required
+    @blp.arguments(s.QueryBody)
+    @blp.response(200, s.Page)
+    def post(self, body: dict[str, Any], source: str) -> Any:
+        """Rows of ``source`` you may see that match ``where`` (and the words ``q``)."""
+        return service.run(db.session(), _user(), source, body)
+
+
+@blp.route(f"/{SOURCE}/aggregate")
+class Aggregate(MethodView):
+    @api_login_required
+    @blp.arguments(s.AggregateArgs, location="query")
+    @blp.arguments(s.AggregateBody)
+    @blp.response(200, s.AggregateResult)
+    def post(self, args: dict[str, Any], body: dict[str, Any], source: str) -> Any:
+        """Group the matching rows by one or two fields and compute measures;
+        ``?format=svg`` answers a chart (``chart``: bar, line, pie, stacked)."""
+        result = service.aggregate(db.session(), _user(), source, body)
+        if args["format"] == "svg":
+            kind = args["chart"] or body.get("chart") or "bar"
+            svg = charts.render(result, kind, body.get("title") or "")
+            return Response(svg, mimetype="image/svg+xml")
+        return result
+
+
+@blp.route("/saved")
+class SavedQueries(MethodView):
+    @api_login_required
+    @blp.arguments(s.SavedArgs, location="query")
+    @blp.response(200, s.SavedList)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Saved queries you may use: yours, your roles' and your branches'."""
+        return {"items": service.saved_list(db.session(), _user(), args.get("source"))}
+
+    @api_login_required
+    @blp.arguments(s.SavedIn)
+    @blp.response(201, s.Saved)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Save a query (private, or shared with a role or a branch of yours)."""
+        sess = db.session()
+        saved = service.saved_create(sess, _user(), data)
+        sess.commit()
+        return saved
+
+
+@blp.route("/saved/<int(min=1, max=2147483647):saved_id>")
+class SavedQuery(MethodView):
+    @api_login_required
+    @blp.response(200, s.Saved)
+    def get(self, saved_id: int) -> Any:
+        return service.saved_get(db.session(), _user(), saved_id)
+
+    @api_login_required
+    @blp.arguments(s.SavedUpdate)
+    @blp.response(200, s.Saved)
+    def put(self, data: dict[str, Any], saved_id: int) -> Any:
+        """Change a saved query (its owner only)."""
+        sess = db.session()
+        saved = service.saved_update(sess, _user(), saved_id, data)
+        sess.commit()
+        return saved
+
+    @api_login_required
+    @blp.response(204)
+    def delete(self, saved_id: int) -> None:
+        """Delete a saved query (its owner only)."""
+        sess = db.session()
+        service.saved_delete(sess, _user(), saved_id)
+        sess.commit()

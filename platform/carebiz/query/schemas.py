@@ -1,0 +1,120 @@
+"""Marshmallow schemas of the query API.
+
+They check the *shape* of a request and document it; the condition tree itself is taken as
+raw JSON and checked by :mod:`carebiz.query.compiler`, which names the bad node by its JSON
+path (``where.and[1].op``)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from carebiz.query.charts import KINDS
+from carebiz.query.models import BRANCH, PRIVATE, ROLE
+from carebiz.query.service import MAX_PER_PAGE
+
+MAX_ID = 2**31 - 1
+
+
+class QueryBody(Schema):
+    where = fields.Raw(load_default=None, metadata={
+        "description": 'A condition {"field", "op", "value"} or a group {"and": [...]} / '
+                       '{"or": [...]}.'})
+    q = fields.String(load_default=None, allow_none=True,
+                      metadata={"description": "Words to find in any text field."})
+    sort = fields.Raw(load_default=None, metadata={"description": 'e.g. ["-created_at", "name"]'})
+    page = fields.Integer(strict=True, load_default=1,
+                          validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(strict=True, load_default=50,
+                              validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class AggregateBody(Schema):
+    where = fields.Raw(load_default=None)
+    q = fields.String(load_default=None, allow_none=True)
+    group_by = fields.Raw(required=True, metadata={
+        "description": 'One or two fields; dates as {"field": F, "by": '
+                       '"day|week|month|quarter|year"}.'})
+    measures = fields.Raw(load_default=None, metadata={
+        "description": '[{"fn": "count|sum|avg|min|max", "field": F}]; default: count.'})
+    chart = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(KINDS))
+    title = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class AggregateArgs(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "svg")))
+    chart = fields.String(load_default=None, validate=validate.OneOf(KINDS))
+
+
+class Page(Schema):
+    items = fields.List(fields.Dict())
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class AggregateResult(Schema):
+    group_by = fields.List(fields.String())
+    measures = fields.List(fields.String())
+    rows = fields.List(fields.Dict())
+
+
+class SourceField(Schema):
+    name = fields.String()
+    label = fields.String()
+    type = fields.String()
+    operators = fields.List(fields.String())
+    choices = fields.List(fields.Dict())
+
+
+class Source(Schema):
+    name = fields.String()
+    label = fields.String()
+    fields_ = fields.List(fields.Nested(SourceField), data_key="fields", attribute="fields")
+
+
+class Sources(Schema):
+    sources = fields.List(fields.Nested(Source))
+    relative_dates = fields.List(fields.String())
+
+
+class SavedArgs(Schema):
+    source = fields.String(load_default=None)
+
+
+class SavedIn(Schema):
+    source = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    definition = fields.Dict(load_default=dict)
+    visibility = fields.String(load_default=PRIVATE,
+                               validate=validate.OneOf((PRIVATE, ROLE, BRANCH)))
+    role_id = fields.Integer(strict=True, allow_none=True, load_default=None,
+                             validate=validate.Range(min=1, max=MAX_ID))
+    branch_id = fields.Integer(strict=True, allow_none=True, load_default=None,
+                               validate=validate.Range(min=1, max=MAX_ID))
+
+
+class SavedUpdate(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    definition = fields.Dict()
+    visibility = fields.String(validate=validate.OneOf((PRIVATE, ROLE, BRANCH)))
+    role_id = fields.Integer(strict=True, allow_none=True,
+                             validate=validate.Range(min=1, max=MAX_ID))
+    branch_id = fields.Integer(strict=True, allow_none=True,
+                               validate=validate.Range(min=1, max=MAX_ID))
+
+
+class Saved(Schema):
+    id = fields.Integer()
+    source = fields.String()
+    name = fields.String()
+    definition = fields.Dict()
+    owner_id = fields.Integer()
+    visibility = fields.String()
+    role_id = fields.Integer(allow_none=True)
+    branch_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class SavedList(Schema):
+    items = fields.List(fields.Nested(Saved))
