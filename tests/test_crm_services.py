@@ -218,11 +218,19 @@ def test_revenue_value_and_segments(ctx):
     value.record_revenue(sess, party_id=small.id, amount="300", currency="CNY",
                          occurred_on=today - dt.timedelta(days=400), source="repair",
                          ref="RO-1")
-    with pytest.raises(ValidationFailed, match="exchange rate"):
+    with pytest.raises(ValidationFailed, match="USD"):  # no rate: an error, never 1:1
         value.record_revenue(sess, party_id=big.id, amount="10", currency="USD",
                              occurred_on=today, source="x", ref="1")
+    from carebiz.currency.rates import add_rate
+
+    add_rate(sess, "USD", "CNY", "7.1", today - dt.timedelta(days=10))
+    event = value.record_revenue(sess, party_id=small.id, amount="10", currency="USD",
+                                 occurred_on=today, source="x", ref="2")
+    assert (event.amount, event.currency, event.base_amount) == (Decimal("10"), "USD",
+                                                                 Decimal("71.00"))
     assert value.refresh_scores(sess) == 2
     v_big, v_small = sess.get(PartyValue, big.id), sess.get(PartyValue, small.id)
+    assert v_small.lifetime_value == Decimal("371.00")  # 300 CNY + 10 USD at 7.1
     assert v_big.lifetime_value == Decimal("250800") and v_big.purchases == 2
     assert v_big.segment != v_small.segment
     assert value.segment_of(5, 5, 5) == "champion" and value.segment_of(1, 3, 3) == "lost"

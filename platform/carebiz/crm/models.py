@@ -283,6 +283,8 @@ class RevenueEvent(BranchOwned, Base):
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle.id"))
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     currency: Mapped[str] = mapped_column(String(3))
+    #: the amount in the company's base currency at the rate of ``occurred_on``
+    base_amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     occurred_on: Mapped[dt.date] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(60))
     ref: Mapped[str] = mapped_column(String(64))

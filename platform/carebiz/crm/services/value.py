@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from carebiz.crm import signals
 from carebiz.crm.models import Party, PartyValue, RevenueEvent
 from carebiz.crm.services.common import setting
+from carebiz.currency.money import Money
+from carebiz.currency.rates import convert
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.events import emit
 
@@ -50,21 +52,19 @@ def segment_of(recency: int, frequency: int, monetary: int) -> str:
 def record_revenue(session: Session, *, party_id: int, amount: Any, currency: str,
                    occurred_on: dt.date, source: str, ref: Any,
                    vehicle_id: int | None = None) -> RevenueEvent | None:
-    """A plugin reports money a customer brought. Reporting the same (source, ref) again
-    changes nothing and returns None. Amounts must be in the company's base currency until
-    the currency service converts them (a missing conversion is an error, never 1:1)."""
+    """A plugin reports money a customer brought, in the document's own currency. Reporting
+    the same (source, ref) again changes nothing and returns None. Values are kept in the
+    company's base currency, converted at the rate in force on the document's date; a
+    missing rate is an error naming the pair and the date (never 1:1)."""
     try:
         amount = Decimal(str(amount))
     except InvalidOperation:
         raise ValidationFailed(_("The amount is not a number."),
                                {"amount": _("A decimal number.")}) from None
     base = setting(session, "core.base_currency")
-    currency = (currency or "").upper()
-    if currency != base:
-        raise ValidationFailed(
-            _("Revenue in %(cur)s cannot be added to values kept in %(base)s without an "
-              "exchange rate; report it in %(base)s.", cur=currency, base=base),
-            {"currency": _("Must be %(base)s.", base=base)})
+    money = Money(amount, (currency or "").upper())
+    currency = money.currency
+    in_base = convert(session, money, base, occurred_on).amount
     party = session.get(Party, party_id)
     if party is None:
         raise NotFound(_("No customer with id %(id)s.", id=party_id))
@@ -73,11 +73,11 @@ def record_revenue(session: Session, *, party_id: int, amount: Any, currency: st
                                                     RevenueEvent.ref == ref)) is not None:
         return None
     event = RevenueEvent(party_id=party.id, vehicle_id=vehicle_id, amount=amount,
-                         currency=currency, occurred_on=occurred_on, source=source, ref=ref,
-                         branch_id=party.branch_id)
+                         currency=currency, base_amount=in_base, occurred_on=occurred_on,
+                         source=source, ref=ref, branch_id=party.branch_id)
     session.add(event)
     value = _value_row(session, party.id, base)
-    value.lifetime_value = (value.lifetime_value or Decimal(0)) + amount
+    value.lifetime_value = (value.lifetime_value or Decimal(0)) + in_base
     value.purchases = (value.purchases or 0) + 1
     value.first_purchase = min(filter(None, [value.first_purchase, occurred_on]))
     value.last_purchase = max(filter(None, [value.last_purchase, occurred_on]))

@@ -202,6 +202,7 @@ def upgrade() -> None:
     sa.Column('vehicle_id', sa.Integer(), nullable=True),
     sa.Column('amount', sa.Numeric(precision=18, scale=4), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('base_amount', sa.Numeric(precision=18, scale=4), nullable=False),
     sa.Column('occurred_on', sa.Date(), nullable=False),
     sa.Column('source', sa.String(length=60), nullable=False),
     sa.Column('ref', sa.String(length=64), nullable=False),
