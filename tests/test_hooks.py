@@ -336,3 +336,31 @@ def test_hook_exchange_rates(sample_app):
         add_rate(sess, "USD", "HKD", "7.9", dt.date(2026, 1, 1))
         assert rate_on(sess, "USD", "HKD", day) == Decimal("7.9")
         assert rate_on(sess, "USD", "HKD", dt.date(2025, 12, 31)) == Decimal("7.80")
+
+
+def test_hook_reports(sample_app, sample_seeded):
+    from carebiz import db
+    from tests.sample_plugin.models import SampleRecord
+
+    with sample_app.test_request_context():
+        names = [r.name for r in sample_app.extensions["carebiz"].host.collect("reports")]
+    assert "sample.titles" in names and "crm.new_customers_by_month" in names
+    with sample_app.app_context():
+        sess = db.session()
+        a, b = sample_seeded["branches"]["A"], sample_seeded["branches"]["B"]
+        sess.add_all([SampleRecord(title="demo one", branch_id=a),
+                      SampleRecord(title="other", branch_id=a),
+                      SampleRecord(title="demo far", branch_id=b)])
+        sess.commit()
+    client = sample_app.test_client()
+    login(client, "sales")
+    resp = client.get("/query/reports/sample.titles?word=demo")
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert "<svg" in page and "demo one" in page
+    assert "other" not in page and "demo far" not in page  # param and branch row filter
+    index = client.get("/query/").get_data(as_text=True)
+    assert 'data-report="sample.titles"' in index
+    viewer = sample_app.test_client()
+    login(viewer, "viewer")  # read_only: no sample.view
+    assert viewer.get("/query/reports/sample.titles").status_code == 403

@@ -96,6 +96,39 @@ class QuerySource:
 
 
 @dataclass(frozen=True)
+class ReportParam:
+    """A parameter a user fills in before running a :class:`Report`. ``type`` is a query field
+    type (text, number, money, date, datetime, bool, choice); ``default`` may be a callable
+    returning the default (e.g. today)."""
+
+    name: str
+    label: Any
+    type: str = "text"
+    default: Any = None
+    choices: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """A ready-made analysis of a :class:`QuerySource`. ``where`` is a condition tree whose
+    values may be ``{"param": "name"}`` (replaced by the user's value of that parameter);
+    ``group_by``/``measures`` are as in the query service's aggregate; ``chart`` is bar, line,
+    pie or stacked. Users need the source's permission and ``permission`` (if any)."""
+
+    name: str
+    label: Any
+    source: str
+    description: Any = ""
+    params: tuple[ReportParam, ...] = ()
+    where: Any = field(default=None, compare=False)
+    group_by: Any = field(default_factory=list, compare=False)
+    measures: Any = field(default_factory=list, compare=False)
+    chart: str = "bar"
+    permission: str | None = None
+    weight: int = 100
+
+
+@dataclass(frozen=True)
 class ExportFormat:
     """A file format rows or documents can be exported to. ``writer(rows, columns, out, **kw)``
     writes bytes to the binary stream ``out``."""

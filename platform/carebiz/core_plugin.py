@@ -18,6 +18,8 @@ from carebiz.contributions import (
     QueryField,
     QuerySource,
     RecordPage,
+    Report,
+    ReportParam,
     ScheduledJob,
     SettingSpec,
     Task,
@@ -51,9 +53,13 @@ def models() -> list[type]:
 def web_blueprints() -> list[Any]:
     from carebiz.crm import import_views
     from carebiz.crm import views as crm_views
+    from carebiz.currency import views as currency_views
+    from carebiz.query import views as query_views
+    from carebiz.units import views as units_views
     from carebiz.web import admin, auth, home, jobs
 
-    return [auth.bp, home.bp, admin.bp, jobs.bp, crm_views.bp, import_views.bp]
+    return [auth.bp, home.bp, admin.bp, jobs.bp, crm_views.bp, import_views.bp,
+            currency_views.bp, units_views.bp, query_views.bp]
 
 
 @hookimpl
@@ -120,6 +126,7 @@ def menu_items(user: Any) -> list[MenuItem]:
         MenuItem("crm.vehicles", _l("Vehicles"), "crm.vehicles", "crm.vehicles.view",
                  weight=11),
         MenuItem("crm.my_day", _l("My day"), "crm.my_day", "crm.timeline.edit", weight=5),
+        MenuItem("query", _l("Analysis"), "query.index", None, weight=40),
         MenuItem("crm.import", _l("Import customers"), "crm_import.upload",
                  "crm.customers.import", "admin", weight=18),
         MenuItem("crm.custom_fields", _l("Custom fields"), "crm.custom_fields",
@@ -135,6 +142,9 @@ def menu_items(user: Any) -> list[MenuItem]:
                  weight=15),
         MenuItem("admin.audit", _l("Audit log"), "admin.audit", "audit.view", "admin",
                  weight=16),
+        MenuItem("currency.rates", _l("Exchange rates"), "currency.rates", None, "admin",
+                 weight=20),
+        MenuItem("units.index", _l("Units"), "units.index", None, "admin", weight=21),
     ]
 
 
@@ -271,6 +281,16 @@ def query_sources() -> list[QuerySource]:
                    join=(Party, Party.id == Vehicle.owner_id)),
     ), permission="crm.vehicles.view", weight=201)
     return [customers, vehicles]
+
+
+@hookimpl
+def reports() -> list[Report]:
+    return [Report(
+        "crm.new_customers_by_month", _l("New customers by month"), "customers",
+        _l("Customers registered in the chosen number of days, by month."),
+        params=(ReportParam("days", _l("Days back"), "number", 365),),
+        where={"field": "created_at", "op": "last_days", "value": {"param": "days"}},
+        group_by=[{"field": "created_at", "by": "month"}], chart="bar", weight=10)]
 
 
 @hookimpl

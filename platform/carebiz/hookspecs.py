@@ -100,6 +100,13 @@ def query_sources() -> list[Any] | None:
 
 
 @hookspec
+def reports() -> list[Any] | None:
+    """Return ``Report`` objects: ready-made analyses (parameters, a condition tree over one of
+    the ``query_sources``, a grouping, measures and a chart) that users run, see and export on
+    the reports page. Row filters and the source's permission always apply."""
+
+
+@hookspec
 def export_formats() -> list[Any] | None:
     """Return ``ExportFormat`` objects (xlsx, csv, pdf …) offered wherever data is exported."""
 

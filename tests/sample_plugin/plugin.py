@@ -23,6 +23,8 @@ from carebiz.contributions import (
     QueryField,
     QuerySource,
     RecordPage,
+    Report,
+    ReportParam,
     ScheduledJob,
     SettingSpec,
     Task,
@@ -240,3 +242,11 @@ def exchange_rates(base: str, quote: str, on_date: Any) -> list[ExchangeRateQuot
         return None
     return [ExchangeRateQuote("USD", "HKD", Decimal("7.80"), dt.date(2000, 1, 1), "sample.bank"),
             ExchangeRateQuote("USD", "HKD", Decimal("7.75"), dt.date(2099, 1, 1), "sample.bank")]
+
+
+@hookimpl
+def reports() -> list[Report]:
+    return [Report("sample.titles", "Records by title", "sample_records",
+                   params=(ReportParam("word", "Title contains", "text", "demo"),),
+                   where={"field": "title", "op": "contains", "value": {"param": "word"}},
+                   group_by=["title"], chart="pie", permission="sample.view")]
