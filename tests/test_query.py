@@ -534,3 +534,26 @@ def test_saving_needs_the_source_permission_and_a_known_source(api):
     assert resp.status_code == 404
     resp = api.call("POST", "/api/v1/query/saved", {"source": "vehicles", "name": ""})
     assert resp.status_code == 422
+
+
+def test_total_is_capped_for_wide_queries(monkeypatch, app, seeded):
+    """Counting stops at COUNT_CAP: the answer says so instead of scanning every match."""
+    from carebiz.crm.services.parties import create_party
+    from carebiz.models import User
+    from carebiz.query import service
+
+    monkeypatch.setattr(service, "COUNT_CAP", 3)
+    with app.test_request_context():
+        from carebiz import db
+
+        sess = db.session()
+        for i in range(5):
+            create_party(sess, {"name": f"Cap {i}", "branch_id": seeded["branches"]["A"]},
+                         allow_duplicates=True)
+        sess.commit()
+        admin = sess.get(User, seeded["users"]["admin"])
+        page = service.run(sess, admin, "customers", {"per_page": 2})
+        assert (page["total"], page["total_capped"], len(page["items"])) == (3, True, 2)
+        page = service.run(sess, admin, "customers", {"where": {
+            "field": "name", "op": "eq", "value": "Cap 1"}})
+        assert (page["total"], page["total_capped"]) == (1, False)

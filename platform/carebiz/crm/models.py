@@ -42,6 +42,8 @@ class Party(BranchOwned, TimestampMixin, Base):
         # text_pattern_ops lets PostgreSQL serve LIKE 'prefix%' from the index whatever the
         # database collation; SQLite uses the plain index for GLOB 'prefix*'
         Index("ix_party_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+        # the query service's date conditions ("created in the last 30 days")
+        Index("ix_party_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -165,6 +167,10 @@ class Vehicle(BranchOwned, TimestampMixin, Base):
     """A vehicle identified by its VIN; its history follows the VIN across owners."""
 
     __tablename__ = "vehicle"
+    __table_args__ = (
+        # the query service's common vehicle filters: energy type, make, model year
+        Index("ix_vehicle_fuel_make_year", "fuel_type", "make", "year"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     vin: Mapped[str] = mapped_column(String(17), unique=True)

@@ -47,7 +47,10 @@ class AggregateArgs(Schema):
 
 class Page(Schema):
     items = fields.List(fields.Dict())
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "Exact up to 10,000; see total_capped."})
+    total_capped = fields.Boolean(metadata={
+        "description": "True when more rows match than ``total`` says (counting stops at "
+                       "10,000 to keep wide queries fast)."})
     page = fields.Integer()
     per_page = fields.Integer()
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,10 @@ class QueryTimeout(ServiceError):
 
 
 # --- sources ------------------------------------------------------------------------------
+
+
+#: totals are counted exactly up to this many rows (benchmarks/README.md)
+COUNT_CAP = 10_000
 
 
 def _host(host: Any = None) -> Any:
@@ -90,10 +94,12 @@ def context(session: Session, source: Any, now: dt.datetime | None = None) -> c.
                      dialect=session.get_bind().dialect.name)
 
 
-def base_select(source: Any, user: Any, columns: list[Any], host: Any = None) -> Any:
-    """``SELECT columns FROM model`` with the joins the fields need and the row filters."""
+def base_select(source: Any, user: Any, columns: list[Any], host: Any = None,
+                needs: set[str] | None = None) -> Any:
+    """``SELECT columns FROM model`` with the joins the fields need (only those of the
+    fields named in ``needs``, when given) and the row filters."""
     stmt = select(*columns).select_from(source.model)
-    for target, onclause in c.joins_of(source):
+    for target, onclause in c.joins_of(source, needs):
         extra = filters_for(target, user, _host(host)) if isinstance(target, type) else []
         stmt = stmt.outerjoin(target, and_(onclause, *extra))
     always = getattr(source, "where", None)
@@ -183,6 +189,31 @@ def _conditions(ctx: c.Context, body: dict[str, Any]) -> Any:
     return and_(*parts)
 
 
+def _condition_fields(source: Any, body: dict[str, Any]) -> set[str]:
+    """Fields the conditions of ``body`` read (the simple query reads every text field)."""
+    names = c.fields_in(body.get("where"))
+    q = body.get("q")
+    if isinstance(q, str) and q.strip():
+        names |= c.text_fields(source)
+    return names
+
+
+def _names(items: Any) -> set[str]:
+    """Field names out of group_by / measure lists ("created_at:month" counts as created_at)."""
+    found: set[str] = set()
+    for item in items if isinstance(items, list) else [items]:
+        if isinstance(item, str):
+            found.add(item.split(":", 1)[0])
+        elif isinstance(item, dict) and isinstance(item.get("field"), str):
+            found.add(item["field"])
+    return found
+
+
+def _key(source: Any) -> Any:
+    pk = getattr(source.model, "id", None)
+    return pk if pk is not None else literal(1)
+
+
 # --- running ------------------------------------------------------------------------------
 
 
@@ -202,13 +233,21 @@ def run(session: Session, user: Any, source_name: str, body: dict[str, Any] | No
         columns.insert(0, source.model.id.label("id"))
         names.insert(0, "id")
     stmt = base_select(source, user, columns, host).where(condition)
+    # the count reads ids only, joining just what the conditions use
+    counted = base_select(source, user, [_key(source)], host,
+                          needs=_condition_fields(source, body)).where(condition)
     with time_limit(session):
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        # counting every match of a wide query over a million rows costs more than the
+        # page itself: count up to COUNT_CAP and say "more than" beyond it
+        total = session.scalar(select(func.count()).select_from(
+            counted.limit(COUNT_CAP + 1).subquery())) or 0
         rows = session.execute(stmt.order_by(*order).limit(per_page)
                                .offset((page - 1) * per_page)).all()
     items = [{name: jsonable(value) for name, value in zip(names, row, strict=True)}
              for row in rows]
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    capped = total > COUNT_CAP
+    return {"items": items, "total": min(total, COUNT_CAP), "total_capped": capped,
+            "page": page, "per_page": per_page}
 
 
 def aggregate(session: Session, user: Any, source_name: str, body: dict[str, Any] | None, *,
@@ -238,7 +277,10 @@ def aggregate(session: Session, user: Any, source_name: str, body: dict[str, Any
         raise c.QueryError(_("The analysis is not valid: %(paths)s", paths="measures"),
                            {"measures": _("a measure has the name of a grouping")})
     keys = [expr for _label, expr in groups]
-    stmt = (base_select(source, user, [e.label(lbl) for lbl, e in groups + measures], host)
+    needs = _condition_fields(source, body) | _names(body.get("group_by")) | _names(
+        [m.get("field") for m in body.get("measures") or [] if isinstance(m, dict)])
+    stmt = (base_select(source, user, [e.label(lbl) for lbl, e in groups + measures], host,
+                        needs=needs)
             .where(condition).group_by(*keys).order_by(*keys).limit(MAX_GROUPS + 1))
     with time_limit(session):
         rows = session.execute(stmt).all()

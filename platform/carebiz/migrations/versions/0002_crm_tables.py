@@ -64,6 +64,7 @@ def upgrade() -> None:
     with op.batch_alter_table('party', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_party_branch_id'), ['branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_party_id_number'), ['id_number'], unique=False)
+        batch_op.create_index('ix_party_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_party_name_key', ['name_key'], unique=False, postgresql_ops={'name_key': 'text_pattern_ops'})
 
     op.create_table('recent_view',
@@ -177,6 +178,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('vehicle', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vehicle_branch_id'), ['branch_id'], unique=False)
+        batch_op.create_index('ix_vehicle_fuel_make_year', ['fuel_type', 'make', 'year'], unique=False)
         batch_op.create_index(batch_op.f('ix_vehicle_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_vehicle_plate'), ['plate'], unique=False)
 
@@ -296,6 +298,7 @@ def downgrade() -> None:
     with op.batch_alter_table('vehicle', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vehicle_plate'))
         batch_op.drop_index(batch_op.f('ix_vehicle_owner_id'))
+        batch_op.drop_index('ix_vehicle_fuel_make_year')
         batch_op.drop_index(batch_op.f('ix_vehicle_branch_id'))
 
     op.drop_table('vehicle')
@@ -330,6 +333,7 @@ def downgrade() -> None:
 
     op.drop_table('recent_view')
     with op.batch_alter_table('party', schema=None) as batch_op:
+        batch_op.drop_index('ix_party_created_at')
         batch_op.drop_index('ix_party_name_key', postgresql_ops={'name_key': 'text_pattern_ops'})
         batch_op.drop_index(batch_op.f('ix_party_id_number'))
         batch_op.drop_index(batch_op.f('ix_party_branch_id'))
