@@ -557,3 +557,27 @@ def test_total_is_capped_for_wide_queries(monkeypatch, app, seeded):
         page = service.run(sess, admin, "customers", {"where": {
             "field": "name", "op": "eq", "value": "Cap 1"}})
         assert (page["total"], page["total_capped"]) == (1, False)
+
+
+def test_customer_name_prefix_and_sort_use_the_name_key(app, seeded):
+    """"starts with" on a customer's name ignores case, width and spaces: it is served by
+    the indexed case-folded name key."""
+    from carebiz.crm.services.parties import create_party
+    from carebiz.models import User
+    from carebiz.query import service
+
+    with app.test_request_context():
+        from carebiz import db
+
+        sess = db.session()
+        for name in ("Wang Wei", "wang xiu", "ＷＡＮＧ Fang", "Li Na"):
+            create_party(sess, {"name": name, "branch_id": seeded["branches"]["A"]},
+                         allow_duplicates=True)
+        sess.commit()
+        admin = sess.get(User, seeded["users"]["admin"])
+        page = service.run(sess, admin, "customers", {
+            "where": {"field": "name", "op": "starts_with", "value": "WANG"}})
+        assert sorted(i["name"] for i in page["items"]) == ["Wang Wei", "wang xiu", "ＷＡＮＧ Fang"]
+        page = service.run(sess, admin, "customers", {
+            "where": {"field": "name", "op": "starts_with", "value": "wang w"}})
+        assert [i["name"] for i in page["items"]] == ["Wang Wei"]

@@ -77,6 +77,8 @@ class QueryField:
     choices: tuple[tuple[str, Any], ...] = ()
     column: Any = field(default=None, compare=False)
     join: Any = field(default=None, compare=False)
+    #: ``(value, dialect) -> condition``: an index-friendly "starts with" for this field
+    prefix: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -247,12 +247,13 @@ def timeline_kinds() -> list[TimelineKind]:
 def query_sources() -> list[QuerySource]:
     """Customers and vehicles for the query service (weighted after plugins' sources)."""
     from carebiz.crm.models import FUEL_TYPES, KINDS, Party, PartyValue, Vehicle
+    from carebiz.crm.services.parties import name_prefix
 
     value_join = (PartyValue, PartyValue.party_id == Party.id)
     branch_ops = ("eq", "ne", "in", "empty", "not_empty")
     customers = QuerySource("customers", _l("Customers"), Party, (
         QueryField("id", _l("Number"), "number"),
-        QueryField("name", _l("Name"), "text"),
+        QueryField("name", _l("Name"), "text", prefix=name_prefix),
         QueryField("kind", _l("Kind"), "choice",
                    choices=((KINDS[0], _l("Person")), (KINDS[1], _l("Organization")))),
         QueryField("branch_id", _l("Branch"), "number", branch_ops),

@@ -161,6 +161,8 @@ class _Compiler:
             self.errors[f"{path}.value"] = _("%(field)s %(op)s: %(problem)s", field=name,
                                               op=op, problem=str(exc))
             return None
+        if op == "starts_with" and qfield.prefix is not None:
+            return qfield.prefix(value, self.ctx.dialect)
         column = column_of(self.ctx.source, qfield)
         return ops.build(qfield, column, op, value, self.ctx.today, self.ctx.tz)
 

@@ -350,15 +350,20 @@ def may_contact(party: Party, channel: str | None = None) -> bool:
     return True
 
 
-def search_names(stmt: Any, session: Session, prefix: str) -> Any:
-    """Limit ``stmt`` to parties whose name starts with ``prefix``, in a way each database
-    serves from its index (GLOB on SQLite, LIKE with text_pattern_ops on PostgreSQL)."""
+def name_prefix(prefix: str, dialect: str) -> Any:
+    """Parties whose name starts with ``prefix``, in a way each database serves from its
+    index (GLOB on SQLite, LIKE with text_pattern_ops on PostgreSQL)."""
     key = name_key(prefix)
-    if session.get_bind().dialect.name == "sqlite":
+    if dialect == "sqlite":
         escaped = "".join(f"[{c}]" if c in "*?[" else c for c in key)
-        return stmt.where(Party.name_key.op("GLOB")(escaped + "*"))
+        return Party.name_key.op("GLOB")(escaped + "*")
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return stmt.where(Party.name_key.like(escaped + "%", escape="\\"))
+    return Party.name_key.like(escaped + "%", escape="\\")
+
+
+def search_names(stmt: Any, session: Session, prefix: str) -> Any:
+    """Limit ``stmt`` to parties whose name starts with ``prefix`` (index-served)."""
+    return stmt.where(name_prefix(prefix, session.get_bind().dialect.name))
 
 
 
