@@ -167,9 +167,14 @@ def test_hook_query_sources(sample_app):
 
 def test_hook_export_formats(sample_app):
     with sample_app.test_request_context():
-        fmt, = sample_app.extensions["carebiz"].host.collect("export_formats")
+        formats = {f.name: f for f in sample_app.extensions["carebiz"].host.collect(
+            "export_formats")}
+    fmt = formats["pipe"]
+    from carebiz.export.table import Column, Table
+
     out = io.BytesIO()
-    fmt.writer([{"a": 1, "b": "x"}], ["a", "b"], out)
+    table = Table("t", [Column("a", "A", "number"), Column("b", "B")], [{"a": 1, "b": "x"}])
+    assert fmt.writer(table, out) == 1
     assert (fmt.name, out.getvalue()) == ("pipe", b"1|x\n")
 
 

@@ -132,15 +132,18 @@ class Report:
 
 @dataclass(frozen=True)
 class ExportFormat:
-    """A file format rows or documents can be exported to. ``writer(rows, columns, out, **kw)``
-    writes bytes to the binary stream ``out``."""
+    """A file format data sets can be exported to. ``writer(table, out, **kw)`` writes a
+    :class:`carebiz.export.table.Table` as bytes to the binary stream ``out`` (streaming its
+    rows where the format allows) and returns the number of rows written. ``documents``: the
+    format can also render printable documents (html, pdf, docx)."""
 
     name: str
     label: Any
     extension: str
     mimetype: str
-    writer: Callable[..., None]
+    writer: Callable[..., Any]
     weight: int = 100
+    documents: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, or_
 
 from carebiz import __version__, hookimpl
 from carebiz.contributions import (
+    ExportFormat,
     MenuItem,
     Permission,
     QueryField,
@@ -218,6 +219,14 @@ def scheduled_jobs() -> list[ScheduledJob]:
     return [ScheduledJob("core.purge_jobs.daily", "core.purge_jobs", dt.timedelta(days=1)),
             ScheduledJob("crm.refresh_scores.nightly", "crm.refresh_scores",
                          dt.timedelta(days=1))]
+
+
+@hookimpl
+def export_formats() -> list[ExportFormat]:
+    from carebiz.export.csv_format import write_csv
+
+    return [ExportFormat("csv", _l("CSV (Excel, UTF-8)"), "csv", "text/csv", write_csv,
+                         weight=50)]
 
 
 @hookimpl

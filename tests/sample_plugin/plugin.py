@@ -132,9 +132,12 @@ def query_sources() -> list[QuerySource]:
                         permission="sample.view")]
 
 
-def write_lines(rows: list[dict[str, Any]], columns: list[str], out: Any, **_kw: Any) -> None:
-    for row in rows:
-        out.write(("|".join(str(row[c]) for c in columns) + "\n").encode())
+def write_lines(table: Any, out: Any, **_kw: Any) -> int:
+    count = 0
+    for values in table.values():
+        out.write(("|".join(str(v) for v in values) + "\n").encode())
+        count += 1
+    return count
 
 
 @hookimpl
