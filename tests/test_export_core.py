@@ -28,7 +28,38 @@ def test_csv_streams_typed_values_with_bom_filters_and_inert_formulas():
                     ["王伟", "1234.50", "2024-05-01", "yes"], ["'=HYPERLINK(1)", "", "", "no"]]
 
 
-def test_core_registers_csv(app):
+def test_core_registers_csv(make_app):
+    app = make_app(CAREBIZ_PLUGINS="none")  # the core alone; the export plugin adds more
     with app.test_request_context():
         names = [f.name for f in app.extensions["carebiz"].host.collect("export_formats")]
     assert names == ["csv"]
+
+
+def test_large_export_runs_as_a_job_with_a_download(app, seeded, monkeypatch):
+    from carebiz.crm.services.parties import create_party
+    from carebiz.export import service
+    from tests.conftest import login
+
+    monkeypatch.setattr(service, "SYNC_ROWS", 2)
+    with app.test_request_context():
+        from carebiz import db
+
+        sess = db.session()
+        for i in range(3):
+            create_party(sess, {"name": f"客户{i}", "branch_id": seeded["branches"]["A"]},
+                         allow_duplicates=True)
+        sess.commit()
+    client = app.test_client()
+    login(client, "sales")
+    resp = client.get("/export/crm.customers?format=csv&kind=person")
+    assert resp.status_code == 302 and "/jobs/" in resp.headers["Location"]
+    page = client.get(resp.headers["Location"])
+    assert b'data-testid="export-download"' in page.data  # inline jobs finish at once
+    job_id = resp.headers["Location"].rsplit("/", 1)[1]
+    download = client.get(f"/export/download/{job_id}")
+    assert download.status_code == 200
+    text = download.get_data().decode("utf-8-sig")
+    assert "kind: person" in text and "客户2" in text
+    other = app.test_client()
+    login(other, "manager")
+    assert other.get(f"/export/download/{job_id}").status_code == 404  # not theirs

@@ -369,3 +369,23 @@ def test_hook_reports(sample_app, sample_seeded):
     viewer = sample_app.test_client()
     login(viewer, "viewer")  # read_only: no sample.view
     assert viewer.get("/query/reports/sample.titles").status_code == 403
+
+
+def test_hook_export_tables(sample_app, sample_seeded):
+    """A plugin's list exports in every format through /export/<name>, row-filtered."""
+    from tests.sample_plugin.models import SampleRecord
+
+    with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as s:
+        s.add_all([SampleRecord(title="mine", branch_id=sample_seeded["branches"]["A"]),
+                   SampleRecord(title="theirs", branch_id=sample_seeded["branches"]["B"])])
+        s.commit()
+    client = sample_app.test_client()
+    login(client, "sales")
+    resp = client.get("/export/sample.records?format=csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert resp.get_data(as_text=True).lstrip("\ufeff").splitlines() == ["Title", "mine"]
+    assert client.get("/export/sample.records?format=nope").status_code == 422
+    assert client.get("/export/nothing?format=csv").status_code == 404
+    viewer = sample_app.test_client()
+    login(viewer, "viewer")
+    assert viewer.get("/export/sample.records?format=csv").status_code == 403

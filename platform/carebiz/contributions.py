@@ -258,3 +258,16 @@ class ExchangeRateQuote:
     @property
     def name(self) -> str:
         return f"{self.base}/{self.quote}@{self.valid_from.isoformat()}:{self.source}"
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    """A data set users can export in any format: ``build(session, user, args) -> Table``
+    builds it as ``user`` sees it (row filters applied) from the list page's arguments, in a
+    request or in a background job."""
+
+    name: str
+    label: Any
+    build: Callable[..., Any]
+    permission: str | None = None
+    weight: int = 100

@@ -14,6 +14,7 @@ from sqlalchemy import delete, or_
 from carebiz import __version__, hookimpl
 from carebiz.contributions import (
     ExportFormat,
+    ExportTable,
     MenuItem,
     Permission,
     QueryField,
@@ -55,12 +56,13 @@ def web_blueprints() -> list[Any]:
     from carebiz.crm import import_views
     from carebiz.crm import views as crm_views
     from carebiz.currency import views as currency_views
+    from carebiz.documents import views as documents_views
     from carebiz.query import views as query_views
     from carebiz.units import views as units_views
-    from carebiz.web import admin, auth, home, jobs
+    from carebiz.web import admin, auth, exports, home, jobs
 
-    return [auth.bp, home.bp, admin.bp, jobs.bp, crm_views.bp, import_views.bp,
-            currency_views.bp, units_views.bp, query_views.bp]
+    return [auth.bp, home.bp, admin.bp, jobs.bp, exports.bp, crm_views.bp, import_views.bp,
+            currency_views.bp, units_views.bp, query_views.bp, documents_views.bp]
 
 
 @hookimpl
@@ -72,7 +74,9 @@ def api_blueprints() -> list[Any]:
     from carebiz.query.api import blp as query_blp
     from carebiz.units.api import blp as units_blp
 
-    return [blp, crm_blp, import_blp, units_blp, currency_blp, query_blp]
+    from carebiz.documents.api import blp as documents_blp
+
+    return [blp, crm_blp, import_blp, units_blp, currency_blp, query_blp, documents_blp]
 
 
 @hookimpl
@@ -205,9 +209,11 @@ def refresh_value_scores(ctx: Any) -> dict[str, int]:
 @hookimpl
 def tasks() -> list[Task]:
     from carebiz.crm.services.importer import run_import_task
+    from carebiz.export.service import run_export
 
     return [Task("core.purge_jobs", _l("Delete old background jobs"), purge_jobs,
                  permission="admin.settings"),
+            Task("core.export", _l("Export a list"), run_export),
             Task("crm.refresh_scores", _l("Recompute customer value scores and segments"),
                  refresh_value_scores, permission="crm.segments.view"),
             Task("crm.import", _l("Import customers and vehicles"), run_import_task,
@@ -222,11 +228,26 @@ def scheduled_jobs() -> list[ScheduledJob]:
 
 
 @hookimpl
+def export_tables() -> list[ExportTable]:
+    from carebiz.crm.services.listing import customers_table
+
+    return [ExportTable("crm.customers", _l("Customers"), customers_table,
+                        "crm.customers.view")]
+
+
+@hookimpl
 def export_formats() -> list[ExportFormat]:
     from carebiz.export.csv_format import write_csv
 
     return [ExportFormat("csv", _l("CSV (Excel, UTF-8)"), "csv", "text/csv", write_csv,
                          weight=50)]
+
+
+@hookimpl
+def document_types() -> list[Any]:
+    from carebiz.crm.statement import CUSTOMER_STATEMENT
+
+    return [CUSTOMER_STATEMENT]
 
 
 @hookimpl

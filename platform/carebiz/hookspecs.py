@@ -184,3 +184,10 @@ def exchange_rates(base: str, quote: str, on_date: Any) -> list[Any] | None:
     Called only when no stored rate answers, in either direction; a quote of the inverse pair is
     used inverted. The newest quote with ``valid_from <= on_date`` wins. Return ``None`` or
     ``[]`` for pairs the plugin does not know; never return a guessed rate."""
+
+
+@hookspec
+def export_tables() -> list[Any] | None:
+    """Return ``ExportTable`` objects: the lists this plugin lets users export (``/export/
+    <name>?format=xlsx&<the list's filters>``). Small exports download at once; large ones run
+    as a background job whose file waits for its owner."""

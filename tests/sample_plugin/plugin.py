@@ -16,6 +16,7 @@ from carebiz.contributions import (
     EventReceiver,
     ExchangeRateQuote,
     ExportFormat,
+    ExportTable,
     LookupHit,
     MenuItem,
     Panel,
@@ -253,3 +254,16 @@ def reports() -> list[Report]:
                    params=(ReportParam("word", "Title contains", "text", "demo"),),
                    where={"field": "title", "op": "contains", "value": {"param": "word"}},
                    group_by=["title"], chart="pie", permission="sample.view")]
+
+
+def sample_table(session: Any, user: Any, args: Any) -> Any:
+    from carebiz.export.table import Column, Table
+
+    rows = session.scalars(visible(select(SampleRecord).order_by(SampleRecord.title),
+                                   SampleRecord, user))
+    return Table("Samples", [Column("title", "Title")], ({"title": r.title} for r in rows))
+
+
+@hookimpl
+def export_tables() -> list[ExportTable]:
+    return [ExportTable("sample.records", "Samples", sample_table, "sample.view")]

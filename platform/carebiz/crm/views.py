@@ -10,9 +10,7 @@ exist."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -33,7 +30,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import case, false, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from carebiz import db
@@ -43,17 +40,16 @@ from carebiz.crm.models import (
     KINDS,
     ROLES,
     Party,
-    PartyRole,
     PartyTag,
     PartyValue,
     TimelineEntry,
     Vehicle,
 )
 from carebiz.crm.services import custom_fields as field_service
+from carebiz.crm.services import listing, parties, recent, timeline
 from carebiz.crm.services import lookup as lookup_service
 from carebiz.crm.services import merge as merge_service
 from carebiz.crm.services import overview as overview_service
-from carebiz.crm.services import parties, recent, timeline
 from carebiz.crm.services import vehicles as vehicle_service
 from carebiz.crm.services.common import default_branch, setting
 from carebiz.crm.services.parties import DuplicateWarning
@@ -69,8 +65,6 @@ bp = Blueprint("crm", __name__, template_folder="templates")
 
 #: timeline entries per page on the 360° page
 TIMELINE_PAGE = 20
-#: most customers a search in the list considers (ranked by the lookup service)
-LIST_LOOKUP_LIMIT = 200
 #: a search hit this good (an exact phone, VIN, plate, e-mail or ID) opens the record at once
 EXACT_SCORE = 90
 
@@ -264,43 +258,8 @@ def inject_crm() -> dict[str, Any]:
 # -- customers: list ---------------------------------------------------------------------------
 
 
-def customer_query(sess: Any, q: str, filters: dict[str, str],
-                   see_value: bool) -> tuple[Any, dict[str, Any], str, dict[int, list[str]]]:
-    """The customers list's statement (search, filters, row filters) with its sortable
-    columns: shared by the page and its export, so both show the same rows."""
-    stmt = select(Party).where(Party.active.is_(True))
-    columns: dict[str, Any] = {"name": Party.name_key, "created": Party.created_at,
-                               "id": Party.id}
-    default = "name"
-    reasons: dict[int, list[str]] = {}
-    if q:
-        hits = lookup_service.lookup(sess, current_user, q, limit=LIST_LOOKUP_LIMIT)
-        reasons = {h.party.id: h.reasons for h in hits}
-        if hits:
-            stmt = stmt.where(Party.id.in_(list(reasons)))
-            columns["rank"] = case({h.party.id: i for i, h in enumerate(hits)}, value=Party.id)
-            default = "rank"
-        else:
-            stmt = stmt.where(false())
-    if filters["role"]:
-        stmt = stmt.where(Party.id.in_(select(PartyRole.party_id)
-                                       .where(PartyRole.role == filters["role"])))
-    if filters["tag"]:
-        stmt = stmt.where(Party.id.in_(select(PartyTag.party_id)
-                                       .where(PartyTag.tag == filters["tag"])))
-    if filters["kind"] in KINDS:
-        stmt = stmt.where(Party.kind == filters["kind"])
-    if filters["branch"].isdigit():
-        stmt = stmt.where(Party.branch_id == int(filters["branch"]))
-    if filters["segment"] and see_value:
-        stmt = stmt.where(Party.id.in_(select(PartyValue.party_id)
-                                       .where(PartyValue.segment == filters["segment"])))
-    return visible(stmt, Party, current_user), columns, default, reasons
-
-
 def _list_filters() -> dict[str, str]:
-    return {k: request.args.get(k, "").strip()
-            for k in ("role", "tag", "kind", "branch", "segment")}
+    return listing.filters_from(request.args)
 
 
 @bp.route("/customers")
@@ -310,7 +269,8 @@ def customers() -> Any:
     q = request.args.get("q", "").strip()
     filters = _list_filters()
     see_value = can(current_user, "crm.segments.view")
-    stmt, columns, default, reasons = customer_query(sess, q, filters, see_value)
+    stmt, columns, default, reasons = listing.customer_query(sess, current_user, q, filters,
+                                                             see_value)
     stmt, sort = sorted_by(stmt, columns, default, Party.id)
     page = paginate(stmt)
     ids = [p.id for p in page.items]
@@ -329,50 +289,12 @@ def customers() -> Any:
         segment_options=list(SEGMENTS.items()))
 
 
-EXPORT_LIMIT = 50_000
-
-
 @bp.route("/customers/export.csv")
 @require("crm.customers.view")
 def customers_export() -> Any:
-    """The list as it is filtered and sorted on screen, as CSV for Excel (UTF-8 with BOM).
-    Larger exports belong to the export subsystem's background jobs."""
-    sess = _sess()
-    see_value = can(current_user, "crm.segments.view")
-    stmt, columns, default, _reasons = customer_query(
-        sess, request.args.get("q", "").strip(), _list_filters(), see_value)
-    stmt, _sort = sorted_by(stmt, columns, default, Party.id)
-    rows = list(sess.execute(
-        stmt.add_columns(PartyValue.lifetime_value, PartyValue.currency, PartyValue.segment)
-        .outerjoin(PartyValue, PartyValue.party_id == Party.id).limit(EXPORT_LIMIT + 1)))
-    if len(rows) > EXPORT_LIMIT:
-        flash(_("More than %(n)d customers match: narrow the filters to export them here.",
-                n=EXPORT_LIMIT), "warning")
-        return redirect(url_for(".customers", **request.args))
-    header = [_("Id"), _("Name"), _("Kind"), _("Roles"), _("Phones"), _("E-mails"),
-              _("Branch"), _("Tags")]
-    if see_value:
-        header += [_("Lifetime value"), _("Currency"), _("Segment")]
-    codes = {b.id: b.code for b in sess.scalars(select(Branch))}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for party, ltv, currency, segment in rows:
-        line = [party.id, party.name, party.kind, " ".join(party.roles),
-                " ".join(party.phone_numbers), " ".join(party.email_addresses),
-                codes.get(party.branch_id, ""), " ".join(party.tags)]
-        if see_value:
-            line += [ltv if ltv is not None else "", currency or "",
-                     str(SEGMENTS.get(segment, segment or ""))]
-        writer.writerow([_inert_cell(c) for c in line])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": "attachment; filename=customers.csv"})
-
-
-def _inert_cell(value: Any) -> Any:
-    """Cells starting with = + - @ are formulas to spreadsheet programs; quote them."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else value
+    """The list as CSV: the generic export of the customers list (kept for old links)."""
+    return redirect(url_for("exports.export", name="crm.customers", format="csv",
+                            **request.args))
 
 
 @bp.route("/segments")

@@ -1,0 +1,56 @@
+"""The one Export control of every list: ``/export/<table>?format=xlsx&<the list's
+filters>`` downloads the list as the user sees it, or, when it is large, starts a background
+job whose page shows a progress bar and then the download link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
+from flask_login import current_user, login_required
+
+from carebiz import db
+from carebiz.export import service
+from carebiz.jobs import submit
+from carebiz.models import Job
+
+bp = Blueprint("exports", __name__, url_prefix="/export")
+
+
+def _host() -> Any:
+    return current_app.extensions["carebiz"].host
+
+
+@bp.app_template_global()
+def export_formats() -> list[Any]:
+    """Formats offered by the Export control (from the switched-on plugins)."""
+    return list(service.formats(_host()).values())
+
+
+@bp.route("/<name>")
+@login_required
+def export(name: str) -> Any:
+    host = _host()
+    fmt = service.get_format(host, request.args.get("format"))
+    args = {k: v for k, v in request.args.items() if k != "format"}
+    sess = db.session()
+    table = service.get_table(host, name, current_user)(sess, current_user, args)
+    if (table.total or 0) > service.SYNC_ROWS:
+        job = submit(sess, "core.export", {"table": name, "format": fmt.name, "args": args,
+                                           "locale": service.current_locale()},
+                     user_id=current_user.id)
+        return redirect(url_for("jobs.show", job_id=job.id))
+    return service.respond(table, fmt)
+
+
+@bp.route("/download/<job_id>")
+@login_required
+def download(job_id: str) -> Any:
+    job = db.session().get(Job, job_id)
+    if job is None or job.created_by != current_user.id or job.task != "core.export":
+        abort(404)
+    path = service.export_file(current_app._get_current_object(), job)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype=job.result.get("mimetype"), as_attachment=True,
+                     download_name=job.result.get("filename") or path.name)
