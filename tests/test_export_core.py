@@ -63,3 +63,29 @@ def test_large_export_runs_as_a_job_with_a_download(app, seeded, monkeypatch):
     other = app.test_client()
     login(other, "manager")
     assert other.get(f"/export/download/{job_id}").status_code == 404  # not theirs
+
+
+def test_list_endpoints_answer_format(app, seeded):
+    from carebiz.crm.services.parties import create_party
+    from tests.conftest import login, token_for
+
+    with app.test_request_context():
+        from carebiz import db
+
+        sess = db.session()
+        create_party(sess, {"name": "王伟", "branch_id": seeded["branches"]["A"]})
+        create_party(sess, {"name": "Other", "branch_id": seeded["branches"]["B"]})
+        sess.commit()
+    headers = {"Authorization": "Bearer " + token_for(app, "sales")}
+    resp = app.test_client().get("/api/v1/customers?format=csv", headers=headers)
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert 'filename="customers-' in resp.headers["Content-Disposition"]
+    lines = resp.get_data().decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and "王伟" in lines[1]  # row filters: branch B is not there
+    assert app.test_client().get("/api/v1/customers?format=csv").status_code == 401
+    bad = app.test_client().get("/api/v1/customers?format=exe", headers=headers)
+    assert bad.status_code == 422 and "format" in bad.get_json()["errors"]
+    client = app.test_client()
+    login(client, "sales")
+    page = client.get("/customers?format=csv")
+    assert page.status_code == 200 and "王伟" in page.get_data().decode("utf-8-sig")

@@ -271,3 +271,5 @@ class ExportTable:
     build: Callable[..., Any]
     permission: str | None = None
     weight: int = 100
+    #: list endpoints (page and API) answering this data set when given ``?format=``
+    endpoints: tuple[str, ...] = ()

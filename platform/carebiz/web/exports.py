@@ -27,12 +27,29 @@ def export_formats() -> list[Any]:
     return list(service.formats(_host()).values())
 
 
+@bp.record_once
+def _answer_formats_on_lists(state: Any) -> None:
+    """Any list endpoint a data set names answers ``?format=xlsx|csv|…`` with the file,
+    the API's included (``GET /api/v1/customers?format=xlsx``)."""
+
+    @state.app.before_request
+    def list_as_file() -> Any:
+        if request.method != "GET" or "format" not in request.args or not request.endpoint:
+            return None
+        for entry in _host().collect("export_tables"):
+            if request.endpoint in entry.endpoints:
+                if not current_user.is_authenticated:
+                    abort(401 if request.path.startswith("/api/") else 403)
+                return export(entry.name)
+        return None
+
+
 @bp.route("/<name>")
 @login_required
 def export(name: str) -> Any:
     host = _host()
     fmt = service.get_format(host, request.args.get("format"))
-    args = {k: v for k, v in request.args.items() if k != "format"}
+    args = {k: v for k, v in request.args.items() if k not in ("format", "page")}
     sess = db.session()
     table = service.get_table(host, name, current_user)(sess, current_user, args)
     if (table.total or 0) > service.SYNC_ROWS:
