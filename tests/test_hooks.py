@@ -180,8 +180,10 @@ def test_hook_export_formats(sample_app):
 
 def test_hook_document_types(sample_app):
     with sample_app.test_request_context():
-        doc, = sample_app.extensions["carebiz"].host.collect("document_types")
-    assert doc.build(None, 5, "en") == {"id": 5}
+        docs = {d.name: d for d in sample_app.extensions["carebiz"].host.collect(
+            "document_types")}
+    assert set(docs) == {"customer_statement", "sample.slip"}  # the core's and the plugin's
+    assert docs["sample.slip"].build(None, 5, "en") == {"id": 5}
 
 
 def test_hook_cli_commands(sample_app):

@@ -71,10 +71,9 @@ def api_blueprints() -> list[Any]:
     from carebiz.crm.api import blp as crm_blp
     from carebiz.crm.import_api import blp as import_blp
     from carebiz.currency.api import blp as currency_blp
+    from carebiz.documents.api import blp as documents_blp
     from carebiz.query.api import blp as query_blp
     from carebiz.units.api import blp as units_blp
-
-    from carebiz.documents.api import blp as documents_blp
 
     return [blp, crm_blp, import_blp, units_blp, currency_blp, query_blp, documents_blp]
 
@@ -232,7 +231,8 @@ def export_tables() -> list[ExportTable]:
     from carebiz.crm.services.listing import customers_table
 
     return [ExportTable("crm.customers", _l("Customers"), customers_table,
-                        "crm.customers.view")]
+                        "crm.customers.view",
+                        endpoints=("crm.customers", "crm_api.Customers"))]
 
 
 @hookimpl

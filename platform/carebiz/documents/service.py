@@ -1,0 +1,330 @@
+"""The document machinery: the registry of document types, building their data, and rendering
+it as HTML, PDF and DOCX.
+
+Rules kept here so every document type follows them:
+
+- The registry is what the switched-on plugins return from ``document_types``: a type of a
+  switched-off plugin does not exist (404).
+- ``build`` checks the type's permission (403) and passes the user to the type's builder so it
+  applies row filters (a record the user may not see is 404).
+- Rendering finishes in memory before anything is answered: an error in a template is a
+  :class:`DocumentFailed` with a clear message, never a half-written file.
+- The PDF renderer fetches nothing but ``data:`` URIs and the app's own ``/static/`` files
+  (:class:`StaticOnlyFetcher`); ``file://`` and every other host are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import io
+import logging
+import mimetypes
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jinja2
+from flask import current_app, render_template
+from flask_babel import gettext as _
+from werkzeug.security import safe_join
+
+from carebiz.errors import Forbidden, NotFound, ServiceError, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+#: format -> (mimetype, file extension)
+FORMATS: dict[str, tuple[str, str]] = {
+    "html": ("text/html; charset=utf-8", "html"),
+    "pdf": ("application/pdf", "pdf"),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+             "docx"),
+}
+PAPERS = ("A4", "A5")
+#: documents are rendered with this base URL so ``/static/...`` has a host the fetcher knows
+BASE_URL = "https://carebiz-documents.invalid/"
+#: most records one batch may print (a batch is rendered within the request)
+MAX_BATCH = 200
+
+
+class DocumentFailed(ServiceError):
+    """A document could not be produced (an error in its template or its data builder)."""
+
+    status = 500
+    code = "document_failed"
+
+
+# --- registry ------------------------------------------------------------------------------
+
+
+def _host(host: Any = None) -> Any:
+    return host or current_app.extensions["carebiz"].host
+
+
+def document_types(host: Any = None) -> dict[str, Any]:
+    """The document types of the switched-on plugins, by name."""
+    return {t.name: t for t in _host(host).collect("document_types")}
+
+
+def get_type(name: str, host: Any = None) -> Any:
+    doc_type = document_types(host).get(name)
+    if doc_type is None:
+        raise NotFound(_("No document type named '%(name)s', or its subsystem is switched "
+                         "off.", name=name))
+    return doc_type
+
+
+def check_format(fmt: str) -> str:
+    fmt = (fmt or "").lower()
+    if fmt not in FORMATS:
+        raise ValidationFailed(
+            _("Unknown format '%(format)s'; use one of: %(allowed)s.", format=fmt,
+              allowed=", ".join(FORMATS)),
+            {"format": _("Must be one of: %(allowed)s.", allowed=", ".join(FORMATS))})
+    return fmt
+
+
+def check_paper(paper: str) -> str:
+    paper = (paper or "A4").upper()
+    if paper not in PAPERS:
+        raise ValidationFailed(
+            _("Unknown paper size '%(paper)s'; use one of: %(allowed)s.", paper=paper,
+              allowed=", ".join(PAPERS)),
+            {"paper": _("Must be one of: %(allowed)s.", allowed=", ".join(PAPERS))})
+    return paper
+
+
+def check_permission(doc_type: Any, user: Any) -> None:
+    from carebiz.security import can
+
+    if doc_type.permission and not can(user, doc_type.permission):
+        raise Forbidden(_("You do not have the permission to print this document."))
+
+
+def build(session: Any, doc_type: Any, record_id: int, user: Any, locale: Any) -> dict[str, Any]:
+    """The data of one document, after the permission check. Builders that take a ``user``
+    argument get it (they must apply row filters with it)."""
+    check_permission(doc_type, user)
+    kwargs: dict[str, Any] = {}
+    try:
+        params = inspect.signature(doc_type.build).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "user" in params:
+        kwargs["user"] = user
+    return dict(doc_type.build(session, record_id, locale, **kwargs))
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+
+def logo_url() -> str | None:
+    """The company logo for document headers: ``CAREBIZ_DOCUMENT_LOGO`` is a data URI, a
+    ``/static/`` path, or the path of an uploaded image file (inlined as a data URI)."""
+    logo = current_app.config.get("CAREBIZ_DOCUMENT_LOGO")
+    if not logo:
+        return None
+    logo = str(logo)
+    if logo.startswith("data:") or logo.startswith(_static_prefix()):
+        return logo
+    if os.path.isfile(logo):
+        mime = mimetypes.guess_type(logo)[0] or "application/octet-stream"
+        if not mime.startswith("image/"):
+            return None
+        with open(logo, "rb") as fh:
+            return f"data:{mime};base64,{base64.b64encode(fh.read()).decode('ascii')}"
+    return None
+
+
+def _static_prefix() -> str:
+    return (current_app.static_url_path or "/static").rstrip("/") + "/"
+
+
+def render_html(doc_type: Any, data: Mapping[str, Any], paper: str = "A4",
+                for_print: bool = False) -> str:
+    """The document as a standalone HTML page (the template gets ``doc``, ``paper`` and
+    ``logo_url``)."""
+    try:
+        return render_template(doc_type.template, doc=data, paper=paper, logo_url=logo_url(),
+                               document_type=doc_type, for_print=for_print)
+    except jinja2.TemplateError as exc:
+        log.exception("template %s of document type %s failed", doc_type.template,
+                      doc_type.name)
+        raise DocumentFailed(
+            _("The document could not be produced: its template '%(template)s' has an error "
+              "(%(error)s).", template=doc_type.template, error=str(exc))) from exc
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+
+def _weasy_fetcher_base() -> type:
+    from weasyprint.urls import URLFetcher
+
+    return URLFetcher
+
+
+class StaticOnlyFetcher(_weasy_fetcher_base()):  # type: ignore[misc]
+    """A WeasyPrint URL fetcher that answers ``data:`` URIs and the app's own static files
+    (``BASE_URL`` + ``/static/...``, read from the static folder) and refuses everything else
+    (``file://``, other hosts, other paths)."""
+
+    def __init__(self, static_folder: str, static_url_path: str = "/static",
+                 base_url: str = BASE_URL, **kwargs: Any) -> None:
+        super().__init__(allowed_protocols=("data",), allow_redirects=False, **kwargs)
+        self.static_folder = static_folder
+        self.prefix = static_url_path.rstrip("/") + "/"
+        self.netloc = urlsplit(base_url).netloc
+
+    def fetch(self, url: str, headers: Any = None) -> Any:
+        from weasyprint.urls import URLFetcherResponse
+
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme in ("http", "https") and parts.netloc == self.netloc \
+                and parts.path.startswith(self.prefix):
+            relative = unquote(parts.path[len(self.prefix):])
+            path = safe_join(self.static_folder, relative)
+            if path and os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    body = fh.read()
+                mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
+                return URLFetcherResponse(url, body, {"Content-Type": mime})
+            raise ValueError(f"no static file {parts.path}")
+        raise ValueError(f"documents may not fetch {url!r}")
+
+
+def fetcher() -> StaticOnlyFetcher:
+    return StaticOnlyFetcher(current_app.static_folder or "",
+                             current_app.static_url_path or "/static")
+
+
+def render_documents(html_pages: Iterable[str]) -> Any:
+    """Lay out one or more HTML documents into a single WeasyPrint document."""
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    font_config = FontConfiguration()
+    url_fetcher = fetcher()
+    rendered = [HTML(string=html, base_url=BASE_URL, url_fetcher=url_fetcher)
+                .render(font_config=font_config) for html in html_pages]
+    if not rendered:
+        raise ValidationFailed(_("Nothing to print."))
+    if len(rendered) == 1:
+        return rendered[0]
+    pages = [page for doc in rendered for page in doc.pages]
+    return rendered[0].copy(pages)
+
+
+def render_pdf(html_pages: str | Sequence[str]) -> bytes:
+    """PDF bytes of one HTML document, or of several joined page after page."""
+    if isinstance(html_pages, str):
+        html_pages = [html_pages]
+    try:
+        document = render_documents(html_pages)
+        return document.write_pdf()
+    except ServiceError:
+        raise
+    except Exception as exc:
+        log.exception("PDF rendering failed")
+        raise DocumentFailed(_("The PDF could not be produced (%(error)s).",
+                               error=str(exc))) from exc
+
+
+# --- DOCX ----------------------------------------------------------------------------------
+
+
+def render_docx(data: Mapping[str, Any]) -> bytes:
+    """A simple editable Word document from the generic keys of a document's data: ``title``,
+    ``company``, ``parties`` (label/value pairs), ``columns`` and ``rows`` (a table),
+    ``totals`` (label/value pairs), ``capital`` (the amount in words), ``notes``."""
+    from docx import Document
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    doc = Document()
+    normal = doc.styles["Normal"]
+    normal.font.name = "Microsoft YaHei"
+    normal.font.size = Pt(10)
+    rpr = normal.element.get_or_add_rPr()
+    rpr.get_or_add_rFonts().set(qn("w:eastAsia"), "Microsoft YaHei")
+
+    if data.get("company"):
+        doc.add_paragraph(str(data["company"]))
+    doc.add_heading(str(data.get("title") or ""), level=1)
+    for label, value in data.get("parties") or ():
+        para = doc.add_paragraph()
+        para.add_run(f"{label}: ").bold = True
+        para.add_run(str(value))
+    columns = list(data.get("columns") or ())
+    rows = list(data.get("rows") or ())
+    if columns:
+        table = doc.add_table(rows=1, cols=len(columns))
+        table.style = "Table Grid"
+        header = table.rows[0]
+        # repeat the header row on every page (python-docx has no API for it)
+        trpr = header._tr.get_or_add_trPr()
+        trpr.append(trpr.makeelement(qn("w:tblHeader"), {}))
+        for cell, label in zip(header.cells, columns, strict=True):
+            cell.text = str(label)
+            for run in cell.paragraphs[0].runs:
+                run.bold = True
+        for row in rows:
+            cells = table.add_row().cells
+            for cell, value in zip(cells, row, strict=False):
+                cell.text = "" if value is None else str(value)
+    for label, value in data.get("totals") or ():
+        para = doc.add_paragraph()
+        para.add_run(f"{label}: ").bold = True
+        para.add_run(str(value))
+    if data.get("capital"):
+        para = doc.add_paragraph()
+        para.add_run(_("Amount in words") + ": ").bold = True
+        para.add_run(str(data["capital"]))
+    if data.get("notes"):
+        doc.add_paragraph(str(data["notes"]))
+    if data.get("generated_at"):
+        doc.add_paragraph(_("Generated at %(when)s", when=data["generated_at"]))
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+# --- one call for the web and API layers ---------------------------------------------------
+
+
+def produce(session: Any, type_name: str, record_ids: Sequence[int], fmt: str, user: Any,
+            locale: Any, paper: str = "A4") -> tuple[bytes, str, str]:
+    """``(content, mimetype, filename)`` of the document(s), fully rendered in memory."""
+    doc_type = get_type(type_name)
+    fmt = check_format(fmt)
+    paper = check_paper(paper)
+    check_permission(doc_type, user)
+    if not record_ids:
+        raise ValidationFailed(_("Give at least one record id."), {"ids": _("Required.")})
+    if len(record_ids) > MAX_BATCH:
+        raise ValidationFailed(_("At most %(max)s documents at once.", max=MAX_BATCH),
+                               {"ids": _("Too many.")})
+    if len(record_ids) > 1 and fmt != "pdf":
+        raise ValidationFailed(_("Several documents can only be printed as one PDF."),
+                               {"format": _("Must be pdf.")})
+    datas = [build(session, doc_type, rid, user, locale) for rid in record_ids]
+    mimetype, ext = FORMATS[fmt]
+    if len(record_ids) == 1:
+        filename = f"{doc_type.name}-{record_ids[0]}.{ext}"
+    else:
+        filename = f"{doc_type.name}-batch-{len(record_ids)}.{ext}"
+    if fmt == "docx":
+        try:
+            return render_docx(datas[0]), mimetype, filename
+        except Exception as exc:
+            log.exception("DOCX rendering failed")
+            raise DocumentFailed(_("The Word document could not be produced (%(error)s).",
+                                   error=str(exc))) from exc
+    pages = [render_html(doc_type, data, paper, for_print=(fmt == "pdf")) for data in datas]
+    if fmt == "html":
+        return pages[0].encode("utf-8"), mimetype, filename
+    return render_pdf(pages), mimetype, filename
