@@ -89,3 +89,29 @@ def test_list_endpoints_answer_format(app, seeded):
     login(client, "sales")
     page = client.get("/customers?format=csv")
     assert page.status_code == 200 and "王伟" in page.get_data().decode("utf-8-sig")
+
+
+def test_query_results_export_keeps_every_condition(app, seeded):
+    from carebiz.crm.services.parties import create_party
+    from tests.conftest import login
+
+    with app.test_request_context():
+        from carebiz import db
+
+        sess = db.session()
+        for name, kind in (("王伟", "person"), ("王氏车队", "organization"), ("李娜", "person")):
+            create_party(sess, {"name": name, "kind": kind,
+                                "branch_id": seeded["branches"]["A"]}, allow_duplicates=True)
+        sess.commit()
+    client = app.test_client()
+    login(client, "sales")
+    page = client.get("/query/customers?f=name&o=starts_with&v=王&f=kind&o=eq&v=person")
+    assert page.status_code == 200 and b'data-testid="export-control"' in page.data
+    assert b"f=name&amp;f=kind" in page.data or b"f=name&amp;o=" in page.data
+    resp = client.get("/export/query.results?format=csv&source=customers"
+                      "&f=name&o=starts_with&v=王&f=kind&o=eq&v=person")
+    assert resp.status_code == 200, resp.data
+    text = resp.get_data().decode("utf-8-sig")
+    assert "王伟" in text and "王氏车队" not in text and "李娜" not in text
+    bad = client.get("/export/query.results?format=csv&source=customers&f=name&o=between&v=x")
+    assert bad.status_code == 422

@@ -229,10 +229,12 @@ def scheduled_jobs() -> list[ScheduledJob]:
 @hookimpl
 def export_tables() -> list[ExportTable]:
     from carebiz.crm.services.listing import customers_table
+    from carebiz.query.exports import results_table
 
     return [ExportTable("crm.customers", _l("Customers"), customers_table,
                         "crm.customers.view",
-                        endpoints=("crm.customers", "crm_api.Customers"))]
+                        endpoints=("crm.customers", "crm_api.Customers")),
+            ExportTable("query.results", _l("Query results"), results_table)]
 
 
 @hookimpl

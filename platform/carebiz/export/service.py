@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, Response, current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from carebiz.errors import Forbidden, NotFound, ValidationFailed
 
@@ -107,7 +108,7 @@ def run_export(ctx: Any, table: str, format: str, args: dict[str, Any],
     with app.test_request_context(), force_locale(locale or "en"):
         host = app.extensions["carebiz"].host
         fmt = get_format(host, format)
-        data = get_table(host, table, user)(ctx.session, user, args)
+        data = get_table(host, table, user)(ctx.session, user, MultiDict(args))
         total = data.total or 0
         data.rows = _counting(data.rows, total, ctx)
         spool, rows = write(data, fmt)

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
 from carebiz import db
 from carebiz.export import service
@@ -44,16 +45,28 @@ def _answer_formats_on_lists(state: Any) -> None:
         return None
 
 
+@bp.app_template_global()
+def export_url(table: str, fmt: str, extra: dict[str, Any] | None = None) -> str:
+    """The export link of the list on screen: its arguments (repeated ones too) and ours."""
+    args = {k: v for k, v in request.args.to_dict(flat=False).items()
+            if k not in ("format", "page")}
+    args.update(extra or {})
+    return url_for("exports.export", name=table, format=fmt, **args)
+
+
 @bp.route("/<name>")
 @login_required
 def export(name: str) -> Any:
     host = _host()
     fmt = service.get_format(host, request.args.get("format"))
-    args = {k: v for k, v in request.args.items() if k not in ("format", "page")}
+    # repeated arguments (a query's conditions f/o/v) are kept
+    args = MultiDict([(k, v) for k, v in request.args.items(multi=True)
+                      if k not in ("format", "page")])
     sess = db.session()
     table = service.get_table(host, name, current_user)(sess, current_user, args)
     if (table.total or 0) > service.SYNC_ROWS:
-        job = submit(sess, "core.export", {"table": name, "format": fmt.name, "args": args,
+        job = submit(sess, "core.export", {"table": name, "format": fmt.name,
+                                           "args": args.to_dict(flat=False),
                                            "locale": service.current_locale()},
                      user_id=current_user.id)
         return redirect(url_for("jobs.show", job_id=job.id))
