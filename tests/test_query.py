@@ -25,7 +25,7 @@ from tests.conftest import token_for
 
 
 class _Base(DeclarativeBase):
-    pass
+    """A separate metadata for the oracle's table, apart from the application's."""
 
 
 class Row(_Base):

@@ -9,12 +9,14 @@ service compiles, checks permissions and applies row filters."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -116,11 +118,10 @@ class State:
 def _scalar(qfield: Any, text: str) -> Any:
     text = text.strip()
     if qfield.type == operators.NUMBER:
-        for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                pass
+        with contextlib.suppress(ValueError):
+            return int(text)
+        with contextlib.suppress(InvalidOperation):
+            return str(Decimal(text))  # exact: never a float for amounts typed by people
         return text  # the compiler names the problem next to the row
     if qfield.type == operators.BOOL:
         lowered = text.lower()
