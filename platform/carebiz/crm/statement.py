@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from flask import current_app
@@ -65,7 +66,8 @@ def build_statement(session: Any, party_id: int, locale: Any, user: Any = None
                       if p)
     total_text = format_money(total, base, loc)
     capital = chinese_capital(total) if base == "CNY" else None
-    generated = format_datetime(dt.datetime.now(dt.UTC), "medium", locale=loc)
+    zone = ZoneInfo(current_app.config.get("CAREBIZ_TIMEZONE") or "UTC")  # the business's
+    generated = format_datetime(dt.datetime.now(dt.UTC), "medium", tzinfo=zone, locale=loc)
     columns = [_("Date"), _("Source"), _("Reference"), _("Amount"),
                _("Amount in %(currency)s", currency=base)]
     parties = [(_("Customer"), party.name), (_("Customer number"), str(party.id))]
