@@ -45,10 +45,12 @@ manifest = PluginManifest(
 def models() -> list[type]:
     from carebiz.crm.models import CRM_MODELS
     from carebiz.currency.models import ExchangeRate
+    from carebiz.documents.models import DocumentTemplate
     from carebiz.query.models import SavedQuery
     from carebiz.units.models import PackagingUnit
 
-    return CORE_MODELS + CRM_MODELS + [ExchangeRate, PackagingUnit, SavedQuery]
+    return CORE_MODELS + CRM_MODELS + [ExchangeRate, PackagingUnit, SavedQuery,
+                                       DocumentTemplate]
 
 
 @hookimpl
@@ -146,6 +148,8 @@ def menu_items(user: Any) -> list[MenuItem]:
                  weight=15),
         MenuItem("admin.audit", _l("Audit log"), "admin.audit", "audit.view", "admin",
                  weight=16),
+        MenuItem("documents.templates", _l("Document templates"), "documents.templates",
+                 "admin.settings", "admin", weight=19),
         MenuItem("currency.rates", _l("Exchange rates"), "currency.rates", None, "admin",
                  weight=20),
         MenuItem("units.index", _l("Units"), "units.index", None, "admin", weight=21),
@@ -208,6 +212,7 @@ def refresh_value_scores(ctx: Any) -> dict[str, int]:
 @hookimpl
 def tasks() -> list[Task]:
     from carebiz.crm.services.importer import run_import_task
+    from carebiz.documents.service import run_render
     from carebiz.export.service import run_export
 
     return [Task("core.purge_jobs", _l("Delete old background jobs"), purge_jobs,
@@ -216,7 +221,8 @@ def tasks() -> list[Task]:
             Task("crm.refresh_scores", _l("Recompute customer value scores and segments"),
                  refresh_value_scores, permission="crm.segments.view"),
             Task("crm.import", _l("Import customers and vehicles"), run_import_task,
-                 permission="crm.customers.import")]
+                 permission="crm.customers.import"),
+            Task("documents.render", _l("Print documents"), run_render)]
 
 
 @hookimpl
@@ -228,13 +234,24 @@ def scheduled_jobs() -> list[ScheduledJob]:
 
 @hookimpl
 def export_tables() -> list[ExportTable]:
-    from carebiz.crm.services.listing import customers_table
-    from carebiz.query.exports import results_table
+    from carebiz.crm.services.listing import customers_table, vehicles_table
+    from carebiz.query.exports import analysis_table, report_table, results_table
+    from carebiz.web.admin_exports import audit_table, branches_table, users_table
 
     return [ExportTable("crm.customers", _l("Customers"), customers_table,
                         "crm.customers.view",
                         endpoints=("crm.customers", "crm_api.Customers")),
-            ExportTable("query.results", _l("Query results"), results_table)]
+            ExportTable("query.results", _l("Query results"), results_table),
+            ExportTable("crm.vehicles", _l("Vehicles"), vehicles_table, "crm.vehicles.view",
+                        endpoints=("crm.vehicles", "crm_api.Vehicles")),
+            ExportTable("admin.users", _l("Users"), users_table, "admin.users",
+                        endpoints=("admin.users",)),
+            ExportTable("admin.branches", _l("Branches"), branches_table, "admin.branches",
+                        endpoints=("admin.branches",)),
+            ExportTable("admin.audit", _l("Audit log"), audit_table, "audit.view",
+                        endpoints=("admin.audit",)),
+            ExportTable("query.analysis", _l("Analysis"), analysis_table),
+            ExportTable("query.report", _l("Report"), report_table)]
 
 
 @hookimpl

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import jinja2
+import jinja2.sandbox
 from flask import current_app, render_template
 from flask_babel import gettext as _
 from werkzeug.security import safe_join
@@ -44,8 +45,12 @@ FORMATS: dict[str, tuple[str, str]] = {
 PAPERS = ("A4", "A5")
 #: documents are rendered with this base URL so ``/static/...`` has a host the fetcher knows
 BASE_URL = "https://carebiz-documents.invalid/"
-#: most records one batch may print (a batch is rendered within the request)
+#: most records one batch may print within the request
 MAX_BATCH = 200
+#: batches of more records than this are printed by a background job
+SYNC_BATCH = 20
+#: most records one background job may print
+MAX_BACKGROUND_BATCH = 2000
 
 
 class DocumentFailed(ServiceError):
@@ -142,18 +147,28 @@ def _static_prefix() -> str:
 
 
 def render_html(doc_type: Any, data: Mapping[str, Any], paper: str = "A4",
-                for_print: bool = False) -> str:
-    """The document as a standalone HTML page (the template gets ``doc``, ``paper`` and
-    ``logo_url``)."""
+                for_print: bool = False, custom: Any = None) -> str:
+    """The document as a standalone HTML page (the template gets ``doc``, ``paper``,
+    ``logo_url``, ``terms`` and ``accent_colour``). ``custom`` is the company's
+    :class:`~carebiz.documents.models.DocumentTemplate`: its terms, colour and logo go to the
+    default template, and its body, when it has one, is rendered instead in a sandbox."""
+    from carebiz.documents import custom as customs
+
+    look = customs.look(custom)
+    context = {"doc": data, "paper": paper, "logo_url": look["custom_logo"] or logo_url(),
+               "document_type": doc_type, "for_print": for_print, "terms": look["terms"],
+               "accent_colour": look["accent_colour"]}
+    template = doc_type.template
     try:
-        return render_template(doc_type.template, doc=data, paper=paper, logo_url=logo_url(),
-                               document_type=doc_type, for_print=for_print)
-    except jinja2.TemplateError as exc:
-        log.exception("template %s of document type %s failed", doc_type.template,
-                      doc_type.name)
+        if custom is not None and custom.body:
+            template = _("the company's template")
+            return customs.render_body(custom.body, customs.sandbox_context(context))
+        return render_template(doc_type.template, **context)
+    except (jinja2.TemplateError, jinja2.sandbox.SecurityError) as exc:
+        log.exception("template %s of document type %s failed", template, doc_type.name)
         raise DocumentFailed(
             _("The document could not be produced: its template '%(template)s' has an error "
-              "(%(error)s).", template=doc_type.template, error=str(exc))) from exc
+              "(%(error)s).", template=template, error=str(exc))) from exc
 
 
 # --- PDF -----------------------------------------------------------------------------------
@@ -313,10 +328,7 @@ def produce(session: Any, type_name: str, record_ids: Sequence[int], fmt: str, u
                                {"format": _("Must be pdf.")})
     datas = [build(session, doc_type, rid, user, locale) for rid in record_ids]
     mimetype, ext = FORMATS[fmt]
-    if len(record_ids) == 1:
-        filename = f"{doc_type.name}-{record_ids[0]}.{ext}"
-    else:
-        filename = f"{doc_type.name}-batch-{len(record_ids)}.{ext}"
+    filename = file_name(doc_type, record_ids, ext)
     if fmt == "docx":
         try:
             return render_docx(datas[0]), mimetype, filename
@@ -324,7 +336,87 @@ def produce(session: Any, type_name: str, record_ids: Sequence[int], fmt: str, u
             log.exception("DOCX rendering failed")
             raise DocumentFailed(_("The Word document could not be produced (%(error)s).",
                                    error=str(exc))) from exc
-    pages = [render_html(doc_type, data, paper, for_print=(fmt == "pdf")) for data in datas]
+    custom = get_custom(session, doc_type)
+    pages = [render_html(doc_type, data, paper, for_print=(fmt == "pdf"), custom=custom)
+             for data in datas]
     if fmt == "html":
         return pages[0].encode("utf-8"), mimetype, filename
     return render_pdf(pages), mimetype, filename
+
+
+def file_name(doc_type: Any, record_ids: Sequence[int], ext: str) -> str:
+    if len(record_ids) == 1:
+        return f"{doc_type.name}-{record_ids[0]}.{ext}"
+    return f"{doc_type.name}-batch-{len(record_ids)}.{ext}"
+
+
+def get_custom(session: Any, doc_type: Any) -> Any:
+    """The company's override of the type's template, if any."""
+    from carebiz.documents.custom import get_template
+
+    return get_template(session, doc_type.name)
+
+
+# --- background printing -------------------------------------------------------------------
+
+
+def start_render(session: Any, type_name: str, record_ids: Sequence[int], user: Any,
+                 locale: Any, paper: str = "A4") -> Any:
+    """Check what can be checked at once (type, permission, paper, count), then submit the
+    ``documents.render`` job that prints the PDF into the instance folder."""
+    from carebiz.jobs import submit
+
+    doc_type = get_type(type_name)
+    paper = check_paper(paper)
+    check_permission(doc_type, user)
+    ids = [int(i) for i in record_ids]
+    if not ids:
+        raise ValidationFailed(_("Give at least one record id."), {"ids": _("Required.")})
+    if len(ids) > MAX_BACKGROUND_BATCH:
+        raise ValidationFailed(_("At most %(max)s documents at once.",
+                                 max=MAX_BACKGROUND_BATCH), {"ids": _("Too many.")})
+    return submit(session, "documents.render",
+                  {"type_name": doc_type.name, "ids": ids, "paper": paper,
+                   "locale": str(locale or "zh_CN")}, user_id=user.id)
+
+
+def run_render(ctx: Any, type_name: str, ids: list[int], paper: str = "A4",
+               locale: str | None = None) -> dict[str, Any]:
+    """The background task: render the documents as the submitting user may see them into
+    one PDF in the instance folder; the job page offers it to its owner."""
+    import uuid
+
+    from flask_babel import force_locale
+
+    from carebiz.export.service import exports_folder
+    from carebiz.models import User
+
+    app = ctx.app
+    user = ctx.session.get(User, ctx.user_id)
+    if user is None:
+        raise NotFound(_("The user who asked for these documents no longer exists."))
+    loc = locale or "zh_CN"
+    ids = [int(i) for i in ids]
+    if not ids or len(ids) > MAX_BACKGROUND_BATCH:
+        raise ValidationFailed(_("At most %(max)s documents at once.",
+                                 max=MAX_BACKGROUND_BATCH), {"ids": _("Too many.")})
+    with app.test_request_context(), force_locale(loc):
+        doc_type = get_type(type_name, app.extensions["carebiz"].host)
+        paper = check_paper(paper)
+        check_permission(doc_type, user)
+        custom = get_custom(ctx.session, doc_type)
+        pages = []
+        step = max(1, len(ids) // 20)
+        for done, rid in enumerate(ids, start=1):
+            data = build(ctx.session, doc_type, rid, user, loc)
+            pages.append(render_html(doc_type, data, paper, for_print=True, custom=custom))
+            if done % step == 0:
+                ctx.progress(done * 60 // len(ids), _("%(done)s of %(total)s documents",
+                                                      done=done, total=len(ids)))
+        ctx.progress(60, _("Laying out the pages"))
+        content = render_pdf(pages)
+        name = f"{uuid.uuid4().hex}.pdf"
+        (exports_folder(app) / name).write_bytes(content)
+        mimetype, ext = FORMATS["pdf"]
+        return {"file": name, "filename": file_name(doc_type, ids, ext), "mimetype": mimetype,
+                "documents": len(ids)}

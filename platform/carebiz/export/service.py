@@ -128,12 +128,20 @@ def _counting(rows: Any, total: int, ctx: Any) -> Any:
         yield row
 
 
+def has_file(job: Any) -> bool:
+    """The job's result offers a file for download (``file``, ``filename``, ``mimetype``)."""
+    result = job.result if isinstance(job.result, dict) else {}
+    return all(isinstance(result.get(key), str) and result.get(key)
+               for key in ("file", "filename", "mimetype"))
+
+
 def export_file(app: Flask, job: Any) -> Path | None:
     """The finished export of ``job`` on disk, if any (names come from the job, never from
     the user)."""
     result = job.result if isinstance(job.result, dict) else {}
     name = result.get("file")
-    if job.status != "finished" or not isinstance(name, str) or "/" in name:
+    if job.status != "finished" or not isinstance(name, str) or "/" in name \
+            or "\\" in name or name.startswith("."):
         return None
     path = exports_folder(app) / name
     return path if path.is_file() else None

@@ -3,11 +3,13 @@ the builder page, and ``/export/query.results?source=…&<the builder's argument
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
 
 from carebiz.errors import ValidationFailed
+from carebiz.export.table import NUMBER, TEXT, Column, Table
 from carebiz.query import service
 
 
@@ -28,3 +30,62 @@ def results_table(session: Any, user: Any, args: Any) -> Any:
     lines += [" ".join(filter(None, (r.field, r.op, r.value))) for r in state.rows if r.field]
     table.filters = lines
     return table
+
+
+def _number(value: Any) -> Any:
+    """A measure as a number cell (the aggregate gives exact decimals as text)."""
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return value
+    return value
+
+
+def _view_table(view: dict[str, Any], filters: list[str]) -> Table:
+    """An analysis as shown (translated labels and values): groups, then measures."""
+    ngroups = view["ngroups"]
+    columns = [Column(f"c{i}", label, TEXT if i < ngroups else NUMBER)
+               for i, label in enumerate(view["labels"])]
+    rows = [[cell if i < ngroups else _number(cell) for i, cell in enumerate(row)]
+            for row in view["rows"]]
+    return Table(view["title"], columns, iter(rows), filters=filters, total=len(rows))
+
+
+def analysis_table(session: Any, user: Any, args: Any) -> Table:
+    """The builder's analysis table (group rows and their measures), as the user may see it:
+    ``/export/query.analysis?source=…&<the builder's arguments>``."""
+    from carebiz.query import views
+
+    source = service.get_source(user, str(args.get("source") or ""))
+    state = views.read_state(source, args)
+    if not state.groups:
+        raise ValidationFailed(_("Choose what to group by first."), {"group_by": _("required")})
+    if state.errors:
+        raise ValidationFailed(_("The advanced condition is not valid JSON."))
+    body = views.body_of(source, state)
+    result = service.aggregate(session, user, source.name, {
+        **body, "group_by": views.group_by_of(source, state),
+        "measures": views.measures_of(state)})
+    view = views.analysis_view(source, result, str(source.label))
+    lines = [f"{_('Search')}: {state.q}"] if state.q else []
+    lines += [" ".join(filter(None, (r.field, r.op, r.value))) for r in state.rows if r.field]
+    if state.where_text:
+        lines.append(state.where_text)
+    return _view_table(view, lines)
+
+
+def report_table(session: Any, user: Any, args: Any) -> Table:
+    """A report's table for its parameters (written in the file's header):
+    ``/export/query.report?report=…&<its parameters>``."""
+    from carebiz.query import reports, views
+
+    report = reports.get(user, str(args.get("report") or ""))
+    values, typed, errors = reports.read_params(report, args)
+    if errors:
+        raise ValidationFailed(_("The report's parameters are not valid."), errors)
+    result = reports.run(session, user, report, values)
+    view = views.analysis_view(service.get_source(user, report.source), result,
+                               str(report.label))
+    lines = [f"{param.label}: {typed.get(param.name, '')}" for param in report.params]
+    return _view_table(view, lines)

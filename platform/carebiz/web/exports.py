@@ -35,14 +35,35 @@ def _answer_formats_on_lists(state: Any) -> None:
 
     @state.app.before_request
     def list_as_file() -> Any:
-        if request.method != "GET" or "format" not in request.args or not request.endpoint:
+        if request.method != "GET" or not request.endpoint:
             return None
         for entry in _host().collect("export_tables"):
             if request.endpoint in entry.endpoints:
+                fmt = request.args.get("format") if "format" in request.args else (
+                    accepted_format() if request.path.startswith("/api/") else None)
+                if fmt is None:
+                    return None
                 if not current_user.is_authenticated:
                     abort(401 if request.path.startswith("/api/") else 403)
-                return export(entry.name)
+                return _export(entry.name, fmt)
         return None
+
+
+#: never answered with a file through ``Accept``: the API's own answer, and what browsers ask
+#: for when opening any address
+NOT_NEGOTIATED = ("application/json", "text/html")
+
+
+def accepted_format() -> str | None:
+    """The export format the request's ``Accept`` header names as its best match (``Accept:
+    text/csv``), if any; JSON, HTML and wildcards keep the normal answer."""
+    offered = {f.mimetype: f.name for f in service.formats(_host()).values()
+               if f.mimetype not in NOT_NEGOTIATED}
+    if not offered or not request.accept_mimetypes:
+        return None
+    best = request.accept_mimetypes.best_match([*NOT_NEGOTIATED, *offered])
+    named = {value.lower() for value, _quality in request.accept_mimetypes}
+    return offered.get(best) if best in offered and best in named else None
 
 
 @bp.app_template_global()
@@ -57,8 +78,12 @@ def export_url(table: str, fmt: str, extra: dict[str, Any] | None = None) -> str
 @bp.route("/<name>")
 @login_required
 def export(name: str) -> Any:
+    return _export(name, request.args.get("format"))
+
+
+def _export(name: str, format_name: str | None) -> Any:
     host = _host()
-    fmt = service.get_format(host, request.args.get("format"))
+    fmt = service.get_format(host, format_name)
     # repeated arguments (a query's conditions f/o/v) are kept
     args = MultiDict([(k, v) for k, v in request.args.items(multi=True)
                       if k not in ("format", "page")])
@@ -76,8 +101,11 @@ def export(name: str) -> Any:
 @bp.route("/download/<job_id>")
 @login_required
 def download(job_id: str) -> Any:
+    """The file a finished job wrote into the instance folder (an export, printed documents
+    …): any task whose result names ``file``, ``filename`` and ``mimetype``; only for the
+    job's owner, and the file's name comes from the job's result only."""
     job = db.session().get(Job, job_id)
-    if job is None or job.created_by != current_user.id or job.task != "core.export":
+    if job is None or job.created_by != current_user.id or not service.has_file(job):
         abort(404)
     path = service.export_file(current_app._get_current_object(), job)
     if path is None:
