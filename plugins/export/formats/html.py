@@ -26,7 +26,7 @@ tbody tr:nth-child(even) td { background: #f6f8fb; }
 
 
 def html_chunks(table: Table, *, css: str = CSS, progress: Any = None,
-                counter: list[int] | None = None) -> Iterator[str]:
+                counter: list[int] | None = None, colgroup: str = "") -> Iterator[str]:
     """The page as text chunks; ``counter[0]`` receives the number of rows."""
     title = escape(str(table.title))
     yield (f'<!DOCTYPE html>\n<html lang="{html_lang(table.locale)}">\n<head>\n'
@@ -38,7 +38,7 @@ def html_chunks(table: Table, *, css: str = CSS, progress: Any = None,
     head = "".join(
         f'<th{" class=num" if c.type in NUMERIC else ""}>{escape(str(c.label))}</th>'
         for c in table.columns)
-    yield f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
+    yield f"<table>{colgroup}\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
     count = 0
     for cells in document_rows(table):
         yield "<tr>" + "".join(
