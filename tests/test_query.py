@@ -288,9 +288,8 @@ class Api:
 @pytest.fixture
 def data(app: Flask, seeded: dict[str, Any]) -> dict[str, Any]:
     """Customers and vehicles in branches A and B."""
-    from carebiz.crm.models import Party, PartyValue, Vehicle
-    from carebiz.crm.services.parties import name_key
-    from tests.crm_helpers import valid_vin
+    from carebiz.crm.models import Party, Vehicle
+    from tests.crm_helpers import add_people, valid_vin
 
     a, b = seeded["branches"]["A"], seeded["branches"]["B"]
     now = dt.datetime.now(dt.UTC)
@@ -298,17 +297,8 @@ def data(app: Flask, seeded: dict[str, Any]) -> dict[str, Any]:
               ("Li 100% Lei", a, "Beijing", None, None, now - dt.timedelta(days=40)),
               ("Zhang_San", a, "上海", "new", "80", now - dt.timedelta(days=400)),
               ("Bob B", b, "Shenzhen", "vip", "999", now)]
-    ids = {}
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
-        for name, branch, city, segment, value, created in people:
-            party = Party(name=name, name_key=name_key(name), branch_id=branch, city=city,
-                          created_at=created)
-            sess.add(party)
-            sess.flush()
-            ids[name] = party.id
-            if segment:
-                sess.add(PartyValue(party_id=party.id, currency="CNY", segment=segment,
-                                    lifetime_value=Decimal(value)))
+        ids = add_people(sess, people)
         merged = Party(name="Merged Away", name_key="mergedaway", branch_id=a, active=False)
         sess.add(merged)
         cars = [("Toyota", "Corolla", 2018, 60000, ids["王伟"], a),

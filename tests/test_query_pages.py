@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,9 +16,8 @@ from tests.conftest import PASSWORD, login
 @pytest.fixture
 def data(app: Flask, seeded: dict[str, Any]) -> dict[str, Any]:
     """Customers in branches A and B, and a user without any role."""
-    from carebiz.crm.models import Party, PartyValue
-    from carebiz.crm.services.parties import name_key
     from carebiz.services.users import create_user
+    from tests.crm_helpers import add_people
 
     a, b = seeded["branches"]["A"], seeded["branches"]["B"]
     now = dt.datetime.now(dt.UTC)
@@ -27,17 +25,8 @@ def data(app: Flask, seeded: dict[str, Any]) -> dict[str, Any]:
               ("Li Lei", a, "Beijing", None, None, now - dt.timedelta(days=40)),
               ("Zhang San", a, "Shanghai", "new", "80", now - dt.timedelta(days=400)),
               ("Bob Branchb", b, "Shanghai", "vip", "999", now)]
-    ids = {}
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
-        for name, branch, city, segment, value, created in people:
-            party = Party(name=name, name_key=name_key(name), branch_id=branch, city=city,
-                          created_at=created)
-            sess.add(party)
-            sess.flush()
-            ids[name] = party.id
-            if segment:
-                sess.add(PartyValue(party_id=party.id, currency="CNY", segment=segment,
-                                    lifetime_value=Decimal(value)))
+        ids = add_people(sess, people)
         create_user(sess, "nobody", PASSWORD, branches=["A"])
         sess.commit()
     return {"ids": ids, **seeded}

@@ -36,6 +36,7 @@ from wtforms import BooleanField, SelectField
 from carebiz import db
 from carebiz.crm.services import importer
 from carebiz.errors import ServiceError
+from carebiz.export.csv_format import inert
 from carebiz.jobs import submit
 from carebiz.models import Job
 from carebiz.models.job import FINISHED
@@ -113,15 +114,9 @@ def _csv_response(rows: list[list[Any]], filename: str) -> Response:
     (a header from the uploaded file such as ``=HYPERLINK(…)``) are quoted with ``'``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerows([[_inert(cell) for cell in row] for row in rows])
+    writer.writerows([[inert(cell) for cell in row] for row in rows])
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
-
-
-def _inert(cell: Any) -> Any:
-    if isinstance(cell, str) and cell.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + cell
-    return cell
 
 
 def _check_job(job_id: str) -> Job:

@@ -11,8 +11,6 @@ exist."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +19,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -29,7 +26,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -58,7 +54,13 @@ from carebiz.db import utcnow
 from carebiz.errors import ServiceError
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
-from carebiz.web.admin import apply_errors, form_status, paginate, record_audit, sorted_by
+from carebiz.web.admin import (
+    form_status,
+    paginate,
+    record_audit,
+    saving,
+    sorted_by,
+)
 from carebiz.web.links import record_url
 
 bp = Blueprint("crm", __name__, template_folder="templates")
@@ -97,34 +99,7 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def phone_region() -> str:
-    if "crm_phone_region" not in g:
-        g.crm_phone_region = setting(_sess(), "crm.phone_region")
-    return g.crm_phone_region
-
-
-class Attempt:
-    ok = False
-    error: ServiceError | None = None
-
-
-@contextmanager
-def attempt(form: FlaskForm | None = None,
-            aliases: dict[str, str] | None = None) -> Iterator[Attempt]:
-    """Like :func:`carebiz.web.admin.saving`, with field-name aliases (custom fields) and
-    the service error kept for pages that show more of it (the duplicates it matched)."""
-    sess = _sess()
-    outcome = Attempt()
-    try:
-        yield outcome
-        sess.commit()
-        outcome.ok = True
-    except ServiceError as exc:
-        sess.rollback()
-        outcome.error = exc
-        if form is not None:
-            apply_errors(form, exc, aliases)
-        else:
-            flash(exc.message, "danger")
+    return setting(_sess(), "crm.phone_region")  # read once per session by the service
 
 
 def custom_aliases(definitions: list[Any]) -> dict[str, str]:
@@ -342,7 +317,7 @@ def customer_new() -> Any:
     form.branch_id.choices = branch_choices()
     duplicates: list[dict[str, Any]] = []
     if form.validate_on_submit():
-        with attempt(form, custom_aliases(definitions)) as done:
+        with saving(form, custom_aliases(definitions)) as done:
             party, _vehicle = parties.create_party_with_vehicle(
                 sess, form.values(), form.vehicle(), user=current_user,
                 allow_duplicates=form.allow_duplicates.data)
@@ -388,7 +363,7 @@ def customer_edit(party_id: int) -> Any:
     form.branch_id.choices = branch_choices(party.branch_id)
     duplicates: list[dict[str, Any]] = []
     if form.validate_on_submit():
-        with attempt(form, custom_aliases(definitions)) as done:
+        with saving(form, custom_aliases(definitions)) as done:
             parties.update_party(sess, party, form.values(), user=current_user,
                                  allow_duplicates=form.allow_duplicates.data)
         if done.ok:
@@ -480,7 +455,7 @@ def timeline_add(party_id: int) -> Any:
     if form.validate_on_submit():
         vehicle = one_visible(Vehicle, form.vehicle_id.data) if form.vehicle_id.data else None
         followup = form.kind.data in timeline.FOLLOWUP_KINDS
-        with attempt(form) as done:
+        with saving(form) as done:
             timeline.add_entry(sess, party, form.kind.data, subject=form.subject.data,
                                body=form.body.data, vehicle=vehicle,
                                due_at=aware(form.due_at.data) if followup else None,
@@ -501,7 +476,7 @@ def timeline_complete(entry_id: int) -> Any:
     target = safe_next(form.next.data) or url_for(".customer", party_id=entry.party_id)
     if form.validate_on_submit():
         score = int(form.satisfaction.data) if form.satisfaction.data else None
-        with attempt() as done:
+        with saving() as done:
             timeline.complete_followup(_sess(), entry, outcome=form.outcome.data,
                                        satisfaction=score, user=current_user,
                                        cancelled=form.cancelled.data)
@@ -551,7 +526,7 @@ def merge(party_id: int) -> Any:
             status = 422
         else:
             keep, remove = (party, other) if form.keep.data == "this" else (other, party)
-            with attempt() as done:
+            with saving() as done:
                 merge_service.merge_parties(sess, keep, remove, user=current_user)
             if done.ok:
                 flash(_("Customer #%(removed)s merged into %(name)s.", removed=remove.id,
@@ -678,7 +653,7 @@ def odometer_add(vehicle_id: int) -> Any:
     car = vehicle_or_404(vehicle_id)
     form = f.OdometerForm()
     if form.validate_on_submit():
-        with attempt(form) as done:
+        with saving(form) as done:
             vehicle_service.record_odometer(_sess(), car, form.value_km.data,
                                             aware(form.read_at.data),
                                             meter_replaced=form.meter_replaced.data,
@@ -701,7 +676,7 @@ def owner_change(vehicle_id: int) -> Any:
         elif owner.id == car.owner_id:
             form.owner_id.errors = [_("This customer owns the vehicle already.")]
         else:
-            with attempt(form) as done:
+            with saving(form) as done:
                 vehicle_service.change_owner(_sess(), car, owner, form.owner_since.data)
             if done.ok:
                 flash(_("%(name)s is now the owner.", name=owner.name), "success")
@@ -730,7 +705,7 @@ def vehicle_new() -> Any:
         if values["owner_id"] and (chosen is None or not chosen.active):
             form.owner_id.errors = [_("No active customer with this number.")]
         else:
-            with attempt(form, custom_aliases(definitions)) as done:
+            with saving(form, custom_aliases(definitions)) as done:
                 car = vehicle_service.create_vehicle(sess, values, user=current_user)
             if done.ok:
                 flash(_("Vehicle %(vin)s registered.", vin=car.vin), "success")
@@ -756,7 +731,7 @@ def vehicle_edit(vehicle_id: int) -> Any:
         **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
     form.branch_id.choices = branch_choices(car.branch_id)
     if form.validate_on_submit():
-        with attempt(form, custom_aliases(definitions)) as done:
+        with saving(form, custom_aliases(definitions)) as done:
             vehicle_service.update_vehicle(sess, car, form.values(), user=current_user)
         if done.ok:
             flash(_("Vehicle %(vin)s saved.", vin=car.vin), "success")
@@ -775,7 +750,7 @@ def custom_fields() -> Any:
     sess = _sess()
     form = f.CustomFieldForm()
     if form.validate_on_submit():
-        with attempt(form) as done:
+        with saving(form) as done:
             field = field_service.define(
                 sess, form.entity.data, form.name.data, form.label.data, form.type.data,
                 choices=f.lines(form.choices.data), required=form.required.data,

@@ -10,15 +10,16 @@ from typing import IO, Any
 
 from carebiz.export.table import Table, text_of
 
-FORMULA_START = ("=", "+", "-", "@")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def inert(text: str) -> str:
-    """A cell starting with = + - @ is a formula to Excel; quote it (numbers such as -5 and
-    phone numbers such as +86… stay as they are)."""
-    if text[:1] in FORMULA_START and not text[1:2].isdigit():
-        return "'" + text
-    return text
+def inert(value: Any) -> Any:
+    """A text cell starting with = + - @ (or a tab or carriage return) is a formula to Excel;
+    quote it. Numbers such as -5, phone numbers such as +86… and non-text values stay as they
+    are. Every CSV the platform writes goes through this one rule."""
+    if isinstance(value, str) and value[:1] in FORMULA_START and not value[1:2].isdigit():
+        return "'" + value
+    return value
 
 
 def write_csv(table: Table, out: IO[bytes], *, bom: bool = True,

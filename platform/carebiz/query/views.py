@@ -38,6 +38,7 @@ from werkzeug.datastructures import MultiDict
 
 from carebiz import db
 from carebiz.errors import ServiceError, ValidationFailed
+from carebiz.export.csv_format import inert
 from carebiz.query import charts, operators, reports, service
 from carebiz.query import compiler as c
 from carebiz.query.models import BRANCH, PRIVATE, ROLE
@@ -355,18 +356,12 @@ def inline_svg(svg: bytes) -> Markup:
     return Markup(text)  # noqa: S704 - pygal escapes every label and value it writes
 
 
-def _inert_cell(value: Any) -> Any:
-    """Cells starting with = + - @ are formulas to spreadsheet programs; quote them."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else value
-
-
 def csv_response(view: dict[str, Any], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([_inert_cell(label) for label in view["labels"]])
+    writer.writerow([inert(label) for label in view["labels"]])
     for row in view["rows"]:
-        writer.writerow([_inert_cell(cell) for cell in row])
+        writer.writerow([inert(cell) for cell in row])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={filename}"})
 

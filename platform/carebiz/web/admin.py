@@ -144,13 +144,17 @@ def apply_errors(form: FlaskForm, exc: ServiceError, aliases: dict[str, str] | N
 
 class Outcome:
     ok = False
+    #: the service error, for pages that show more of it (the duplicates it matched)
+    error: ServiceError | None = None
 
 
 @contextmanager
-def saving(form: FlaskForm | None = None) -> Iterator[Outcome]:
+def saving(form: FlaskForm | None = None,
+           aliases: dict[str, str] | None = None) -> Iterator[Outcome]:
     """Run the service calls in the ``with`` block as one transaction: commit when they
     succeed; on a :class:`ServiceError` roll back and show its messages next to the form's
-    fields (or flash it when there is no form). Check ``.ok`` afterwards."""
+    fields (``aliases`` maps service field names to form field names) or flash it when there
+    is no form. Check ``.ok`` (and ``.error``) afterwards."""
     sess = db.session()
     outcome = Outcome()
     try:
@@ -159,8 +163,9 @@ def saving(form: FlaskForm | None = None) -> Iterator[Outcome]:
         outcome.ok = True
     except ServiceError as exc:
         sess.rollback()
+        outcome.error = exc
         if form is not None:
-            apply_errors(form, exc)
+            apply_errors(form, exc, aliases)
         else:
             flash(exc.message, "danger")
 
