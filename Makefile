@@ -27,6 +27,7 @@ test: $(PY)
 
 check:
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 ## Translations: extract every core string, then compile the catalogs.
