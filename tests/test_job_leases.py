@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from carebiz.db import utcnow
 from carebiz.jobs import submit
 from carebiz.models import Job
@@ -169,3 +171,24 @@ def test_a_job_killed_with_its_worker_is_failed_by_the_next_worker(make_app, fak
     assert job.status == "failed" and job.error.startswith(REASON), job.error
     assert f"pid {marker.read_text()}" in job.error
     assert not upload.exists()
+
+
+def test_on_sqlite_a_locked_database_leaves_the_job_to_a_later_sweep(app, seeded):
+    """A locked SQLite file may be the "dead" job itself writing (its heartbeats wait behind
+    its own transaction): the sweep does not wait for the lock, and fails nothing."""
+    from carebiz.jobs.cleanup import sweep_dead
+
+    engine = app.extensions["carebiz"].engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite locks the whole database for a writer")
+    now = utcnow()
+    job_id = add_job(app, task="core.export", status=RUNNING, started_at=now,
+                     lease_until=now - dt.timedelta(seconds=1))
+    with engine.connect() as writer:
+        writer.exec_driver_sql("BEGIN IMMEDIATE")  # what a running task's writes do
+        try:
+            assert sweep_dead(app) == []
+        finally:
+            writer.rollback()
+    assert get_job(app, job_id).status == RUNNING
+    assert sweep_dead(app) == [job_id]  # once the writer is gone

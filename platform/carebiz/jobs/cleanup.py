@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import Flask
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
@@ -50,33 +51,54 @@ def sweep_dead(app: Flask, job_ids: Iterable[str] | None = None,
     """Fail every running job whose lease has passed (only those of ``job_ids`` if given),
     with a reason naming the process that stopped, and remove its files. Each job is failed
     by a conditional update, so a job whose runner renewed its lease meanwhile, or that
-    another sweep failed first, is left alone. Returns the ids of the jobs it failed."""
+    another sweep failed first, is left alone. Returns the ids of the jobs it failed.
+
+    On SQLite a locked file means someone is writing, perhaps the very job that looks dead
+    (its heartbeats wait behind its own transaction): the sweep then does not wait for the
+    lock but leaves the job to a later sweep, by which time that job has usually ended."""
     now = now or utcnow()
-    factory = app.extensions["carebiz"].session_factory
-    failed = []
-    with app.app_context(), factory() as sess:
-        stmt = select(Job).where(_dead(app, now)).order_by(Job.started_at)
-        if job_ids is not None:
-            stmt = stmt.where(Job.id.in_(list(job_ids)))
-        for job in sess.scalars(stmt).all():
-            seen = job.heartbeat_at or job.started_at or now
-            reason = _("The process running this job stopped (%(runner)s, last heard of at "
-                       "%(time)s UTC); the job did not finish. Start it again.",
-                       runner=job.runner or "?", time=f"{seen:%Y-%m-%d %H:%M:%S}")
-            claimed = sess.execute(
-                update(Job).where(Job.id == job.id, _dead(app, now))
-                .values(status=FAILED, error=reason, finished_at=now)
-                .execution_options(synchronize_session=False)).rowcount
-            if not claimed:
-                sess.rollback()
-                continue
-            emit(sess, signals.job_finished, job_id=job.id, task=job.task, status=FAILED)
-            sess.commit()
-            log.warning("job %s (%s) failed: its process %s stopped", job.id, job.task,
-                        job.runner)
-            remove_files(app, job)
-            failed.append(job.id)
+    ext = app.extensions["carebiz"]
+    sqlite = ext.engine.dialect.name == "sqlite"
+    failed: list[str] = []
+    with app.app_context(), ext.engine.connect() as conn:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA busy_timeout = 100")
+            conn.commit()
+        try:
+            with ext.session_factory(bind=conn) as sess:
+                _sweep(app, sess, job_ids, now, failed)
+        except OperationalError:
+            log.info("database busy: dead jobs are looked for again later", exc_info=True)
+        finally:
+            if sqlite:  # give the pooled connection its normal patience back
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
+                conn.commit()
     return failed
+
+
+def _sweep(app: Flask, sess: Session, job_ids: Iterable[str] | None, now: dt.datetime,
+           failed: list[str]) -> None:
+    stmt = select(Job).where(_dead(app, now)).order_by(Job.started_at)
+    if job_ids is not None:
+        stmt = stmt.where(Job.id.in_(list(job_ids)))
+    for job in sess.scalars(stmt).all():
+        seen = job.heartbeat_at or job.started_at or now
+        reason = _("The process running this job stopped (%(runner)s, last heard of at "
+                   "%(time)s UTC); the job did not finish. Start it again.",
+                   runner=job.runner or "?", time=f"{seen:%Y-%m-%d %H:%M:%S}")
+        claimed = sess.execute(
+            update(Job).where(Job.id == job.id, _dead(app, now))
+            .values(status=FAILED, error=reason, finished_at=now)
+            .execution_options(synchronize_session=False)).rowcount
+        if not claimed:
+            sess.rollback()
+            continue
+        emit(sess, signals.job_finished, job_id=job.id, task=job.task, status=FAILED)
+        sess.commit()
+        log.warning("job %s (%s) failed: its process %s stopped", job.id, job.task, job.runner)
+        remove_files(app, job)
+        failed.append(job.id)
 
 
 def refresh_if_dead(session: Session, app: Flask, job: Job) -> Job:
