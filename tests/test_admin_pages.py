@@ -244,19 +244,20 @@ def test_role_page_groups_permissions(app: Flask, seeded: dict[str, Any],
 
 def test_create_and_edit_role(app: Flask, admin_client: Any) -> None:
     resp = admin_client.post("/admin/roles/new", data={
-        "name": "auditor", "label": "Auditor", "permissions": ["audit.view", "jobs.view"]})
+        "name": "auditor", "label": "Auditor",
+        "permissions": ["audit.view", "crm.customers.merge"]})
     assert resp.status_code == 302
     with db(app) as sess:
         role = sess.scalar(select(Role).where(Role.name == "auditor"))
-        assert role.permission_names == {"audit.view", "jobs.view"}
+        assert role.permission_names == {"audit.view", "crm.customers.merge"}
     assert audit_rows(app, "role", role.id)[-1].after == {
-        "permissions": ["audit.view", "jobs.view"]}
+        "permissions": ["audit.view", "crm.customers.merge"]}
     resp = admin_client.post(f"/admin/roles/{role.id}", data={"permissions": ["admin.users"]})
     assert resp.status_code == 302
     with db(app) as sess:
         assert sess.get(Role, role.id).permission_names == {"admin.users"}
     entry = audit_rows(app, "role", role.id)[-1]
-    assert entry.before == {"permissions": ["audit.view", "jobs.view"]}
+    assert entry.before == {"permissions": ["audit.view", "crm.customers.merge"]}
     html = text(admin_client.get(f"/admin/roles/{role.id}"))
     assert re.search(r'value="admin.users" id="perm-admin.users" checked', html)
     assert "Permissions of role auditor changed" in html

@@ -280,7 +280,11 @@ def demo() -> None:
     click.echo(summary)
 
 
-@main.command("worker")
+# Neither ``worker`` nor ``serve`` runs inside an app context (FlaskGroup's default): Flask
+# reuses an already-pushed context of the same app for every request, so its ``g`` (the
+# logged-in user, the DB session, the CSRF token) would live as long as the process and the
+# first caller's identity would answer for everyone. Each request and each job pushes its own.
+@main.command("worker", with_appcontext=False)
 @click.option("--burst", is_flag=True, help="Run what is due and queued, then exit.")
 @click.option("--interval", default=30.0, show_default=True,
               help="Seconds between schedule checks.")
@@ -292,7 +296,7 @@ def worker(burst: bool, interval: float) -> None:
     work(app, burst=burst, interval=interval)
 
 
-@main.command("serve")
+@main.command("serve", with_appcontext=False)
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=lambda: min(2 * (os.cpu_count() or 1) + 1, 9),
               show_default="2 x CPUs + 1")
@@ -309,6 +313,7 @@ def serve(bind: str, workers: int, timeout: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("timeout", timeout)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("post_worker_init", check_no_app_context)
 
         def load(self) -> Flask:
             return app
@@ -321,6 +326,17 @@ def serve(bind: str, workers: int, timeout: int) -> None:
     gc.collect()
     gc.freeze()
     Server().run()
+
+
+def check_no_app_context(_worker: Any) -> None:
+    """Refuse to serve from a process that has an app context pushed (a context pushed
+    before the fork is inherited through the context variables): every request would reuse
+    it and its ``g``, i.e. run as the worker's first caller."""
+    from flask import has_app_context
+
+    if has_app_context():
+        raise RuntimeError("an app context is pushed in the server process; requests would "
+                           "share its g (user, session): start gunicorn outside app contexts")
 
 
 def add_plugin_commands(app: Flask, host: Any) -> None:

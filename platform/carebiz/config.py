@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "CAREBIZ_JOB_QUEUE": "thread",  # thread (in-process), inline (synchronous) or rq
     "CAREBIZ_REDIS_URL": "redis://127.0.0.1:6379/0",
     "CAREBIZ_RQ_QUEUE": "carebiz",
+    "CAREBIZ_JOB_LEASE": "120",  # seconds a running job lives without a heartbeat
     "CAREBIZ_DEFAULT_LOCALE": "en",
     "CAREBIZ_TIMEZONE": "Asia/Shanghai",
     "CAREBIZ_SECURE_COOKIES": False,

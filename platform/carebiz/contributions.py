@@ -186,6 +186,9 @@ class Task:
     run: Callable[..., Any]
     permission: str | None = None
     weight: int = 100
+    #: ``files(app, job)``: the files on disk a job of this task holds besides its result's
+    #: ``file`` (e.g. a stored upload), removed when the job dies or is purged
+    files: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, select
 
 from carebiz import __version__, hookimpl
 from carebiz.contributions import (
@@ -28,6 +28,7 @@ from carebiz.contributions import (
     TimelineKind,
 )
 from carebiz.db import utcnow
+from carebiz.errors import ServiceError
 from carebiz.models import CORE_MODELS, AuditEntry, Job
 from carebiz.plugins.manifest import CORE, PluginManifest
 from carebiz.security.rows import branch_rule
@@ -91,8 +92,6 @@ def permissions() -> list[Permission]:
         Permission("admin.settings", _l("Change business settings"), weight=15),
         Permission("audit.view", _l("Read the audit log"), default_roles=("manager",),
                    weight=20),
-        Permission("jobs.view", _l("See everyone's background jobs"), default_roles=("manager",),
-                   weight=21),
         Permission("crm.customers.view", _l("See customers and their 360° page"),
                    default_roles=ALL_STAFF, weight=30),
         Permission("crm.customers.edit", _l("Register and edit customers"),
@@ -188,16 +187,33 @@ def settings() -> list[SettingSpec]:
 
 
 def purge_jobs(ctx: Any, days: int | None = None) -> dict[str, int]:
-    """Delete finished and failed jobs older than the setting ``core.jobs_keep_days``."""
+    """Fail the running jobs whose process died, then delete finished and failed jobs older
+    than the setting ``core.jobs_keep_days`` with their files, and every file of that age in
+    the exports folder (exports, printed PDFs, leftovers of jobs that died while writing)."""
+    from carebiz.jobs.cleanup import purge_files, remove_files, sweep_dead
     from carebiz.services.settings import get
 
+    dead = sweep_dead(ctx.app)
     host = ctx.app.extensions["carebiz"].host
     keep = int(days if days is not None else get(ctx.session, host, "core.jobs_keep_days"))
     cutoff = utcnow() - dt.timedelta(days=keep)
-    result = ctx.session.execute(delete(Job).where(Job.status.in_(("finished", "failed")),
-                                                   Job.finished_at < cutoff))
+    old = (Job.status.in_(("finished", "failed")), Job.finished_at < cutoff)
+    files = sum(remove_files(ctx.app, job) for job in ctx.session.scalars(select(Job)
+                                                                         .where(*old)))
+    result = ctx.session.execute(delete(Job).where(*old))
+    files += purge_files(ctx.app, cutoff)
     ctx.progress(100)
-    return {"deleted": result.rowcount}
+    return {"deleted": result.rowcount, "dead": len(dead), "files": files}
+
+
+def _import_files(app: Any, job: Any) -> list[Any]:
+    """The stored upload a ``crm.import`` job names (removed when the job dies or goes)."""
+    from carebiz.crm.services.importer import upload_path
+
+    try:
+        return [upload_path(app.instance_path, (job.params or {}).get("upload", ""))]
+    except ServiceError:
+        return []
 
 
 def refresh_value_scores(ctx: Any) -> dict[str, int]:
@@ -221,7 +237,7 @@ def tasks() -> list[Task]:
             Task("crm.refresh_scores", _l("Recompute customer value scores and segments"),
                  refresh_value_scores, permission="crm.segments.view"),
             Task("crm.import", _l("Import customers and vehicles"), run_import_task,
-                 permission="crm.customers.import"),
+                 permission="crm.customers.import", files=_import_files),
             Task("documents.render", _l("Print documents"), run_render)]
 
 

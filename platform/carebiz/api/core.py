@@ -14,8 +14,8 @@ from sqlalchemy import select
 from carebiz import db
 from carebiz.api import schemas as s
 from carebiz.api.common import ListArgs, page_of
-from carebiz.jobs import submit, task_registry
-from carebiz.models import ApiToken, AuditEntry, Branch, Job, User
+from carebiz.jobs import submit, task_registry, visible_job
+from carebiz.models import ApiToken, AuditEntry, Branch, User
 from carebiz.security import api_login_required, can, require, visible
 from carebiz.services import branches as branch_service
 from carebiz.services import subsystems, tokens, users
@@ -88,10 +88,9 @@ class JobItem(MethodView):
     @api_login_required
     @blp.response(200, s.JobSchema)
     def get(self, job_id: str) -> Any:
-        """A job's status, progress and result (own jobs; all jobs with ``jobs.view``)."""
-        job = db.session().get(Job, job_id)
-        if job is None or (job.created_by != current_user.id
-                           and not can(current_user, "jobs.view")):
+        """A job's status, progress and result (your own jobs; administrators: all)."""
+        job = visible_job(db.session(), job_id, current_user)
+        if job is None:
             abort(404, message=_("No such job."))
         return job
 

@@ -37,10 +37,10 @@ from carebiz import db
 from carebiz.crm.services import importer
 from carebiz.errors import ServiceError
 from carebiz.export.csv_format import inert
-from carebiz.jobs import submit
+from carebiz.jobs import submit, visible_job
 from carebiz.models import Job
 from carebiz.models.job import FINISHED
-from carebiz.security import can, require
+from carebiz.security import require
 from carebiz.web.admin import form_status
 from carebiz.web.admin_forms import options
 
@@ -120,11 +120,10 @@ def _csv_response(rows: list[list[Any]], filename: str) -> Response:
 
 
 def _check_job(job_id: str) -> Job:
-    """A dry-run job of this importer that the user may see (their own, or any with
-    ``jobs.view``); anything else is a 404, as on the job pages."""
-    job = db.session().get(Job, job_id)
-    if (job is None or job.task != TASK or not (job.params or {}).get("dry_run")
-            or (job.created_by != current_user.id and not can(current_user, "jobs.view"))):
+    """A dry-run job of this importer that the user may see (``carebiz.jobs.access``: their
+    own; administrators: all); anything else is a 404, as on the job pages."""
+    job = visible_job(db.session(), job_id, current_user)
+    if job is None or job.task != TASK or not (job.params or {}).get("dry_run"):
         abort(404)
     return job
 

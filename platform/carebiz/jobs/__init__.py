@@ -7,6 +7,7 @@ and result that pages poll, run by one of three backends chosen by ``CAREBIZ_JOB
 - ``rq``: an rq queue on Redis (``CAREBIZ_REDIS_URL``), consumed by ``carebiz worker``.
 """
 
+from carebiz.jobs.access import may_see, visible_job
 from carebiz.jobs.runner import JobContext, run_job, submit, task_registry
 
-__all__ = ["JobContext", "run_job", "submit", "task_registry"]
+__all__ = ["JobContext", "may_see", "run_job", "submit", "task_registry", "visible_job"]

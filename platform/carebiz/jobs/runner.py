@@ -9,15 +9,15 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
 from carebiz.errors import NotFound, ServiceError, ValidationFailed
 from carebiz.events import emit
+from carebiz.jobs.leases import Heartbeat, renewal, runner_name, write_now
 from carebiz.models.job import FAILED, FINISHED, QUEUED, RUNNING, Job
 from carebiz.signals import core as signals
 
@@ -29,36 +29,24 @@ class BadParameters(Exception):
 
 
 class JobContext:
-    """What a task function gets: its own session, and a way to report progress that pages
-    see while the task still runs (progress is committed in a separate session)."""
+    """What a task function gets: its own session, the user who submitted the job (``user``,
+    ``None`` for scheduled jobs), and a way to report progress that pages see while the task
+    still runs (progress is committed in a separate session)."""
 
-    def __init__(self, app: Flask, job_id: str, session: Session, user_id: int | None):
+    def __init__(self, app: Flask, job_id: str, session: Session, user_id: int | None,
+                 user: Any = None):
         self.app = app
         self.job_id = job_id
         self.session = session
         self.user_id = user_id
+        self.user = user
 
     def progress(self, percent: float, message: str = "") -> None:
-        """Best effort: on SQLite the task's own uncommitted writes lock the file, and a
-        progress bar is not worth waiting for, so an update that cannot be written at once is
-        skipped (the final status is always written)."""
+        """Best effort: an update that cannot be written at once is skipped (the final status
+        is always written); it renews the job's lease on the way."""
         percent = max(0, min(100, int(percent)))
-        engine = self.app.extensions["carebiz"].engine
-        sqlite = engine.dialect.name == "sqlite"
-        with engine.connect() as conn:
-            try:
-                if sqlite:
-                    conn.exec_driver_sql("PRAGMA busy_timeout = 100")
-                conn.execute(update(Job).where(Job.id == self.job_id)
-                             .values(progress=percent, message=message[:500]))
-                conn.commit()
-            except OperationalError:
-                conn.rollback()
-                log.debug("progress of job %s skipped: database busy", self.job_id)
-            finally:
-                if sqlite:  # give the pooled connection its normal patience back
-                    conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
-                    conn.commit()
+        write_now(self.app, update(Job).where(Job.id == self.job_id).values(
+            progress=percent, message=message[:500], **renewal(self.app)))
 
 
 def task_registry(host: Any) -> dict[str, Any]:
@@ -82,12 +70,19 @@ def submit(session: Session, task: str, params: dict[str, Any] | None = None,
 
 
 def run_job(app: Flask, job_id: str) -> Job | None:
-    """Run one queued job to its end, recording the outcome. Never raises for task errors."""
+    """Run one queued job to its end, recording the outcome. Never raises for task errors.
+
+    Each job gets an app context of its own (so its ``g``, DB session and identity are not
+    the caller's), acts as its submitter (``current_user`` in any request context the task
+    opens, and the actor of its audit entries), and holds a lease renewed by a heartbeat
+    while it runs, so a job whose process dies is found and failed
+    (:func:`carebiz.jobs.cleanup.sweep_dead`)."""
     factory = app.extensions["carebiz"].session_factory
     with app.app_context(), factory() as sess:
         claimed = sess.execute(
             update(Job).where(Job.id == job_id, Job.status == QUEUED)
-            .values(status=RUNNING, started_at=utcnow())
+            .values(status=RUNNING, started_at=utcnow(), runner=runner_name(),
+                    **renewal(app))
         ).rowcount
         sess.commit()
         job = sess.get(Job, job_id)
@@ -96,16 +91,18 @@ def run_job(app: Flask, job_id: str) -> Job | None:
         task = task_registry(app.extensions["carebiz"].host).get(job.task)
         work = factory()
         try:
-            if task is None:
-                raise NotFound(_("Task '%(name)s' is not available; is its subsystem "
-                                      "switched off?", name=job.task))
-            ctx = JobContext(app, job.id, work, job.created_by)
-            try:  # wrong parameters are the submitter's mistake, not the task's
-                inspect.signature(task.run).bind(ctx, **job.params)
-            except TypeError as exc:
-                raise BadParameters(str(exc)) from exc
-            result = task.run(ctx, **job.params)
-            work.commit()
+            with Heartbeat(app, job.id):
+                if task is None:
+                    raise NotFound(_("Task '%(name)s' is not available; is its subsystem "
+                                     "switched off?", name=job.task))
+                user = _act_as(app, work, job.created_by)
+                ctx = JobContext(app, job.id, work, job.created_by, user)
+                try:  # wrong parameters are the submitter's mistake, not the task's
+                    inspect.signature(task.run).bind(ctx, **job.params)
+                except TypeError as exc:
+                    raise BadParameters(str(exc)) from exc
+                result = task.run(ctx, **job.params)
+                work.commit()
             job.status, job.result, job.progress = FINISHED, result, 100
         except ServiceError as exc:
             work.rollback()
@@ -120,9 +117,25 @@ def run_job(app: Flask, job_id: str) -> Job | None:
         finally:
             work.close()
         job.finished_at = utcnow()
+        job.lease_until = None
         emit(sess, signals.job_finished, job_id=job.id, task=job.task, status=job.status)
         sess.commit()
         return job
+
+
+def _act_as(app: Flask, work: Session, user_id: int | None) -> Any:
+    """Make the job's submitter the identity of this (the job's own) app context: Flask-Login
+    keeps the user of a context in ``g._login_user``, so ``current_user`` in a request
+    context the task opens (to render a page or a document) is the submitter and never a
+    former caller; the session's ``actor`` signs the audit entries of its writes. Jobs
+    without a submitter (scheduled) act as nobody."""
+    from carebiz.models import User
+
+    user = work.get(User, user_id) if user_id is not None else None
+    g._login_user = user if user is not None else app.login_manager.anonymous_user()
+    if user is not None:
+        work.info["actor"] = user
+    return user
 
 
 class InlineBackend:

@@ -3,7 +3,7 @@
 With ``CAREBIZ_JOB_QUEUE=rq`` it is an rq ``SimpleWorker`` (no fork per job, so the app and its
 connection pool are built once). Otherwise it polls the job table for queued jobs (e.g. left
 by a restarted web process) and runs them in-process. In both modes it enqueues scheduled
-jobs when they are due.
+jobs when they are due, and fails the jobs whose process died (at start and on each round).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from carebiz.db import utcnow
+from carebiz.jobs.cleanup import sweep_dead
 from carebiz.jobs.runner import run_job, submit
 from carebiz.models.job import QUEUED, Job
 
@@ -69,6 +70,16 @@ def run_queued(app: Flask, limit: int = 50) -> int:
     return len(ids)
 
 
+def housekeeping(app: Flask) -> None:
+    """One round of the worker besides running jobs: fail the running jobs whose process
+    died (their lease ran out), then submit the scheduled jobs that are due."""
+    try:
+        sweep_dead(app)
+    except Exception:
+        log.exception("sweeping dead jobs failed")
+    run_schedules(app)
+
+
 def work(app: Flask, *, burst: bool = False, interval: float = 30.0) -> None:
     """Run until interrupted (or, with ``burst``, until nothing is left)."""
     global _worker_app
@@ -82,7 +93,7 @@ def work(app: Flask, *, burst: bool = False, interval: float = 30.0) -> None:
         def scheduler() -> None:
             while not stop.is_set():
                 try:
-                    run_schedules(app)
+                    housekeeping(app)
                 except Exception:
                     log.exception("scheduler tick failed")
                 stop.wait(interval)
@@ -90,7 +101,7 @@ def work(app: Flask, *, burst: bool = False, interval: float = 30.0) -> None:
         if not burst:
             threading.Thread(target=scheduler, daemon=True, name="carebiz-scheduler").start()
         else:
-            run_schedules(app)
+            housekeeping(app)
         queue = backend.queue()
         try:
             SimpleWorker([queue], connection=queue.connection).work(burst=burst)
@@ -98,7 +109,7 @@ def work(app: Flask, *, burst: bool = False, interval: float = 30.0) -> None:
             stop.set()
         return
     while True:
-        run_schedules(app)  # in-process backends run what they submit (thread: in the pool)
+        housekeeping(app)  # in-process backends run what they submit (thread: in the pool)
         run_queued(app)
         if burst:
             return

@@ -34,6 +34,12 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+    #: while running, the runner renews its lease (``carebiz.jobs.leases``); a running job
+    #: whose lease has passed lost its process (killed, crashed, machine gone)
+    heartbeat_at: Mapped[dt.datetime | None]
+    lease_until: Mapped[dt.datetime | None]
+    #: which process runs it ("host pid 1234"), for the message when that process dies
+    runner: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def status_label(self) -> str:

@@ -12,8 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from carebiz import db
 from carebiz.export import service
-from carebiz.jobs import submit
-from carebiz.models import Job
+from carebiz.jobs import submit, visible_job
 
 bp = Blueprint("exports", __name__, url_prefix="/export")
 
@@ -102,10 +101,11 @@ def _export(name: str, format_name: str | None) -> Any:
 @login_required
 def download(job_id: str) -> Any:
     """The file a finished job wrote into the instance folder (an export, printed documents
-    …): any task whose result names ``file``, ``filename`` and ``mimetype``; only for the
-    job's owner, and the file's name comes from the job's result only."""
-    job = db.session().get(Job, job_id)
-    if job is None or job.created_by != current_user.id or not service.has_file(job):
+    …): any task whose result names ``file``, ``filename`` and ``mimetype``; only for those
+    who may see the job (``carebiz.jobs.access``), and the file's name comes from the job's
+    result only."""
+    job = visible_job(db.session(), job_id, current_user)
+    if job is None or not service.has_file(job):
         abort(404)
     path = service.export_file(current_app._get_current_object(), job)
     if path is None:

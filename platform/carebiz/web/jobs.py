@@ -8,9 +8,7 @@ from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 
 from carebiz import db
-from carebiz.jobs import task_registry
-from carebiz.models import Job
-from carebiz.security import can
+from carebiz.jobs import task_registry, visible_job
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -25,7 +23,7 @@ def task_label(name: str) -> str:
 @bp.route("/<job_id>")
 @login_required
 def show(job_id: str) -> Any:
-    job = db.session().get(Job, job_id)
-    if job is None or (job.created_by != current_user.id and not can(current_user, "jobs.view")):
+    job = visible_job(db.session(), job_id, current_user)
+    if job is None:
         abort(404)
     return render_template("jobs/show.html", job=job)
