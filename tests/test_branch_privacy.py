@@ -77,7 +77,10 @@ def csv_upload(client: Any, url: str, text: str, headers: Any = None, **fields: 
                        content_type="multipart/form-data")
 
 
-def rows_with_secret_phones() -> str:
+def rows_with_secret_phones(vin: bool = True) -> str:
+    if not vin:
+        return "name,phone,branch\n" + "".join(f"Row {i},{phone},A\n"
+                                               for i, phone in enumerate(PHONES))
     lines = ["name,phone,branch,vin"]
     lines += [f"Row {i},{phone},A,{valid_vin(10 * (100 + i))}" for i, phone in enumerate(PHONES)]
     return "\n".join(lines) + "\n"
@@ -86,10 +89,12 @@ def rows_with_secret_phones() -> str:
 # --- import ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("vin", [True, False], ids=["with_vin", "without_vin"])
 @pytest.mark.parametrize("mode", importer.ON_EXISTING)
-def test_import_dry_run_names_no_customer_of_another_branch(app, world, mode):
-    resp = csv_upload(app.test_client(), "/api/v1/import/customers", rows_with_secret_phones(),
-                      bearer(app, "bmanager"), dry_run="true", on_existing=mode)
+def test_import_dry_run_names_no_customer_of_another_branch(app, world, mode, vin):
+    resp = csv_upload(app.test_client(), "/api/v1/import/customers",
+                      rows_with_secret_phones(vin), bearer(app, "bmanager"), dry_run="true",
+                      on_existing=mode)
     assert resp.status_code == 200, resp.json
     body = resp.json
     assert leaked(resp.get_data(as_text=True)) == 0  # before the fix: 20 of 20 names
@@ -293,3 +298,14 @@ def test_vehicles_list_withholds_the_owner_of_another_branch(app, world):
     html = client_for(app, "bmanager").get("/vehicles").get_data(as_text=True)
     assert valid_vin(10) in html and "a customer of another branch" in html
     assert f"#{world['owner']}<" not in html and leaked(html) == 0
+
+
+def test_recent_trail_drops_a_customer_moved_to_another_branch(app, world):
+    client = client_for(app, "sales")
+    assert client.get(f"/customers/{world['alpha']}").status_code == 200
+    assert "Alpha Owner" in client.get("/my-day").get_data(as_text=True)  # in the trail
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        party = sess.get(Party, world["alpha"])
+        parties.update_party(sess, party, {"branch_id": world["b"]})
+        sess.commit()
+    assert "Alpha Owner" not in client.get("/my-day").get_data(as_text=True)
