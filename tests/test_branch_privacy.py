@@ -309,3 +309,15 @@ def test_recent_trail_drops_a_customer_moved_to_another_branch(app, world):
         parties.update_party(sess, party, {"branch_id": world["b"]})
         sess.commit()
     assert "Alpha Owner" not in client.get("/my-day").get_data(as_text=True)
+
+
+def test_import_email_of_another_branch_names_nobody(app, world):
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        parties.create_party(sess, {"name": f"{SECRET}-mail", "emails": ["b@example.com"],
+                                    "branch_id": world["b"]})
+        sess.commit()
+    resp = csv_upload(app.test_client(), "/api/v1/import/customers",
+                      "name,email,branch\nSomeone,b@example.com,A\n", bearer(app, "bmanager"),
+                      dry_run="true")
+    assert resp.json["errors"] == [{"row": 2, "column": "email", "reason":
+                                    "Already registered for a customer of another branch."}]
