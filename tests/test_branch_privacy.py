@@ -321,3 +321,15 @@ def test_import_email_of_another_branch_names_nobody(app, world):
                       dry_run="true")
     assert resp.json["errors"] == [{"row": 2, "column": "email", "reason":
                                     "Already registered for a customer of another branch."}]
+
+
+def test_a_summary_naming_a_record_of_unknown_type_masks_it_for_everyone(app, seeded):
+    from carebiz.models.audit import for_reader
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        admin = _as(sess, "admin")
+        entry = AuditEntry(actor_name="admin", event="x", entity_type="thing", entity_id="1",
+                           summary="Thing given to %(name)s",
+                           summary_args={"name": "Someone", "_refs": {"name": ["nope", 1]}})
+        for_reader(sess, [entry], admin)
+        assert entry.summary_text == "Thing given to a record you may not see"

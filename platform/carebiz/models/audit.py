@@ -109,10 +109,11 @@ def for_reader(session: Session, entries: Iterable[AuditEntry], user: Any,
     for entry in entries:
         for entity_type, record_id in entry.refs.values():
             wanted.setdefault(entity_type, set()).add(record_id)
+    host = host or session.info.get("carebiz.host")
     hidden: dict[str, set[Any]] = {}
     for entity_type, ids in wanted.items():
         model = _model_of(entity_type)
-        hidden[entity_type] = (ids if model is None
+        hidden[entity_type] = (ids if model is None or not hasattr(model, "id")  # deny
                                else hidden_ids(session, model, user, ids, host))
     for entry in entries:
         entry._shown_refs = frozenset(
