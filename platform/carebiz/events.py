@@ -21,7 +21,7 @@ from flask import has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from carebiz.models.audit import AuditEntry
+from carebiz.models.audit import REFS, AuditEntry
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ class Audit:
     after: dict[str, Any] | None = None
     branch_id: int | None = None
     args: dict[str, Any] | None = None
+    #: the arguments that name a record other than the entry's own, as ``{arg: (entity
+    #: type, id)}`` (e.g. ``{"name": ("party", 12)}``): readers who may not see that record
+    #: read a mask instead of its name (:func:`carebiz.models.audit.for_reader`)
+    refs: dict[str, tuple[str, Any]] | None = None
 
 
 def current_actor(session: Session) -> tuple[int | None, str]:
@@ -73,13 +77,21 @@ def emit(session: Session, signal: NamedSignal, *, audit: Audit | None = None,
             entity_id=str(audit.entity_id),
             branch_id=audit.branch_id,
             summary=audit.summary[:500],
-            summary_args=audit.args,
+            summary_args=_summary_args(audit),
             before=audit.before,
             after=audit.after,
         ))
     # remember the (innermost) transaction, so rolling back a SAVEPOINT drops its events
     transaction = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(PENDING, []).append((transaction, signal, payload))
+
+
+def _summary_args(audit: Audit) -> dict[str, Any] | None:
+    if not audit.refs:
+        return audit.args
+    return {**(audit.args or {}),
+            REFS: {name: [entity_type, record_id]
+                   for name, (entity_type, record_id) in audit.refs.items()}}
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

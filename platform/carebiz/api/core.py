@@ -16,6 +16,7 @@ from carebiz.api import schemas as s
 from carebiz.api.common import ListArgs, page_of
 from carebiz.jobs import submit, task_registry, visible_job
 from carebiz.models import ApiToken, AuditEntry, Branch, User
+from carebiz.models.audit import for_reader
 from carebiz.security import api_login_required, can, require, visible
 from carebiz.services import branches as branch_service
 from carebiz.services import subsystems, tokens, users
@@ -195,4 +196,6 @@ class Audit(MethodView):
         if args.get("actor"):
             stmt = stmt.where(AuditEntry.actor_name == args["actor"])
         stmt = visible(stmt, AuditEntry, current_user)
-        return page_of(db.session(), stmt, args["page"], args["per_page"])
+        page = page_of(db.session(), stmt, args["page"], args["per_page"])
+        page["items"] = for_reader(db.session(), page["items"], current_user)
+        return page

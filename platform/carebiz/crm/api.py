@@ -123,7 +123,7 @@ class _Extended:
 
 
 def _vehicle_detail(vehicle: Vehicle) -> _Extended:
-    return _Extended(vehicle, ownerships=vehicles.ownerships(db.session(), vehicle.id))
+    return _Extended(vehicle, ownerships=vehicles.ownerships(db.session(), vehicle.id, _user()))
 
 
 def _sections(panels: list[Any]) -> dict[str, dict[str, Any]]:

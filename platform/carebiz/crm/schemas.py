@@ -244,8 +244,10 @@ class VehicleSchema(Schema):
 
 
 class OwnershipSchema(Schema):
-    party_id = fields.Integer()
-    name = fields.Function(lambda o: o.party.name)
+    party_id = fields.Integer(allow_none=True, metadata={
+        "description": "Empty for a customer you may not see."})
+    name = fields.String(metadata={
+        "description": "“a customer of another branch” for a customer you may not see."})
     since = fields.Date()
     until = fields.Date(allow_none=True, metadata={"description": "Empty: the current owner."})
 

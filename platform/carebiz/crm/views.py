@@ -555,7 +555,8 @@ def search() -> Any:
     if not hits and len(cars) == 1 and not request.args.get("all"):
         return redirect(url_for(".vehicle", vehicle_id=cars[0].id))
     phone = validation.phone_search_key(q, phone_region()) if q else None
-    return render_template("crm/search.html", q=q, hits=hits, cars=cars, phone=phone)
+    return render_template("crm/search.html", q=q, hits=hits, cars=cars, phone=phone,
+                           owners=visible_parties(v.owner_id for v in cars))
 
 
 # -- my day ------------------------------------------------------------------------------------
@@ -623,7 +624,8 @@ def _render_vehicle(vehicle: Vehicle, odometer_form: f.OdometerForm | None = Non
     return render_template(
         "crm/vehicle.html", vehicle=vehicle, owner=owner,
         owner_hidden=vehicle.owner_id is not None and owner is None,
-        ownerships=vehicle_service.ownerships(sess, vehicle.id), readings=readings,
+        ownerships=vehicle_service.ownerships(sess, vehicle.id, current_user),
+        readings=readings,
         entries=entries, kinds=timeline.known_kinds(sess), now=utcnow(),
         entry_parties=visible_parties(party_ids),
         people=user_names([r.recorded_by for r in readings]

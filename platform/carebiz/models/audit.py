@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import gettext
 from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from carebiz.db import Base, utcnow
+from carebiz.i18n import N_
+
+#: the key of ``summary_args`` that tells, for each argument naming a record other than the
+#: entry's own, which record it names: ``{"name": ["party", 12]}``. The name is stored for the
+#: readers who may see that record and withheld from the others when the summary is shown.
+REFS = "_refs"
+#: how a summary names a record its reader may not see, by the record's entity type
+MASKS = {"party": N_("a customer of another branch")}
+OTHER_RECORD = N_("a record you may not see")
+#: summaries stored before their arguments carried ``REFS``: the argument, its record's
+#: entity type, and the key of ``after`` holding that record's id
+LEGACY_REFS = {
+    "Vehicle %(vin)s now owned by %(name)s": ("name", "party", "owner_id"),
+    "Contact %(person)s added to %(org)s": ("person", "party", "person_id"),
+}
 
 
 class AuditEntry(Base):
@@ -42,11 +58,65 @@ class AuditEntry(Base):
         return self.actor_name
 
     @property
+    def refs(self) -> dict[str, tuple[str, Any]]:
+        """The arguments of the summary that name another record: ``{arg: (type, id)}``."""
+        stored = (self.summary_args or {}).get(REFS)
+        if isinstance(stored, dict):
+            return {k: (str(v[0]), v[1]) for k, v in stored.items()
+                    if isinstance(v, list | tuple) and len(v) == 2}
+        legacy = LEGACY_REFS.get(self.summary)
+        if legacy and (self.summary_args or {}).get(legacy[0]) is not None:
+            return {legacy[0]: (legacy[1], (self.after or {}).get(legacy[2]))}
+        return {}
+
+    @property
     def summary_text(self) -> str:
-        """The summary in the current language (its message is translated when shown)."""
+        """The summary in the current language (its message is translated when shown),
+        naming only the records its reader may see: :func:`for_reader` decides which; an
+        entry that did not pass through it names none (default deny)."""
         if not self.summary:
             return ""
+        args = {k: v for k, v in (self.summary_args or {}).items() if k != REFS}
+        shown = self.__dict__.get("_shown_refs", frozenset())
+        for name, (entity_type, _id) in self.refs.items():
+            if name not in shown:
+                args[name] = gettext(MASKS.get(entity_type, OTHER_RECORD))
         try:
-            return gettext(self.summary, **(self.summary_args or {}))
+            return gettext(self.summary, **args)
         except (KeyError, TypeError, ValueError):  # arguments that do not fit the message
             return self.summary
+
+
+def _model_of(entity_type: str) -> type | None:
+    """The model whose table is named ``entity_type`` (refs name records by table)."""
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.local_table, "name", None) == entity_type:
+            return mapper.class_
+    return None
+
+
+def for_reader(session: Session, entries: Iterable[AuditEntry], user: Any,
+               host: Any = None) -> list[AuditEntry]:
+    """``entries``, each knowing which of the records its summary names ``user`` may see,
+    so :attr:`AuditEntry.summary_text` names those and masks the others ("a customer of
+    another branch"). The one place every reader of the log goes through — the API, the log
+    page, its export and the history panels of record pages. One query per type of record
+    named, by the row filters of every list (:func:`carebiz.security.rows.hidden_ids`)."""
+    from carebiz.security.rows import hidden_ids
+
+    entries = list(entries)
+    wanted: dict[str, set[Any]] = {}
+    for entry in entries:
+        for entity_type, record_id in entry.refs.values():
+            wanted.setdefault(entity_type, set()).add(record_id)
+    host = host or session.info.get("carebiz.host")
+    hidden: dict[str, set[Any]] = {}
+    for entity_type, ids in wanted.items():
+        model = _model_of(entity_type)
+        hidden[entity_type] = (ids if model is None or not hasattr(model, "id")  # deny
+                               else hidden_ids(session, model, user, ids, host))
+    for entry in entries:
+        entry._shown_refs = frozenset(
+            name for name, (entity_type, record_id) in entry.refs.items()
+            if record_id is not None and record_id not in hidden[entity_type])
+    return entries

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, false
+from sqlalchemy import Select, and_, false, select
 
 from carebiz.db import BranchOwned
 
@@ -36,3 +36,19 @@ def branch_rule(model: type, user: Any) -> list[Any] | None:
         return None
     ids = sorted(user.branch_ids)
     return [model.branch_id.in_(ids)] if ids else [false()]
+
+
+def hidden_ids(session: Any, model: type, user: Any, ids: Any, host: Any = None) -> set[Any]:
+    """Of the ``ids`` of ``model``, those ``user`` may not see: the rows :func:`visible`
+    leaves out, found in one query (none when no filter applies to the user). For the
+    places that show a *linked* record — an owner, a duplicate, a name in an audit summary —
+    and must withhold it by the same rule as every list. Without a user (the command line,
+    the system itself) nothing is hidden."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted or user is None:
+        return set()
+    clauses = filters_for(model, user, host)
+    if not clauses:
+        return set()
+    found = session.scalars(select(model.id).where(model.id.in_(sorted(wanted)), *clauses))
+    return wanted - set(found)

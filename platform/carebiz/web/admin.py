@@ -34,6 +34,7 @@ from sqlalchemy import Select, func, or_, select
 from carebiz import db
 from carebiz.errors import ServiceError
 from carebiz.models import ApiToken, AuditEntry, Branch, Role, User, user_roles
+from carebiz.models.audit import for_reader
 from carebiz.plugins.manifest import CORE
 from carebiz.security import can, require, visible
 from carebiz.security.permissions import registered_permissions
@@ -186,7 +187,7 @@ def record_audit(entity_type: str, entity_id: Any, limit: int = 20) -> list[Audi
                    AuditEntry.entity_id == str(entity_id))
             .order_by(AuditEntry.id.desc()).limit(limit))
     stmt = visible(stmt, AuditEntry, current_user)
-    return list(db.session().scalars(stmt))
+    return for_reader(db.session(), db.session().scalars(stmt), current_user)
 
 
 def audit_changes(entry: AuditEntry) -> list[tuple[str, Any, Any, bool]]:
@@ -645,5 +646,7 @@ def audit() -> Any:
     types = list(db.session().scalars(
         visible(select(AuditEntry.entity_type).distinct(), AuditEntry, current_user)
         .order_by(AuditEntry.entity_type)))
-    return render_template("admin/audit.html", page=paginate(stmt), filters=filters,
+    page = paginate(stmt)
+    for_reader(db.session(), page.items, current_user)
+    return render_template("admin/audit.html", page=page, filters=filters,
                            types=types, entity_url=entity_url)

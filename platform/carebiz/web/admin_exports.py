@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from carebiz.export.table import BOOL, DATETIME, NUMBER, Column, Table
 from carebiz.models import AuditEntry, Branch, Role, User
+from carebiz.models.audit import for_reader
 from carebiz.security.rows import visible
 
 AUDIT_FILTERS = ("entity_type", "entity_id", "actor")
@@ -141,12 +142,13 @@ def audit_table(sess: Session, user: Any, args: Mapping[str, Any]) -> Table:
             Column("changes", _("Changes"))]
 
     def rows() -> Any:
-        for entry in sess.scalars(stmt.execution_options(yield_per=1000)):
-            yield {"id": entry.id, "at": entry.at, "who": entry.actor_label,
-                   "entity_type": entry.entity_type, "entity_id": entry.entity_id,
-                   "branch": codes.get(entry.branch_id, "") if entry.branch_id else "",
-                   "event": entry.event, "what": entry.summary_text,
-                   "changes": changes_text(entry)}
+        for chunk in sess.scalars(stmt.execution_options(yield_per=1000)).partitions():
+            for entry in for_reader(sess, chunk, user):
+                yield {"id": entry.id, "at": entry.at, "who": entry.actor_label,
+                       "entity_type": entry.entity_type, "entity_id": entry.entity_id,
+                       "branch": codes.get(entry.branch_id, "") if entry.branch_id else "",
+                       "event": entry.event, "what": entry.summary_text,
+                       "changes": changes_text(entry)}
 
     described = [f"{k}: {v}" for k, v in filters.items() if v]
     return Table(_("Audit log"), cols, rows(), filters=described, total=_count(sess, stmt))

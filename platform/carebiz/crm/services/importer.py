@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -671,7 +671,9 @@ class _Importer:
 
     def matches(self, data: dict[str, Any]) -> list[parties.Duplicate]:
         """Customers sharing the row's phone or ID number; values that do not validate
-        match nothing (the service reports them)."""
+        match nothing (the service reports them). Customers the importing user may not see
+        come back masked, by the rule of the duplicate warnings (:func:`parties.withhold`):
+        neither their name nor their id reaches the report."""
         phones = []
         for raw in data.get("phones") or []:
             with suppress(ValidationFailed):
@@ -684,9 +686,22 @@ class _Importer:
                 id_number = validate_id_number(kind, data["id_number"])
         if not phones and not id_number:
             return []
-        return [d for d in parties.find_duplicates(self.session, phones=phones,
-                                                   id_number=id_number)
-                if d.reason in ("phone", "id_number")]
+        found = [d for d in parties.find_duplicates(self.session, phones=phones,
+                                                    id_number=id_number)
+                 if d.reason in ("phone", "id_number")]
+        return parties.withhold(self.session, self.user, found)
+
+    def ambiguous(self, found: list[parties.Duplicate]) -> str:
+        """Why a row matching several customers is refused, naming only those the user may
+        see; the others are counted."""
+        by_party = {d.party_id: d for d in found}
+        names = [d.label for d in by_party.values() if not d.hidden]
+        hidden = sum(d.hidden for d in by_party.values())
+        if hidden:
+            names.append(ngettext("%(num)d customer of another branch",
+                                  "%(num)d customers of other branches", hidden))
+        return _("Matches more than one customer on file: %(names)s. Merge them first, or "
+                 "give this row the phone or ID number of one.", names=", ".join(names))
 
     def row(self, report: Report, number: int, cells: list[str]) -> None:
         """Import one row into the open SAVEPOINT and record its outcome in ``report``;
@@ -713,24 +728,28 @@ class _Importer:
         party: Party | None = None
         action = "create"
         match_info: list[dict[str, Any]] = []
+        matched = self.cmap.header_of("party", "phones" if found[0].reason == "phone"
+                                      else found[0].reason) if found else ""
         if len(by_party) > 1:
             action = "ambiguous"
-            names = ", ".join(f"{d.name} (#{d.party_id})" for d in by_party.values())
-            key = "phones" if found[0].reason == "phone" else found[0].reason
-            errors.append((self.cmap.header_of("party", key),
-                           _("Matches more than one customer on file: %(names)s. Merge them "
-                             "first, or give this row the phone or ID number of one.",
-                             names=names)))
+            errors.append((matched, self.ambiguous(found)))
         elif by_party:
             dup = found[0]
             if dup.party_id in self.created:
                 action = "same_in_file"
             else:
                 action = self.options.on_existing
-                match_info.append({"row": number, "customer_id": dup.party_id,
+                match_info.append({"row": number,
+                                   "customer_id": None if dup.hidden else dup.party_id,
                                    "name": dup.name, "by": dup.reason,
                                    "value": _masked(dup.reason, dup.value), "action": action})
-            if action in ("attach", "same_in_file"):
+            if action == "attach" and dup.hidden:  # never write to a customer one cannot see
+                action = "hidden"
+                errors.append((matched, _(
+                    "Matches a customer of another branch, who cannot be changed from here. "
+                    "Skip the row, or choose “Register a new customer anyway” to register a "
+                    "customer of your own.")))
+            elif action in ("attach", "same_in_file"):
                 party = self.session.get(Party, dup.party_id)
         if action == "skip":  # the user asked to leave customers on file alone: no checks
             report.counts["skip"] += 1

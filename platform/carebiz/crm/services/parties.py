@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask_babel import gettext as _
@@ -28,10 +28,12 @@ from carebiz.crm.models import (
     PartyTag,
     Vehicle,
 )
-from carebiz.crm.services.common import clean_branch_and_custom, setting
+from carebiz.crm.services.common import clean_branch_and_custom, host_of, setting
 from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
+from carebiz.models.audit import MASKS
+from carebiz.security.rows import hidden_ids
 
 TEXT_FIELDS = {"name": 200, "source": 40, "province": 60, "city": 60, "district": 60,
                "street": 300, "postal_code": 16, "notes": 5000}
@@ -46,6 +48,22 @@ def name_key(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", name or "").casefold().split())
 
 
+#: how a customer the reader may not see is named wherever another record points to them
+#: (duplicate warnings, import matches, owners, audit summaries); translated when shown
+OTHER_BRANCH = MASKS["party"]
+
+
+def hidden_parties(session: Session, user: Any, ids: Any) -> set[int]:
+    """The parties among ``ids`` that ``user`` may not see (one query).
+
+    Wherever a record points to a customer — a duplicate warning, an import match, a
+    vehicle's owners, an audit summary — a reader who may not see that customer gets neither
+    their name nor their id. "May see" is decided by the very row filters every list uses
+    (:func:`carebiz.security.rows.hidden_ids`), so a plugin's filter withholds names as it
+    hides rows. Without a user (the command line, the system itself) nothing is hidden."""
+    return hidden_ids(session, Party, user, {int(i) for i in ids if i}, host_of(session))
+
+
 @dataclass(frozen=True)
 class Duplicate:
     party_id: int
@@ -53,10 +71,28 @@ class Duplicate:
     reason: str  # phone, email, id_number, vin
     value: str
     branch_id: int | None = None
+    #: the reader may not see this customer: ``name`` is :data:`OTHER_BRANCH`, and the id
+    #: is kept for the caller's own logic but never shown
+    hidden: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.party_id, "name": self.name, "reason": self.reason,
-                "value": self.value}
+        return {"id": None if self.hidden else self.party_id, "name": self.name,
+                "reason": self.reason, "value": self.value}
+
+    @property
+    def label(self) -> str:
+        """The customer as messages name them: ``Name (#id)``, or only the mask."""
+        return self.name if self.hidden else f"{self.name} (#{self.party_id})"
+
+
+def withhold(session: Session, user: Any, dups: list[Duplicate]) -> list[Duplicate]:
+    """``dups`` with the customers ``user`` may not see masked (see :func:`hidden_parties`):
+    the match is worth knowing company-wide, but not who the other branch's customer is."""
+    hidden = hidden_parties(session, user, {d.party_id for d in dups})
+    if not hidden:
+        return dups
+    return [replace(d, name=_(OTHER_BRANCH), hidden=True) if d.party_id in hidden else d
+            for d in dups]
 
 
 def find_duplicates(session: Session, *, phones: list[str] = (), emails: list[str] = (),
@@ -272,24 +308,22 @@ def _warn_duplicates(session: Session, values: dict[str, Any], exclude: int | No
                            exclude_id=exclude)
     if not dups:
         return
-    if user is not None and getattr(user, "is_authenticated", False) and not (
-            user.all_branches or user.is_superuser):
-        # the match is worth knowing company-wide, but not the name of another branch's
-        # customer
-        seen = user.branch_ids
-        dups = [d if d.branch_id in seen else
-                Duplicate(d.party_id, _("a customer of another branch"), d.reason, d.value,
-                          d.branch_id) for d in dups]
+    dups = withhold(session, user, dups)
     field_of = {"phone": "phones", "email": "emails", "id_number": "id_number", "vin": "vin"}
     errors = {}
     for dup in dups:
-        errors[field_of[dup.reason]] = _("Already registered for %(name)s (#%(id)s).",
-                                         name=dup.name, id=dup.party_id)
+        errors[field_of[dup.reason]] = (
+            _("Already registered for a customer of another branch.") if dup.hidden else
+            _("Already registered for %(name)s (#%(id)s).", name=dup.name, id=dup.party_id))
     first = dups[0]
-    raise DuplicateWarning(
-        _("This looks like %(name)s (#%(id)s), who is registered already. Open that record, "
-          "or save anyway if they are different people.", name=first.name, id=first.party_id),
-        errors, {"duplicates": [d.as_dict() for d in dups]})
+    if first.hidden:
+        message = _("This looks like a customer of another branch, who is registered "
+                    "already. Save anyway if they are different people.")
+    else:
+        message = _("This looks like %(name)s (#%(id)s), who is registered already. Open that "
+                    "record, or save anyway if they are different people.", name=first.name,
+                    id=first.party_id)
+    raise DuplicateWarning(message, errors, {"duplicates": [d.as_dict() for d in dups]})
 
 
 def get_party(session: Session, party_id: int, follow_merge: bool = True) -> Party:
@@ -328,7 +362,8 @@ def set_contact(session: Session, organization: Party, person: Party, position: 
          audit=Audit("party", organization.id, N_("Contact %(person)s added to %(org)s"),
                      after={"person_id": person.id, "position": link.position},
                      branch_id=organization.branch_id,
-                     args={"person": person.name, "org": organization.name}))
+                     args={"person": person.name, "org": organization.name},
+                     refs={"person": ("party", person.id)}))
     return link
 
 

@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from carebiz.crm.models import RecentView
+from carebiz.crm.models import Party, RecentView, Vehicle
+from carebiz.crm.services.common import host_of
 from carebiz.db import utcnow
+from carebiz.security.rows import hidden_ids
 
 KEEP = 20
 
@@ -36,7 +38,16 @@ def record_view(session: Session, user: Any, entity_type: str, entity_id: Any,
 
 
 def trail(session: Session, user: Any, limit: int = 10) -> list[RecentView]:
+    """The newest records the user opened, less the customers and vehicles they may no
+    longer see (a record moved to another branch, a branch taken from the user): the label
+    is the name as it was, and it stays with the branch."""
     if not getattr(user, "is_authenticated", False):
         return []
-    return list(session.scalars(select(RecentView).where(RecentView.user_id == user.id)
+    rows = list(session.scalars(select(RecentView).where(RecentView.user_id == user.id)
                                 .order_by(RecentView.viewed_at.desc()).limit(limit)))
+    hidden = {(kind, str(i)) for kind, model in (("party", Party), ("vehicle", Vehicle))
+              for i in hidden_ids(session, model, user,
+                                  {int(r.entity_id) for r in rows
+                                   if r.entity_type == kind and r.entity_id.isdigit()},
+                                  host_of(session))}
+    return [r for r in rows if (r.entity_type, r.entity_id) not in hidden]

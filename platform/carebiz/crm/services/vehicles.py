@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from carebiz.crm import signals
 from carebiz.crm import validation as v
 from carebiz.crm.models import FUEL_TYPES, OdometerReading, Party, Vehicle, VehicleOwnership
+from carebiz.crm.services import parties
 from carebiz.crm.services.common import clean_branch_and_custom, setting
 from carebiz.db import utcnow
 from carebiz.errors import Conflict, NotFound, ValidationFailed
@@ -200,15 +202,37 @@ def change_owner(session: Session, vehicle: Vehicle, owner: Party, since: dt.dat
          new_owner_id=owner.id, since=since,
          audit=Audit("vehicle", vehicle.id, N_("Vehicle %(vin)s now owned by %(name)s"),
                      {"owner_id": old_owner}, {"owner_id": owner.id, "since": since.isoformat()},
-                     branch_id=vehicle.branch_id, args={"vin": vehicle.vin, "name": owner.name}))
+                     branch_id=vehicle.branch_id, args={"vin": vehicle.vin, "name": owner.name},
+                     refs={"name": ("party", owner.id)}))
     return vehicle
 
 
-def ownerships(session: Session, vehicle_id: int) -> list[VehicleOwnership]:
-    return list(session.scalars(select(VehicleOwnership)
+@dataclass(frozen=True)
+class Owner:
+    """One period of a vehicle's ownership as its reader may see it. A car changes hands
+    across branches, but the name of another branch's customer stays with that branch:
+    ``party`` is then None and ``name`` is :data:`parties.OTHER_BRANCH`."""
+
+    party: Party | None
+    name: str
+    since: dt.date
+    until: dt.date | None
+
+    @property
+    def party_id(self) -> int | None:
+        return self.party.id if self.party is not None else None
+
+
+def ownerships(session: Session, vehicle_id: int, user: Any = None) -> list[Owner]:
+    """The vehicle's owners, newest first, masked for ``user`` by the rule of
+    :func:`parties.hidden_parties` (without a user: the system, nothing masked)."""
+    rows = list(session.scalars(select(VehicleOwnership)
                                 .where(VehicleOwnership.vehicle_id == vehicle_id)
                                 .order_by(VehicleOwnership.since.desc(),
                                           VehicleOwnership.id.desc())))
+    hidden = parties.hidden_parties(session, user, {o.party_id for o in rows})
+    return [Owner(None, _(parties.OTHER_BRANCH), o.since, o.until) if o.party_id in hidden
+            else Owner(o.party, o.party.name, o.since, o.until) for o in rows]
 
 
 def get_vehicle(session: Session, vehicle_id: int) -> Vehicle:
