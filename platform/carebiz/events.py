@@ -43,6 +43,9 @@ class Audit:
     after: dict[str, Any] | None = None
     branch_id: int | None = None
     args: dict[str, Any] | None = None
+    #: the record's version after the change (:class:`carebiz.db.Versioned` records), so a
+    #: version conflict can tell what changed since the version a client had
+    version: int | None = None
 
 
 def current_actor(session: Session) -> tuple[int | None, str]:
@@ -76,6 +79,7 @@ def emit(session: Session, signal: NamedSignal, *, audit: Audit | None = None,
             summary_args=audit.args,
             before=audit.before,
             after=audit.after,
+            version=audit.version,
         ))
     # remember the (innermost) transaction, so rolling back a SAVEPOINT drops its events
     transaction = session.get_nested_transaction() or session.get_transaction()
