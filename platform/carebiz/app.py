@@ -90,6 +90,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from carebiz import api as api_module
 
     ext.api = api_module.init_app(app)
+    from carebiz import concurrency
+
+    concurrency.init_app(app)  # lock timeouts answer 503 with a retry message, not 500
     _register_blueprints(app, ext)
     _install_gate(app, ext)
 

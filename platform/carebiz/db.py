@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -22,6 +23,7 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -86,6 +88,60 @@ class BranchOwned:
         return mapped_column(ForeignKey("branch.id"), index=True)
 
 
+class Versioned:
+    """Gives a record an integer ``version`` that every change raises by one or more, so two
+    people editing the same record cannot silently overwrite each other (lost updates).
+
+    Two checks use it, and a plugin's document gets both by adding this mixin:
+
+    * **stale forms and API calls**: the edit form carries the version it showed in a
+      hidden field, API answers carry it in ``version`` and the ``ETag`` header; the service
+      compares it with :func:`carebiz.concurrency.check_version` before it writes;
+    * **races between loading and writing**: ``version`` is SQLAlchemy's
+      ``version_id_col``, so every UPDATE of the row says ``WHERE version = <loaded>``; a
+      row changed meanwhile updates nothing and the session raises
+      :class:`carebiz.concurrency.VersionConflict` (409) instead of writing over it.
+
+    A change only to a record's own child rows (its phones, say) still counts: the
+    session raises the version of a versioned record whose collections changed. Rows
+    changed by bulk ``update()`` statements must raise it themselves (see
+    :func:`carebiz.concurrency.bumped`). A model with its own ``__mapper_args__`` must add
+    ``"version_id_col"`` to them. Compare versions for equality only; a transaction that
+    flushes several times raises it by more than one."""
+
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - declared_attr receives the class
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class CareBizSession(Session):
+    """The platform's session: a write that lost a race against another change of a
+    :class:`Versioned` record raises a 409 :class:`~carebiz.concurrency.VersionConflict`
+    (a service error, so forms show it and the API answers it) instead of SQLAlchemy's
+    ``StaleDataError``, which would be a 500."""
+
+    def flush(self, objects: Any = None) -> None:
+        try:
+            super().flush(objects)
+        except StaleDataError as exc:
+            from carebiz.concurrency import VersionConflict
+
+            raise VersionConflict.concurrent() from exc
+
+
+def _bump_versions(session: Session, _context: Any, _instances: Any) -> None:
+    """Raise the version of versioned records whose own child rows changed; a change of
+    their columns raises it anyway, through ``version_id_col``."""
+    for obj in session.dirty:
+        if isinstance(obj, Versioned) and session.is_modified(obj):
+            state = sa_inspect(obj)
+            committed = state.committed_state.get("version", obj.version)
+            if obj.version == committed:
+                obj.version = committed + 1
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     """Create the engine; on SQLite switch on foreign keys, WAL and a busy timeout so several
     worker processes can share the file."""
@@ -109,11 +165,13 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             """Python's sqlite3 opens a transaction only before a data-changing statement, so
             a SAVEPOINT issued first starts a transaction of its own, and releasing it
             commits at once (a later rollback then keeps those rows). Open the real
-            transaction first. Reads stay outside transactions as the driver intends, so
-            no stale read snapshot makes a later write fail with "database is locked"."""
+            transaction first, as a write transaction (IMMEDIATE: a savepoint is taken to
+            write): it waits for the write lock now, so reads inside it never see a snapshot
+            that another writer makes stale, which would fail every later write with
+            "database is locked". Reads outside transactions stay as the driver intends."""
             raw = conn.connection.dbapi_connection
             if raw is not None and not raw.in_transaction:
-                raw.execute("BEGIN")
+                raw.execute("BEGIN IMMEDIATE")
 
     return engine
 
@@ -121,7 +179,10 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 def make_session_factory(engine: Engine, info: dict[str, Any]) -> sessionmaker[Session]:
     """Sessions carry ``info['carebiz.host']`` so services (which know nothing of Flask) can
     still reach the plugin host, e.g. to dispatch domain events after commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
+    factory = sessionmaker(bind=engine, class_=CareBizSession, expire_on_commit=False,
+                           info=info)
+    event.listen(factory, "before_flush", _bump_versions)
+    return factory
 
 
 def session() -> Session:

@@ -47,6 +47,9 @@ class Audit:
     #: type, id)}`` (e.g. ``{"name": ("party", 12)}``): readers who may not see that record
     #: read a mask instead of its name (:func:`carebiz.models.audit.for_reader`)
     refs: dict[str, tuple[str, Any]] | None = None
+    #: the record's version after the change (:class:`carebiz.db.Versioned` records), so a
+    #: version conflict can tell what changed since the version a client had
+    version: int | None = None
 
 
 def current_actor(session: Session) -> tuple[int | None, str]:
@@ -80,6 +83,7 @@ def emit(session: Session, signal: NamedSignal, *, audit: Audit | None = None,
             summary_args=_summary_args(audit),
             before=audit.before,
             after=audit.after,
+            version=audit.version,
         ))
     # remember the (innermost) transaction, so rolling back a SAVEPOINT drops its events
     transaction = session.get_nested_transaction() or session.get_transaction()

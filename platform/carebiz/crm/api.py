@@ -22,6 +22,7 @@ from webargs.flaskparser import FlaskParser, abort
 
 from carebiz import db
 from carebiz.api.common import page_of
+from carebiz.concurrency import etag_headers, expected_version
 from carebiz.crm import schemas as s
 from carebiz.crm import validation as v
 from carebiz.crm.models import (
@@ -215,7 +216,7 @@ class Customers(MethodView):
         party = parties.create_party(sess, data, user=_user(), allow_duplicates=allow,
                                      vins=vins)
         sess.commit()
-        return party
+        return party, 201, etag_headers(party)
 
 
 @blp.route(f"/customers/<{ID}:party_id>")
@@ -224,20 +225,27 @@ class CustomerItem(MethodView):
     @blp.response(200, s.CustomerSchema)
     def get(self, party_id: int) -> Any:
         """A customer. A record merged into another answers with ``active: false`` and
-        ``merged_into_id``: follow it."""
-        return _customer(party_id)
+        ``merged_into_id``: follow it. The ``ETag`` header is the record's version."""
+        party = _customer(party_id)
+        return party, 200, etag_headers(party)
 
     @require("crm.customers.edit")
     @blp.arguments(s.CustomerUpdateSchema)
     @blp.response(200, s.CustomerSchema)
+    @blp.alt_response(409, description="Changed since the `version` (or If-Match ETag) you "
+                                       "sent: `current_version`, `changed`, `changed_by`, "
+                                       "`current`. Or a possible duplicate.")
     def patch(self, data: dict[str, Any], party_id: int) -> Any:
-        """Change the fields sent; the others stay."""
+        """Change the fields sent; the others stay. Send the ``version`` you read (or
+        ``If-Match`` with its ETag) so the change cannot overwrite one you have not seen."""
         sess = db.session()
+        expected = expected_version(data.pop("version", None))
         party = _customer(party_id)
         allow = data.pop("allow_duplicates", False)
-        parties.update_party(sess, party, data, user=_user(), allow_duplicates=allow)
+        parties.update_party(sess, party, data, user=_user(), allow_duplicates=allow,
+                             expected_version=expected)
         sess.commit()
-        return party
+        return party, 200, etag_headers(party)
 
 
 @blp.route(f"/customers/<{ID}:party_id>/overview")
@@ -327,6 +335,8 @@ class MergeCustomers(MethodView):
     @require("crm.customers.merge")
     @blp.arguments(s.MergeSchema)
     @blp.response(200, s.CustomerSchema)
+    @blp.alt_response(409, description="One of the two was merged already (perhaps a moment "
+                                       "ago, by someone else): nothing was changed.")
     def post(self, data: dict[str, Any]) -> Any:
         """Merge ``remove_id`` into ``keep_id``: phones, vehicles, timeline, value and every
         subsystem's records move; the removed record stays as an inactive pointer."""
@@ -335,7 +345,7 @@ class MergeCustomers(MethodView):
         remove = _reference(Party, data["remove_id"], "remove_id")
         merge.merge_parties(sess, keep, remove, user=_user())
         sess.commit()
-        return keep
+        return keep, 200, etag_headers(keep)
 
 
 @blp.route(f"/customers/<{ID}:party_id>/contacts")
@@ -401,7 +411,7 @@ class Vehicles(MethodView):
             _reference(Party, data["owner_id"], "owner_id")
         vehicle = vehicles.create_vehicle(sess, data, user=_user())
         sess.commit()
-        return _vehicle_detail(vehicle)
+        return _vehicle_detail(vehicle), 201, etag_headers(vehicle)
 
 
 @blp.route(f"/vehicles/<{ID}:vehicle_id>")
@@ -409,22 +419,28 @@ class VehicleItem(MethodView):
     @require("crm.vehicles.view")
     @blp.response(200, s.VehicleDetailSchema)
     def get(self, vehicle_id: int) -> Any:
-        """A vehicle with its owners over time."""
-        return _vehicle_detail(_vehicle(vehicle_id))
+        """A vehicle with its owners over time. The ``ETag`` header is its version."""
+        vehicle = _vehicle(vehicle_id)
+        return _vehicle_detail(vehicle), 200, etag_headers(vehicle)
 
     @require("crm.vehicles.edit")
     @blp.arguments(s.VehicleUpdateSchema)
     @blp.response(200, s.VehicleDetailSchema)
+    @blp.alt_response(409, description="Changed since the `version` (or If-Match ETag) you "
+                                       "sent: `current_version`, `changed`, `changed_by`, "
+                                       "`current`.")
     def patch(self, data: dict[str, Any], vehicle_id: int) -> Any:
         """Change the fields sent; a new ``owner_id`` (from ``owner_since``) keeps the
-        ownership history."""
+        ownership history. Send the ``version`` you read (or ``If-Match`` with its ETag)
+        so the change cannot overwrite one you have not seen."""
         sess = db.session()
+        expected = expected_version(data.pop("version", None))
         vehicle = _vehicle(vehicle_id)
         if data.get("owner_id"):
             _reference(Party, data["owner_id"], "owner_id")
-        vehicles.update_vehicle(sess, vehicle, data, user=_user())
+        vehicles.update_vehicle(sess, vehicle, data, user=_user(), expected_version=expected)
         sess.commit()
-        return _vehicle_detail(vehicle)
+        return _vehicle_detail(vehicle), 200, etag_headers(vehicle)
 
 
 @blp.route(f"/vehicles/<{ID}:vehicle_id>/owner")
@@ -441,7 +457,7 @@ class VehicleOwner(MethodView):
         if owner.id != vehicle.owner_id:
             vehicles.change_owner(sess, vehicle, owner, data["since"] or _today())
             sess.commit()
-        return _vehicle_detail(vehicle)
+        return _vehicle_detail(vehicle), 200, etag_headers(vehicle)
 
 
 @blp.route(f"/vehicles/<{ID}:vehicle_id>/odometer")

@@ -152,6 +152,8 @@ class CustomerForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), filters=[clean], validators=[Length(max=5000)],
                           render_kw={"rows": 3})
     allow_duplicates = BooleanField(_l("Save anyway: this is a different customer"))
+    #: the version the form was filled from: saving over a newer one is refused (409)
+    version = HiddenField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -235,6 +237,8 @@ class VehicleForm(FlaskForm):
     branch_id = SelectField(_l("Branch"), coerce=str)
     notes = TextAreaField(_l("Notes"), filters=[clean], validators=[Length(max=5000)],
                           render_kw={"rows": 2})
+    #: the version the form was filled from: saving over a newer one is refused (409)
+    version = HiddenField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -73,6 +73,11 @@ class ReportSchema(Schema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     columns = fields.List(fields.Dict(keys=fields.String(), values=fields.String()))
     options = fields.Dict()
+    imported_through = fields.Integer(allow_none=True, metadata={
+        "description": "The import writes in batches: the last row written."})
+    stopped_at = fields.Integer(allow_none=True, metadata={
+        "description": "An import that stopped part way: the row it stopped at; that row "
+                       "and the rows after it were not imported."})
 
 
 @blp.route("/customers")
@@ -94,9 +99,10 @@ class ImportCustomers(MethodView):
         if args["dry_run"]:
             sess = db.session()
             try:
+                sess.commit()  # nothing pending; the check's batches run on their own
                 report = importer.import_table(sess, table, options,
                                                user=current_user._get_current_object(),
-                                               dry_run=True)
+                                               dry_run=True, batch_rows=importer.BATCH_ROWS)
             finally:
                 sess.rollback()  # end the transaction the dry run held open
             return report.as_dict()

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from carebiz.db import Base, BranchOwned, TimestampMixin, utcnow
+from carebiz.db import Base, BranchOwned, TimestampMixin, Versioned, utcnow
 
 PERSON, ORGANIZATION = "person", "organization"
 KINDS = (PERSON, ORGANIZATION)
@@ -34,7 +34,7 @@ CHANNELS = ("phone", "sms", "email", "wechat", "mail", "visit")
 FUEL_TYPES = ("petrol", "diesel", "hybrid", "phev", "bev", "fcev", "cng", "other")
 
 
-class Party(BranchOwned, TimestampMixin, Base):
+class Party(Versioned, BranchOwned, TimestampMixin, Base):
     """A person or an organization the business deals with, in any number of roles."""
 
     __tablename__ = "party"
@@ -163,7 +163,7 @@ class ContactLink(Base):
     person: Mapped[Party] = relationship(foreign_keys=[person_id])
 
 
-class Vehicle(BranchOwned, TimestampMixin, Base):
+class Vehicle(Versioned, BranchOwned, TimestampMixin, Base):
     """A vehicle identified by its VIN; its history follows the VIN across owners."""
 
     __tablename__ = "vehicle"

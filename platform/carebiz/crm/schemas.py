@@ -37,6 +37,21 @@ def _query_id(**kwargs: Any) -> fields.Integer:
     return _id(strict=False, **kwargs)
 
 
+VERSION_OUT = ("Raised by every change; also the ETag header. Send it back (``version`` or "
+               "If-Match) with a change so it cannot overwrite one you have not seen.")
+
+
+def _version() -> fields.Integer:
+    """The version a PATCH is based on (see :mod:`carebiz.concurrency`)."""
+    return fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1),
+                          metadata={"description": (
+                              "The version you read (or send If-Match with the ETag). When "
+                              "the record has changed since, the answer is 409 with "
+                              "`current_version`, `changed` (the fields) and `current` "
+                              "(their values); without either the change is saved as sent "
+                              "(last write wins).")})
+
+
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -107,6 +122,7 @@ class CustomerSchema(Schema):
     active = fields.Boolean(metadata={"description": "False once merged into another record."})
     merged_into_id = fields.Integer(allow_none=True, metadata={
         "description": "The record this one was merged into; follow it."})
+    version = fields.Integer(metadata={"description": VERSION_OUT})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -154,6 +170,8 @@ class CustomerCreateSchema(CustomerWriteSchema):
 
 class CustomerUpdateSchema(CustomerWriteSchema):
     """PATCH body: the same fields as a new customer; only those sent change."""
+
+    version = _version()
 
 
 _CUSTOMER_SORTS = ("name", "-name", "created_at", "-created_at", "id", "-id")
@@ -239,6 +257,7 @@ class VehicleSchema(Schema):
     odometer_km = fields.Integer(allow_none=True)
     custom = fields.Dict(keys=fields.String())
     notes = fields.String()
+    version = fields.Integer(metadata={"description": VERSION_OUT})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -282,6 +301,8 @@ class VehicleCreateSchema(VehicleWriteSchema):
 
 class VehicleUpdateSchema(VehicleWriteSchema):
     """PATCH body: the same fields as a new vehicle; only those sent change."""
+
+    version = _version()
 
 
 _VEHICLE_SORTS = tuple(f"{sign}{key}" for key in ("vin", "plate", "year", "created_at", "id")

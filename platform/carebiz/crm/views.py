@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from carebiz import db
+from carebiz.concurrency import explain_save_error, parse_version
 from carebiz.crm import forms as f
 from carebiz.crm import validation
 from carebiz.crm.models import (
@@ -359,20 +360,25 @@ def customer_edit(party_id: int) -> Any:
         "district": party.district, "street": party.street, "postal_code": party.postal_code,
         "do_not_contact": party.do_not_contact,
         "preferred_channel": party.preferred_channel or "", "notes": party.notes,
+        "version": str(party.version),
         **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
     form.branch_id.choices = branch_choices(party.branch_id)
     duplicates: list[dict[str, Any]] = []
+    status = None
     if form.validate_on_submit():
-        with saving(form, custom_aliases(definitions)) as done:
+        aliases = custom_aliases(definitions)
+        with saving(form, aliases) as done:
             parties.update_party(sess, party, form.values(), user=current_user,
-                                 allow_duplicates=form.allow_duplicates.data)
+                                 allow_duplicates=form.allow_duplicates.data,
+                                 expected_version=parse_version(form.version.data))
         if done.ok:
             flash(_("Customer %(name)s saved.", name=party.name), "success")
             return redirect(url_for(".customer", party_id=party.id))
+        status = explain_save_error(form, done.error, aliases)
         duplicates = duplicate_rows(done.error)
     return render_template("crm/customer_form.html", form=form, party=party,
                            duplicates=duplicates, warning=_warning(duplicates),
-                           custom_fields=definitions), form_status(form)
+                           custom_fields=definitions), status or form_status(form)
 
 
 # -- customers: the 360° page ------------------------------------------------------------------
@@ -730,17 +736,22 @@ def vehicle_edit(vehicle_id: int) -> Any:
         "vin": car.vin, "plate": car.plate or "", "make": car.make, "model": car.model,
         "year": str(car.year or ""), "colour": car.colour, "engine_number": car.engine_number,
         "fuel_type": car.fuel_type or "", "branch_id": str(car.branch_id), "notes": car.notes,
+        "version": str(car.version),
         **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
     form.branch_id.choices = branch_choices(car.branch_id)
+    status = None
     if form.validate_on_submit():
-        with saving(form, custom_aliases(definitions)) as done:
-            vehicle_service.update_vehicle(sess, car, form.values(), user=current_user)
+        aliases = custom_aliases(definitions)
+        with saving(form, aliases) as done:
+            vehicle_service.update_vehicle(sess, car, form.values(), user=current_user,
+                                           expected_version=parse_version(form.version.data))
         if done.ok:
             flash(_("Vehicle %(vin)s saved.", vin=car.vin), "success")
             return redirect(url_for(".vehicle", vehicle_id=car.id))
+        status = explain_save_error(form, done.error, aliases)
     owner = one_visible(Party, car.owner_id) if car.owner_id else None
     return render_template("crm/vehicle_form.html", form=form, vehicle=car, owner=owner,
-                           existing=None, custom_fields=definitions), form_status(form)
+                           existing=None, custom_fields=definitions), status or form_status(form)
 
 
 # -- custom fields -----------------------------------------------------------------------------

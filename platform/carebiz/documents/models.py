@@ -8,10 +8,10 @@ import datetime as dt
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carebiz.db import Base, utcnow
+from carebiz.db import Base, Versioned, utcnow
 
 
-class DocumentTemplate(Base):
+class DocumentTemplate(Versioned, Base):
     __tablename__ = "document_template"
 
     id: Mapped[int] = mapped_column(primary_key=True)

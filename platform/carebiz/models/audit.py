@@ -49,6 +49,8 @@ class AuditEntry(Base):
     summary_args: Mapped[dict[str, Any] | None]
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
+    #: the version of a versioned record after this change (what changed since a version)
+    version: Mapped[int | None]
 
     @property
     def actor_label(self) -> str:

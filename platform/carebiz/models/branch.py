@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carebiz.db import Base, TimestampMixin
+from carebiz.db import Base, TimestampMixin, Versioned
 
 
-class Branch(TimestampMixin, Base):
+class Branch(Versioned, TimestampMixin, Base):
     """Every business record belongs to a branch; users see the branches they are granted."""
 
     __tablename__ = "branch"

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carebiz.db import Base, TimestampMixin
+from carebiz.db import Base, TimestampMixin, Versioned
 
 PRIVATE, ROLE, BRANCH = "private", "role", "branch"
 
 
-class SavedQuery(TimestampMixin, Base):
+class SavedQuery(Versioned, TimestampMixin, Base):
     __tablename__ = "saved_query"
     __table_args__ = (Index("ix_saved_query_owner_source", "owner_id", "source"),)
 

@@ -32,6 +32,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, or_, select
 
 from carebiz import db
+from carebiz.concurrency import busy_as_service_error
 from carebiz.errors import ServiceError
 from carebiz.models import ApiToken, AuditEntry, Branch, Role, User, user_roles
 from carebiz.models.audit import for_reader
@@ -159,8 +160,9 @@ def saving(form: FlaskForm | None = None,
     sess = db.session()
     outcome = Outcome()
     try:
-        yield outcome
-        sess.commit()
+        with busy_as_service_error():  # a lock timeout is a message, not a 500 page
+            yield outcome
+            sess.commit()
         outcome.ok = True
     except ServiceError as exc:
         sess.rollback()

@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from carebiz.concurrency import Busy, begin_write, yield_to_writers
 from carebiz.crm.models import Party, Vehicle
 from carebiz.crm.services import custom_fields, parties, vehicles
 from carebiz.crm.services.common import setting
@@ -63,6 +64,9 @@ EXTENSIONS = ("csv", "xlsx")
 STALE_AFTER = dt.timedelta(days=1)
 #: the progress bar moves in steps of this share of the rows
 PROGRESS_STEP = 0.02
+#: rows per transaction of the background import: other writers wait at most about one
+#: batch (a second or two on SQLite) while a large file is imported
+BATCH_ROWS = 500
 
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx)$")
 
@@ -613,6 +617,10 @@ class Report:
         "create": 0, "attach": 0, "skip": 0, "same_in_file": 0, "vehicles": 0,
         "vehicles_unchanged": 0, "invalid": 0})
     options: dict[str, Any] = field(default_factory=dict)
+    #: a batched import: the last row (as Excel numbers it) of the last committed batch
+    imported_through: int | None = None
+    #: a batched import that stopped part way: the row it stopped at (nothing after it)
+    stopped_at: int | None = None
 
     @property
     def valid(self) -> bool:
@@ -626,10 +634,13 @@ class Report:
         return {"valid": self.valid, "rows": self.rows, "dry_run": self.dry_run,
                 "committed": self.committed, "errors": self.errors,
                 "warnings": self.warnings, "matches": self.matches, "counts": self.counts,
-                "columns": self.columns, "options": self.options}
+                "columns": self.columns, "options": self.options,
+                "imported_through": self.imported_through, "stopped_at": self.stopped_at}
 
 
-Progress = Callable[[int, int], None]
+#: ``progress(done, total)``; a batched all-or-nothing import adds the stage,
+#: ``progress(done, total, "check")`` and then ``"write"``, each counting the rows again
+Progress = Callable[..., None]
 
 
 def _masked(reason: str, value: str) -> str:
@@ -807,46 +818,36 @@ class _Importer:
 
 
 def import_table(session: Session, table: Table, options: Options | None = None, *,
-                 user: Any = None, dry_run: bool = True,
-                 progress: Progress | None = None) -> Report:
+                 user: Any = None, dry_run: bool = True, progress: Progress | None = None,
+                 batch_rows: int | None = None) -> Report:
     """Import (or with ``dry_run`` only try) every row of ``table``.
 
     Each row runs in a SAVEPOINT that is released when it is good and rolled back when it is
     bad, so later rows see the customers earlier rows created (a second row with the same
     phone adds its vehicle to the first row's customer) in the dry run as in the import.
-    The whole run is itself a SAVEPOINT: a dry run, and an all-or-nothing import with bad
-    rows, roll it back and leave the session as they found it. What is kept is flushed but
-    not committed: the caller commits."""
+
+    Without ``batch_rows`` the whole run is one transaction the caller ends: a dry run, and
+    an all-or-nothing import with bad rows, roll their SAVEPOINT back and leave the session
+    as they found it; what is kept is flushed but not committed. That holds SQLite's single
+    write lock for the whole file, so large files go through :func:`import_batched`
+    (``batch_rows``), which commits as it goes."""
     options = (options or Options()).check()
     cmap = map_columns(session, table.headers)
-    report = Report(rows=len(table.rows), dry_run=dry_run, warnings=list(cmap.warnings),
-                    options={"on_existing": options.on_existing,
-                             "only_valid": options.only_valid, "rows": options.rows})
-    report.columns = [{"column": c.header,
-                       "field": c.spec.name if c.spec else f"{c.entity}.{c.key}"}
-                      for c in cmap.columns]
+    if batch_rows is not None:
+        return import_batched(session, table, cmap, options, user=user, dry_run=dry_run,
+                              progress=progress, batch_rows=batch_rows)
+    report = _new_report(table, cmap, options, dry_run)
     outer = session.begin_nested()
     worker = _Importer(session, cmap, options, user)
     total = len(table.rows)
     step = max(1, int(total * PROGRESS_STEP))
+
+    def tick(done: int) -> None:
+        if progress is not None and (done % step == 0 or done == total):
+            progress(done, total)
+
     try:
-        for done, (number, cells) in enumerate(table.rows, start=1):
-            savepoint = session.begin_nested()
-            before = len(report.errors)
-            try:
-                worker.row(report, number, cells)
-            except SQLAlchemyError:
-                log.exception("import row %s failed in the database", number)
-                if len(report.errors) == before:
-                    report.counts["invalid"] += 1
-                    worker.error(report, number, "", _("The row could not be saved because "
-                                                       "of a database error."))
-            if len(report.errors) > before:
-                savepoint.rollback()
-            else:
-                savepoint.commit()
-            if progress is not None and (done % step == 0 or done == total):
-                progress(done, total)
+        _import_rows(session, worker, report, table.rows, tick)
     except BaseException:
         outer.rollback()
         raise
@@ -858,12 +859,146 @@ def import_table(session: Session, table: Table, options: Options | None = None,
     return report
 
 
+def _new_report(table: Table, cmap: ColumnMap, options: Options, dry_run: bool) -> Report:
+    report = Report(rows=len(table.rows), dry_run=dry_run, warnings=list(cmap.warnings),
+                    options={"on_existing": options.on_existing,
+                             "only_valid": options.only_valid, "rows": options.rows})
+    report.columns = [{"column": c.header,
+                       "field": c.spec.name if c.spec else f"{c.entity}.{c.key}"}
+                      for c in cmap.columns]
+    return report
+
+
+def _import_rows(session: Session, worker: _Importer, report: Report,
+                 rows: list[tuple[int, list[str]]], tick: Callable[[int], None]) -> None:
+    """Run ``rows``, each in its own SAVEPOINT, into the open transaction."""
+    for done, (number, cells) in enumerate(rows, start=1):
+        savepoint = session.begin_nested()
+        before = len(report.errors)
+        try:
+            worker.row(report, number, cells)
+        except SQLAlchemyError:
+            log.exception("import row %s failed in the database", number)
+            if len(report.errors) == before:
+                report.counts["invalid"] += 1
+                worker.error(report, number, "", _("The row could not be saved because "
+                                                   "of a database error."))
+        if len(report.errors) > before:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+        tick(done)
+
+
+def import_batched(session: Session, table: Table, cmap: ColumnMap, options: Options, *,
+                   user: Any = None, dry_run: bool = True, progress: Progress | None = None,
+                   batch_rows: int = 500) -> Report:
+    """The import of a large file, ``batch_rows`` rows per transaction, so that other
+    people keep working while it runs: on SQLite only one transaction writes at a time,
+    and a 20,000-row file in one transaction would keep everyone else waiting (and failing)
+    for more than a minute. Each batch takes the write lock up front and, when committed,
+    pauses for waiting writers (:mod:`carebiz.concurrency`).
+
+    The session must have nothing pending: the batches end its transaction. What each mode
+    means stays the same:
+
+    * ``dry_run``: every batch is rolled back;
+    * ``only_valid``: each batch commits its good rows;
+    * all-or-nothing (the default): a first pass checks every row exactly like a dry run;
+      with a bad row nothing is written. Only then a second pass writes, batch by batch. If
+      a row fails there after all (someone registered the same VIN in between, or a
+      duplicate more than a batch apart in the file), that batch is rolled back and the
+      import stops: ``report.imported_through`` names the last row written and
+      ``report.stopped_at`` the row that failed, and :func:`failure_message` says so.
+
+    The dry pass rolls each batch back, so it sees what earlier *batches* created only when
+    that decides nothing else (a repeated phone is counted as a new customer, a VIN repeated
+    for another customer is not yet an error); the writing pass sees everything."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a batched import needs a session without pending changes")
+    if session.in_transaction():
+        session.commit()  # nothing pending: only ends a read transaction
+    size = max(1, int(batch_rows))
+    if dry_run or options.only_valid:
+        return _batches(session, table, cmap, options, user, dry_run=dry_run,
+                        stop_on_error=False, size=size, progress=progress)
+    checked = _batches(session, table, cmap, options, user, dry_run=True, stop_on_error=False,
+                       size=size, progress=progress, stage="check")
+    if checked.errors:
+        checked.dry_run = False
+        return checked
+    return _batches(session, table, cmap, options, user, dry_run=False, stop_on_error=True,
+                    size=size, progress=progress, stage="write")
+
+
+def _batches(session: Session, table: Table, cmap: ColumnMap, options: Options, user: Any, *,
+             dry_run: bool, stop_on_error: bool, size: int, progress: Progress | None,
+             stage: str = "") -> Report:
+    """One pass over the rows in transactions of ``size`` rows: rolled back (``dry_run``)
+    or committed; with ``stop_on_error`` the first batch with a bad row is rolled back and
+    the pass ends there."""
+    report = _new_report(table, cmap, options, dry_run)
+    worker = _Importer(session, cmap, options, user)
+    rows = table.rows
+    total = len(rows)
+    for start in range(0, total, size):
+        batch = rows[start:start + size]
+        counts, matches, errors = dict(report.counts), len(report.matches), len(report.errors)
+        try:
+            begin_write(session)  # SQLite: the write lock now, so reads stay true
+            _import_rows(session, worker, report, batch, lambda _done: None)
+        except Busy as exc:
+            session.rollback()
+            if dry_run or report.imported_through is None:
+                raise
+            report.counts, report.matches = counts, report.matches[:matches]
+            report.errors[errors:] = [{"row": batch[0][0], "column": "", "reason": exc.message}]
+            report.stopped_at = batch[0][0]
+            break
+        except BaseException:
+            session.rollback()
+            raise
+        failed = len(report.errors) > errors
+        if dry_run:
+            session.rollback()
+            worker.created.clear()  # rolled back: their ids may be given to new rows
+        elif failed and stop_on_error:
+            session.rollback()
+            report.counts, report.matches = counts, report.matches[:matches]
+            report.stopped_at = report.errors[errors]["row"]
+            break
+        else:
+            session.commit()
+            report.imported_through = batch[-1][0]
+        done = min(start + size, total)
+        if progress is not None:
+            if stage:
+                progress(done, total, stage)
+            else:
+                progress(done, total)
+        if done < total:
+            yield_to_writers(session)
+    report.committed = not dry_run and report.stopped_at is None
+    return report
+
+
 def failure_message(report: Report, limit: int = 20) -> str:
-    """Why an all-or-nothing import wrote nothing, with the first bad rows spelled out for
-    the job page."""
-    lines = [_("%(bad)d of %(rows)d rows are not valid, so nothing was imported. Correct them "
-               "and import again, or import only the valid rows.",
-               bad=report.bad_rows, rows=report.rows)]
+    """Why an import did not (completely) happen, with the first bad rows spelled out for
+    the job page: nothing was imported because rows are bad, or a batched import stopped
+    part way and says which rows it wrote."""
+    if report.stopped_at is not None:
+        if report.imported_through is None:
+            lines = [_("Row %(row)s could not be imported, so nothing was imported.",
+                       row=report.stopped_at)]
+        else:
+            lines = [_("The import stopped at row %(row)s. The rows up to row %(last)s were "
+                       "imported; row %(row)s and the rows after it were not. Correct the "
+                       "problem and import those rows again.", row=report.stopped_at,
+                       last=report.imported_through)]
+    else:
+        lines = [_("%(bad)d of %(rows)d rows are not valid, so nothing was imported. Correct "
+                   "them and import again, or import only the valid rows.",
+                   bad=report.bad_rows, rows=report.rows)]
     for error in report.errors[:limit]:
         lines.append(_("Row %(row)s, %(column)s: %(reason)s", row=error["row"],
                        column=error["column"] or "—", reason=error["reason"]))
@@ -935,8 +1070,10 @@ def run_import_task(ctx: Any, upload: str, dry_run: bool = False, only_valid: bo
     who submitted the job, reporting progress every ~2 % of the rows.
 
     The report is written in the submitter's language (``locale``), since jobs run outside
-    any request. An all-or-nothing import with bad rows fails the job with the bad rows in
-    its message, and its writes are rolled back. The upload is deleted after an import; a
+    any request. Rows are written in committed batches (:data:`BATCH_ROWS`), so people keep
+    working during a large import. An all-or-nothing import with bad rows fails the job
+    with the bad rows in its message and writes nothing; one that stops part way fails it
+    saying which rows were written. The upload is deleted after an import; a
     dry run keeps it for the import that may follow."""
     from carebiz.models import User
 
@@ -953,13 +1090,21 @@ def run_import_task(ctx: Any, upload: str, dry_run: bool = False, only_valid: bo
                 raise NotFound(_("The uploaded file is no longer available. Upload it "
                                  "again.")) from None
 
-            def progress(done: int, total: int) -> None:
-                ctx.progress(100 * done / total,
-                             _("Row %(done)d of %(total)d", done=done, total=total))
+            def progress(done: int, total: int, stage: str = "") -> None:
+                if stage == "check":
+                    ctx.progress(50 * done / total, _("Checking row %(done)d of %(total)d",
+                                                      done=done, total=total))
+                elif stage == "write":
+                    ctx.progress(50 + 50 * done / total, _(
+                        "Importing row %(done)d of %(total)d", done=done, total=total))
+                else:
+                    ctx.progress(100 * done / total,
+                                 _("Row %(done)d of %(total)d", done=done, total=total))
 
             report = import_table(ctx.session, table,
                                   Options(on_existing, bool(only_valid), rows), user=user,
-                                  dry_run=bool(dry_run), progress=progress)
+                                  dry_run=bool(dry_run), progress=progress,
+                                  batch_rows=BATCH_ROWS)
             if not dry_run and not report.committed:
                 raise ValidationFailed(failure_message(report))
             result = report.as_dict()

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from carebiz.concurrency import bumped, lock
 from carebiz.crm import signals
 from carebiz.crm.models import (
     ContactLink,
@@ -34,11 +35,23 @@ def merge_parties(session: Session, keep: Party, remove: Party, *, user: Any = N
     """Move everything of ``remove`` to ``keep`` in one transaction: phones, e-mails, roles,
     tags, contacts, vehicles and their ownership history, timeline, revenue and value, then
     every plugin's rows through the ``customer_merge`` hook. ``remove`` stays as an inactive
-    pointer (``merged_into_id``) so old links still lead somewhere."""
+    pointer (``merged_into_id``) so old links still lead somewhere.
+
+    Two merges of the same customers at once (A into B and B into A, or the same merge
+    twice) must not both run: both rows are locked and read afresh before anything is
+    checked, so the second merge waits for the first and then refuses with a 409 saying
+    what happened, instead of merging a customer into itself."""
     if keep.id == remove.id:
         raise Conflict(_("A customer cannot be merged with itself."))
-    if not keep.active or not remove.active:
-        raise Conflict(_("One of these customers was merged already."))
+    rows = lock(session, Party, [keep.id, remove.id])
+    if len(rows) < 2:
+        raise Conflict(_("One of these customers no longer exists."))
+    for party in (keep, remove):
+        if not party.active:
+            raise Conflict(_("Customer #%(id)s (%(name)s) was merged into customer #%(into)s "
+                             "a moment ago, perhaps by someone else; nothing was changed. "
+                             "Open customer #%(into)s to continue.", id=party.id,
+                             name=party.name, into=party.merged_into_id))
     if keep.kind != remove.kind:
         raise Conflict(_("A person and an organization cannot be merged."))
     before_keep, before_remove = snapshot(keep), snapshot(remove)
@@ -66,11 +79,12 @@ def merge_parties(session: Session, keep: Party, remove: Party, *, user: Any = N
                           (VehicleOwnership, VehicleOwnership.party_id),
                           (TimelineEntry, TimelineEntry.party_id),
                           (RevenueEvent, RevenueEvent.party_id)):
-        session.execute(update(model).where(column == remove.id).values({column.key: keep.id}))
+        session.execute(update(model).where(column == remove.id)
+                        .values({column.key: keep.id, **bumped(model)}))
     _merge_contacts(session, keep, remove)
     _merge_value(session, keep.id, remove.id)
     session.execute(update(Party).where(Party.merged_into_id == remove.id)
-                    .values(merged_into_id=keep.id))
+                    .values(merged_into_id=keep.id, **bumped(Party)))
     host_of(session).call("customer_merge", session=session, keep=keep, remove=remove)
 
     remove.active = False
@@ -79,12 +93,13 @@ def merge_parties(session: Session, keep: Party, remove: Party, *, user: Any = N
     emit(session, signals.customer_merged, kept_id=keep.id, removed_id=remove.id,
          audit=Audit("party", keep.id, N_("Customer #%(removed)s merged into %(name)s"),
                      {"kept": before_keep, "removed": before_remove}, snapshot(keep),
-                     branch_id=keep.branch_id, args={"removed": remove.id, "name": keep.name}))
+                     branch_id=keep.branch_id, args={"removed": remove.id, "name": keep.name},
+                     version=keep.version))
     emit(session, signals.customer_updated, party_id=remove.id,
          changes={"merged_into_id": keep.id},
          audit=Audit("party", remove.id, N_("Merged into customer #%(kept)s"),
                      None, {"merged_into_id": keep.id}, branch_id=remove.branch_id,
-                     args={"kept": keep.id}))
+                     args={"kept": keep.id}, version=remove.version))
     return keep
 
 

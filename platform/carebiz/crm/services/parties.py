@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carebiz.concurrency import check_version
 from carebiz.crm import signals
 from carebiz.crm import validation as v
 from carebiz.crm.models import (
@@ -275,14 +276,20 @@ def create_party(session: Session, data: dict[str, Any], *, user: Any = None,
     emit(session, signals.customer_created, party_id=party.id, kind=party.kind,
          roles=party.roles, branch_id=party.branch_id,
          audit=Audit("party", party.id, N_("Customer %(name)s registered"), None,
-                     snapshot(party), branch_id=party.branch_id, args={"name": party.name}))
+                     snapshot(party), branch_id=party.branch_id, args={"name": party.name},
+                     version=party.version))
     return party
 
 
 def update_party(session: Session, party: Party, data: dict[str, Any], *, user: Any = None,
-                 allow_duplicates: bool = False) -> Party:
+                 allow_duplicates: bool = False,
+                 expected_version: int | list[int] | None = None) -> Party:
+    """Change the given fields. ``expected_version`` is the version the client saw (None:
+    last write wins); another version raises a 409 naming what changed since."""
     if not party.active:
         raise Conflict(_("This customer was merged into another record and cannot change."))
+    check_version(session, party, expected_version, entity_type="party",
+                  current=snapshot(party))
     values, errors = _clean(session, data, party, user)
     if errors:
         raise ValidationFailed(_("The customer is not valid: %(fields)s",
@@ -296,7 +303,8 @@ def update_party(session: Session, party: Party, data: dict[str, Any], *, user: 
     if new:
         emit(session, signals.customer_updated, party_id=party.id, changes=new,
              audit=Audit("party", party.id, N_("Customer %(name)s changed"), old, new,
-                         branch_id=party.branch_id, args={"name": party.name}))
+                         branch_id=party.branch_id, args={"name": party.name},
+                         version=party.version))
     return party
 
 

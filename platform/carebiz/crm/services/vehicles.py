@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carebiz.concurrency import check_version
 from carebiz.crm import signals
 from carebiz.crm import validation as v
 from carebiz.crm.models import FUEL_TYPES, OdometerReading, Party, Vehicle, VehicleOwnership
@@ -143,13 +144,18 @@ def create_vehicle(session: Session, data: dict[str, Any], *, user: Any = None) 
     emit(session, signals.vehicle_created, vehicle_id=vehicle.id, vin=vehicle.vin,
          owner_id=vehicle.owner_id,
          audit=Audit("vehicle", vehicle.id, N_("Vehicle %(vin)s registered"), None,
-                     snapshot(vehicle), branch_id=vehicle.branch_id, args={"vin": vehicle.vin}))
+                     snapshot(vehicle), branch_id=vehicle.branch_id, args={"vin": vehicle.vin},
+                     version=vehicle.version))
     return vehicle
 
 
 def update_vehicle(session: Session, vehicle: Vehicle, data: dict[str, Any], *,
-                   user: Any = None) -> Vehicle:
-    """Edit a vehicle. A new owner goes through :func:`change_owner` so history is kept."""
+                   user: Any = None, expected_version: int | list[int] | None = None) -> Vehicle:
+    """Edit a vehicle. A new owner goes through :func:`change_owner` so history is kept.
+    ``expected_version`` is the version the client saw (None: last write wins); another
+    version raises a 409 naming what changed since."""
+    check_version(session, vehicle, expected_version, entity_type="vehicle",
+                  current=snapshot(vehicle))
     data = dict(data)
     new_owner = data.pop("owner_id", None)
     since = data.pop("owner_since", None)
@@ -169,7 +175,8 @@ def update_vehicle(session: Session, vehicle: Vehicle, data: dict[str, Any], *,
     if new:
         emit(session, signals.vehicle_updated, vehicle_id=vehicle.id, changes=new,
              audit=Audit("vehicle", vehicle.id, N_("Vehicle %(vin)s changed"), old, new,
-                         branch_id=vehicle.branch_id, args={"vin": vehicle.vin}))
+                         branch_id=vehicle.branch_id, args={"vin": vehicle.vin},
+                         version=vehicle.version))
     if new_owner not in (None, "") and _int(new_owner) != vehicle.owner_id:
         owner = usable_owner(session, user, new_owner)
         if owner is None:
@@ -203,7 +210,8 @@ def change_owner(session: Session, vehicle: Vehicle, owner: Party, since: dt.dat
          audit=Audit("vehicle", vehicle.id, N_("Vehicle %(vin)s now owned by %(name)s"),
                      {"owner_id": old_owner}, {"owner_id": owner.id, "since": since.isoformat()},
                      branch_id=vehicle.branch_id, args={"vin": vehicle.vin, "name": owner.name},
-                     refs={"name": ("party", owner.id)}))
+                     refs={"name": ("party", owner.id)},
+                     version=vehicle.version))
     return vehicle
 
 
