@@ -81,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             ext.table_owner[table.name] = plugin_name
     _assign_association_tables(ext)
 
+    _trust_proxies(app)
     i18n.init_app(app, host)
     from carebiz.security import login
     from carebiz.web import layout
@@ -112,6 +113,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     host.pm.hook.init_app(app=app)
     host.check_pending()
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``CAREBIZ_TRUSTED_PROXIES`` reverse proxies, take the client's address and scheme
+    from their X-Forwarded-For/-Proto headers (the login throttle counts per address; without
+    this every client would be the proxy). Zero (default): the app faces clients directly."""
+    count = int(app.config.get("CAREBIZ_TRUSTED_PROXIES") or 0)
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 def _assign_association_tables(ext: CareBiz) -> None:

@@ -30,6 +30,11 @@ DEFAULTS: dict[str, Any] = {
     "CAREBIZ_TIMEZONE": "Asia/Shanghai",
     "CAREBIZ_SECURE_COOKIES": False,
     "CAREBIZ_SQL_ECHO": False,
+    # failed logins (see carebiz.security.throttle); empty switches a counter off
+    "CAREBIZ_LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "CAREBIZ_LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
+    "CAREBIZ_RATELIMIT_STORAGE_URL": None,  # None: memory://, or CAREBIZ_REDIS_URL with rq
+    "CAREBIZ_TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-* are believed
 }
 
 BOOLEAN_KEYS = {"CAREBIZ_SECURE_COOKIES", "CAREBIZ_SQL_ECHO", "TESTING", "WTF_CSRF_ENABLED"}

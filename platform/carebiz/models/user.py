@@ -73,11 +73,20 @@ class User(UserMixin, TimestampMixin, Base):
     all_branches: Mapped[bool] = mapped_column(default=False)
     default_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
     last_login_at: Mapped[dt.datetime | None]
+    #: part of every session and "remember me" cookie (see :meth:`get_id`); raising it ends
+    #: all of the user's sessions at once (logout, password change, deactivation)
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
     branches: Mapped[list[Branch]] = relationship(
         secondary=user_branches, lazy="selectin"
     )
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the "remember me" cookie: the id and the
+        session epoch, so a cookie issued before the epoch was raised no longer logs in
+        (checked by :func:`carebiz.security.sessions.load`)."""
+        return f"{self.id}:{self.session_epoch or 0}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from carebiz import db
 from carebiz.models import User
+from carebiz.security import sessions, throttle
 from carebiz.services.tokens import user_for_token
 
 csrf = CSRFProtect()
@@ -58,11 +59,9 @@ def init_app(app: Flask) -> None:
 
     @manager.user_loader
     def load_user(user_id: str) -> User | None:
-        try:
-            user = db.session().get(User, int(user_id))
-        except ValueError:
-            return None
-        return user if user is not None and user.active else None
+        if bearer_token() is not None:  # a token speaks alone, never the cookie beside it
+            return load_from_token(request)
+        return sessions.load(db.session(), user_id)  # epoch checked: revoked cookies fail
 
     @manager.request_loader
     def load_from_token(_request: Any) -> User | None:
@@ -73,5 +72,7 @@ def init_app(app: Flask) -> None:
     def check_csrf() -> None:
         if not app.config.get("WTF_CSRF_ENABLED", True):
             return
-        if request.method in UNSAFE_METHODS and bearer_token() is None:
+        if request.method in UNSAFE_METHODS and sessions.needs_csrf():
             csrf.protect()
+
+    throttle.init_app(app)

@@ -16,10 +16,11 @@ from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
 from carebiz.models import Branch, Role, User
+from carebiz.security import passwords, sessions
 from carebiz.services.roles import get_role
 from carebiz.signals import core as signals
 
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 LOCALES = ("en", "zh_CN")
 
 
@@ -32,12 +33,12 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
-def check_password_rules(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            _("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
-            {"password": _("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH)},
-        )
+def check_password_rules(password: str, username: str = "") -> None:
+    """Refuse a password that breaks :mod:`carebiz.security.passwords`' rules; every way of
+    setting a password (pages, API, CLI, own change) comes through here."""
+    message = passwords.problem(password, username)
+    if message is not None:
+        raise ValidationFailed(message, {"password": message})
 
 
 def get_user(session: Session, username: str) -> User:
@@ -68,7 +69,7 @@ def create_user(session: Session, username: str, password: str, *, roles: Iterab
     if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
         raise Conflict(_("User '%(name)s' already exists.", name=username),
                        {"username": _("Already taken.")})
-    check_password_rules(password)
+    check_password_rules(password, username)
     if locale is not None and locale not in LOCALES:
         raise ValidationFailed(_("Unknown language."),
                                {"locale": _("One of: %(allowed)s.", allowed=", ".join(LOCALES))})
@@ -100,12 +101,19 @@ def _snapshot(user: User) -> dict[str, Any]:
 
 
 def update_user(session: Session, user: User, **changes: Any) -> User:
-    """Change profile fields, ``roles`` (names), ``branches`` (codes) or ``password``."""
+    """Change profile fields, ``roles`` (names), ``branches`` (codes) or ``password``.
+
+    A new password or deactivation ends all of the user's sessions (whoever makes the change:
+    a stolen session must not survive it); the page that changed one's own password renews
+    its own session with :func:`carebiz.security.sessions.renew_current`."""
     before = _snapshot(user)
     password = changes.pop("password", None)
     if password:
-        check_password_rules(password)
+        check_password_rules(password, user.username)
         user.password_hash = hash_password(password)
+        sessions.end_all(user)
+    if before["active"] and changes.get("active") is False:
+        sessions.end_all(user)
     if "roles" in changes:
         user.roles = [get_role(session, r) for r in changes.pop("roles")]
     if "branches" in changes:
@@ -144,6 +152,18 @@ def _keep_an_administrator(session: Session) -> None:
         raise Conflict(_("This change would leave no active administrator."),
                        {"active": _("Keep at least one active administrator."),
                         "roles": _("Keep at least one active administrator.")})
+
+
+def change_own_password(session: Session, user: User, current: str, new: str) -> User:
+    """A user changing their own password must know the current one (a session left open
+    on a shared desk is not enough)."""
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        raise ValidationFailed(_("The current password is wrong."),
+                               {"current_password": _("Wrong password.")})
+    if current == new:
+        message = _("The new password must differ from the current one.")
+        raise ValidationFailed(message, {"password": message})
+    return update_user(session, user, password=new)
 
 
 @functools.cache

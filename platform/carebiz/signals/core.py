@@ -25,6 +25,10 @@ Arguments: ``token_id`` (int), ``user_id`` (int). The secret is never sent.""")
 token_revoked = _ns.signal("token.revoked", doc="""An API token was revoked.
 Arguments: ``token_id`` (int), ``user_id`` (int).""")
 
+login_throttled = _ns.signal("login.throttled", doc="""Failed logins reached a limit; logins
+are refused for a while. Arguments: ``scope`` ("account" or "address"), ``username`` (str, as
+typed, lower-cased), ``address`` (str).""")
+
 plugin_switched = _ns.signal("plugin.switched", doc="""Subsystems were switched on or off.
 Arguments: ``enabled`` (bool), ``names`` (sorted list of plugin names that changed).""")
 
@@ -35,4 +39,4 @@ job_finished = _ns.signal("job.finished", doc="""A background job ended.
 Arguments: ``job_id`` (str), ``task`` (str), ``status`` ("finished" or "failed").""")
 
 ALL = [user_created, user_updated, role_updated, branch_saved, token_created, token_revoked,
-       plugin_switched, setting_changed, job_finished]
+       login_throttled, plugin_switched, setting_changed, job_finished]

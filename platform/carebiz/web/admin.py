@@ -37,7 +37,7 @@ from carebiz.errors import ServiceError
 from carebiz.models import ApiToken, AuditEntry, Branch, Role, User, user_roles
 from carebiz.models.audit import for_reader
 from carebiz.plugins.manifest import CORE
-from carebiz.security import can, require, visible
+from carebiz.security import can, require, sessions, visible
 from carebiz.security.permissions import registered_permissions
 from carebiz.services import branches as branch_service
 from carebiz.services import roles as role_service
@@ -321,6 +321,8 @@ def user_edit(user_id: int) -> Any:
         with saving(form) as saved:
             user_service.update_user(sess, user, **changes)
         if saved.ok:
+            if "password" in changes:  # the user's sessions ended; not the editor's own one
+                sessions.renew_current(user)
             flash(_("User %(name)s saved.", name=user.username), "success")
             return redirect(url_for(".user_edit", user_id=user.id))
     return render_template("admin/user_form.html", form=form, user=user,

@@ -75,8 +75,9 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Display name"), filters=[clean], validators=[Length(max=200)])
     email = StringField(_l("Email"), filters=[clean], validators=[
         Optional(), Length(max=254), Regexp(EMAIL, message=_l("Not a valid email address."))])
+    # InputRequired, not DataRequired: spaces only reach the password rules, which say why
     password = PasswordField(_l("Password"), validators=[
-        DataRequired(), Length(min=MIN_PASSWORD_LENGTH)])
+        InputRequired(), Length(min=MIN_PASSWORD_LENGTH)])
     roles = SelectMultipleField(_l("Roles"), choices=[])
     branches = SelectMultipleField(_l("Branches"), choices=[])
     all_branches = BooleanField(_l("Sees every branch"))

@@ -1,0 +1,76 @@
+"""Server-side revocation of browser sessions, and which credential speaks for a request.
+
+A signed session cookie (or "remember me" cookie) stays valid for as long as it is kept, so
+"log out" must be decided on the server. Every user row carries a *session epoch*; the
+session and remember cookies hold ``"<user id>:<epoch>"`` (``User.get_id``). Logging out,
+changing the password (by oneself or by an administrator) and deactivation raise the epoch,
+which ends every session of that user, on every device, at once; a copied cookie is then
+worth nothing. The check is free: the user row is loaded for each request anyway.
+
+When a request carries ``Authorization: Bearer …``, the token alone decides who is asking:
+a wrong token makes the request anonymous even beside a valid session cookie, so an invalid
+token is never silently replaced by the browser's session.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_login import current_user, login_user
+from sqlalchemy.orm import Session
+
+from carebiz.models import User
+
+
+def parse_id(value: str) -> tuple[int, int] | None:
+    """``"12:3"`` -> ``(12, 3)``; None for anything else, including the epoch-less ids of
+    cookies issued before epochs existed (those users log in once more)."""
+    user_id, sep, epoch = (value or "").partition(":")
+    if not sep:
+        return None
+    try:
+        return int(user_id), int(epoch)
+    except ValueError:
+        return None
+
+
+def load(session: Session, value: str) -> User | None:
+    """The active user a session or remember cookie names, if its epoch is still current."""
+    parsed = parse_id(value)
+    if parsed is None:
+        return None
+    user = session.get(User, parsed[0])
+    if user is None or not user.active or (user.session_epoch or 0) != parsed[1]:
+        return None
+    return user
+
+
+def end_all(user: User) -> None:
+    """End every session of ``user`` (the caller commits)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def renew_current(user: User) -> None:
+    """After :func:`end_all` for the user of this very request (own password changed), give
+    this browser a session with the new epoch, so the one who changed it stays logged in."""
+    if not current_user.is_authenticated or current_user.id != user.id:
+        return
+    from flask import current_app
+
+    remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    login_user(user, remember=remember_cookie in request.cookies)
+
+
+def needs_csrf() -> bool:
+    """Whether this unsafe request must carry a CSRF token.
+
+    Browsers send cookies on their own, so whatever a cookie authenticates must prove it came
+    from our pages. Exempt are requests that a bearer token actually authenticated (a
+    cross-site form cannot set that header; with one present the cookie is not used at all,
+    see :mod:`carebiz.security.login`) and API requests that nothing authenticated: they
+    carry no one's authority, and the endpoint answers them 401 — authentication first."""
+    from carebiz.security.login import bearer_token
+
+    authenticated = current_user.is_authenticated
+    if bearer_token() is not None and authenticated:
+        return False
+    return not (request.path.startswith("/api/") and not authenticated)
