@@ -294,13 +294,15 @@ def test_lookup_ranks_identifiers_and_names(ctx):
 def test_recent_trail_keeps_the_newest(ctx):
     sess, users, branches = ctx
     user = users["sales"]
-    for i in range(recent.KEEP + 5):
-        recent.record_view(sess, user, "party", i, f"customer {i}")
-    recent.record_view(sess, user, "party", 3, "customer 3 again")
+    # real customers of the user's branch: the trail leaves out what the user may not see
+    ids = [person(sess, f"customer {i}", f"1380013{i:04d}").id for i in range(recent.KEEP + 5)]
+    for i, party_id in enumerate(ids):
+        recent.record_view(sess, user, "party", party_id, f"customer {i}")
+    recent.record_view(sess, user, "party", ids[3], "customer 3 again")
     sess.commit()
     trail = recent.trail(sess, user, limit=50)
     assert len(trail) == recent.KEEP
-    assert trail[0].entity_id == "3" and trail[0].label == "customer 3 again"
+    assert trail[0].entity_id == str(ids[3]) and trail[0].label == "customer 3 again"
 
 
 def test_do_not_contact_is_honoured(ctx):
