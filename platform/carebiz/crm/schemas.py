@@ -20,6 +20,7 @@ from carebiz.api.common import ListArgs, page_schema
 from carebiz.crm import validation as v
 from carebiz.crm.models import CHANNELS, FUEL_TYPES, ID_KINDS, KINDS, ROLES
 from carebiz.crm.services.custom_fields import ENTITIES, NAME_RE, TYPES
+from carebiz.text import bad_text_in
 
 #: ids are 32-bit on every database; larger numbers cannot name a record (and would make
 #: the database driver fail instead of answering "not found")
@@ -37,27 +38,16 @@ def _query_id(**kwargs: Any) -> fields.Integer:
     return _id(strict=False, **kwargs)
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(x) for k, x in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(x) for x in value)
-    return False
-
-
 class CrmSchema(Schema):
-    """Refuses NUL characters anywhere in the input: no field may hold them and PostgreSQL
-    cannot store them, so they are a client error, not a database failure."""
+    """Refuses characters no field may hold (control characters, lone surrogates; see
+    :mod:`carebiz.text`) anywhere in the input, also when a schema is loaded outside the
+    API's parser (which checks every body the same way)."""
 
     @pre_load
-    def _refuse_nul(self, data: Any, **_kw: Any) -> Any:
-        if isinstance(data, Mapping):
-            bad = {str(k): ["Text may not contain NUL characters."]
-                   for k in data if _has_nul(k) or _has_nul(data[k])}
-            if bad:
-                raise ValidationError(bad)
+    def _refuse_bad_text(self, data: Any, **_kw: Any) -> Any:
+        bad = bad_text_in(data) if isinstance(data, Mapping) else {}
+        if bad:
+            raise ValidationError({key: [problem] for key, problem in bad.items()})
         return data
 
 

@@ -32,6 +32,7 @@ from flask_babel import gettext as _
 from werkzeug.security import safe_join
 
 from carebiz.errors import Forbidden, NotFound, ServiceError, ValidationFailed
+from carebiz.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +253,12 @@ def render_pdf(html_pages: str | Sequence[str]) -> bytes:
 # --- DOCX ----------------------------------------------------------------------------------
 
 
+def _text(value: Any) -> str:
+    """Text for Word without the characters XML cannot hold (a name stored with a control
+    character before they were refused must not make the document fail)."""
+    return printable(str(value))
+
+
 def render_docx(data: Mapping[str, Any]) -> bytes:
     """A simple editable Word document from the generic keys of a document's data: ``title``,
     ``company``, ``parties`` (label/value pairs), ``columns`` and ``rows`` (a table),
@@ -268,12 +275,12 @@ def render_docx(data: Mapping[str, Any]) -> bytes:
     rpr.get_or_add_rFonts().set(qn("w:eastAsia"), "Microsoft YaHei")
 
     if data.get("company"):
-        doc.add_paragraph(str(data["company"]))
-    doc.add_heading(str(data.get("title") or ""), level=1)
+        doc.add_paragraph(_text(data["company"]))
+    doc.add_heading(_text(data.get("title") or ""), level=1)
     for label, value in data.get("parties") or ():
         para = doc.add_paragraph()
         para.add_run(f"{label}: ").bold = True
-        para.add_run(str(value))
+        para.add_run(_text(value))
     columns = list(data.get("columns") or ())
     rows = list(data.get("rows") or ())
     if columns:
@@ -284,25 +291,25 @@ def render_docx(data: Mapping[str, Any]) -> bytes:
         trpr = header._tr.get_or_add_trPr()
         trpr.append(trpr.makeelement(qn("w:tblHeader"), {}))
         for cell, label in zip(header.cells, columns, strict=True):
-            cell.text = str(label)
+            cell.text = _text(label)
             for run in cell.paragraphs[0].runs:
                 run.bold = True
         for row in rows:
             cells = table.add_row().cells
             for cell, value in zip(cells, row, strict=False):
-                cell.text = "" if value is None else str(value)
+                cell.text = "" if value is None else _text(value)
     for label, value in data.get("totals") or ():
         para = doc.add_paragraph()
         para.add_run(f"{label}: ").bold = True
-        para.add_run(str(value))
+        para.add_run(_text(value))
     if data.get("capital"):
         para = doc.add_paragraph()
         para.add_run(_("Amount in words") + ": ").bold = True
-        para.add_run(str(data["capital"]))
+        para.add_run(_text(data["capital"]))
     if data.get("notes"):
-        doc.add_paragraph(str(data["notes"]))
+        doc.add_paragraph(_text(data["notes"]))
     if data.get("generated_at"):
-        doc.add_paragraph(_("Generated at %(when)s", when=data["generated_at"]))
+        doc.add_paragraph(_text(_("Generated at %(when)s", when=data["generated_at"])))
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -109,6 +109,8 @@ def _clean(session: Session, data: dict[str, Any], party: Party | None,
         name = " ".join(str(data.get("name") or "").split())
         if not name:
             errors["name"] = _("Required.")
+        elif len(name) > TEXT_FIELDS["name"]:
+            errors["name"] = _("At most %(n)d characters.", n=TEXT_FIELDS["name"])
         out["name"] = name
     for field, limit in TEXT_FIELDS.items():
         if field in data and field != "name":
