@@ -31,6 +31,7 @@ from flask import current_app, render_template
 from flask_babel import gettext as _
 from werkzeug.security import safe_join
 
+from carebiz.documents.limits import TemplateLimitError
 from carebiz.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from carebiz.text import printable
 
@@ -59,6 +60,15 @@ class DocumentFailed(ServiceError):
 
     status = 500
     code = "document_failed"
+
+
+class TemplateTooCostly(ServiceError):
+    """The company's template goes beyond the bounds of its sandbox with this record's data
+    (too many loop iterations, too long a text, too much output): a clear 422 at once
+    instead of a worker that hangs."""
+
+    status = 422
+    code = "template_too_costly"
 
 
 # --- registry ------------------------------------------------------------------------------
@@ -165,6 +175,11 @@ def render_html(doc_type: Any, data: Mapping[str, Any], paper: str = "A4",
             template = _("the company's template")
             return customs.render_body(custom.body, customs.sandbox_context(context))
         return render_template(doc_type.template, **context)
+    except TemplateLimitError as exc:
+        raise TemplateTooCostly(
+            _("The document could not be produced: the company's template of %(type)s "
+              "goes beyond a limit (%(error)s). Simplify it on the document templates page.",
+              type=doc_type.label, error=str(exc))) from exc
     except (jinja2.TemplateError, jinja2.sandbox.SecurityError) as exc:
         log.exception("template %s of document type %s failed", template, doc_type.name)
         raise DocumentFailed(
