@@ -309,6 +309,8 @@ def serve(bind: str, workers: int, timeout: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("timeout", timeout)
             self.cfg.set("accesslog", "-")
+            # gunicorn's most; longer addresses get the app's own 414 (JSON on the API)
+            self.cfg.set("limit_request_line", 8190)
 
         def load(self) -> Flask:
             return app

@@ -32,8 +32,9 @@ DEFAULTS: dict[str, Any] = {
     # bytes of a request body (413 beyond); uploads of imports have their own, larger limit
     "CAREBIZ_MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
     "CAREBIZ_MAX_UPLOAD_LENGTH": 25 * 1024 * 1024,
-    # characters of a request's path and query string (414 beyond)
-    "CAREBIZ_MAX_URL_LENGTH": 8192,
+    # characters of a request's path and query string (414 beyond; `carebiz serve` lets
+    # gunicorn read request lines of up to 8190 bytes so the app answers first)
+    "CAREBIZ_MAX_URL_LENGTH": 8000,
 }
 
 BOOLEAN_KEYS = {"CAREBIZ_SECURE_COOKIES", "CAREBIZ_SQL_ECHO", "TESTING", "WTF_CSRF_ENABLED"}

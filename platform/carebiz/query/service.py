@@ -367,6 +367,10 @@ def check_definition(session: Session, source: Any, definition: Any) -> dict[str
     return definition
 
 
+#: ids are 32-bit; a larger number names no record (and overflows the driver)
+MAX_ID = 2**31 - 1
+
+
 def _sharing(session: Session, user: Any,
              data: dict[str, Any]) -> tuple[str, int | None, int | None]:
     """Who a saved query is shared with; the role or branch must exist (a superuser may
@@ -383,7 +387,7 @@ def _sharing(session: Session, user: Any,
                                    or role_id in {r.id for r in user.roles}):
             raise ValidationFailed(_("You can share only with a role you hold."),
                                    {"role_id": _("not one of your roles")})
-        if session.get(Role, role_id) is None:
+        if not 1 <= role_id <= MAX_ID or session.get(Role, role_id) is None:
             raise ValidationFailed(_("No role with id %(id)s.", id=role_id),
                                    {"role_id": _("unknown role")})
         return ROLE, role_id, None
@@ -392,7 +396,7 @@ def _sharing(session: Session, user: Any,
                                      or branch_id in user.branch_ids):
             raise ValidationFailed(_("You can share only with a branch of yours."),
                                    {"branch_id": _("not one of your branches")})
-        if session.get(Branch, branch_id) is None:
+        if not 1 <= branch_id <= MAX_ID or session.get(Branch, branch_id) is None:
             raise ValidationFailed(_("No branch with id %(id)s.", id=branch_id),
                                    {"branch_id": _("unknown branch")})
         return BRANCH, None, branch_id
