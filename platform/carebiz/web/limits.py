@@ -1,13 +1,16 @@
 """Limits on the size of a request, checked before anything reads it: the body
 (``CAREBIZ_MAX_CONTENT_LENGTH``, 413 beyond), a larger body for the views marked
 :func:`large_upload` (``CAREBIZ_MAX_UPLOAD_LENGTH``: the customer import takes files of up to
-20 MB), and the path with its query string (``CAREBIZ_MAX_URL_LENGTH``, 414 beyond).
+20 MB), a larger text field of a multipart form for the views marked :func:`large_form`
+(Werkzeug's default is 500 KB: less than a template of 200,000 Chinese characters), and the
+path with its query string (``CAREBIZ_MAX_URL_LENGTH``, 414 beyond).
 
 Without a limit a 50 MB JSON body is read and parsed by any endpoint; the answer to an
 oversized request is the ordinary error answer (JSON under ``/api/``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, request
@@ -22,10 +25,19 @@ def large_upload(view: V) -> V:
     return view
 
 
-def _takes_large_uploads(endpoint: str | None) -> bool:
+def large_form(max_field_bytes: int) -> Callable[[V], V]:
+    """Mark a view whose multipart form has a text field of up to ``max_field_bytes``."""
+
+    def mark(view: V) -> V:
+        view.carebiz_form_memory = max_field_bytes  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _marked(endpoint: str | None, name: str) -> Any:
     view = current_app.view_functions.get(endpoint or "")
-    return bool(getattr(view, "carebiz_large_upload", False)
-                or getattr(getattr(view, "view_class", None), "carebiz_large_upload", False))
+    return getattr(view, name, None) or getattr(getattr(view, "view_class", None), name, None)
 
 
 def init_app(app: Flask) -> None:
@@ -37,6 +49,9 @@ def init_app(app: Flask) -> None:
         if len(request.path) + len(request.query_string) > \
                 current_app.config["CAREBIZ_MAX_URL_LENGTH"]:
             abort(414)
-        if _takes_large_uploads(request.endpoint):
+        if _marked(request.endpoint, "carebiz_large_upload"):
             request.max_content_length = current_app.config["CAREBIZ_MAX_UPLOAD_LENGTH"]
+        form_memory = _marked(request.endpoint, "carebiz_form_memory")
+        if form_memory:
+            request.max_form_memory_size = form_memory
         return None
