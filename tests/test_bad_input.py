@@ -330,3 +330,23 @@ def test_a_very_long_url_is_414_json(app: Any, seeded: dict[str, Any]) -> None:
     resp = app.test_client().get("/api/v1/customers?q=" + "x" * 10_000, headers=_api(app))
     assert resp.status_code == 414
     assert _error_shape(resp)["message"]
+
+
+def test_an_import_row_with_a_control_character_is_a_row_error(app: Any,
+                                                                seeded: dict[str, Any]) -> None:
+    """Files are not cleaned silently: the row is reported with the reason, the others go in."""
+    from carebiz.crm.services import importer
+    from carebiz.models import User
+
+    csv = "name,phone,branch\nWang\x01Wei,13800138000,A\nLi Lei,13900139000,A\n"
+    table = importer.read_table(csv.encode(), "people.csv")
+    ext = app.extensions["carebiz"]
+    with app.app_context(), ext.session_factory() as sess:
+        user = sess.query(User).filter_by(username="manager").one()
+        report = importer.import_table(sess, table, importer.Options(only_valid=True),
+                                       user=user, dry_run=False)
+        sess.commit()
+    assert report.counts["invalid"] == 1, report.errors
+    assert [(e["row"], e["column"]) for e in report.errors] == [(2, "name")], report.errors
+    assert "U+0001" in report.errors[0]["reason"]
+    assert _customers(app) == ["Li Lei"]

@@ -20,7 +20,6 @@ from carebiz.api.common import ListArgs, page_schema
 from carebiz.crm import validation as v
 from carebiz.crm.models import CHANNELS, FUEL_TYPES, ID_KINDS, KINDS, ROLES
 from carebiz.crm.services.custom_fields import ENTITIES, NAME_RE, TYPES
-from carebiz.text import bad_text_in
 
 #: ids are 32-bit on every database; larger numbers cannot name a record (and would make
 #: the database driver fail instead of answering "not found")
@@ -39,16 +38,9 @@ def _query_id(**kwargs: Any) -> fields.Integer:
 
 
 class CrmSchema(Schema):
-    """Refuses characters no field may hold (control characters, lone surrogates; see
-    :mod:`carebiz.text`) anywhere in the input, also when a schema is loaded outside the
-    API's parser (which checks every body the same way)."""
-
-    @pre_load
-    def _refuse_bad_text(self, data: Any, **_kw: Any) -> Any:
-        bad = bad_text_in(data) if isinstance(data, Mapping) else {}
-        if bad:
-            raise ValidationError({key: [problem] for key, problem in bad.items()})
-        return data
+    """Base of the CRM's input schemas. Text no field may hold (NUL and other control
+    characters, lone surrogates) is refused for every schema alike by the API's argument
+    parser (:class:`carebiz.api.common.Parser`), and at the flush for every column."""
 
 
 class CrmListArgs(CrmSchema, ListArgs):
