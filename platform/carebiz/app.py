@@ -81,6 +81,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             ext.table_owner[table.name] = plugin_name
     _assign_association_tables(ext)
 
+    from carebiz.web import limits
+
+    limits.init_app(app)  # first: the size checks run before anything reads a request
     _trust_proxies(app)
     i18n.init_app(app, host)
     from carebiz.security import login

@@ -314,6 +314,8 @@ def serve(bind: str, workers: int, timeout: int) -> None:
             self.cfg.set("timeout", timeout)
             self.cfg.set("accesslog", "-")
             self.cfg.set("post_worker_init", check_no_app_context)
+            # gunicorn's most; longer addresses get the app's own 414 (JSON on the API)
+            self.cfg.set("limit_request_line", 8190)
 
         def load(self) -> Flask:
             return app

@@ -35,16 +35,26 @@ DEFAULTS: dict[str, Any] = {
     "CAREBIZ_LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
     "CAREBIZ_RATELIMIT_STORAGE_URL": None,  # None: memory://, or CAREBIZ_REDIS_URL with rq
     "CAREBIZ_TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-* are believed
+    # bytes of a request body (413 beyond); uploads of imports have their own, larger limit
+    "CAREBIZ_MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    "CAREBIZ_MAX_UPLOAD_LENGTH": 25 * 1024 * 1024,
+    # characters of a request's path and query string (414 beyond; `carebiz serve` lets
+    # gunicorn read request lines of up to 8190 bytes so the app answers first)
+    "CAREBIZ_MAX_URL_LENGTH": 8000,
 }
 
 BOOLEAN_KEYS = {"CAREBIZ_SECURE_COOKIES", "CAREBIZ_SQL_ECHO", "TESTING", "WTF_CSRF_ENABLED"}
+INTEGER_KEYS = {"CAREBIZ_MAX_CONTENT_LENGTH", "CAREBIZ_MAX_UPLOAD_LENGTH",
+                "CAREBIZ_MAX_URL_LENGTH"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 def coerce(key: str, value: Any) -> Any:
-    """Give environment strings their real type (only booleans need it today)."""
+    """Give environment strings their real type (booleans and byte counts)."""
     if key in BOOLEAN_KEYS and isinstance(value, str):
         return value.strip().lower() in TRUE_WORDS
+    if key in INTEGER_KEYS and isinstance(value, str):
+        return int(value.strip().replace("_", ""))
     return value
 
 
@@ -67,6 +77,7 @@ def load(mapping: Mapping[str, Any] | None, instance_path: str) -> dict[str, Any
         merged.update(mapping)
     merged = {k: coerce(k, v) for k, v in merged.items()}
     merged["CAREBIZ_INSTANCE_PATH"] = instance_path
+    merged.setdefault("MAX_CONTENT_LENGTH", merged["CAREBIZ_MAX_CONTENT_LENGTH"])
     if not merged.get("CAREBIZ_DATABASE_URL"):
         merged["CAREBIZ_DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'carebiz.db'}"
     secret = merged.get("CAREBIZ_SECRET_KEY") or merged.get("SECRET_KEY")

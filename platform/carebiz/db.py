@@ -8,6 +8,7 @@ by the ``models`` hook; migrations use that to keep one Alembic history per plug
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -178,10 +179,15 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 def make_session_factory(engine: Engine, info: dict[str, Any]) -> sessionmaker[Session]:
     """Sessions carry ``info['carebiz.host']`` so services (which know nothing of Flask) can
-    still reach the plugin host, e.g. to dispatch domain events after commit."""
+    still reach the plugin host, e.g. to dispatch domain events after commit. Every flush
+    first checks the text of new and changed rows (:func:`carebiz.text.check_text_columns`),
+    so no model, core or plugin, stores text too long for its column or unfit for files."""
+    from carebiz.text import check_text_columns
+
     factory = sessionmaker(bind=engine, class_=CareBizSession, expire_on_commit=False,
                            info=info)
     event.listen(factory, "before_flush", _bump_versions)
+    event.listen(factory, "before_flush", check_text_columns)
     return factory
 
 
@@ -194,6 +200,24 @@ def session() -> Session:
         sess = current_app.extensions["carebiz"].session_factory()
         g._carebiz_session = sess
     return sess
+
+
+def rollback_session() -> None:
+    """Roll back the current request's session, if it has one, and never raise. Error
+    handlers call it first: the failed work must not be committed by anything later, and a
+    session whose flush failed refuses every query (``PendingRollbackError``) until rolled
+    back — the error page itself queries (the navigation needs the user's roles)."""
+    if not has_app_context():
+        return
+    sess = g.get("_carebiz_session")
+    if sess is None:
+        return
+    try:
+        sess.rollback()
+    except Exception:  # a broken connection: start afresh with a new session
+        g.pop("_carebiz_session", None)
+        with contextlib.suppress(Exception):
+            sess.close()
 
 
 def close_session(_exc: BaseException | None = None) -> None:

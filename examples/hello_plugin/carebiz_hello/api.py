@@ -10,11 +10,10 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from carebiz import db
-from carebiz.api.common import page_of
+from carebiz.api.common import Blueprint, page_of
 from carebiz.security import require, visible
 
 from . import schemas as s

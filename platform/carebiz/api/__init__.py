@@ -5,16 +5,23 @@ Every error answers ``{"code": <HTTP status>, "status": <reason>, "message": <wh
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.http import HTTP_STATUS_CODES
 
+from carebiz.db import rollback_session
 from carebiz.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 
@@ -28,6 +35,7 @@ HTTP_MESSAGES = {
     405: _l("This method is not allowed here."),
     409: _l("This conflicts with the current state of the data."),
     413: _l("The request is too large."),
+    414: _l("The address (URL) is too long."),
     415: _l("This content type is not accepted; send JSON."),
     422: _l("Some fields are not valid."),
     500: _l("Something went wrong on our side. The error was logged."),
@@ -61,11 +69,22 @@ class CareBizApi(Api):
     error pages, so the handler answers JSON only under ``/api/``."""
 
     def handle_http_exception(self, error: HTTPException) -> Any:
+        """The one app-wide HTTPException handler (500s of unhandled errors included); it
+        never raises: a failure while answering falls back to a bare answer."""
+        try:
+            response = self._error_response(error)
+        except Exception:
+            log.exception("the error %s could not be answered", error.code)
+            response = bare_error(error.code or 500, HTTP_MESSAGES.get(error.code or 500, ""))
+        return response
+
+    def _error_response(self, error: HTTPException) -> Any:
         if not is_api_request():
             from carebiz.web.layout import _html_error
 
             response = _html_error(error)
         else:
+            rollback_session()
             data = getattr(error, "data", None) or {}
             errors = data.get("messages") or data.get("errors") or {}
             if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
@@ -98,6 +117,42 @@ def _as_response(rv: Any) -> Any:
     return make_response(rv)
 
 
+def error_response(code: int, message: Any, errors: Any = None, status: str = "",
+                   extra: dict[str, Any] | None = None) -> Any:
+    """An error answer — JSON under ``/api/``, the error page elsewhere — that never raises;
+    the request's session is rolled back first."""
+    try:
+        if not is_api_request():
+            from carebiz.web.layout import html_error_page
+
+            return html_error_page(code, message)
+        rollback_session()
+        response = jsonify({**(extra or {}), **error_body(code, str(message), errors, status)})
+        response.status_code = code
+        return response
+    except Exception:
+        log.exception("the error %s could not be answered", code)
+        return bare_error(code, message)
+
+
+def bare_error(code: int, message: Any) -> Response:
+    """An error answer made of nothing that can fail (no template, session or lazy text)."""
+    try:
+        text = str(message)
+    except Exception:
+        text = ""
+    try:
+        api = is_api_request()
+    except Exception:
+        api = False
+    if not api:
+        from carebiz.web.layout import bare_error_page
+
+        return bare_error_page(code, text)
+    body = json.dumps(error_body(code, text, {}, HTTP_STATUS_CODES.get(code, "")))
+    return Response(body, status=code, mimetype="application/json")
+
+
 def init_app(app: Flask) -> CareBizApi:
     app.config.setdefault("API_TITLE", "CareBusiness API")
     app.config.setdefault("API_VERSION", "v1")
@@ -115,12 +170,20 @@ def init_app(app: Flask) -> CareBizApi:
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:
-        if is_api_request():
-            body = {**exc.details, **error_body(exc.status, exc.message, exc.errors, exc.code)}
-            return jsonify(body), exc.status
-        from flask import render_template
+        return error_response(exc.status, exc.message, exc.errors, exc.code, exc.details)
 
-        return render_template("errors/error.html", code=exc.status,
-                               description=exc.message), exc.status
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError) -> Any:
+        """A safety net: services check what they can (unknown ids, duplicates) and answer
+        with the field; a constraint they missed is still a conflict, not a crash."""
+        log.warning("integrity error not caught by a service: %s", exc.orig)
+        return error_response(409, HTTP_MESSAGES[409], status="conflict")
+
+    @app.errorhandler(DataError)
+    def data_error(exc: DataError) -> Any:
+        """PostgreSQL refusing a value (too long, out of range) that no check caught."""
+        log.warning("data error not caught by a check: %s", exc.orig)
+        return error_response(422, gettext("A value is too long or out of range."),
+                              status="validation_failed")
 
     return api

@@ -8,12 +8,12 @@ from flask import current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from carebiz import db
 from carebiz.api import schemas as s
-from carebiz.api.common import ListArgs, page_of
+from carebiz.api.common import Blueprint, ListArgs, page_of
 from carebiz.jobs import submit, task_registry, visible_job
 from carebiz.models import ApiToken, AuditEntry, Branch, User
 from carebiz.models.audit import for_reader

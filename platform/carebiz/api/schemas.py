@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from carebiz.api.common import page_schema
+from carebiz.api.common import ListArgs, page_schema
 
 
 class BranchSchema(Schema):
@@ -112,9 +112,9 @@ class AuditSchema(Schema):
     after = fields.Dict(allow_none=True)
 
 
-class AuditArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+class AuditArgs(ListArgs):
+    """Paging bounded like every list (an unbounded page made the offset overflow)."""
+
     entity_type = fields.String()
     entity_id = fields.String()
     actor = fields.String()

@@ -16,12 +16,10 @@ from flask import current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import Select, select
-from webargs.flaskparser import FlaskParser, abort
 
 from carebiz import db
-from carebiz.api.common import page_of
+from carebiz.api.common import Blueprint, page_of
 from carebiz.concurrency import etag_headers, expected_version
 from carebiz.crm import schemas as s
 from carebiz.crm import validation as v
@@ -53,21 +51,7 @@ ID = f"int(min=1, max={s.MAX_ID})"
 MAX_LOOKUP_HITS = 500
 
 
-class _Parser(FlaskParser):
-    """webargs reports a body that is not JSON as a bare list, which the platform's error
-    format cannot name a field for; name it ``body`` so the answer is a clean 400."""
-
-    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any,
-                                   **kwargs: Any) -> Any:
-        abort(400, exc=error, message=_("The request body is not valid JSON."),
-              messages={"json": {"body": [_("Not valid JSON.")]}})
-
-
-class _Blueprint(Blueprint):
-    ARGUMENTS_PARSER = _Parser()
-
-
-blp = _Blueprint("crm_api", __name__, url_prefix="/api/v1",
+blp = Blueprint("crm_api", __name__, url_prefix="/api/v1",
                  description="Customers, vehicles, timeline, lookup and the 360° overview.")
 
 

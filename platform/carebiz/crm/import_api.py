@@ -15,15 +15,16 @@ from flask import current_app, jsonify, url_for
 from flask.views import MethodView
 from flask_babel import get_locale
 from flask_login import current_user
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from carebiz import db
 from carebiz.api import schemas as s
+from carebiz.api.common import Blueprint
 from carebiz.crm.services import importer
 from carebiz.jobs import submit
 from carebiz.security import require
+from carebiz.web.limits import large_upload
 
 blp = Blueprint("crm_import_api", __name__, url_prefix="/api/v1/import",
                 description="Import customers and vehicles from CSV or Excel, with a dry run.")
@@ -81,6 +82,7 @@ class ReportSchema(Schema):
 
 
 @blp.route("/customers")
+@large_upload
 class ImportCustomers(MethodView):
     @require("crm.customers.import")
     @blp.arguments(ImportFileArgs, location="files")

@@ -43,6 +43,7 @@ from carebiz.models.job import FINISHED
 from carebiz.security import require
 from carebiz.web.admin import form_status
 from carebiz.web.admin_forms import options
+from carebiz.web.limits import large_upload
 
 bp = Blueprint("crm_import", __name__, url_prefix="/import", template_folder="templates")
 
@@ -78,6 +79,7 @@ def _display_name(filename: str | None) -> str:
 
 
 @bp.route("", methods=["GET", "POST"])
+@large_upload
 @require(PERMISSION)
 def upload() -> Any:
     """The upload form; a readable file is stored and checked by a dry-run job."""

@@ -52,28 +52,10 @@ def _version() -> fields.Integer:
                               "(last write wins).")})
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(x) for k, x in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(x) for x in value)
-    return False
-
-
 class CrmSchema(Schema):
-    """Refuses NUL characters anywhere in the input: no field may hold them and PostgreSQL
-    cannot store them, so they are a client error, not a database failure."""
-
-    @pre_load
-    def _refuse_nul(self, data: Any, **_kw: Any) -> Any:
-        if isinstance(data, Mapping):
-            bad = {str(k): ["Text may not contain NUL characters."]
-                   for k in data if _has_nul(k) or _has_nul(data[k])}
-            if bad:
-                raise ValidationError(bad)
-        return data
+    """Base of the CRM's input schemas. Text no field may hold (NUL and other control
+    characters, lone surrogates) is refused for every schema alike by the API's argument
+    parser (:class:`carebiz.api.common.Parser`), and at the flush for every column."""
 
 
 class CrmListArgs(CrmSchema, ListArgs):

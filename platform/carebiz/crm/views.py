@@ -42,6 +42,7 @@ from carebiz.crm.models import (
     TimelineEntry,
     Vehicle,
 )
+from carebiz.crm.schemas import MAX_ID
 from carebiz.crm.services import custom_fields as field_service
 from carebiz.crm.services import listing, parties, recent, timeline
 from carebiz.crm.services import lookup as lookup_service
@@ -119,6 +120,8 @@ def one_visible(model: type, record_id: Any) -> Any:
     try:
         record_id = int(record_id)
     except (TypeError, ValueError):
+        return None
+    if not 1 <= record_id <= MAX_ID:  # no record has it; the driver would overflow
         return None
     stmt = visible(select(model).where(model.id == record_id), model, current_user)
     return _sess().scalar(stmt)
@@ -411,6 +414,8 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
     kind = request.args.get("kind", "")
     wanted = [kind] if kind else None
     before = request.args.get("before", type=int)
+    if before is not None and not 1 <= before <= MAX_ID:
+        before = None
     ov = overview_service.overview(sess, party, current_user,
                                    timeline_limit=TIMELINE_PAGE + 1, kinds=wanted)
     if before:

@@ -10,10 +10,9 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_babel import get_locale
-from flask_smorest import Blueprint
 
 from carebiz import db
-from carebiz.api.common import page_of
+from carebiz.api.common import Blueprint, page_of
 from carebiz.currency import rates
 from carebiz.currency import schemas as s
 from carebiz.currency.codes import currency_list

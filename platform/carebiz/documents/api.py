@@ -17,11 +17,11 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from carebiz import db
 from carebiz.api import schemas as s
+from carebiz.api.common import Blueprint
 from carebiz.documents import service
 from carebiz.errors import ValidationFailed
 from carebiz.security import api_login_required

@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 from flask import current_app
 from flask_babel import gettext as _
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 from sqlalchemy import select
 
 from carebiz.errors import ValidationFailed
@@ -29,6 +29,7 @@ from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.signals import core as signals
 
+from .limits import LimitedSandbox
 from .models import DocumentTemplate
 
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -42,9 +43,12 @@ MAX_BODY = 200_000
 MAX_TERMS = 20_000
 #: the name a custom template's frames carry in tracebacks
 SOURCE_NAME = "<template>"
-#: globals of the app's Jinja environment that custom templates get
-SAFE_GLOBALS = ("_", "gettext", "ngettext", "pgettext", "npgettext", "range", "dict",
-                "lipsum", "cycler", "joiner", "namespace")
+#: globals of the app's Jinja environment that custom templates get (not ``range`` and
+#: ``lipsum``: the sandbox's own are bounded)
+SAFE_GLOBALS = ("_", "gettext", "ngettext", "pgettext", "npgettext", "dict", "cycler",
+                "joiner", "namespace")
+#: the globals among them that %-format their first arguments
+FORMATTING_GLOBALS = ("_", "gettext", "ngettext", "pgettext", "npgettext")
 
 
 def get_template(session: Any, doc_type: str) -> DocumentTemplate | None:
@@ -69,9 +73,10 @@ def look(custom: DocumentTemplate | None) -> dict[str, Any]:
 # --- the sandbox ---------------------------------------------------------------------------
 
 
-class StrictSandbox(SandboxedEnvironment):
+class StrictSandbox(LimitedSandbox):
     """A sandbox where touching an unsafe attribute is an error at once (the stock sandbox
-    returns an undefined that prints as nothing), so such a template is refused on save."""
+    returns an undefined that prints as nothing), so such a template is refused on save;
+    its cost is bounded (:mod:`carebiz.documents.limits`)."""
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         raise SecurityError(f"access to attribute {attribute!r} of "
@@ -97,9 +102,12 @@ def sandbox() -> StrictSandbox:
                         extensions=["jinja2.ext.i18n"])
     for name, func in app_env.filters.items():
         env.filters.setdefault(name, func)
+    env.limit_filters()
     for name in SAFE_GLOBALS:
         if name in app_env.globals:
             env.globals[name] = app_env.globals[name]
+    env.formatting = {id(env.globals[name]) for name in FORMATTING_GLOBALS
+                      if name in env.globals}
     env.newstyle_gettext = True  # type: ignore[attr-defined]
     return env
 
@@ -115,8 +123,10 @@ def _error_line(exc: BaseException) -> int | None:
 
 
 def render_body(body: str, context: Mapping[str, Any]) -> str:
-    """Render a custom template source in the sandbox (jinja errors propagate)."""
-    return sandbox().from_string(body).render(**context)
+    """Render a custom template source in the sandbox, within its bounds (jinja errors and
+    :class:`~carebiz.documents.limits.TemplateLimitError` propagate)."""
+    env = sandbox()
+    return env.render_limited(env.from_string(body), context)
 
 
 def sandbox_context(context: Mapping[str, Any]) -> dict[str, Any]:

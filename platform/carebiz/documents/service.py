@@ -31,7 +31,9 @@ from flask import current_app, render_template
 from flask_babel import gettext as _
 from werkzeug.security import safe_join
 
+from carebiz.documents.limits import TemplateLimitError
 from carebiz.errors import Forbidden, NotFound, ServiceError, ValidationFailed
+from carebiz.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,15 @@ class DocumentFailed(ServiceError):
 
     status = 500
     code = "document_failed"
+
+
+class TemplateTooCostly(ServiceError):
+    """The company's template goes beyond the bounds of its sandbox with this record's data
+    (too many loop iterations, too long a text, too much output): a clear 422 at once
+    instead of a worker that hangs."""
+
+    status = 422
+    code = "template_too_costly"
 
 
 # --- registry ------------------------------------------------------------------------------
@@ -164,6 +175,11 @@ def render_html(doc_type: Any, data: Mapping[str, Any], paper: str = "A4",
             template = _("the company's template")
             return customs.render_body(custom.body, customs.sandbox_context(context))
         return render_template(doc_type.template, **context)
+    except TemplateLimitError as exc:
+        raise TemplateTooCostly(
+            _("The document could not be produced: the company's template of %(type)s "
+              "goes beyond a limit (%(error)s). Simplify it on the document templates page.",
+              type=doc_type.label, error=str(exc))) from exc
     except (jinja2.TemplateError, jinja2.sandbox.SecurityError) as exc:
         log.exception("template %s of document type %s failed", template, doc_type.name)
         raise DocumentFailed(
@@ -252,6 +268,12 @@ def render_pdf(html_pages: str | Sequence[str]) -> bytes:
 # --- DOCX ----------------------------------------------------------------------------------
 
 
+def _text(value: Any) -> str:
+    """Text for Word without the characters XML cannot hold (a name stored with a control
+    character before they were refused must not make the document fail)."""
+    return printable(str(value))
+
+
 def render_docx(data: Mapping[str, Any]) -> bytes:
     """A simple editable Word document from the generic keys of a document's data: ``title``,
     ``company``, ``parties`` (label/value pairs), ``columns`` and ``rows`` (a table),
@@ -268,12 +290,12 @@ def render_docx(data: Mapping[str, Any]) -> bytes:
     rpr.get_or_add_rFonts().set(qn("w:eastAsia"), "Microsoft YaHei")
 
     if data.get("company"):
-        doc.add_paragraph(str(data["company"]))
-    doc.add_heading(str(data.get("title") or ""), level=1)
+        doc.add_paragraph(_text(data["company"]))
+    doc.add_heading(_text(data.get("title") or ""), level=1)
     for label, value in data.get("parties") or ():
         para = doc.add_paragraph()
         para.add_run(f"{label}: ").bold = True
-        para.add_run(str(value))
+        para.add_run(_text(value))
     columns = list(data.get("columns") or ())
     rows = list(data.get("rows") or ())
     if columns:
@@ -284,25 +306,25 @@ def render_docx(data: Mapping[str, Any]) -> bytes:
         trpr = header._tr.get_or_add_trPr()
         trpr.append(trpr.makeelement(qn("w:tblHeader"), {}))
         for cell, label in zip(header.cells, columns, strict=True):
-            cell.text = str(label)
+            cell.text = _text(label)
             for run in cell.paragraphs[0].runs:
                 run.bold = True
         for row in rows:
             cells = table.add_row().cells
             for cell, value in zip(cells, row, strict=False):
-                cell.text = "" if value is None else str(value)
+                cell.text = "" if value is None else _text(value)
     for label, value in data.get("totals") or ():
         para = doc.add_paragraph()
         para.add_run(f"{label}: ").bold = True
-        para.add_run(str(value))
+        para.add_run(_text(value))
     if data.get("capital"):
         para = doc.add_paragraph()
         para.add_run(_("Amount in words") + ": ").bold = True
-        para.add_run(str(data["capital"]))
+        para.add_run(_text(data["capital"]))
     if data.get("notes"):
-        doc.add_paragraph(str(data["notes"]))
+        doc.add_paragraph(_text(data["notes"]))
     if data.get("generated_at"):
-        doc.add_paragraph(_("Generated at %(when)s", when=data["generated_at"]))
+        doc.add_paragraph(_text(_("Generated at %(when)s", when=data["generated_at"])))
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -21,6 +21,7 @@ from carebiz.documents import custom as customs
 from carebiz.documents import service
 from carebiz.errors import ValidationFailed
 from carebiz.security import require
+from carebiz.web.limits import large_form
 
 bp = Blueprint("documents", __name__, url_prefix="/documents", template_folder="templates")
 
@@ -64,6 +65,7 @@ def templates() -> Any:
 
 
 @bp.route("/templates/<string:type_name>", methods=["GET", "POST"])
+@large_form(4 * customs.MAX_BODY + 1024)  # UTF-8 takes up to 4 bytes a character
 @require("admin.settings")
 def template_edit(type_name: str) -> Any:
     from carebiz.web.admin import apply_errors, form_status, saving

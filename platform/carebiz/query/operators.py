@@ -67,6 +67,8 @@ def _number(value: Any) -> int | float:
         raise BadValue("expected a number")
     if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
         raise BadValue("expected a finite number")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # what databases compare
+        raise BadValue("expected a number of at most 18 digits")
     return value
 
 

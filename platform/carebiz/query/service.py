@@ -367,7 +367,15 @@ def check_definition(session: Session, source: Any, definition: Any) -> dict[str
     return definition
 
 
-def _sharing(user: Any, data: dict[str, Any]) -> tuple[str, int | None, int | None]:
+#: ids are 32-bit; a larger number names no record (and overflows the driver)
+MAX_ID = 2**31 - 1
+
+
+def _sharing(session: Session, user: Any,
+             data: dict[str, Any]) -> tuple[str, int | None, int | None]:
+    """Who a saved query is shared with; the role or branch must exist (a superuser may
+    name any, and an unknown id would otherwise fail as a foreign key at the flush)."""
+    from carebiz.models import Branch, Role
     from carebiz.query.models import BRANCH, PRIVATE, ROLE
 
     visibility = data.get("visibility") or PRIVATE
@@ -379,12 +387,18 @@ def _sharing(user: Any, data: dict[str, Any]) -> tuple[str, int | None, int | No
                                    or role_id in {r.id for r in user.roles}):
             raise ValidationFailed(_("You can share only with a role you hold."),
                                    {"role_id": _("not one of your roles")})
+        if not 1 <= role_id <= MAX_ID or session.get(Role, role_id) is None:
+            raise ValidationFailed(_("No role with id %(id)s.", id=role_id),
+                                   {"role_id": _("unknown role")})
         return ROLE, role_id, None
     if visibility == BRANCH:
         if branch_id is None or not (user.all_branches or user.is_superuser
                                      or branch_id in user.branch_ids):
             raise ValidationFailed(_("You can share only with a branch of yours."),
                                    {"branch_id": _("not one of your branches")})
+        if not 1 <= branch_id <= MAX_ID or session.get(Branch, branch_id) is None:
+            raise ValidationFailed(_("No branch with id %(id)s.", id=branch_id),
+                                   {"branch_id": _("unknown branch")})
         return BRANCH, None, branch_id
     raise ValidationFailed(_("The visibility is not valid."),
                            {"visibility": _("use private, role or branch")})
@@ -395,7 +409,7 @@ def saved_create(session: Session, user: Any, data: dict[str, Any], host: Any = 
 
     source = get_source(user, data["source"], host)
     definition = check_definition(session, source, data.get("definition") or {})
-    visibility, role_id, branch_id = _sharing(user, data)
+    visibility, role_id, branch_id = _sharing(session, user, data)
     saved = SavedQuery(source=source.name, name=data["name"], definition=definition,
                        owner_id=user.id, visibility=visibility, role_id=role_id,
                        branch_id=branch_id)
@@ -421,7 +435,7 @@ def saved_update(session: Session, user: Any, saved_id: int, data: dict[str, Any
     if {"visibility", "role_id", "branch_id"} & set(data):
         merged = {"visibility": saved.visibility, "role_id": saved.role_id,
                   "branch_id": saved.branch_id, **data}
-        saved.visibility, saved.role_id, saved.branch_id = _sharing(user, merged)
+        saved.visibility, saved.role_id, saved.branch_id = _sharing(session, user, merged)
     session.flush()
     return saved
 

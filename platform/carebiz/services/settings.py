@@ -14,6 +14,7 @@ from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.models import SettingValue
 from carebiz.signals import core as signals
+from carebiz.text import check_text
 
 
 def specs(host: Any) -> dict[str, Any]:
@@ -32,6 +33,8 @@ def get(session: Session, host: Any, key: str) -> Any:
 
 
 CACHE = "carebiz.settings"
+#: longest text setting (characters)
+MAX_TEXT = 5000
 
 
 def default(spec: Any) -> Any:
@@ -68,7 +71,8 @@ def parse(spec: Any, raw: Any) -> Any:
         raise ValidationFailed(_("'%(value)s' is not allowed for %(key)s.", value=raw,
                                  key=spec.key), {spec.key: _("One of: %(allowed)s.",
                                                              allowed=allowed)})
-    return "" if raw is None else str(raw)
+    # a JSON column: the text checks of the table columns do not reach it, so check here
+    return "" if raw is None else check_text(str(raw), spec.key, MAX_TEXT)
 
 
 def set_value(session: Session, host: Any, key: str, raw: Any, actor: str = "") -> Any:

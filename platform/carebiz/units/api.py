@@ -11,31 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_babel import gettext as _
-from flask_smorest import Blueprint
-from webargs.flaskparser import FlaskParser, abort
 
 from carebiz import db
+from carebiz.api.common import Blueprint
 from carebiz.security import api_login_required, require
 from carebiz.units import registry, services
 from carebiz.units import schemas as s
 from carebiz.units.models import PackagingUnit
 
-
-class _Parser(FlaskParser):
-    """A body that is not JSON is a clean 400 on ``body``."""
-
-    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any,
-                                   **kwargs: Any) -> Any:
-        abort(400, exc=error, message=_("The request body is not valid JSON."),
-              messages={"json": {"body": [_("Not valid JSON.")]}})
-
-
-class _Blueprint(Blueprint):
-    ARGUMENTS_PARSER = _Parser()
-
-
-blp = _Blueprint("units_api", __name__, url_prefix="/api/v1/units",
+blp = Blueprint("units_api", __name__, url_prefix="/api/v1/units",
                  description="Units in categories, conversions and packaging units.")
 
 

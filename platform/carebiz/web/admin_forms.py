@@ -41,13 +41,17 @@ except ImportError:  # WTForms < 3.3 takes (value, label) pairs
 from carebiz.db import utcnow
 from carebiz.i18n import LANGUAGES
 from carebiz.services.users import MIN_PASSWORD_LENGTH
+from carebiz.text import printable
 
 EMAIL = r"^[^@\s]+@[^@\s]+$"
 
 
 def clean(value: Any) -> str:
-    """Text fields give stripped strings, never None (a field missing from the post)."""
-    return (value or "").strip()
+    """Text fields give stripped strings, never None (a field missing from the post), without
+    the characters no field may hold (:mod:`carebiz.text`): in a form they are invisible
+    leftovers of a paste (Word's vertical tab for a line break), which the person could
+    neither see nor remove, so they are dropped (line-break-like ones become a newline)."""
+    return printable(value or "").strip()
 
 
 def local_today() -> dt.date:

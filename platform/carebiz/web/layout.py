@@ -7,8 +7,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
+from markupsafe import escape
 from werkzeug.routing import BuildError
 
 from carebiz.security.permissions import can
@@ -62,4 +73,36 @@ def _html_error(exc: Any) -> Any:
     code = getattr(exc, "code", 500) or 500
     from carebiz.api import http_message
 
-    return render_template("errors/error.html", code=code, description=http_message(exc)), code
+    try:
+        description = http_message(exc)
+    except Exception:  # a translation lookup failing must not hide the error itself
+        description = ""
+    return html_error_page(code, description)
+
+
+def html_error_page(code: int, description: Any) -> Response:
+    """The error page, and never an exception: the request's session is rolled back first
+    (after a failed flush it refuses the queries the page's navigation makes), and when the
+    page cannot be rendered (database down, broken template) a bare page says the same."""
+    from carebiz import db
+
+    db.rollback_session()
+    try:
+        response = make_response(render_template("errors/error.html", code=code,
+                                                 description=description))
+    except Exception:
+        log.exception("the error page %s could not be rendered", code)
+        response = bare_error_page(code, description)
+    response.status_code = code
+    return response
+
+
+def bare_error_page(code: int, description: Any) -> Response:
+    """An error page made of nothing that can fail: no template, session or translation."""
+    try:
+        text = str(description)
+    except Exception:
+        text = ""
+    body = (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{code}</title></head>"
+            f"<body><h1>{code}</h1><p>{escape(text)}</p></body></html>")
+    return Response(body, status=code, mimetype="text/html")

@@ -11,6 +11,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision, get_currency_symbol
 
 from carebiz.export.table import MONEY, NUMBER, Column, text_of
+from carebiz.text import printable
 
 NUMERIC = (NUMBER, MONEY)
 
@@ -70,7 +71,9 @@ def row_currency(column: Column, row: list[Any], index: dict[str, int]) -> str |
 
 
 def cell_text(value: Any, column: Column, currency: str | None, locale: str | None) -> str:
-    """A value as text for the document formats: money with its currency symbol."""
+    """A value as text for the document formats: money with its currency symbol. Characters
+    XML cannot hold (control characters stored before they were refused) are dropped, so
+    one such row cannot make a Word or PDF export fail."""
     if value is None:
         return ""
     if column.type == MONEY and currency and isinstance(value, (int, float, Decimal)) \
@@ -79,7 +82,7 @@ def cell_text(value: Any, column: Column, currency: str | None, locale: str | No
             return format_currency(value, currency, locale=babel_locale(locale))
         except Exception:
             return f"{text_of(value)} {currency}"
-    return text_of(value)
+    return printable(text_of(value))
 
 
 def column_index(columns: Any) -> dict[str, int]:

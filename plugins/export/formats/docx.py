@@ -16,6 +16,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from carebiz.export.table import Table
+from carebiz.text import printable
 
 from ._common import NUMERIC, babel_locale, document_rows
 
@@ -70,9 +71,9 @@ def write_docx(table: Table, out: IO[bytes], *, progress: Any = None,
         section = document.sections[0]
         section.orientation = WD_ORIENT.LANDSCAPE
         section.page_width, section.page_height = section.page_height, section.page_width
-    document.add_heading(str(table.title), level=1)
+    document.add_heading(printable(str(table.title)), level=1)
     if table.filters:
-        document.add_paragraph("; ".join(str(f) for f in table.filters))
+        document.add_paragraph(printable("; ".join(str(f) for f in table.filters)))
     grid = document.add_table(rows=1, cols=max(len(columns), 1))
     grid.style = "Table Grid"
     grid.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -80,7 +81,7 @@ def write_docx(table: Table, out: IO[bytes], *, progress: Any = None,
     head = grid.rows[0]
     _repeat_header(head)
     for cell, column, num in zip(head.cells, columns, numeric, strict=False):
-        _fill(cell, str(column.label), num, bold=True)
+        _fill(cell, printable(str(column.label)), num, bold=True)
     count = 0
     for cells in document_rows(table):
         row = grid.add_row()

@@ -14,6 +14,7 @@ from typing import IO, Any
 import xlsxwriter
 
 from carebiz.export.table import BOOL, DATE, DATETIME, MONEY, Column, Table, text_of
+from carebiz.text import printable
 
 from ._common import column_index, currency_digits, currency_symbol, display_width
 
@@ -96,13 +97,18 @@ def _fill(wb: Any, table: Table, progress: Any, sheet_name: str | None) -> int:
     for i, column in enumerate(columns):
         ws.set_column(i, i, _width(column, sample, i))
 
+    def write_text(r: int, i: int, value: str, fmt: Any = None) -> None:
+        """Strings are always written as strings (never formulas: the workbook is opened
+        with ``strings_to_formulas`` off), without characters XML cannot hold."""
+        ws.write_string(r, i, printable(value), fmt)
+
     r = 0
     for line in table.filters:
-        ws.write_string(r, 0, str(line), filter_fmt)
+        write_text(r, 0, str(line), filter_fmt)
         r += 1
     head = r
     for i, column in enumerate(columns):
-        ws.write_string(head, i, str(column.label), header)
+        write_text(head, i, str(column.label), header)
     ws.freeze_panes(head + 1, 0)
 
     # per column: value class -> (xlsxwriter method, format); anything else takes the slow path
@@ -113,7 +119,7 @@ def _fill(wb: Any, table: Table, progress: Any, sheet_name: str | None) -> int:
             number_fmt = None if column.currency_key else money_fmt(column.currency)
         stamp_fmt = date_fmt if column.type == DATE else datetime_fmt
         by_class: dict[type, tuple[Any, Any]] = {
-            str: (ws.write_string, None), bool: (ws.write_boolean, None),
+            str: (write_text, None), bool: (ws.write_boolean, None),
             dt.datetime: (ws.write_datetime, stamp_fmt), dt.date: (ws.write_datetime, date_fmt)}
         if column.type != MONEY or number_fmt is not None:
             for cls in (int, float, Decimal):
@@ -136,9 +142,9 @@ def _fill(wb: Any, table: Table, progress: Any, sheet_name: str | None) -> int:
         elif isinstance(value, dt.date):
             ws.write_datetime(r, i, value, date_fmt)
         elif isinstance(value, str):
-            ws.write_string(r, i, value)
+            write_text(r, i, value)
         else:
-            ws.write_string(r, i, text_of(value))
+            write_text(r, i, text_of(value))
 
     r = head
     count = 0

@@ -35,6 +35,7 @@ from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
 from carebiz.models.audit import MASKS
 from carebiz.security.rows import hidden_ids
+from carebiz.text import text_problem
 
 TEXT_FIELDS = {"name": 200, "source": 40, "province": 60, "city": 60, "district": 60,
                "street": 300, "postal_code": 16, "notes": 5000}
@@ -144,14 +145,16 @@ def _clean(session: Session, data: dict[str, Any], party: Party | None,
         out["kind"] = kind
     if creating or "name" in data:
         name = " ".join(str(data.get("name") or "").split())
-        if not name:
-            errors["name"] = _("Required.")
+        problem = text_problem(name, TEXT_FIELDS["name"]) if name else _("Required.")
+        if problem:
+            errors["name"] = problem
         out["name"] = name
     for field, limit in TEXT_FIELDS.items():
         if field in data and field != "name":
             text = str(data[field] or "").strip()
-            if len(text) > limit:
-                errors[field] = _("At most %(n)d characters.", n=limit)
+            problem = text_problem(text, limit)
+            if problem:
+                errors[field] = problem
             out[field] = text
     if "phones" in data:
         phones = []

@@ -17,6 +17,7 @@ from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.security.rows import visible
+from carebiz.text import text_problem
 
 #: kinds that are follow-ups: they have a due date, an assignee and an outcome
 FOLLOWUP_KINDS = ("task", "return_visit")
@@ -41,8 +42,10 @@ def add_entry(session: Session, party: Party, kind: str, *, subject: str = "", b
     if not party.active:
         errors["party_id"] = _("This customer was merged into another record.")
     subject = " ".join((subject or "").split())
-    if len(subject) > 200:
-        errors["subject"] = _("At most %(n)d characters.", n=200)
+    for field, text, limit in (("subject", subject, 200), ("body", body or "", None)):
+        problem = text_problem(text, limit)
+        if problem:
+            errors[field] = problem
     followup = kind in FOLLOWUP_KINDS
     if followup and due_at is None:
         errors["due_at"] = _("A follow-up needs a due date.")

@@ -20,6 +20,7 @@ from carebiz.db import utcnow
 from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
+from carebiz.text import text_problem
 
 TEXT_FIELDS = {"make": 60, "model": 80, "colour": 40, "engine_number": 40, "notes": 5000}
 FIELDS = ("vin", "plate", "make", "model", "year", "colour", "engine_number", "fuel_type",
@@ -57,8 +58,9 @@ def _clean(session: Session, data: dict[str, Any], vehicle: Vehicle | None,
     for field, limit in TEXT_FIELDS.items():
         if field in data:
             text = str(data[field] or "").strip()
-            if len(text) > limit:
-                errors[field] = _("At most %(n)d characters.", n=limit)
+            problem = text_problem(text, limit)
+            if problem:
+                errors[field] = problem
             out[field] = text
     if "year" in data:
         year = data["year"]
