@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import shutil
-import subprocess
 from decimal import Decimal
 from html.parser import HTMLParser
 
@@ -19,6 +17,7 @@ from carebiz_plugins.export.formats.html import write_html
 from carebiz_plugins.export.formats.pdf import write_pdf
 from carebiz_plugins.export.formats.txt import write_txt
 from carebiz_plugins.export.formats.xlsx import money_format, write_xlsx
+from tests.support.pdf import embeds_cjk_font, font_names, pdf_text, require_cjk_font
 
 COLUMNS = [
     Column("name", "姓名 Name"),
@@ -197,23 +196,16 @@ def test_txt_aligned_with_cjk_double_width():
     assert visits_end[0] - 1 == visits_end[1]
 
 
-PDFTOTEXT = shutil.which("pdftotext")
-
-
-@pytest.mark.skipif(not PDFTOTEXT, reason="pdftotext (poppler-utils) is not installed")
 def test_pdf_chinese_text_and_page_numbers():
     data = write(write_pdf)
     assert data.startswith(b"%PDF")
-    text = subprocess.run([PDFTOTEXT, "-layout", "-", "-"], input=data, capture_output=True,
-                          check=True).stdout.decode("utf-8")
+    require_cjk_font()
+    text = pdf_text(data)
+    assert re.search(r"(?m)^\s*1\s*/\s*1\s*$", text)  # the footer: page 1 of 1
+    assert "Alice <script>alert(1)</script>" in text
     assert "客户列表 Customers" in text
     assert "王伟" in text and "李小龙龙" in text
-    assert "Alice <script>alert(1)</script>" in text
-    assert re.search(r"(?m)^\s*1\s*/\s*1\s*$", text)  # the footer: page 1 of 1
-    fonts = shutil.which("pdffonts")
-    if fonts:  # the CJK font was embedded (else Chinese prints as boxes)
-        listing = subprocess.run([fonts, "-"], input=data, capture_output=True).stdout
-        assert b"WenQuanYi" in listing or b"Noto" in listing, listing
+    assert embeds_cjk_font(data), font_names(data)  # else Chinese prints as boxes
 
 
 def test_pdf_refuses_external_resources():

@@ -269,6 +269,73 @@ def tokens_revoke(prefix: str) -> None:
     click.echo(f"revoked {matches[0].prefix}…")
 
 
+# -- first run -------------------------------------------------------------
+def _interactive() -> bool:
+    """Ask for missing values only at a terminal; scripts get a usage error instead."""
+    return sys.stdin.isatty()
+
+
+@main.command("setup")
+@click.option("--business-name", help="Name of the business (documents, statements).")
+@click.option("--branch-name", help="Name of the first branch.")
+@click.option("--branch-code", help="Code of the first branch.  [default: MAIN]")
+@click.option("--admin", "username", help="User name of the first administrator.")
+@click.option("--password", help="The administrator's password (asked at a terminal).")
+@click.option("--currency", help="ISO 4217 code of the base currency.  [default: CNY]")
+@click.option("--name", "display_name", default="", help="The administrator's full name.")
+@click.option("--email", default="")
+@with_appcontext
+def setup(business_name: str | None, branch_name: str | None, branch_code: str | None,
+          username: str | None, password: str | None, currency: str | None,
+          display_name: str, email: str) -> None:
+    """First run: name the business and its first branch, create the first administrator.
+
+    Does nothing (and says so) once any user exists, so it is safe to run twice."""
+    from sqlalchemy.exc import DBAPIError
+
+    from carebiz.services import setup as setup_service
+
+    sess = _session()
+    try:
+        done = setup_service.is_set_up(sess)
+    except DBAPIError as exc:
+        raise click.ClickException("the database has no tables yet: run `carebiz db "
+                                   "upgrade` first") from exc
+    if done:
+        click.echo("CareBusiness is set up already (users exist); nothing changed. Add users "
+                   "with `carebiz users create`.")
+        return
+    asked = {  # service argument: (option, prompt, given value, default)
+        "business_name": ("--business-name", "Business name", business_name, None),
+        "branch_name": ("--branch-name", "First branch", branch_name, None),
+        "branch_code": ("--branch-code", "Branch code", branch_code,
+                        setup_service.DEFAULT_BRANCH_CODE),
+        "username": ("--admin", "Administrator's user name", username, None),
+        "currency": ("--currency", "Currency", currency, setup_service.DEFAULT_CURRENCY)}
+    values: dict[str, str] = {}
+    for key, (option, label, value, default) in asked.items():
+        if value is None and _interactive():
+            value = click.prompt(label, default=default)
+        if value is None:
+            value = default
+        if value is None:
+            raise click.UsageError(f"missing {option} (or run at a terminal to be asked)")
+        values[key] = value
+    if password is None:
+        if not _interactive():
+            raise click.UsageError("missing --password (or run at a terminal to be asked)")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = setup_service.set_up(sess, _ext().host, password=password,
+                                    display_name=display_name, email=email, **values)
+    except ServiceError as exc:
+        sess.rollback()
+        raise _fail(exc) from exc
+    sess.commit()
+    click.echo(f"set up {values['business_name']}: branch {values['branch_code'].upper()}, "
+               f"administrator {user.username}. Log in at the web address of this server.")
+
+
 # -- demo, worker, serve ---------------------------------------------------
 @main.command("demo")
 @with_appcontext

@@ -62,10 +62,10 @@ def web_blueprints() -> list[Any]:
     from carebiz.documents import views as documents_views
     from carebiz.query import views as query_views
     from carebiz.units import views as units_views
-    from carebiz.web import admin, auth, exports, home, jobs
+    from carebiz.web import admin, auth, exports, home, jobs, setup
 
     return [auth.bp, home.bp, admin.bp, jobs.bp, exports.bp, crm_views.bp, import_views.bp,
-            currency_views.bp, units_views.bp, query_views.bp, documents_views.bp]
+            currency_views.bp, units_views.bp, query_views.bp, documents_views.bp, setup.bp]
 
 
 @hookimpl

@@ -17,6 +17,7 @@ from carebiz.errors import ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.models import Branch
+from carebiz.services.branches import default_branch_for
 
 from . import signals
 from .models import MESSAGE_LENGTH, Greeting
@@ -30,16 +31,14 @@ def writable_branch_ids(user: Any) -> set[int] | None:
     return set(user.branch_ids)
 
 
-def _pick_branch(user: Any, branch_id: int | None) -> int | None:
-    """An explicit branch wins; otherwise the author's default branch, or their only one."""
+def _pick_branch(session: Session, user: Any, branch_id: int | None) -> int | None:
+    """An explicit branch wins; otherwise the core's one rule for every branch-owned record
+    (the author's default branch, or their only one, ...), so a single-branch business never
+    names its branch here either."""
     if branch_id is not None:
         return branch_id
-    if user is None:
-        return None
-    if user.default_branch_id:
-        return int(user.default_branch_id)
-    ids = sorted(user.branch_ids)
-    return ids[0] if len(ids) == 1 else None
+    branch = default_branch_for(session, user)
+    return branch.id if branch is not None else None
 
 
 def create_greeting(session: Session, *, message: str | None, author: Any = None,
@@ -57,7 +56,7 @@ def create_greeting(session: Session, *, message: str | None, author: Any = None
     elif len(text) > MESSAGE_LENGTH:
         errors["message"] = _("At most %(max)d characters.", max=MESSAGE_LENGTH)
 
-    chosen = _pick_branch(author, branch_id)
+    chosen = _pick_branch(session, author, branch_id)
     allowed = writable_branch_ids(author)
     if chosen is None:
         errors["branch_id"] = _("Choose a branch.")

@@ -56,6 +56,7 @@ from carebiz.db import utcnow
 from carebiz.errors import ServiceError
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
+from carebiz.services.branches import usable_branches
 from carebiz.web.admin import (
     form_status,
     paginate,
@@ -155,10 +156,7 @@ def merged_redirect(party: Party, endpoint: str = "crm.customer") -> Any:
 
 def my_branches() -> list[Branch]:
     """Active branches the user may put records in."""
-    stmt = select(Branch).where(Branch.active.is_(True)).order_by(Branch.code)
-    if not (current_user.all_branches or current_user.is_superuser):
-        stmt = stmt.where(Branch.id.in_(sorted(current_user.branch_ids) or [-1]))
-    return list(_sess().scalars(stmt))
+    return usable_branches(_sess(), current_user)
 
 
 def branch_choices(current: int | None = None) -> list[Any]:
@@ -170,6 +168,16 @@ def branch_choices(current: int | None = None) -> list[Any]:
         if own is not None:
             branches.append(own)
     return f.options([(str(b.id), f"{b.code} · {b.name}") for b in branches])
+
+
+def fit_branch_field(field: Any, current: int | None = None) -> None:
+    """Fill a branch select; with nothing to choose (one branch, or none yet) hide it, so a
+    single-branch business never sees it: the service puts the record in the default
+    branch (:func:`carebiz.services.branches.default_branch_for`)."""
+    field.choices = branch_choices(current)
+    if len(field.choices) <= 1:
+        field.validate_choice = False
+        field.flags.hidden = True
 
 
 def visible_parties(ids: Any) -> dict[int, Party]:
@@ -316,9 +324,10 @@ def customer_new() -> Any:
     sess = _sess()
     definitions = field_service.definitions(sess, "party")
     form = f.add_custom_fields(f.NewCustomerForm, definitions)(data={
-        "branch_id": str(default_branch(current_user) or ""), "roles": ["customer"],
+        "branch_id": str(default_branch(sess, current_user, create=False) or ""),
+        "roles": ["customer"],
         "name": request.args.get("name", ""), "phones": request.args.get("phone", "")})
-    form.branch_id.choices = branch_choices()
+    fit_branch_field(form.branch_id)
     duplicates: list[dict[str, Any]] = []
     if form.validate_on_submit():
         with saving(form, custom_aliases(definitions)) as done:
@@ -365,7 +374,7 @@ def customer_edit(party_id: int) -> Any:
         "preferred_channel": party.preferred_channel or "", "notes": party.notes,
         "version": str(party.version),
         **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
-    form.branch_id.choices = branch_choices(party.branch_id)
+    fit_branch_field(form.branch_id, party.branch_id)
     duplicates: list[dict[str, Any]] = []
     status = None
     if form.validate_on_submit():
@@ -704,13 +713,13 @@ def vehicle_new() -> Any:
     owner = None
     if request.args.get("owner_id"):
         owner = party_or_404(request.args.get("owner_id", type=int) or 0)
-    branch = default_branch(current_user)
+    branch = default_branch(sess, current_user, create=False)
     if owner is not None and owner.branch_id in {b.id for b in my_branches()}:
         branch = owner.branch_id
     definitions = field_service.definitions(sess, "vehicle")
     form = f.add_custom_fields(f.NewVehicleForm, definitions)(data={
         "owner_id": str(owner.id) if owner else "", "branch_id": str(branch or "")})
-    form.branch_id.choices = branch_choices()
+    fit_branch_field(form.branch_id)
     existing = None
     if form.validate_on_submit():
         values = form.values()
@@ -743,7 +752,7 @@ def vehicle_edit(vehicle_id: int) -> Any:
         "fuel_type": car.fuel_type or "", "branch_id": str(car.branch_id), "notes": car.notes,
         "version": str(car.version),
         **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
-    form.branch_id.choices = branch_choices(car.branch_id)
+    fit_branch_field(form.branch_id, car.branch_id)
     status = None
     if form.validate_on_submit():
         aliases = custom_aliases(definitions)

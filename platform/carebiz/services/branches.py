@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carebiz.errors import Conflict, ValidationFailed
@@ -57,3 +58,70 @@ def save_branch(session: Session, branch: Branch | None = None, **values: Any) -
                      args={"code": branch.code},
                      branch_id=branch.id))
     return branch
+
+
+# -- the branch a new record goes to -------------------------------------------------------
+
+#: code and name of the branch an install gets when it never named one (renamable later)
+FIRST_BRANCH_CODE = "MAIN"
+FIRST_BRANCH_NAME = "Main"
+
+
+def _acting(user: Any) -> bool:
+    """Services run with a person (checked against their branches) or without one (CLI,
+    jobs, demo data: not limited), as :func:`carebiz.crm.services.common.check_branch`."""
+    return user is not None and bool(getattr(user, "is_authenticated", False))
+
+
+def _sees_all(user: Any) -> bool:
+    return not _acting(user) or bool(user.all_branches or user.is_superuser)
+
+
+def usable_branches(session: Session, user: Any) -> list[Branch]:
+    """Active branches ``user`` may put new records in, by code: every active branch for a
+    company-wide user (and for work done without a user), else the user's own."""
+    stmt = select(Branch).where(Branch.active.is_(True)).order_by(Branch.code)
+    if not _sees_all(user):
+        stmt = stmt.where(Branch.id.in_(sorted(user.branch_ids) or [-1]))
+    return list(session.scalars(stmt))
+
+
+def default_branch_for(session: Session, user: Any, *, create: bool = True) -> Branch | None:
+    """The branch a new ``BranchOwned`` record of ``user`` goes to when none is named, or
+    None when the user must choose. Every create path (core and plugins, API, forms, imports)
+    uses this one rule, so a single-branch business never has to name its branch:
+
+    1. the user's default branch, if it is active and theirs to use;
+    2. else the only active branch the user may use (their one branch, or the one branch of
+       the install for a company-wide user);
+    3. else, when the install has no branch at all (users made with ``carebiz users create``
+       before anyone named a branch) and the user may work everywhere, the first branch
+       ``MAIN`` "Main" is created (``create=False`` only asks, e.g. to pre-fill a form);
+    4. else None: several branches and no default — the caller reports "Choose a branch".
+
+    Creating the first branch is safe when two requests do it at once: the second one's
+    insert fails on the unique code inside a savepoint and it takes the first one's branch.
+    """
+    branches = usable_branches(session, user)
+    if _acting(user) and user.default_branch_id:
+        for branch in branches:
+            if branch.id == user.default_branch_id:
+                return branch
+    if len(branches) == 1:
+        return branches[0]
+    if branches or not create or not _sees_all(user):
+        return None
+    if session.scalar(select(Branch.id).limit(1)) is not None:
+        return None  # branches exist but are all switched off: nothing to guess
+    return _first_branch(session)
+
+
+def _first_branch(session: Session) -> Branch:
+    try:
+        with session.begin_nested():
+            return save_branch(session, None, code=FIRST_BRANCH_CODE, name=FIRST_BRANCH_NAME)
+    except (IntegrityError, Conflict):  # created at the same moment by another request
+        branch = session.scalar(select(Branch).where(Branch.code == FIRST_BRANCH_CODE))
+        if branch is None:
+            raise
+        return branch

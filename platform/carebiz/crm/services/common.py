@@ -38,13 +38,12 @@ def check_branch(session: Session, user: Any, branch_id: Any, field: str = "bran
     return branch_id
 
 
-def default_branch(user: Any) -> int | None:
-    if user is None:
-        return None
-    if user.default_branch_id:
-        return user.default_branch_id
-    ids = sorted(user.branch_ids)
-    return ids[0] if ids else None
+def default_branch(session: Session, user: Any, *, create: bool = True) -> int | None:
+    """Id of :func:`carebiz.services.branches.default_branch_for` (the one rule)."""
+    from carebiz.services.branches import default_branch_for
+
+    branch = default_branch_for(session, user, create=create)
+    return branch.id if branch is not None else None
 
 
 def clean_branch_and_custom(session: Session, entity: str, data: dict[str, Any], record: Any,
@@ -55,7 +54,7 @@ def clean_branch_and_custom(session: Session, entity: str, data: dict[str, Any],
 
     creating = record is None
     if creating or "branch_id" in data:
-        branch = data.get("branch_id") or default_branch(user)
+        branch = data.get("branch_id") or default_branch(session, user)
         try:
             out["branch_id"] = check_branch(session, user, branch)
         except (ValidationFailed, Forbidden) as exc:  # reported with every other field
