@@ -9,9 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from carebiz import db
-from carebiz.models import User
-from carebiz.services.tokens import user_for_token
+from carebiz.security import identity_cache
+from carebiz.security.identity_cache import Identity
 
 csrf = CSRFProtect()
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -57,17 +56,16 @@ def init_app(app: Flask) -> None:
     manager.session_protection = "strong"
 
     @manager.user_loader
-    def load_user(user_id: str) -> User | None:
+    def load_user(user_id: str) -> Identity | None:
         try:
-            user = db.session().get(User, int(user_id))
+            return identity_cache.for_user(int(user_id))
         except ValueError:
             return None
-        return user if user is not None and user.active else None
 
     @manager.request_loader
-    def load_from_token(_request: Any) -> User | None:
+    def load_from_token(_request: Any) -> Identity | None:
         token = bearer_token()
-        return user_for_token(db.session(), token) if token else None
+        return identity_cache.for_token(token) if token else None
 
     @app.before_request
     def check_csrf() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from carebiz.crm import signals
 from carebiz.crm import validation as v
@@ -32,6 +32,11 @@ from carebiz.crm.services.common import clean_branch_and_custom, setting
 from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
+
+#: load options for one customer shown whole (its page, its API answer): the four small
+#: collections in the same statement instead of four more round trips
+WHOLE_PARTY = (joinedload(Party.phones), joinedload(Party.emails), joinedload(Party.role_rows),
+               joinedload(Party.tag_rows))
 
 TEXT_FIELDS = {"name": 200, "source": 40, "province": 60, "city": 60, "district": 60,
                "street": 300, "postal_code": 16, "notes": 5000}
