@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from carebiz import config as config_module
-from carebiz import core_plugin, db, events, i18n
+from carebiz import core_plugin, db, events, generations, i18n
 from carebiz.plugins.discovery import discover
 from carebiz.plugins.host import PluginHost
 from carebiz.plugins.manifest import CORE
@@ -67,6 +67,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     factory = db.make_session_factory(engine, {"carebiz.app": app, "carebiz.host": host})
     events.install(factory)
     host.session_factory = factory
+    host.generations = generations.Generations(engine)
+    generations.install(factory, host.generations)
 
     from carebiz.jobs.runner import make_backend
 

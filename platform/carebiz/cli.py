@@ -4,6 +4,7 @@ commands. Every command builds its app with ``create_app``, so it honours the sa
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import os
 import sys
@@ -394,7 +395,9 @@ def serve(bind: str, workers: int, timeout: int) -> None:
     # p99 of a name search from ~85 ms to ~10 ms; benchmarks/README.md).
     gc.collect()
     gc.freeze()
-    Server().run()
+    # Serve outside the app context this command runs in: a request reuses an app context it
+    # finds, so every request of a worker would share one ``g`` (and its user).
+    contextvars.Context().run(Server().run)
 
 
 def check_no_app_context(_worker: Any) -> None:

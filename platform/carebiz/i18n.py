@@ -11,11 +11,12 @@ each plugin keeps its own catalog in ``<package>/translations/<locale>/LC_MESSAG
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
-from flask import Flask, current_app, has_request_context, request, session
+from babel import Locale, support
+from flask import Flask, Request, current_app, has_request_context, request, session
 from flask_babel import (
     Babel,
     format_currency,
@@ -87,10 +88,29 @@ def init_app(app: Flask, host: Any) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config.get("CAREBIZ_DEFAULT_LOCALE", "en"))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("CAREBIZ_TIMEZONE", "UTC"))
     babel = Babel(app, locale_selector=select_locale)  # one per app: it caches its domain
+    app.request_class = CatalogRequest
     app.jinja_env.globals.update(html_lang=html_lang, LANGUAGES=LANGUAGES)
     app.jinja_env.filters.update(datetime=datetime_filter, date=date_filter,
                                  number=number_filter, money=money_filter)
     return babel
+
+
+class CatalogRequest(Request):
+    """Flask's request, with the WTForms messages of the request's language from a
+    per-process cache: Flask-WTF looks for them here first, and otherwise reads and parses
+    the catalog file again for every request that builds a form."""
+
+    @functools.cached_property
+    def wtforms_translations(self) -> Any:
+        return wtforms_catalog(str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=32)
+def wtforms_catalog(locale: str) -> Any:
+    """WTForms' own catalog (its validators' messages) for ``locale``, loaded once."""
+    from wtforms.i18n import messages_path
+
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 def datetime_filter(value: Any, fmt: str = "medium") -> str:

@@ -89,7 +89,12 @@ def _reference(model: type, record_id: int, field: str, *, active: bool = False)
 
 
 def _customer(party_id: int) -> Party:
-    return _visible_one(Party, party_id, _("No customer with id %(id)s.", id=party_id))
+    stmt = visible(select(Party).where(Party.id == party_id).options(*parties.WHOLE_PARTY),
+                   Party, _user())
+    party = db.session().execute(stmt).unique().scalar_one_or_none()
+    if party is None:
+        raise NotFound(_("No customer with id %(id)s.", id=party_id))
+    return party
 
 
 def _vehicle(vehicle_id: int) -> Vehicle:

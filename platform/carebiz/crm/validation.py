@@ -15,6 +15,7 @@ same way but never raise: a lookup with a half-typed value should find nothing, 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -127,11 +128,13 @@ def normalize_phone(raw: str | None, region: str = "CN", field: str = "phones") 
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=8192)
 def format_phone(e164: str | None, region: str = "CN") -> str:
     """Show a stored number the way people of ``region`` write it: national format for the
     region's own numbers (``138 0013 8000``, ``010 6588 0000``), international otherwise
     (``+1 415-555-2671``). Display must never break a page, so anything that does not parse
-    is returned unchanged."""
+    is returned unchanged. Remembered per process: a list page shows a hundred numbers, and
+    parsing one costs more than rendering its row."""
     if not e164:
         return ""
     try:

@@ -19,6 +19,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -28,6 +29,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import lazyload
 
 from carebiz import db
 from carebiz.concurrency import explain_save_error, parse_version
@@ -129,7 +131,14 @@ def one_visible(model: type, record_id: Any) -> Any:
 
 
 def party_or_404(party_id: int) -> Party:
-    party = one_visible(Party, party_id)
+    """The customer with phones, e-mails, roles and tags loaded in the same statement."""
+    try:
+        party_id = int(party_id)
+    except (TypeError, ValueError):
+        abort(404)
+    stmt = visible(select(Party).where(Party.id == party_id).options(*parties.WHOLE_PARTY),
+                   Party, current_user)
+    party = _sess().execute(stmt).unique().scalar_one_or_none()
     if party is None:
         abort(404)
     return party
@@ -154,9 +163,15 @@ def merged_redirect(party: Party, endpoint: str = "crm.customer") -> Any:
     return redirect(url_for(endpoint, party_id=target.id))
 
 
-def my_branches() -> list[Branch]:
-    """Active branches the user may put records in."""
-    return usable_branches(_sess(), current_user)
+def my_branches(every: list[Branch] | None = None) -> list[Branch]:
+    """Active branches the user may put records in (from ``every`` branch, when the caller
+    has read them already)."""
+    if every is None:
+        return usable_branches(_sess(), current_user)
+    everywhere = current_user.all_branches or current_user.is_superuser
+    return sorted((b for b in every if b.active
+                   and (everywhere or b.id in current_user.branch_ids)),
+                  key=lambda b: b.code)
 
 
 def branch_choices(current: int | None = None) -> list[Any]:
@@ -193,18 +208,32 @@ def user_names(ids: Any) -> dict[int, str]:
     ids = sorted({i for i in ids if i})
     if not ids:
         return {}
-    return {u.id: u.name for u in _sess().scalars(select(User).where(User.id.in_(ids)))}
+    rows = _sess().execute(select(User.id, User.display_name, User.username)
+                           .where(User.id.in_(ids)))
+    return {row.id: row.display_name or row.username for row in rows}
+
+
+def _trail() -> list[Any]:
+    """The user's recent trail, read once per request (the navbar shows it, and opening a
+    record asks whether it is on it already)."""
+    if "_crm_trail" not in g:
+        g._crm_trail = recent.trail(_sess(), current_user)
+    return g._crm_trail
 
 
 def remember(entity_type: str, entity_id: int, label: str) -> None:
-    """Add the opened record to the user's recent trail. Losing one step of the trail (two
-    tabs opening the same record at once) must never break the page."""
+    """Add the opened record to the user's recent trail, unless the trail shows it already.
+    Losing one step of the trail (two tabs opening the same record at once) must never break
+    the page."""
     sess = _sess()
     try:
-        recent.record_view(sess, current_user, entity_type, entity_id, label)
-        sess.commit()
+        if recent.record_view(sess, current_user, entity_type, entity_id, label,
+                              trail=_trail()):
+            sess.commit()
+            g.pop("_crm_trail", None)
     except SQLAlchemyError:
         sess.rollback()
+        g.pop("_crm_trail", None)
 
 
 def is_manager(user: Any) -> bool:
@@ -225,7 +254,7 @@ def recent_links() -> list[dict[str, Any]]:
     if not getattr(current_user, "is_authenticated", False):
         return []
     try:
-        rows = recent.trail(_sess(), current_user)
+        rows = _trail()
     except SQLAlchemyError:  # a page rendered after a failed transaction still renders
         return []
     return [{"label": row.label or f"#{row.entity_id}", "type": row.entity_type,
@@ -259,18 +288,19 @@ def customers() -> Any:
     stmt, columns, default, reasons = listing.customer_query(sess, current_user, q, filters,
                                                              see_value)
     stmt, sort = sorted_by(stmt, columns, default, Party.id)
-    page = paginate(stmt)
+    page = paginate(stmt.options(lazyload(Party.emails)))  # the list shows no e-mails
     ids = [p.id for p in page.items]
     values = ({v.party_id: v for v in sess.scalars(select(PartyValue)
                                                    .where(PartyValue.party_id.in_(ids)))}
               if ids and see_value else {})
     tags = list(sess.scalars(visible(select(PartyTag.tag).join(Party).distinct()
                                      .order_by(PartyTag.tag).limit(200), Party, current_user)))
+    every_branch = list(sess.scalars(select(Branch)))
     return render_template(
         "crm/customers.html", page=page, q=q, filters=filters, sort=sort, default_sort=default,
         reasons=reasons, values=values, see_value=see_value, tags=tags,
-        branches={b.id: b for b in sess.scalars(select(Branch))},
-        branch_options=[(str(b.id), b.code) for b in my_branches()],
+        branches={b.id: b for b in every_branch},
+        branch_options=[(str(b.id), b.code) for b in my_branches(every_branch)],
         role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],
         kind_options=[(k, f.KIND_LABELS[k]) for k in KINDS],
         segment_options=list(SEGMENTS.items()))
@@ -401,7 +431,7 @@ def _party_vehicles(party: Party) -> list[Vehicle]:
     return list(_sess().scalars(visible(stmt, Vehicle, current_user)))
 
 
-def _timeline_form(party: Party) -> f.TimelineForm:
+def _timeline_form(party: Party, vehicles: list[Vehicle] | None = None) -> f.TimelineForm:
     sess = _sess()
     kinds = timeline.known_kinds(sess)
     wanted = request.args.get("new", "")
@@ -412,7 +442,7 @@ def _timeline_form(party: Party) -> f.TimelineForm:
     form.kind.choices = f.options([(k, kinds[k].label) for k in f.MANUAL_KINDS if k in kinds])
     form.vehicle_id.choices = f.options(
         [("", "—"), *((str(v.id), " ".join(filter(None, [v.plate, v.make, v.model])) or v.vin)
-                      for v in _party_vehicles(party))])
+                      for v in (_party_vehicles(party) if vehicles is None else vehicles))])
     return form
 
 
@@ -445,7 +475,8 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
     return render_template(
         "crm/customer.html", party=party, ov=ov, value=ov["value"], entries=entries,
         cursor=cursor, kind=kind, before=before, kinds=kinds, followups=followups,
-        vehicles_by_id=known, people=people, form=entry_form or _timeline_form(party),
+        vehicles_by_id=known, people=people,
+        form=entry_form or _timeline_form(party, ov["vehicles"]),
         custom_fields=definitions, branch=sess.get(Branch, party.branch_id),
         see_value=can(current_user, "crm.segments.view"), now=utcnow(),
         done_form=f.CompleteForm(formdata=None),

@@ -2,6 +2,7 @@
 
 from carebiz.models.audit import AuditEntry
 from carebiz.models.branch import Branch
+from carebiz.models.generation import CacheGeneration
 from carebiz.models.job import Job
 from carebiz.models.plugin_state import PluginState
 from carebiz.models.setting import SettingValue
@@ -18,6 +19,7 @@ CORE_MODELS: list[type] = [
     PluginState,
     SettingValue,
     Job,
+    CacheGeneration,
 ]
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Branch",
+    "CacheGeneration",
     "Job",
     "PluginState",
     "Role",

@@ -19,11 +19,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from carebiz import hookspecs
+from carebiz.generations import PLUGINS
 from carebiz.plugins.discovery import Discovered
 from carebiz.plugins.manifest import CORE, PluginManifest
 from carebiz.plugins.resolver import dependents_closure, requirements_closure
 
 log = logging.getLogger(__name__)
+
+#: bound of the per-process caches of hook callers and registrations (a handful of
+#: switched-on sets times the hooks; cleared when exceeded)
+MAX_CACHED = 2000
 
 
 def sort_key(item: Any) -> tuple[Any, str]:
@@ -53,6 +58,15 @@ class PluginHost:
         self.graph = {n: [d for d in m.requires if d in self.manifests]
                       for n, m in self.manifests.items()}
         self.session_factory: Callable[[], Session] | None = None
+        #: ``carebiz.generations.Generations`` of the app: tells when the switches changed
+        self.generations: Any = None
+        # Per process, for the switched-on set they were built for (it rarely changes, and
+        # building them costs more than many a request): the set itself under the
+        # ``plugins`` generation, hook callers, and results of the hooks without arguments.
+        self._active: tuple[int, frozenset[str]] | None = None
+        self._callers: dict[tuple[str, frozenset[str]], Any] = {}
+        self._registries: dict[tuple[str, frozenset[str]], Any] = {}
+        self._argless: dict[str, bool] = {}
 
     # -- the installed set -------------------------------------------------
     @property
@@ -83,19 +97,31 @@ class PluginHost:
 
     def active_names(self) -> frozenset[str]:
         """Switched-on plugins (with the core), closed over dependencies: a plugin whose
-        requirement is off is off too. Cached for the current app context."""
+        requirement is off is off too. Cached for the current app context, and in the process
+        for as long as the ``plugins`` generation stays the same (any switch, in any process,
+        changes it: ``carebiz.generations``)."""
         if has_app_context() and "_carebiz_active" in g:
             return g._carebiz_active
-        states = self.stored_states()
-        off = {n for n in self.names if states.get(n) is False}
-        off = dependents_closure(self.graph, off)
-        active = frozenset(n for n in self.manifests if n not in off)
+        generation = self.generations.value(PLUGINS) if self.generations is not None else None
+        cached = self._active
+        if generation is not None and cached is not None and cached[0] == generation:
+            active = cached[1]
+        else:
+            states = self.stored_states()
+            off = {n for n in self.names if states.get(n) is False}
+            off = dependents_closure(self.graph, off)
+            active = frozenset(n for n in self.manifests if n not in off)
+            if generation is not None:
+                self._active = (generation, active)
         if has_app_context():
             g._carebiz_active = active
         return active
 
     def invalidate(self) -> None:
         """Forget the cached switched-on set (after enabling or disabling)."""
+        self._active = None
+        if self.generations is not None:
+            self.generations.forget()
         if has_app_context():
             g.pop("_carebiz_active", None)
 
@@ -110,18 +136,57 @@ class PluginHost:
 
     # -- calling hooks -----------------------------------------------------
     def hook(self, name: str) -> Any:
-        """A hook caller that leaves out switched-off plugins."""
-        inactive = [self.modules[n] for n in self.manifests if not self.is_active(n)]
-        if not inactive:
-            return getattr(self.pm.hook, name)
-        return self.pm.subset_hook_caller(name, remove_plugins=inactive)
+        """A hook caller that leaves out switched-off plugins (built once per switched-on
+        set; pluggy's subset callers look up the implementations when called)."""
+        active = self.active_names()
+        key = (name, active)
+        caller = self._callers.get(key)
+        if caller is None:
+            inactive = [self.modules[n] for n in self.manifests if n not in active]
+            caller = (self.pm.subset_hook_caller(name, remove_plugins=inactive) if inactive
+                      else getattr(self.pm.hook, name))
+            if len(self._callers) > MAX_CACHED:
+                self._callers.clear()
+            self._callers[key] = caller
+        return caller
 
     def call(self, name: str, **kwargs: Any) -> list[Any]:
         """Raw results of the enabled plugins' implementations."""
         return self.hook(name)(**kwargs)
 
     def collect(self, name: str, **kwargs: Any) -> list[Any]:
-        """Flatten the lists returned by enabled plugins and sort them by (weight, name)."""
+        """Flatten the lists returned by enabled plugins and sort them by (weight, name).
+
+        Hooks without arguments are registrations (permissions, settings, export tables …;
+        see ``carebiz.hookspecs``): their results are collected once per switched-on set and
+        the same (frozen) objects handed out again."""
+        if not kwargs and self._is_registration(name):
+            return list(self.registry(name, lambda: tuple(self._collect(name))))
+        return self._collect(name, **kwargs)
+
+    def registry(self, key: str, build: Callable[[], Any]) -> Any:
+        """``build()`` once per switched-on set: for what is derived from registrations only
+        (the permissions by name, the settings by key). The result is shared: never change
+        it."""
+        cache_key = (key, self.active_names())
+        try:
+            return self._registries[cache_key]
+        except KeyError:
+            pass
+        value = build()
+        if len(self._registries) > MAX_CACHED:
+            self._registries.clear()
+        self._registries[cache_key] = value
+        return value
+
+    def _is_registration(self, name: str) -> bool:
+        known = self._argless.get(name)
+        if known is None:
+            spec = getattr(self.pm.hook, name).spec
+            known = self._argless[name] = spec is not None and not spec.argnames
+        return known
+
+    def _collect(self, name: str, **kwargs: Any) -> list[Any]:
         items: list[Any] = []
         for result in self.call(name, **kwargs):
             if result is None:

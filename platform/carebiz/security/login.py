@@ -9,10 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from carebiz import db
-from carebiz.models import User
-from carebiz.security import sessions, throttle
-from carebiz.services.tokens import user_for_token
+from carebiz.security import identity_cache, sessions, throttle
+from carebiz.security.identity_cache import Identity
 
 csrf = CSRFProtect()
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -58,15 +56,15 @@ def init_app(app: Flask) -> None:
     manager.session_protection = "strong"
 
     @manager.user_loader
-    def load_user(user_id: str) -> User | None:
+    def load_user(user_id: str) -> Identity | None:
         if bearer_token() is not None:  # a token speaks alone, never the cookie beside it
             return load_from_token(request)
-        return sessions.load(db.session(), user_id)  # epoch checked: revoked cookies fail
+        return sessions.load(user_id)  # epoch checked: revoked cookies fail
 
     @manager.request_loader
-    def load_from_token(_request: Any) -> User | None:
+    def load_from_token(_request: Any) -> Identity | None:
         token = bearer_token()
-        return user_for_token(db.session(), token) if token else None
+        return identity_cache.for_token(token) if token else None
 
     @app.before_request
     def check_csrf() -> None:

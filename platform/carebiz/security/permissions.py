@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from flask import abort, current_app, request
@@ -12,10 +13,12 @@ from flask_login import current_user
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def registered_permissions() -> dict[str, Any]:
-    """Permission objects of every switched-on plugin (and the core), by name."""
+def registered_permissions() -> Mapping[str, Any]:
+    """Permission objects of every switched-on plugin (and the core), by name (built once per
+    switched-on set; every permission check reads it)."""
     host = current_app.extensions["carebiz"].host
-    return {p.name: p for p in host.collect("permissions")}
+    return host.registry("permissions.by_name", lambda: MappingProxyType(
+        {p.name: p for p in host.collect("permissions")}))
 
 
 def can(user: Any, permission: str) -> bool:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from flask import request
 from flask_login import current_user, login_user
-from sqlalchemy.orm import Session
 
 from carebiz.models import User
+from carebiz.security import identity_cache
+from carebiz.security.identity_cache import Identity
 
 
 def parse_id(value: str) -> tuple[int, int] | None:
@@ -33,15 +34,17 @@ def parse_id(value: str) -> tuple[int, int] | None:
         return None
 
 
-def load(session: Session, value: str) -> User | None:
-    """The active user a session or remember cookie names, if its epoch is still current."""
+def load(value: str) -> Identity | None:
+    """The active user a session or remember cookie names, if its epoch is still current.
+    The user comes from the per-process identity cache, which any change to the user row
+    (an epoch raised by logout in another worker too) invalidates before the next request."""
     parsed = parse_id(value)
     if parsed is None:
         return None
-    user = session.get(User, parsed[0])
-    if user is None or not user.active or (user.session_epoch or 0) != parsed[1]:
+    identity = identity_cache.for_user(parsed[0])
+    if identity is None or (identity.session_epoch or 0) != parsed[1]:
         return None
-    return user
+    return identity
 
 
 def end_all(user: User) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 from flask_babel import gettext as _
@@ -17,8 +19,11 @@ from carebiz.signals import core as signals
 from carebiz.text import check_text
 
 
-def specs(host: Any) -> dict[str, Any]:
-    return {s.key: s for s in host.collect("settings")}
+def specs(host: Any) -> Mapping[str, Any]:
+    """The settings of the switched-on plugins by key (built once per switched-on set: a
+    list page reads a setting per row)."""
+    return host.registry("settings.by_key",
+                         lambda: MappingProxyType({s.key: s for s in host.collect("settings")}))
 
 
 def get(session: Session, host: Any, key: str) -> Any:

@@ -10,12 +10,13 @@ import hashlib
 import secrets
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.generations import NEUTRAL
 from carebiz.i18n import N_
 from carebiz.models import ApiToken, User
 from carebiz.signals import core as signals
@@ -56,14 +57,26 @@ def revoke_token(session: Session, token: ApiToken) -> ApiToken:
 
 
 def user_for_token(session: Session, secret: str) -> User | None:
-    """The active user a usable token belongs to; records when the token was last used."""
+    """The active user a usable token belongs to; records when the token was last used.
+    (Requests go through ``carebiz.security.identity_cache``, which caches this.)"""
     if not secret or not secret.startswith(PREFIX):
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     if token is None or not token.usable() or not token.user.active:
         return None
     now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
-        token.last_used_at = now  # throttled so every API call is not a write
-        session.commit()
+    if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
+        touch(session, token.id, now)
     return token.user
+
+
+#: how stale ``last_used_at`` may get, so that every API call is not a write
+TOUCH_EVERY = dt.timedelta(minutes=5)
+
+
+def touch(session: Session, token_id: int, now: dt.datetime) -> None:
+    """Record that a token was used, and commit. Bookkeeping: it changes nothing a process
+    caches about the token, so it leaves the cache generations alone."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+                    .execution_options(**{NEUTRAL: True}))
+    session.commit()

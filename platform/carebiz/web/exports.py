@@ -4,6 +4,8 @@ job whose page shows a progress bar and then the download link."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
@@ -36,16 +38,31 @@ def _answer_formats_on_lists(state: Any) -> None:
     def list_as_file() -> Any:
         if request.method != "GET" or not request.endpoint:
             return None
-        for entry in _host().collect("export_tables"):
-            if request.endpoint in entry.endpoints:
-                fmt = request.args.get("format") if "format" in request.args else (
-                    accepted_format() if request.path.startswith("/api/") else None)
-                if fmt is None:
-                    return None
-                if not current_user.is_authenticated:
-                    abort(401 if request.path.startswith("/api/") else 403)
-                return _export(entry.name, fmt)
-        return None
+        api = request.path.startswith("/api/")
+        if not api and "format" not in request.args:
+            return None  # a page asked for as a page: no need to look further
+        name = export_endpoints(_host()).get(request.endpoint)
+        if name is None:
+            return None
+        fmt = request.args.get("format") if "format" in request.args else accepted_format()
+        if fmt is None:
+            return None
+        if not current_user.is_authenticated:
+            abort(401 if api else 403)
+        return _export(name, fmt)
+
+
+def export_endpoints(host: Any) -> Mapping[str, str]:
+    """Endpoint -> the export table that answers it with a file (once per switched-on set:
+    every GET asks)."""
+    def build() -> Mapping[str, str]:
+        names: dict[str, str] = {}
+        for entry in host.collect("export_tables"):
+            for endpoint in entry.endpoints:
+                names.setdefault(endpoint, entry.name)
+        return MappingProxyType(names)
+
+    return host.registry("export_tables.by_endpoint", build)
 
 
 #: never answered with a file through ``Accept``: the API's own answer, and what browsers ask

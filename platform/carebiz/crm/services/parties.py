@@ -9,7 +9,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from carebiz.concurrency import check_version
 from carebiz.crm import signals
@@ -36,6 +36,11 @@ from carebiz.i18n import N_
 from carebiz.models.audit import MASKS
 from carebiz.security.rows import hidden_ids
 from carebiz.text import text_problem
+
+#: load options for one customer shown whole (its page, its API answer): the four small
+#: collections in the same statement instead of four more round trips
+WHOLE_PARTY = (joinedload(Party.phones), joinedload(Party.emails), joinedload(Party.role_rows),
+               joinedload(Party.tag_rows))
 
 TEXT_FIELDS = {"name": 200, "source": 40, "province": 60, "city": 60, "district": 60,
                "street": 300, "postal_code": 16, "notes": 5000}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -13,20 +14,39 @@ from carebiz.db import utcnow
 from carebiz.security.rows import hidden_ids
 
 KEEP = 20
+#: a record opened again this soon is not written again (unless it dropped out of the trail
+#: shown): a write per page view would make every reader of a SQLite database wait
+REFRESH = dt.timedelta(minutes=5)
+
+
+def seen_recently(trail: list[RecentView], entity_type: str, entity_id: Any,
+                  label: str) -> bool:
+    """True when the trail already says what a new view would: the record is the newest
+    entry, or was opened less than :data:`REFRESH` ago, under the same label."""
+    key, now = (entity_type, str(entity_id)), utcnow()
+    for position, row in enumerate(trail):
+        if (row.entity_type, row.entity_id) == key:
+            return row.label == label[:200] and (position == 0 or now - row.viewed_at < REFRESH)
+    return False
 
 
 def record_view(session: Session, user: Any, entity_type: str, entity_id: Any,
-                label: str) -> None:
-    """Remember that ``user`` opened a record; keep the newest :data:`KEEP`."""
+                label: str, trail: list[RecentView] | None = None) -> bool:
+    """Remember that ``user`` opened a record; keep the newest :data:`KEEP`. With the
+    user's ``trail`` (as :func:`trail` read it), a view the trail already shows is not
+    written again. Returns whether anything was written."""
     if not getattr(user, "is_authenticated", False):
-        return
+        return False
+    if trail is not None and seen_recently(trail, entity_type, entity_id, label):
+        return False
     key = (user.id, entity_type, str(entity_id))
     row = session.get(RecentView, key)
-    if row is None:
-        session.add(RecentView(user_id=user.id, entity_type=entity_type,
-                               entity_id=str(entity_id), label=label[:200]))
-    else:
+    if row is not None:
         row.viewed_at, row.label = utcnow(), label[:200]
+        session.flush()
+        return True
+    session.add(RecentView(user_id=user.id, entity_type=entity_type,
+                           entity_id=str(entity_id), label=label[:200]))
     session.flush()
     old = session.execute(select(RecentView.entity_type, RecentView.entity_id)
                           .where(RecentView.user_id == user.id)
@@ -35,6 +55,7 @@ def record_view(session: Session, user: Any, entity_type: str, entity_id: Any,
         session.execute(delete(RecentView).where(RecentView.user_id == user.id,
                                                  RecentView.entity_type == entity,
                                                  RecentView.entity_id == ident))
+    return True
 
 
 def trail(session: Session, user: Any, limit: int = 10) -> list[RecentView]:

@@ -1,0 +1,328 @@
+"""What a request costs, and that the per-process caches behind it are never stale.
+
+Every cache of identities (token -> user, roles, grants, branches) and of the switched-on
+plugins is checked on each request against the cache generations; a revoked token, a changed
+role, grant or branch grant, a switched-off user or plugin takes effect on the very next
+request — also in a second app on the same database (as in another worker process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text, update
+
+from carebiz.models import ApiToken, CacheGeneration, Role, User
+from tests.conftest import login, seed, token_for
+
+
+@pytest.fixture
+def workers(make_app: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """Two apps on one database: two worker processes of one deployment."""
+    first, second = make_app(), make_app()
+    return first, second, seed(first)
+
+
+@contextmanager
+def statements(app: Any) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = app.extensions["carebiz"].engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def generations(app: Any) -> dict[str, int]:
+    with app.extensions["carebiz"].session_factory() as sess:
+        return dict(sess.execute(select(CacheGeneration.name, CacheGeneration.value)).all())
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def change(app: Any, fn: Any) -> None:
+    """Run ``fn(session)`` through the services of ``app`` and commit."""
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        fn(sess)
+        sess.commit()
+
+
+def add_customer(app: Any, branch_id: int, name: str = "Wang Wei") -> int:
+    from carebiz.crm.models import Party, PartyPhone, PartyRole
+    from carebiz.crm.services.parties import name_key
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        party = Party(name=name, name_key=name_key(name), branch_id=branch_id)
+        party.phones.append(PartyPhone(e164="+8613800138000", position=0))
+        party.role_rows.append(PartyRole(role="customer"))
+        sess.add(party)
+        sess.commit()
+        return party.id
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+def test_revoked_token_fails_on_the_next_request_in_every_worker(workers):
+    first, second, _ = workers
+    secret = token_for(first, "sales")
+    a, b = first.test_client(), second.test_client()
+    assert a.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    assert b.get("/api/v1/me", headers=bearer(secret)).status_code == 200  # both cached
+    token_id = a.get("/api/v1/tokens", headers=bearer(secret)).get_json()["items"][0]["id"]
+    assert a.delete(f"/api/v1/tokens/{token_id}", headers=bearer(secret)).status_code == 200
+    assert a.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+    assert b.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+
+
+def test_token_of_a_switched_off_user_fails_everywhere(workers):
+    from carebiz.services.users import get_user, update_user
+
+    first, second, _ = workers
+    secret = token_for(first, "sales")
+    b = second.test_client()
+    assert b.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    change(first, lambda s: update_user(s, get_user(s, "sales"), active=False))
+    assert b.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+
+
+def test_expiry_is_checked_against_the_clock_on_every_request(app, seeded, monkeypatch):
+    from carebiz.security import identity_cache
+    from carebiz.services.tokens import create_token
+    from carebiz.services.users import get_user
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        _t, secret = create_token(sess, get_user(sess, "sales"), "soon",
+                                  dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+        sess.commit()
+    client = app.test_client()
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    monkeypatch.setattr(identity_cache, "utcnow", lambda: later)  # nothing in the database
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+
+
+def test_token_use_is_recorded_without_invalidating_anything(app, seeded):
+    secret = token_for(app, "sales")
+    before = generations(app)
+    client = app.test_client()
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    with app.extensions["carebiz"].session_factory() as sess:
+        assert sess.scalar(select(ApiToken.last_used_at)) is not None
+    with statements(app) as seen:  # recorded once, not on every call
+        assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    assert not [s for s in seen if s.lstrip().upper().startswith("UPDATE")]
+    assert generations(app) == before
+    assert login(app.test_client(), "sales").status_code == 302  # last_login_at: bookkeeping
+    assert generations(app) == before
+
+
+# -- roles, grants, branches ------------------------------------------------------------------
+
+
+def test_changed_grant_takes_effect_on_the_next_request_in_every_worker(workers):
+    from carebiz.security.permissions import registered_permissions
+    from carebiz.services.roles import get_role, set_permissions
+
+    first, second, _ = workers
+    secret = token_for(first, "sales")
+    b = second.test_client()
+    assert b.get("/api/v1/customers", headers=bearer(secret)).status_code == 200
+    with first.test_request_context():
+        known = set(registered_permissions())
+
+    def revoke(sess: Any) -> None:
+        role = get_role(sess, "salesperson")
+        set_permissions(sess, role, role.permission_names - {"crm.customers.view"}, known)
+
+    change(first, revoke)
+    assert b.get("/api/v1/customers", headers=bearer(secret)).status_code == 403
+
+    def grant(sess: Any) -> None:
+        role = get_role(sess, "salesperson")
+        set_permissions(sess, role, role.permission_names | {"crm.customers.view"}, known)
+
+    change(first, grant)
+    assert b.get("/api/v1/customers", headers=bearer(secret)).status_code == 200
+
+
+def test_changed_role_of_a_user_takes_effect_in_every_worker(workers):
+    from carebiz.services.users import get_user, update_user
+
+    first, second, _ = workers
+    b = second.test_client()
+    login(b, "viewer")
+    assert b.get("/admin/users").status_code == 403
+    change(first, lambda s: update_user(s, get_user(s, "viewer"), roles=["admin"]))
+    assert b.get("/admin/users").status_code == 200
+    change(first, lambda s: update_user(s, get_user(s, "viewer"), roles=["read_only"]))
+    assert b.get("/admin/users").status_code == 403
+
+
+def test_changed_branch_grant_takes_effect_in_every_worker(workers):
+    from carebiz.services.users import get_user, update_user
+
+    first, second, ids = workers
+    in_b = add_customer(first, ids["branches"]["B"])
+    secret = token_for(first, "sales")  # works in branch A only
+    b = second.test_client()
+    assert b.get(f"/api/v1/customers/{in_b}", headers=bearer(secret)).status_code == 404
+    change(first, lambda s: update_user(s, get_user(s, "sales"), branches=["A", "B"]))
+    assert b.get(f"/api/v1/customers/{in_b}", headers=bearer(secret)).status_code == 200
+    change(first, lambda s: update_user(s, get_user(s, "sales"), branches=["A"]))
+    assert b.get(f"/api/v1/customers/{in_b}", headers=bearer(secret)).status_code == 404
+
+
+def test_bulk_statements_on_security_tables_invalidate_too(workers):
+    first, second, ids = workers
+    secret = token_for(first, "sales")
+    b = second.test_client()
+    assert b.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+
+    def switch_off(sess: Any) -> None:
+        sess.execute(update(User).where(User.username == "sales").values(active=False))
+
+    change(first, switch_off)
+    assert b.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+
+
+def test_session_user_sees_a_deleted_role_at_once(workers):
+    first, second, _ = workers
+    b = second.test_client()
+    login(b, "manager")
+    assert b.get("/customers").status_code == 200
+
+    def drop_role(sess: Any) -> None:
+        sess.delete(sess.scalar(select(Role).where(Role.name == "manager")))
+
+    change(first, drop_role)
+    assert b.get("/customers").status_code == 403
+
+
+def test_writes_through_the_current_user_are_saved(app, seeded):
+    client = app.test_client()
+    login(client, "sales")
+    client.post("/language/zh_CN", data={"next": "/"})
+    with app.extensions["carebiz"].session_factory() as sess:
+        assert sess.scalar(select(User.locale).where(User.username == "sales")) == "zh_CN"
+    assert "zh" in client.get("/").data.decode().split("<html", 1)[1][:40]
+
+
+def test_without_the_counters_nothing_is_cached(app, seeded):
+    """Before ``carebiz db upgrade`` creates the table, every request loads afresh."""
+    with app.extensions["carebiz"].engine.begin() as conn:
+        conn.execute(text("DROP TABLE cache_generation"))
+    secret = token_for(app, "sales")
+    client = app.test_client()
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        sess.execute(update(ApiToken).values(revoked_at=dt.datetime.now(dt.UTC)))
+        sess.commit()
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+
+
+# -- plugins ------------------------------------------------------------------------------------
+
+
+def test_switched_off_plugin_vanishes_on_the_next_request_in_every_worker(fake_dists, make_app):
+    from carebiz.services import subsystems
+
+    fake_dists.dist("carebiz-sample", {"sample": "tests.sample_plugin.plugin"})
+    first = make_app(CAREBIZ_PLUGINS="sample")
+    second = make_app(CAREBIZ_PLUGINS="sample")
+    seed(first)
+    b = second.test_client()
+    login(b, "sales")
+    assert b.get("/api/v1/sample/ping").status_code == 200
+    assert b.get("/sample/").status_code == 200
+    host = second.extensions["carebiz"].host
+
+    change(first, lambda s: subsystems.switch(s, first.extensions["carebiz"].host, "sample",
+                                               False, "test"))
+    assert b.get("/api/v1/sample/ping").status_code == 404
+    assert b.get("/sample/").status_code == 404
+    with second.test_request_context():
+        assert "sample.view" not in {p.name for p in host.collect("permissions")}
+    change(first, lambda s: subsystems.switch(s, first.extensions["carebiz"].host, "sample",
+                                               True, "test"))
+    assert b.get("/sample/").status_code == 200
+    with second.test_request_context():
+        assert "sample.view" in {p.name for p in host.collect("permissions")}
+
+
+def test_registrations_and_hook_callers_are_built_once(app, seeded):
+    host = app.extensions["carebiz"].host
+    with app.test_request_context():
+        first = host.collect("permissions")
+        assert host.collect("permissions") == first
+        assert all(a is b for a, b in zip(host.collect("permissions"), first, strict=True))
+        assert host.hook("menu_items") is host.hook("menu_items")
+        first.clear()  # a caller's list is its own
+        assert host.collect("permissions")
+
+
+# -- what requests cost -----------------------------------------------------------------------
+
+
+def test_authenticated_api_request_needs_one_statement_besides_its_own(app, seeded):
+    party = add_customer(app, seeded["branches"]["A"])
+    secret = token_for(app, "sales")
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get(f"/api/v1/customers/{party}", headers=bearer(secret)).status_code == 200
+    with statements(app) as seen:
+        resp = client.get(f"/api/v1/customers/{party}", headers=bearer(secret))
+    assert resp.get_json()["phones"] == ["+8613800138000"]
+    assert resp.get_json()["roles"] == ["customer"]
+    # the cache generations, and the customer with phones, e-mails, roles and tags
+    assert len(seen) == 2, seen
+    with statements(app) as seen:
+        assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    assert len(seen) == 1, seen
+
+
+def test_list_page_collects_no_export_tables(app, seeded, monkeypatch):
+    client = app.test_client()
+    login(client, "sales")
+    client.get("/customers")
+    host = app.extensions["carebiz"].host
+    calls: list[str] = []
+    original = host._collect
+    monkeypatch.setattr(host, "_collect", lambda name, **kw: calls.append(name)
+                        or original(name, **kw))
+    assert client.get("/customers").status_code == 200
+    assert "export_tables" not in calls and "settings" not in calls
+    assert "permissions" not in calls
+
+
+def test_opening_a_record_again_writes_nothing(app, seeded):
+    from carebiz.crm.models import RecentView
+
+    first = add_customer(app, seeded["branches"]["A"], "Li Na")
+    other = add_customer(app, seeded["branches"]["A"], "Zhang Min")
+    client = app.test_client()
+    login(client, "sales")
+    assert client.get(f"/customers/{first}").status_code == 200
+    with statements(app) as seen:
+        assert client.get(f"/customers/{first}").status_code == 200
+    writes = [s for s in seen if s.lstrip().split()[0].upper() in ("INSERT", "UPDATE",
+                                                                     "DELETE")]
+    assert writes == []
+    assert client.get(f"/customers/{other}").status_code == 200
+    assert client.get(f"/customers/{first}").status_code == 200  # seen a moment ago
+    with app.extensions["carebiz"].session_factory() as sess:
+        trail = sess.scalars(select(RecentView.entity_id)
+                             .order_by(RecentView.viewed_at.desc())).all()
+    assert trail == [str(other), str(first)]
+    page = client.get(f"/customers/{other}").data.decode()
+    assert "Li Na" in page and "Zhang Min" in page  # both on the trail in the navbar
