@@ -83,10 +83,10 @@ def _sweep(app: Flask, sess: Session, job_ids: Iterable[str] | None, now: dt.dat
     if job_ids is not None:
         stmt = stmt.where(Job.id.in_(list(job_ids)))
     for job in sess.scalars(stmt).all():
-        seen = job.heartbeat_at or job.started_at or now
+        seen = (job.heartbeat_at or job.started_at or now).strftime("%Y-%m-%d %H:%M:%S")
         reason = _("The process running this job stopped (%(runner)s, last heard of at "
                    "%(time)s UTC); the job did not finish. Start it again.",
-                   runner=job.runner or "?", time=f"{seen:%Y-%m-%d %H:%M:%S}")
+                   runner=job.runner or "?", time=seen)
         claimed = sess.execute(
             update(Job).where(Job.id == job.id, _dead(app, now))
             .values(status=FAILED, error=reason, finished_at=now)
