@@ -594,3 +594,59 @@ def test_an_import_that_cannot_get_the_lock_fails_with_a_clear_message(app, seed
         conn.close()
         holder.dispose()
     assert committed_count(app, Party) == 0
+
+
+# --- 2. the same pattern on other editable core records ------------------------------------
+
+
+def test_a_stale_branch_form_is_refused(app, seeded):
+    branch = seeded["branches"]["B"]
+    admin, manager = _logged_in(app, "admin"), _logged_in(app, "admin")
+    page = admin.get(f"/admin/branches/{branch}").get_data(as_text=True)
+    assert 'name="version" type="hidden" value="1"' in page
+    form = {"code": "B", "name": "Branch B", "address": "", "phone": "", "active": "y",
+            "version": "1"}
+    assert manager.post(f"/admin/branches/{branch}",
+                        data={**form, "phone": "021-1234"}).status_code == 302
+    stale = admin.post(f"/admin/branches/{branch}", data={**form, "name": "Branch Bee"})
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert "Phone" in html and "now on file: 021-1234" in html and 'value="Branch Bee"' in html
+    assert 'name="version" type="hidden" value="2"' in html
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        from carebiz.models import Branch
+
+        assert sess.get(Branch, branch).name == "Branch B"
+
+
+def test_a_saved_query_refuses_a_stale_version(app, seeded, api):
+    made = api.post("/api/v1/query/saved", {"source": "customers", "name": "Mine"})
+    assert made.status_code == 201, made.json
+    url = f"/api/v1/query/saved/{made.json['id']}"
+    got = api.get(url)
+    assert got.headers["ETag"] == '"1"' and got.json["version"] == 1
+    first = api.client.put(url, json={"name": "Renamed", "version": 1}, headers=api.headers)
+    assert first.status_code == 200 and first.headers["ETag"] == '"2"'
+    stale = api.client.put(url, json={"name": "Other"}, headers={**api.headers,
+                                                                 "If-Match": '"1"'})
+    assert stale.status_code == 409 and stale.json["current_version"] == 2
+    assert api.client.put(url, json={"name": "Legacy"}, headers=api.headers).status_code == 200
+    assert api.get(url).json["name"] == "Legacy"
+
+
+def test_a_stale_document_template_form_is_refused(app, seeded):
+    url = "/documents/templates/customer_statement"
+    admin, other = _logged_in(app, "admin"), _logged_in(app, "admin")
+
+    def save(client: Any, version: str, **data: Any) -> Any:
+        form = {"body": "", "terms": "", "colour": "", "version": version, **data}
+        return client.post(url, data=form, content_type="multipart/form-data")
+
+    assert save(admin, "", terms="Pay in 30 days").status_code == 302
+    assert 'value="1"' in admin.get(url).get_data(as_text=True)
+    assert save(other, "1", colour="#112233").status_code == 302
+    stale = save(admin, "1", terms="Pay in 10 days")
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert "Accent colour" in html and "now on file: #112233" in html
+    assert "Pay in 10 days" in html

@@ -169,21 +169,23 @@ def _changed_keys(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
 
 
 def check_version(session: Session, record: Any, expected: int | Iterable[int] | None, *,
-                  entity_type: str, current: dict[str, Any] | None = None) -> None:
+                  entity_type: str, current: dict[str, Any] | None = None,
+                  entity_id: Any = None) -> None:
     """Refuse to write over changes the client has not seen.
 
     ``expected`` is the version the client had (a form's hidden field, the JSON
     ``version``, the ``If-Match`` versions); None skips the check (legacy clients: last
-    write wins). ``entity_type`` is the audit log's name of the record, which tells what
-    changed since; ``current`` (the record's snapshot) adds the values now on file.
-    Raises :class:`VersionConflict`."""
+    write wins). ``entity_type`` (and ``entity_id``, when not the record's id) name the
+    record in the audit log, which tells what changed since; ``current`` (the record's
+    snapshot) adds the values now on file. Raises :class:`VersionConflict`."""
     if expected is None:
         return
     wanted = {expected} if isinstance(expected, int) else set(expected)
     if record.version in wanted:
         return
     since = min(wanted, default=0)
-    changed, actors = changes_since(session, entity_type, record.id, since)
+    changed, actors = changes_since(session, entity_type,
+                                    record.id if entity_id is None else entity_id, since)
     if current is not None:  # only the record's own fields ("since" of an owner change is not)
         changed = [key for key in changed if key in current or key.partition(".")[0] in current]
     now = {key: _value_at(current, key) for key in changed} if current is not None else {}
