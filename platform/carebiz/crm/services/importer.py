@@ -10,8 +10,11 @@ drops or bends data fills the new system with the same bad data the old one had,
 * the report names each bad row as Excel shows it (the header is row 1) and each column by the
   header text the user wrote, so the fix is found without counting;
 * columns the importer does not know are reported, never dropped without a word;
-* by default nothing is written unless every row is valid (one transaction), because half an
-  import is harder to repair than none; ``only_valid`` imports the good rows on purpose.
+* by default nothing is written unless every row is valid, because half an import is harder
+  to repair than none; ``only_valid`` imports the good rows on purpose;
+* large files are checked and written in batches of committed transactions
+  (:func:`import_batched`), so other people keep saving their work during an import: SQLite
+  lets one transaction write at a time.
 
 This module knows nothing of Flask requests: the pages, the API and the background task
 ``crm.import`` (:func:`run_import_task`) share it. Uploads live in the instance folder under
