@@ -449,7 +449,13 @@ def committed_count(app: Flask, model: type) -> int:
         return sess.scalar(select(func.count()).select_from(model))
 
 
-def test_a_batched_import_commits_batch_by_batch(app, env):
+@pytest.fixture
+def whole_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches end by their row count only, however slow the machine."""
+    monkeypatch.setattr(importer, "BATCH_SECONDS", 1000.0)
+
+
+def test_a_batched_import_commits_batch_by_batch(app, env, whole_batches):
     sess, user = env
     commits: list[int] = []
     event.listen(sess, "after_commit", lambda s: commits.append(1))
@@ -485,7 +491,18 @@ def test_only_valid_commits_the_good_rows_of_every_batch(app, env):
     assert committed_count(app, Party) == 4
 
 
-def test_an_import_that_fails_part_way_says_which_rows_were_written(app, env):
+def test_a_slow_batch_ends_early(app, env, monkeypatch):
+    """A batch also ends after BATCH_SECONDS, so other writers never wait long."""
+    sess, user = env
+    monkeypatch.setattr(importer, "BATCH_SECONDS", 0.0)
+    commits: list[int] = []
+    event.listen(sess, "after_commit", lambda s: commits.append(1))
+    report = importer.import_table(sess, rows_csv(4), importer.Options(only_valid=True),
+                                   user=user, dry_run=False, batch_rows=500)
+    assert report.committed and report.counts["create"] == 4 and len(commits) >= 4
+
+
+def test_an_import_that_fails_part_way_says_which_rows_were_written(app, env, whole_batches):
     """The check passes (a VIN repeated for another customer two batches later is not seen
     by the check's rolled-back batches), the writing pass meets it: the batch is rolled back
     and the report says which rows were imported."""
@@ -501,7 +518,7 @@ def test_an_import_that_fails_part_way_says_which_rows_were_written(app, env):
     assert committed_count(app, Party) == 4  # rows 2-5; rows 6-7 (their batch) rolled back
 
 
-def test_the_import_job_reports_a_partial_import(app, seeded, monkeypatch):
+def test_the_import_job_reports_a_partial_import(app, seeded, monkeypatch, whole_batches):
     monkeypatch.setattr(importer, "BATCH_ROWS", 2)
     table = rows_csv(6)
     lines = ["name,phone,vin,branch"] + [",".join(cells) for _n, cells in table.rows]

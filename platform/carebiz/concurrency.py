@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 
 #: seconds a client is told to wait before trying again after a 503
 RETRY_AFTER = 2
-#: a pause between a long writer's batches on SQLite: a little longer than the 100 ms
-#: between the polls of a writer waiting for the lock, so every waiting writer gets in
-YIELD_SECONDS = 0.12
+#: a pause between a long writer's batches on SQLite: twice the 100 ms between the polls
+#: of a writer waiting for the lock, so a waiting writer gets in even on a busy machine
+YIELD_SECONDS = 0.2
 #: PostgreSQL SQLSTATEs of lock trouble worth retrying: deadlock detected, lock not
 #: available (lock_timeout, NOWAIT), serialization failure
 PG_BUSY_STATES = frozenset({"40P01", "55P03", "40001"})
