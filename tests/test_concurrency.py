@@ -449,7 +449,13 @@ def committed_count(app: Flask, model: type) -> int:
         return sess.scalar(select(func.count()).select_from(model))
 
 
-def test_a_batched_import_commits_batch_by_batch(app, env):
+@pytest.fixture
+def whole_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches end by their row count only, however slow the machine."""
+    monkeypatch.setattr(importer, "BATCH_SECONDS", 1000.0)
+
+
+def test_a_batched_import_commits_batch_by_batch(app, env, whole_batches):
     sess, user = env
     commits: list[int] = []
     event.listen(sess, "after_commit", lambda s: commits.append(1))
@@ -485,7 +491,18 @@ def test_only_valid_commits_the_good_rows_of_every_batch(app, env):
     assert committed_count(app, Party) == 4
 
 
-def test_an_import_that_fails_part_way_says_which_rows_were_written(app, env):
+def test_a_slow_batch_ends_early(app, env, monkeypatch):
+    """A batch also ends after BATCH_SECONDS, so other writers never wait long."""
+    sess, user = env
+    monkeypatch.setattr(importer, "BATCH_SECONDS", 0.0)
+    commits: list[int] = []
+    event.listen(sess, "after_commit", lambda s: commits.append(1))
+    report = importer.import_table(sess, rows_csv(4), importer.Options(only_valid=True),
+                                   user=user, dry_run=False, batch_rows=500)
+    assert report.committed and report.counts["create"] == 4 and len(commits) >= 4
+
+
+def test_an_import_that_fails_part_way_says_which_rows_were_written(app, env, whole_batches):
     """The check passes (a VIN repeated for another customer two batches later is not seen
     by the check's rolled-back batches), the writing pass meets it: the batch is rolled back
     and the report says which rows were imported."""
@@ -501,7 +518,7 @@ def test_an_import_that_fails_part_way_says_which_rows_were_written(app, env):
     assert committed_count(app, Party) == 4  # rows 2-5; rows 6-7 (their batch) rolled back
 
 
-def test_the_import_job_reports_a_partial_import(app, seeded, monkeypatch):
+def test_the_import_job_reports_a_partial_import(app, seeded, monkeypatch, whole_batches):
     monkeypatch.setattr(importer, "BATCH_ROWS", 2)
     table = rows_csv(6)
     lines = ["name,phone,vin,branch"] + [",".join(cells) for _n, cells in table.rows]
@@ -594,3 +611,59 @@ def test_an_import_that_cannot_get_the_lock_fails_with_a_clear_message(app, seed
         conn.close()
         holder.dispose()
     assert committed_count(app, Party) == 0
+
+
+# --- 2. the same pattern on other editable core records ------------------------------------
+
+
+def test_a_stale_branch_form_is_refused(app, seeded):
+    branch = seeded["branches"]["B"]
+    admin, manager = _logged_in(app, "admin"), _logged_in(app, "admin")
+    page = admin.get(f"/admin/branches/{branch}").get_data(as_text=True)
+    assert 'name="version" type="hidden" value="1"' in page
+    form = {"code": "B", "name": "Branch B", "address": "", "phone": "", "active": "y",
+            "version": "1"}
+    assert manager.post(f"/admin/branches/{branch}",
+                        data={**form, "phone": "021-1234"}).status_code == 302
+    stale = admin.post(f"/admin/branches/{branch}", data={**form, "name": "Branch Bee"})
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert "Phone" in html and "now on file: 021-1234" in html and 'value="Branch Bee"' in html
+    assert 'name="version" type="hidden" value="2"' in html
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        from carebiz.models import Branch
+
+        assert sess.get(Branch, branch).name == "Branch B"
+
+
+def test_a_saved_query_refuses_a_stale_version(app, seeded, api):
+    made = api.post("/api/v1/query/saved", {"source": "customers", "name": "Mine"})
+    assert made.status_code == 201, made.json
+    url = f"/api/v1/query/saved/{made.json['id']}"
+    got = api.get(url)
+    assert got.headers["ETag"] == '"1"' and got.json["version"] == 1
+    first = api.client.put(url, json={"name": "Renamed", "version": 1}, headers=api.headers)
+    assert first.status_code == 200 and first.headers["ETag"] == '"2"'
+    stale = api.client.put(url, json={"name": "Other"}, headers={**api.headers,
+                                                                 "If-Match": '"1"'})
+    assert stale.status_code == 409 and stale.json["current_version"] == 2
+    assert api.client.put(url, json={"name": "Legacy"}, headers=api.headers).status_code == 200
+    assert api.get(url).json["name"] == "Legacy"
+
+
+def test_a_stale_document_template_form_is_refused(app, seeded):
+    url = "/documents/templates/customer_statement"
+    admin, other = _logged_in(app, "admin"), _logged_in(app, "admin")
+
+    def save(client: Any, version: str, **data: Any) -> Any:
+        form = {"body": "", "terms": "", "colour": "", "version": version, **data}
+        return client.post(url, data=form, content_type="multipart/form-data")
+
+    assert save(admin, "", terms="Pay in 30 days").status_code == 302
+    assert 'value="1"' in admin.get(url).get_data(as_text=True)
+    assert save(other, "1", colour="#112233").status_code == 302
+    stale = save(admin, "1", terms="Pay in 10 days")
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert "Accent colour" in html and "now on file: #112233" in html
+    assert "Pay in 10 days" in html

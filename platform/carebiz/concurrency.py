@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 
 #: seconds a client is told to wait before trying again after a 503
 RETRY_AFTER = 2
-#: a pause between a long writer's batches on SQLite: a little longer than the 100 ms
-#: between the polls of a writer waiting for the lock, so every waiting writer gets in
-YIELD_SECONDS = 0.12
+#: a pause between a long writer's batches on SQLite: twice the 100 ms between the polls
+#: of a writer waiting for the lock, so a waiting writer gets in even on a busy machine
+YIELD_SECONDS = 0.2
 #: PostgreSQL SQLSTATEs of lock trouble worth retrying: deadlock detected, lock not
 #: available (lock_timeout, NOWAIT), serialization failure
 PG_BUSY_STATES = frozenset({"40P01", "55P03", "40001"})
@@ -169,21 +169,23 @@ def _changed_keys(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
 
 
 def check_version(session: Session, record: Any, expected: int | Iterable[int] | None, *,
-                  entity_type: str, current: dict[str, Any] | None = None) -> None:
+                  entity_type: str, current: dict[str, Any] | None = None,
+                  entity_id: Any = None) -> None:
     """Refuse to write over changes the client has not seen.
 
     ``expected`` is the version the client had (a form's hidden field, the JSON
     ``version``, the ``If-Match`` versions); None skips the check (legacy clients: last
-    write wins). ``entity_type`` is the audit log's name of the record, which tells what
-    changed since; ``current`` (the record's snapshot) adds the values now on file.
-    Raises :class:`VersionConflict`."""
+    write wins). ``entity_type`` (and ``entity_id``, when not the record's id) name the
+    record in the audit log, which tells what changed since; ``current`` (the record's
+    snapshot) adds the values now on file. Raises :class:`VersionConflict`."""
     if expected is None:
         return
     wanted = {expected} if isinstance(expected, int) else set(expected)
     if record.version in wanted:
         return
     since = min(wanted, default=0)
-    changed, actors = changes_since(session, entity_type, record.id, since)
+    changed, actors = changes_since(session, entity_type,
+                                    record.id if entity_id is None else entity_id, since)
     if current is not None:  # only the record's own fields ("since" of an owner change is not)
         changed = [key for key in changed if key in current or key.partition(".")[0] in current]
     now = {key: _value_at(current, key) for key in changed} if current is not None else {}

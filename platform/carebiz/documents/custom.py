@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from jinja2.sandbox import SecurityError
 from sqlalchemy import select
 
+from carebiz.concurrency import check_version
 from carebiz.errors import ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
@@ -246,9 +247,15 @@ def logo_data_uri(content: bytes, mimetype: str | None) -> str:
 
 
 def save_template(session: Any, doc_type: Any, body: str | None, terms: str | None,
-                  colour: str | None, logo: str | None, actor: str = "") -> DocumentTemplate:
+                  colour: str | None, logo: str | None, actor: str = "",
+                  expected_version: int | list[int] | None = None) -> DocumentTemplate:
     """Create or change the override of ``doc_type`` (a registered type). An empty body
-    keeps the default template. Audited; the caller commits."""
+    keeps the default template. ``expected_version``: the version the editor saw (None:
+    last write wins). Audited; the caller commits."""
+    current = get_template(session, doc_type.name)
+    if current is not None:
+        check_version(session, current, expected_version, entity_type="document_template",
+                      entity_id=doc_type.name, current=_summary(current))
     body = (body or "").replace("\r\n", "\n")
     if not body.strip():
         body = None
@@ -276,7 +283,7 @@ def save_template(session: Any, doc_type: Any, body: str | None, terms: str | No
     emit(session, signals.setting_changed, key=key, value=after, old=before,
          audit=Audit("document_template", doc_type.name,
                      N_("Template of document %(type)s changed"), before, after,
-                     args={"type": doc_type.name}))
+                     args={"type": doc_type.name}, version=row.version))
     return row
 
 

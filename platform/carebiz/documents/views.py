@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from carebiz import db
@@ -53,6 +53,8 @@ class TemplateForm(FlaskForm):
                          render_kw={"placeholder": "#1f5fa8"})
     logo = FileField(_l("Logo (PNG, JPEG or SVG, at most 500 KB)"))
     remove_logo = BooleanField(_l("Remove the logo"))
+    #: the version the form was filled from: saving over a newer one is refused (409)
+    version = HiddenField()
 
 
 @bp.route("/templates")
@@ -68,6 +70,7 @@ def templates() -> Any:
 @large_form(4 * customs.MAX_BODY + 1024)  # UTF-8 takes up to 4 bytes a character
 @require("admin.settings")
 def template_edit(type_name: str) -> Any:
+    from carebiz.concurrency import explain_save_error, parse_version
     from carebiz.web.admin import apply_errors, form_status, saving
 
     doc_type = service.get_type(type_name)
@@ -76,7 +79,9 @@ def template_edit(type_name: str) -> Any:
     default = customs.default_source(doc_type)
     form = TemplateForm(data={"body": (row.body if row and row.body else default),
                               "terms": row.terms if row else "",
-                              "colour": (row.accent_colour or "") if row else ""})
+                              "colour": (row.accent_colour or "") if row else "",
+                              "version": str(row.version) if row else ""})
+    status = None
     if form.validate_on_submit():
         body = (form.body.data or "").replace("\r\n", "\n")
         if body.strip() == default.strip():
@@ -93,16 +98,18 @@ def template_edit(type_name: str) -> Any:
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
-            with saving(form) as outcome:
+            with saving(form, {"accent_colour": "colour"}) as outcome:
                 customs.save_template(sess, doc_type, body, form.terms.data, form.colour.data,
-                                      logo, actor=current_user.username)
+                                      logo, actor=current_user.username,
+                                      expected_version=parse_version(form.version.data))
             ok = outcome.ok
+            status = explain_save_error(form, outcome.error, {"accent_colour": "colour"})
         if ok:
             flash(_("The template of %(type)s was saved.", type=doc_type.label), "success")
             return redirect(url_for(".template_edit", type_name=doc_type.name))
     row = customs.get_template(sess, doc_type.name)
     return render_template("documents/template_form.html", form=form, doc_type=doc_type,
-                           row=row), form_status(form)
+                           row=row), status or form_status(form)
 
 
 @bp.route("/templates/<string:type_name>/preview")

@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from carebiz import db
 from carebiz.api.common import Blueprint
+from carebiz.concurrency import etag_headers, expected_version
 from carebiz.query import charts, operators, service
 from carebiz.query import schemas as s
 from carebiz.security import api_login_required
@@ -92,17 +93,21 @@ class SavedQuery(MethodView):
     @api_login_required
     @blp.response(200, s.Saved)
     def get(self, saved_id: int) -> Any:
-        return service.saved_get(db.session(), _user(), saved_id)
+        """A saved query; the ``ETag`` header is its version."""
+        saved = service.saved_get(db.session(), _user(), saved_id)
+        return saved, 200, etag_headers(saved)
 
     @api_login_required
     @blp.arguments(s.SavedUpdate)
     @blp.response(200, s.Saved)
     def put(self, data: dict[str, Any], saved_id: int) -> Any:
-        """Change a saved query (its owner only)."""
+        """Change a saved query (its owner only). Send the ``version`` you read (or
+        ``If-Match``) so the change cannot overwrite one you have not seen (409)."""
         sess = db.session()
-        saved = service.saved_update(sess, _user(), saved_id, data)
+        expected = expected_version(data.pop("version", None))
+        saved = service.saved_update(sess, _user(), saved_id, data, expected_version=expected)
         sess.commit()
-        return saved
+        return saved, 200, etag_headers(saved)
 
     @api_login_required
     @blp.response(204)

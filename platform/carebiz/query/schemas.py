@@ -97,6 +97,11 @@ class SavedIn(Schema):
 
 
 class SavedUpdate(Schema):
+    version = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1),
+                             metadata={"description": "The version you read (or If-Match "
+                                                      "with the ETag): 409 if it changed "
+                                                      "since; without it the change is "
+                                                      "saved as sent."})
     name = fields.String(validate=validate.Length(min=1, max=120))
     definition = fields.Dict()
     visibility = fields.String(validate=validate.OneOf((PRIVATE, ROLE, BRANCH)))
@@ -115,6 +120,8 @@ class Saved(Schema):
     visibility = fields.String()
     role_id = fields.Integer(allow_none=True)
     branch_id = fields.Integer(allow_none=True)
+    version = fields.Integer(metadata={"description": "Raised by every change; also the "
+                                                      "ETag header."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

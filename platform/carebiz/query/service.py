@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, literal, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from carebiz.concurrency import check_version
 from carebiz.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from carebiz.query import compiler as c
 from carebiz.query import operators as ops
@@ -424,9 +425,12 @@ def _own(user: Any, saved: Any) -> None:
 
 
 def saved_update(session: Session, user: Any, saved_id: int, data: dict[str, Any],
-                 host: Any = None) -> Any:
+                 host: Any = None, expected_version: int | list[int] | None = None) -> Any:
+    """Change a saved query; ``expected_version`` is the version the client read (None:
+    last write wins)."""
     saved = saved_get(session, user, saved_id, host)
     _own(user, saved)
+    check_version(session, saved, expected_version, entity_type="saved_query")
     source = get_source(user, saved.source, host)
     if "name" in data:
         saved.name = data["name"]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from carebiz.concurrency import check_version
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
@@ -22,8 +23,13 @@ def _snapshot(branch: Branch) -> dict[str, Any]:
     return {f: getattr(branch, f) for f in FIELDS}
 
 
-def save_branch(session: Session, branch: Branch | None = None, **values: Any) -> Branch:
-    """Create (``branch`` None) or edit a branch. Codes are unique and upper-cased."""
+def save_branch(session: Session, branch: Branch | None = None, *,
+                expected_version: int | list[int] | None = None, **values: Any) -> Branch:
+    """Create (``branch`` None) or edit a branch. Codes are unique and upper-cased.
+    ``expected_version``: the version the editor saw (None: last write wins)."""
+    if branch is not None:
+        check_version(session, branch, expected_version, entity_type="branch",
+                      current=_snapshot(branch))
     unknown = set(values) - set(FIELDS)
     if unknown:
         raise ValidationFailed(_("Unknown fields: %(names)s", names=", ".join(sorted(unknown))))
@@ -56,7 +62,7 @@ def save_branch(session: Session, branch: Branch | None = None, **values: Any) -
     emit(session, signals.branch_saved, branch_id=branch.id, created=created,
          audit=Audit("branch", branch.id, N_("Branch %(code)s saved"), old, new,
                      args={"code": branch.code},
-                     branch_id=branch.id))
+                     branch_id=branch.id, version=branch.version))
     return branch
 
 

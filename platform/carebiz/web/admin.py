@@ -32,7 +32,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, or_, select
 
 from carebiz import db
-from carebiz.concurrency import busy_as_service_error
+from carebiz.concurrency import busy_as_service_error, explain_save_error, parse_version
 from carebiz.errors import ServiceError
 from carebiz.models import ApiToken, AuditEntry, Branch, Role, User, user_roles
 from carebiz.models.audit import for_reader
@@ -458,15 +458,19 @@ def _branch_form(branch: Branch | None) -> Any:
     """Create and edit share one form and one service call."""
     sess = db.session()
     form = BranchForm(obj=branch)
+    status = None
     if form.validate_on_submit():
         with saving(form) as outcome:
-            saved = branch_service.save_branch(sess, branch, **_branch_values(form))
+            saved = branch_service.save_branch(
+                sess, branch, expected_version=parse_version(form.version.data),
+                **_branch_values(form))
         if outcome.ok:
             flash(_("Branch %(code)s saved.", code=saved.code), "success")
             return redirect(url_for(".branch_edit", branch_id=saved.id))
+        status = explain_save_error(form, outcome.error)
     entries = record_audit("branch", branch.id) if branch is not None else []
     return render_template("admin/branch_form.html", form=form, branch=branch,
-                           audit_entries=entries), form_status(form)
+                           audit_entries=entries), status or form_status(form)
 
 
 # -- API tokens -----------------------------------------------------------------------------

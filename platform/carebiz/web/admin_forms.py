@@ -18,6 +18,7 @@ from wtforms import (
     DateField,
     DecimalField,
     Field,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -126,6 +127,8 @@ class BranchForm(FlaskForm):
     address = StringField(_l("Address"), filters=[clean], validators=[Length(max=500)])
     phone = StringField(_l("Phone"), filters=[clean], validators=[Length(max=40)])
     active = BooleanField(_l("Active"), default=True)
+    #: the version the form was filled from: saving over a newer one is refused (409)
+    version = HiddenField()
 
 
 class TokenForm(FlaskForm):

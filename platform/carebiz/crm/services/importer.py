@@ -10,8 +10,11 @@ drops or bends data fills the new system with the same bad data the old one had,
 * the report names each bad row as Excel shows it (the header is row 1) and each column by the
   header text the user wrote, so the fix is found without counting;
 * columns the importer does not know are reported, never dropped without a word;
-* by default nothing is written unless every row is valid (one transaction), because half an
-  import is harder to repair than none; ``only_valid`` imports the good rows on purpose.
+* by default nothing is written unless every row is valid, because half an import is harder
+  to repair than none; ``only_valid`` imports the good rows on purpose;
+* large files are checked and written in batches of committed transactions
+  (:func:`import_batched`), so other people keep saving their work during an import: SQLite
+  lets one transaction write at a time.
 
 This module knows nothing of Flask requests: the pages, the API and the background task
 ``crm.import`` (:func:`run_import_task`) share it. Uploads live in the instance folder under
@@ -64,9 +67,12 @@ EXTENSIONS = ("csv", "xlsx")
 STALE_AFTER = dt.timedelta(days=1)
 #: the progress bar moves in steps of this share of the rows
 PROGRESS_STEP = 0.02
-#: rows per transaction of the background import: other writers wait at most about one
-#: batch (a second or two on SQLite) while a large file is imported
+#: rows per transaction of the background import, at most: other writers wait at most
+#: about one batch while a large file is imported
 BATCH_ROWS = 500
+#: and seconds per transaction at most, so that on a slow or busy machine, too, other
+#: writers wait about a second for SQLite's write lock rather than a whole batch
+BATCH_SECONDS = 1.0
 
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx)$")
 
@@ -870,8 +876,11 @@ def _new_report(table: Table, cmap: ColumnMap, options: Options, dry_run: bool) 
 
 
 def _import_rows(session: Session, worker: _Importer, report: Report,
-                 rows: list[tuple[int, list[str]]], tick: Callable[[int], None]) -> None:
-    """Run ``rows``, each in its own SAVEPOINT, into the open transaction."""
+                 rows: list[tuple[int, list[str]]], tick: Callable[[int], None],
+                 deadline: float | None = None) -> int:
+    """Run ``rows``, each in its own SAVEPOINT, into the open transaction; stop early
+    after the row that passes ``deadline`` (``time.monotonic()``). Returns how many ran."""
+    done = 0
     for done, (number, cells) in enumerate(rows, start=1):
         savepoint = session.begin_nested()
         before = len(report.errors)
@@ -888,12 +897,16 @@ def _import_rows(session: Session, worker: _Importer, report: Report,
         else:
             savepoint.commit()
         tick(done)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+    return done
 
 
 def import_batched(session: Session, table: Table, cmap: ColumnMap, options: Options, *,
                    user: Any = None, dry_run: bool = True, progress: Progress | None = None,
                    batch_rows: int = 500) -> Report:
-    """The import of a large file, ``batch_rows`` rows per transaction, so that other
+    """The import of a large file, ``batch_rows`` rows per transaction (fewer when they
+    take longer than :data:`BATCH_SECONDS`), so that other
     people keep working while it runs: on SQLite only one transaction writes at a time,
     and a 20,000-row file in one transaction would keep everyone else waiting (and failing)
     for more than a minute. Each batch takes the write lock up front and, when committed,
@@ -934,19 +947,22 @@ def import_batched(session: Session, table: Table, cmap: ColumnMap, options: Opt
 def _batches(session: Session, table: Table, cmap: ColumnMap, options: Options, user: Any, *,
              dry_run: bool, stop_on_error: bool, size: int, progress: Progress | None,
              stage: str = "") -> Report:
-    """One pass over the rows in transactions of ``size`` rows: rolled back (``dry_run``)
-    or committed; with ``stop_on_error`` the first batch with a bad row is rolled back and
-    the pass ends there."""
+    """One pass over the rows in transactions of ``size`` rows (or fewer, when a batch
+    takes :data:`BATCH_SECONDS`): rolled back (``dry_run``) or committed; with
+    ``stop_on_error`` the first batch with a bad row is rolled back and the pass ends
+    there."""
     report = _new_report(table, cmap, options, dry_run)
     worker = _Importer(session, cmap, options, user)
     rows = table.rows
     total = len(rows)
-    for start in range(0, total, size):
+    start = 0
+    while start < total:
         batch = rows[start:start + size]
         counts, matches, errors = dict(report.counts), len(report.matches), len(report.errors)
         try:
             begin_write(session)  # SQLite: the write lock now, so reads stay true
-            _import_rows(session, worker, report, batch, lambda _done: None)
+            ran = _import_rows(session, worker, report, batch, lambda _done: None,
+                               deadline=time.monotonic() + BATCH_SECONDS)
         except Busy as exc:
             session.rollback()
             if dry_run or report.imported_through is None:
@@ -958,6 +974,7 @@ def _batches(session: Session, table: Table, cmap: ColumnMap, options: Options, 
         except BaseException:
             session.rollback()
             raise
+        batch = batch[:ran]
         failed = len(report.errors) > errors
         if dry_run:
             session.rollback()
@@ -970,13 +987,13 @@ def _batches(session: Session, table: Table, cmap: ColumnMap, options: Options, 
         else:
             session.commit()
             report.imported_through = batch[-1][0]
-        done = min(start + size, total)
+        start += ran
         if progress is not None:
             if stage:
-                progress(done, total, stage)
+                progress(start, total, stage)
             else:
-                progress(done, total)
-        if done < total:
+                progress(start, total)
+        if start < total:
             yield_to_writers(session)
     report.committed = not dry_run and report.stopped_at is None
     return report
