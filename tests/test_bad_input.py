@@ -350,3 +350,13 @@ def test_an_import_row_with_a_control_character_is_a_row_error(app: Any,
     assert [(e["row"], e["column"]) for e in report.errors] == [(2, "name")], report.errors
     assert "U+0001" in report.errors[0]["reason"]
     assert _customers(app) == ["Li Lei"]
+
+
+@pytest.mark.parametrize("url", ["/customers?q=a%00b", "/vehicles?q=%00", "/admin/audit?actor=%00",
+                                 "/customers?page=9223372036854775808",
+                                 "/customers/9223372036854775808"])
+def test_pages_answer_bad_query_strings_without_500(app: Any, seeded: dict[str, Any],
+                                                    url: str) -> None:
+    client = app.test_client()
+    login(client, "admin")
+    assert client.get(url).status_code < 500

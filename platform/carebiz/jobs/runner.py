@@ -20,6 +20,7 @@ from carebiz.events import emit
 from carebiz.jobs.leases import Heartbeat, renewal, runner_name, write_now
 from carebiz.models.job import FAILED, FINISHED, QUEUED, RUNNING, Job
 from carebiz.signals import core as signals
+from carebiz.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def run_job(app: Flask, job_id: str) -> Job | None:
             job.status, job.error = FAILED, traceback.format_exc(limit=5)
         finally:
             work.close()
+        if job.error:  # a message may quote the bad input; the job's row must still save
+            job.error = printable(job.error)
         job.finished_at = utcnow()
         job.lease_until = None
         emit(sess, signals.job_finished, job_id=job.id, task=job.task, status=job.status)
