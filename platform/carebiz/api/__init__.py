@@ -14,6 +14,7 @@ from flask_smorest import Api
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from carebiz.api.common import ErrorSchema, decimal_as_string
 from carebiz.errors import ServiceError
 
 API_PREFIX = "/api/v1"
@@ -60,6 +61,8 @@ class CareBizApi(Api):
     flask-smorest registers its HTTPException handler app-wide; pages must keep their HTML
     error pages, so the handler answers JSON only under ``/api/``."""
 
+    ERROR_SCHEMA = ErrorSchema
+
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not is_api_request():
             from carebiz.web.layout import _html_error
@@ -69,7 +72,8 @@ class CareBizApi(Api):
             data = getattr(error, "data", None) or {}
             errors = data.get("messages") or data.get("errors") or {}
             if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
-                                                             "headers", "path"} and errors:
+                                                             "form_and_files", "headers",
+                                                             "path"} and errors:
                 flat: dict[str, Any] = {}
                 for location, part in errors.items():
                     if isinstance(part, dict):
@@ -112,6 +116,7 @@ def init_app(app: Flask) -> CareBizApi:
         "security": [{"bearer": []}],
     })
     api = CareBizApi(app)
+    api.ma_plugin.converter.add_attribute_function(decimal_as_string)
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:

@@ -8,20 +8,20 @@ from flask import current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from carebiz import db
 from carebiz.api import schemas as s
-from carebiz.api.common import ListArgs, page_of
+from carebiz.api.common import ApiBlueprint, ListArgs, page_of
 from carebiz.jobs import submit, task_registry
 from carebiz.models import ApiToken, AuditEntry, Branch, Job, User
 from carebiz.security import api_login_required, can, require, visible
 from carebiz.services import branches as branch_service
 from carebiz.services import subsystems, tokens, users
 
-blp = Blueprint("core_api", __name__, url_prefix="/api/v1",
-                description="Platform core: identity, subsystems, jobs, tokens, organisation.")
+blp = ApiBlueprint("core_api", __name__, url_prefix="/api/v1",
+                   description="Platform core: identity, subsystems, jobs, tokens, organisation.")
 
 
 def _host() -> Any:

@@ -16,12 +16,15 @@ from flask import current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import Select, select
-from webargs.flaskparser import FlaskParser, abort
 
 from carebiz import db
-from carebiz.api.common import page_of
+from carebiz.api.common import (
+    ApiBlueprint,
+    DuplicateErrorSchema,
+    VinConflictErrorSchema,
+    page_of,
+)
 from carebiz.crm import schemas as s
 from carebiz.crm import validation as v
 from carebiz.crm.models import (
@@ -52,22 +55,8 @@ ID = f"int(min=1, max={s.MAX_ID})"
 MAX_LOOKUP_HITS = 500
 
 
-class _Parser(FlaskParser):
-    """webargs reports a body that is not JSON as a bare list, which the platform's error
-    format cannot name a field for; name it ``body`` so the answer is a clean 400."""
-
-    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any,
-                                   **kwargs: Any) -> Any:
-        abort(400, exc=error, message=_("The request body is not valid JSON."),
-              messages={"json": {"body": [_("Not valid JSON.")]}})
-
-
-class _Blueprint(Blueprint):
-    ARGUMENTS_PARSER = _Parser()
-
-
-blp = _Blueprint("crm_api", __name__, url_prefix="/api/v1",
-                 description="Customers, vehicles, timeline, lookup and the 360° overview.")
+blp = ApiBlueprint("crm_api", __name__, url_prefix="/api/v1",
+                   description="Customers, vehicles, timeline, lookup and the 360° overview.")
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -204,9 +193,10 @@ class Customers(MethodView):
     @require("crm.customers.edit")
     @blp.arguments(s.CustomerCreateSchema)
     @blp.response(201, s.CustomerSchema)
-    @blp.alt_response(409, description="Possible duplicate: `duplicates` lists the matching "
-                                       "records (id, name, reason, value). Send again with "
-                                       "`allow_duplicates: true` to save anyway.")
+    @blp.alt_response(409, schema=DuplicateErrorSchema,
+                      description="Possible duplicate: `duplicates` lists the matching "
+                                  "records (id, name, reason, value). Send again with "
+                                  "`allow_duplicates: true` to save anyway.")
     def post(self, data: dict[str, Any]) -> Any:
         """Register a customer (person or organization)."""
         sess = db.session()
@@ -230,6 +220,9 @@ class CustomerItem(MethodView):
     @require("crm.customers.edit")
     @blp.arguments(s.CustomerUpdateSchema)
     @blp.response(200, s.CustomerSchema)
+    @blp.alt_response(409, schema=DuplicateErrorSchema,
+                      description="Possible duplicate (`duplicates`, as on create), or the "
+                                  "record was merged into another.")
     def patch(self, data: dict[str, Any], party_id: int) -> Any:
         """Change the fields sent; the others stay."""
         sess = db.session()
@@ -394,6 +387,9 @@ class Vehicles(MethodView):
     @require("crm.vehicles.edit")
     @blp.arguments(s.VehicleCreateSchema)
     @blp.response(201, s.VehicleDetailSchema)
+    @blp.alt_response(409, schema=VinConflictErrorSchema,
+                      description="The VIN is registered already: `existing` names the "
+                                  "vehicle.")
     def post(self, data: dict[str, Any]) -> Any:
         """Register a vehicle by its VIN (the check digit is verified)."""
         sess = db.session()

@@ -11,33 +11,17 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
-from webargs.flaskparser import FlaskParser, abort
 
 from carebiz import db
+from carebiz.api.common import ApiBlueprint
 from carebiz.query import charts, operators, service
 from carebiz.query import schemas as s
 from carebiz.security import api_login_required
 
-
-class _Parser(FlaskParser):
-    """A body that is not JSON answers a clean 400 naming ``body``."""
-
-    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any,
-                                   **kwargs: Any) -> Any:
-        abort(400, exc=error, message=_("The request body is not valid JSON."),
-              messages={"json": {"body": [_("Not valid JSON.")]}})
-
-
-class _Blueprint(Blueprint):
-    ARGUMENTS_PARSER = _Parser()
-
-
-blp = _Blueprint("query_api", __name__, url_prefix="/api/v1/query",
-                 description="Composite and simple queries, analysis, charts and saved "
-                             "queries over the registered sources.")
+blp = ApiBlueprint("query_api", __name__, url_prefix="/api/v1/query",
+                   description="Composite and simple queries, analysis, charts and saved "
+                               "queries over the registered sources.")
 
 SOURCE = "<string(maxlength=60):source>"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, request
 from flask_babel import lazy_gettext as _l
-from flask_login import AnonymousUserMixin, LoginManager
+from flask_login import AnonymousUserMixin, LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from carebiz import db
@@ -73,5 +73,12 @@ def init_app(app: Flask) -> None:
     def check_csrf() -> None:
         if not app.config.get("WTF_CSRF_ENABLED", True):
             return
-        if request.method in UNSAFE_METHODS and bearer_token() is None:
-            csrf.protect()
+        if request.method not in UNSAFE_METHODS or bearer_token() is not None:
+            return
+        if request.routing_exception is not None:
+            return  # no such page or method: the 404/405 answers, nothing runs
+        from carebiz.api import is_api_request
+
+        if is_api_request() and not current_user.is_authenticated:
+            return  # no session to forge a request with: the endpoint answers 401
+        csrf.protect()
