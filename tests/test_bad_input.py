@@ -215,6 +215,9 @@ def test_the_handler_falls_back_when_rendering_fails(prod_app: Any,
     def broken(*_a: Any, **_k: Any) -> Any:
         raise RuntimeError("template broken")
 
+    from tests.conftest import seed
+
+    seed(prod_app)  # an installed business (without users every page leads to /setup)
     monkeypatch.setattr(layout, "render_template", broken)
     monkeypatch.setattr(flask, "render_template", broken)
     client = prod_app.test_client()

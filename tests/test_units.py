@@ -275,12 +275,16 @@ def test_api_packaging(api: Any, app: Any) -> None:
     assert resp.json["factor"] == "12" and resp.json["category"] == "count"
     resp = api.post("/api/v1/units/packaging",
                     {"name": "drum200", "base_unit": "L", "factor": 200})
+    assert resp.status_code == 422  # decimals travel as strings, as the document says
+    assert resp.json["errors"]["factor"] == ['Send decimals as strings, e.g. "148.50".']
+    resp = api.post("/api/v1/units/packaging",
+                    {"name": "drum200", "base_unit": "L", "factor": "200"})
     assert resp.status_code == 201, resp.json
     resp = api.post("/api/v1/units/packaging",
-                    {"name": "box12", "base_unit": "piece", "factor": 12})
+                    {"name": "box12", "base_unit": "piece", "factor": "12"})
     assert resp.status_code == 409
     resp = api.post("/api/v1/units/packaging", {"name": "x", "base_unit": "nope",
-                                                "factor": 0})
+                                                "factor": "0"})
     assert resp.status_code == 422
     assert {"base_unit", "factor"} <= set(resp.json["errors"])
     resp = api.get("/api/v1/units/packaging")

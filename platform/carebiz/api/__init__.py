@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
+from carebiz.api.common import ErrorSchema, decimal_as_string
 from carebiz.db import rollback_session
 from carebiz.errors import ServiceError
 
@@ -68,6 +69,8 @@ class CareBizApi(Api):
     flask-smorest registers its HTTPException handler app-wide; pages must keep their HTML
     error pages, so the handler answers JSON only under ``/api/``."""
 
+    ERROR_SCHEMA = ErrorSchema
+
     def handle_http_exception(self, error: HTTPException) -> Any:
         """The one app-wide HTTPException handler (500s of unhandled errors included); it
         never raises: a failure while answering falls back to a bare answer."""
@@ -88,7 +91,8 @@ class CareBizApi(Api):
             data = getattr(error, "data", None) or {}
             errors = data.get("messages") or data.get("errors") or {}
             if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
-                                                             "headers", "path"} and errors:
+                                                             "form_and_files", "headers",
+                                                             "path"} and errors:
                 flat: dict[str, Any] = {}
                 for location, part in errors.items():
                     if isinstance(part, dict):
@@ -167,6 +171,7 @@ def init_app(app: Flask) -> CareBizApi:
         "security": [{"bearer": []}],
     })
     api = CareBizApi(app)
+    api.ma_plugin.converter.add_attribute_function(decimal_as_string)
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from carebiz import db
 from carebiz.api import schemas as s
-from carebiz.api.common import Blueprint, ListArgs, page_of
+from carebiz.api.common import ApiBlueprint, ListArgs, page_of
 from carebiz.jobs import submit, task_registry, visible_job
 from carebiz.models import ApiToken, AuditEntry, Branch, User
 from carebiz.models.audit import for_reader
@@ -21,8 +21,8 @@ from carebiz.security import api_login_required, can, require, visible
 from carebiz.services import branches as branch_service
 from carebiz.services import subsystems, tokens, users
 
-blp = Blueprint("core_api", __name__, url_prefix="/api/v1",
-                description="Platform core: identity, subsystems, jobs, tokens, organisation.")
+blp = ApiBlueprint("core_api", __name__, url_prefix="/api/v1",
+                   description="Platform core: identity, subsystems, jobs, tokens, organisation.")
 
 
 def _host() -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from carebiz.api.common import ListArgs, page_schema
+from carebiz.api.common import ListArgs, StrictBoolean, page_schema
 
 
 class BranchSchema(Schema):
@@ -13,7 +13,7 @@ class BranchSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     address = fields.String(load_default="")
     phone = fields.String(load_default="")
-    active = fields.Boolean(load_default=True)
+    active = StrictBoolean(load_default=True)
 
 
 class UserSchema(Schema):
@@ -41,7 +41,7 @@ class UserCreateSchema(Schema):
     email = fields.Email(load_default="")
     roles = fields.List(fields.String(), load_default=list)
     branches = fields.List(fields.String(), load_default=list)
-    all_branches = fields.Boolean(load_default=False)
+    all_branches = StrictBoolean(load_default=False)
     locale = fields.String(allow_none=True, load_default=None)
 
 
@@ -57,7 +57,7 @@ class PluginSchema(Schema):
 
 
 class PluginSwitchSchema(Schema):
-    enabled = fields.Boolean(required=True)
+    enabled = StrictBoolean(required=True)
 
 
 class PluginSwitchResultSchema(Schema):
@@ -71,8 +71,10 @@ class TokenSchema(Schema):
     prefix = fields.String(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
-    last_used_at = fields.DateTime(dump_only=True)
-    revoked_at = fields.DateTime(dump_only=True)
+    last_used_at = fields.DateTime(dump_only=True, allow_none=True,
+                                   metadata={"description": "Empty until first used."})
+    revoked_at = fields.DateTime(dump_only=True, allow_none=True,
+                                 metadata={"description": "Empty while the token is valid."})
     username = fields.Function(lambda t: t.user.username, dump_only=True)
 
 
@@ -90,11 +92,11 @@ class JobSchema(Schema):
                                  metadata={"description": "The status in the request's language."})
     progress = fields.Integer(dump_only=True)
     message = fields.String(dump_only=True)
-    result = fields.Raw(dump_only=True)
-    error = fields.String(dump_only=True)
+    result = fields.Raw(dump_only=True, allow_none=True)
+    error = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
-    started_at = fields.DateTime(dump_only=True)
-    finished_at = fields.DateTime(dump_only=True)
+    started_at = fields.DateTime(dump_only=True, allow_none=True)
+    finished_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class AuditSchema(Schema):

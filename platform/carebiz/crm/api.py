@@ -19,7 +19,12 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 
 from carebiz import db
-from carebiz.api.common import Blueprint, page_of
+from carebiz.api.common import (
+    ApiBlueprint,
+    DuplicateErrorSchema,
+    VinConflictErrorSchema,
+    page_of,
+)
 from carebiz.concurrency import etag_headers, expected_version
 from carebiz.crm import schemas as s
 from carebiz.crm import validation as v
@@ -51,8 +56,8 @@ ID = f"int(min=1, max={s.MAX_ID})"
 MAX_LOOKUP_HITS = 500
 
 
-blp = Blueprint("crm_api", __name__, url_prefix="/api/v1",
-                 description="Customers, vehicles, timeline, lookup and the 360° overview.")
+blp = ApiBlueprint("crm_api", __name__, url_prefix="/api/v1",
+                   description="Customers, vehicles, timeline, lookup and the 360° overview.")
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -194,9 +199,10 @@ class Customers(MethodView):
     @require("crm.customers.edit")
     @blp.arguments(s.CustomerCreateSchema)
     @blp.response(201, s.CustomerSchema)
-    @blp.alt_response(409, description="Possible duplicate: `duplicates` lists the matching "
-                                       "records (id, name, reason, value). Send again with "
-                                       "`allow_duplicates: true` to save anyway.")
+    @blp.alt_response(409, schema=DuplicateErrorSchema,
+                      description="Possible duplicate: `duplicates` lists the matching "
+                                  "records (id, name, reason, value). Send again with "
+                                  "`allow_duplicates: true` to save anyway.")
     def post(self, data: dict[str, Any]) -> Any:
         """Register a customer (person or organization)."""
         sess = db.session()
@@ -221,9 +227,11 @@ class CustomerItem(MethodView):
     @require("crm.customers.edit")
     @blp.arguments(s.CustomerUpdateSchema)
     @blp.response(200, s.CustomerSchema)
-    @blp.alt_response(409, description="Changed since the `version` (or If-Match ETag) you "
-                                       "sent: `current_version`, `changed`, `changed_by`, "
-                                       "`current`. Or a possible duplicate.")
+    @blp.alt_response(409, schema=DuplicateErrorSchema,
+                      description="Changed since the `version` (or If-Match ETag) you sent: "
+                                  "`current_version`, `changed`, `changed_by`, `current`. Or "
+                                  "a possible duplicate (`duplicates`, as on create), or the "
+                                  "record was merged into another.")
     def patch(self, data: dict[str, Any], party_id: int) -> Any:
         """Change the fields sent; the others stay. Send the ``version`` you read (or
         ``If-Match`` with its ETag) so the change cannot overwrite one you have not seen."""
@@ -393,6 +401,9 @@ class Vehicles(MethodView):
     @require("crm.vehicles.edit")
     @blp.arguments(s.VehicleCreateSchema)
     @blp.response(201, s.VehicleDetailSchema)
+    @blp.alt_response(409, schema=VinConflictErrorSchema,
+                      description="The VIN is registered already: `existing` names the "
+                                  "vehicle.")
     def post(self, data: dict[str, Any]) -> Any:
         """Register a vehicle by its VIN (the check digit is verified)."""
         sess = db.session()

@@ -20,22 +20,22 @@ from marshmallow import Schema, fields, validate
 
 from carebiz import db
 from carebiz.api import schemas as s
-from carebiz.api.common import Blueprint
+from carebiz.api.common import ApiBlueprint
 from carebiz.crm.services import importer
 from carebiz.jobs import submit
 from carebiz.security import require
 from carebiz.web.limits import large_upload
 
-blp = Blueprint("crm_import_api", __name__, url_prefix="/api/v1/import",
-                description="Import customers and vehicles from CSV or Excel, with a dry run.")
-
-
-class ImportFileArgs(Schema):
-    file = Upload(required=True, metadata={"description": "A .csv (UTF-8 or GB18030; comma, "
-                                                          "semicolon or tab) or .xlsx file."})
+blp = ApiBlueprint("crm_import_api", __name__, url_prefix="/api/v1/import",
+                   description="Import customers and vehicles from CSV or Excel, with a "
+                               "dry run.")
 
 
 class ImportArgs(Schema):
+    """One multipart form: the file and the options."""
+
+    file = Upload(required=True, metadata={"description": "A .csv (UTF-8 or GB18030; comma, "
+                                                          "semicolon or tab) or .xlsx file."})
     dry_run = fields.Boolean(load_default=True, metadata={
         "description": "Only check the file and answer the report (default)."})
     only_valid = fields.Boolean(load_default=False, metadata={
@@ -85,14 +85,13 @@ class ReportSchema(Schema):
 @large_upload
 class ImportCustomers(MethodView):
     @require("crm.customers.import")
-    @blp.arguments(ImportFileArgs, location="files")
-    @blp.arguments(ImportArgs, location="form")
+    @blp.arguments(ImportArgs, location="form_and_files")
     @blp.response(200, ReportSchema)
     @blp.alt_response(202, schema=s.JobSchema, description="The import job was started.")
     @blp.alt_response(413, description="More than 20 MB or 50,000 rows.")
-    def post(self, files: dict[str, Any], args: dict[str, Any]) -> Any:
+    def post(self, args: dict[str, Any]) -> Any:
         """Check (``dry_run``) or import customers, with a vehicle on rows that have a VIN."""
-        storage = files["file"]
+        storage = args["file"]
         filename = (storage.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200]
         data = importer.read_stream(storage.stream)
         # a dry run needs every row now; an import only needs to know the file is readable

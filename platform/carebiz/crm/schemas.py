@@ -16,7 +16,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
-from carebiz.api.common import ListArgs, page_schema
+from carebiz.api.common import ListArgs, StrictBoolean, page_schema
 from carebiz.crm import validation as v
 from carebiz.crm.models import CHANNELS, FUEL_TYPES, ID_KINDS, KINDS, ROLES
 from carebiz.crm.services.custom_fields import ENTITIES, NAME_RE, TYPES
@@ -131,11 +131,11 @@ class CustomerWriteSchema(CrmSchema):
     district = fields.String(allow_none=True)
     street = fields.String(allow_none=True)
     postal_code = fields.String(allow_none=True)
-    do_not_contact = fields.Boolean()
+    do_not_contact = StrictBoolean()
     preferred_channel = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
     custom = fields.Dict(keys=fields.String(), allow_none=True)
-    allow_duplicates = fields.Boolean(load_default=False, metadata={
+    allow_duplicates = StrictBoolean(load_default=False, metadata={
         "description": "Save although the data matches existing customers (answered with "
                        "409 and `duplicates` otherwise)."})
 
@@ -199,7 +199,7 @@ class CustomerListArgs(CrmListArgs):
 class ContactSchema(CrmSchema):
     person_id = _id(required=True)
     position = fields.String(load_default="", validate=validate.Length(max=100))
-    primary = fields.Boolean(load_default=False)
+    primary = StrictBoolean(load_default=False)
 
 
 class ContactLinkSchema(Schema):
@@ -325,7 +325,7 @@ class OdometerCreateSchema(CrmSchema):
     read_at = fields.DateTime(load_default=None, allow_none=True, metadata={
         "description": "With its offset; default: now."})
     source = fields.String(load_default="api", validate=validate.Length(max=20))
-    meter_replaced = fields.Boolean(load_default=False, metadata={
+    meter_replaced = StrictBoolean(load_default=False, metadata={
         "description": "The meter was replaced, so the reading may be lower than before."})
 
 
@@ -394,7 +394,7 @@ class CompleteSchema(CrmSchema):
     outcome = fields.String(load_default="")
     satisfaction = fields.Integer(strict=True, load_default=None, allow_none=True,
                                   metadata={"description": "1 to 5, from a return visit."})
-    cancelled = fields.Boolean(load_default=False)
+    cancelled = StrictBoolean(load_default=False)
 
 
 class MyDayArgs(CrmListArgs):
@@ -506,7 +506,7 @@ class CustomFieldCreateSchema(CrmSchema):
     label = fields.String(required=True)
     type = fields.String(required=True)
     choices = fields.List(fields.String(), load_default=list)
-    required = fields.Boolean(load_default=False)
+    required = StrictBoolean(load_default=False)
     position = fields.Integer(strict=True, load_default=0,
                               validate=validate.Range(min=-10_000, max=10_000))
 

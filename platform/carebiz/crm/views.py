@@ -136,6 +136,8 @@ def party_or_404(party_id: int) -> Party:
         party_id = int(party_id)
     except (TypeError, ValueError):
         abort(404)
+    if not 1 <= party_id <= MAX_ID:  # no record has it; the driver would overflow
+        abort(404)
     stmt = visible(select(Party).where(Party.id == party_id).options(*parties.WHOLE_PARTY),
                    Party, current_user)
     party = _sess().execute(stmt).unique().scalar_one_or_none()

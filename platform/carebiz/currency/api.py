@@ -12,15 +12,15 @@ from flask.views import MethodView
 from flask_babel import get_locale
 
 from carebiz import db
-from carebiz.api.common import Blueprint, page_of
+from carebiz.api.common import ApiBlueprint, MissingRateErrorSchema, page_of
 from carebiz.currency import rates
 from carebiz.currency import schemas as s
 from carebiz.currency.codes import currency_list
 from carebiz.currency.money import Money
 from carebiz.security import api_login_required, require
 
-blp = Blueprint("currency_api", __name__, url_prefix="/api/v1/currency",
-                description="Currencies, dated exchange rates and conversion.")
+blp = ApiBlueprint("currency_api", __name__, url_prefix="/api/v1/currency",
+                   description="Currencies, dated exchange rates and conversion.")
 
 
 @blp.route("/currencies")
@@ -60,14 +60,13 @@ class Rates(MethodView):
 @blp.route("/rates/import")
 class RatesImport(MethodView):
     @require("currency.rates")
-    @blp.arguments(s.RateImportFileArgs, location="files")
-    @blp.arguments(s.RateImportArgs, location="form")
+    @blp.arguments(s.RateImportArgs, location="form_and_files")
     @blp.response(200, s.RateImportReportSchema)
-    def post(self, files: dict[str, Any], args: dict[str, Any]) -> Any:
+    def post(self, args: dict[str, Any]) -> Any:
         """Check (``dry_run``, the default) or import rates from CSV (base, quote, rate,
         valid_from). Every bad row is reported; nothing is stored unless all rows are
         valid."""
-        data = files["file"].stream.read(5 * 1024 * 1024 + 1)
+        data = args["file"].stream.read(5 * 1024 * 1024 + 1)
         if len(data) > 5 * 1024 * 1024:
             from flask_smorest import abort
 
@@ -87,6 +86,9 @@ class Convert(MethodView):
     @api_login_required
     @blp.arguments(s.ConvertArgs, location="query")
     @blp.response(200, s.ConvertResultSchema)
+    @blp.alt_response(422, schema=MissingRateErrorSchema,
+                      description="Not valid; with `status: missing_rate` no rate is in force "
+                                  "for the pair on the date (`base`, `quote`, `date`).")
     def get(self, args: dict[str, Any]) -> Any:
         """Convert ``amount`` from one currency to another at the rate in force on ``date``
         (today by default), via the base currency when the pair has no rate of its own."""

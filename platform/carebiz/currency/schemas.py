@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import re
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields
 
-from carebiz.api.common import ListArgs, page_schema
+from carebiz.api.common import DecimalString, ListArgs, page_schema
 from carebiz.currency.codes import is_code
 
-CODE_DOC = {"description": "ISO 4217 code, e.g. CNY, USD, JPY.", "example": "USD"}
+#: three letters; which codes exist is ``GET /api/v1/currency/currencies`` (listing all of
+#: them as an enum in every field would make the document mostly currency codes)
+CODE_PATTERN = r"^[A-Za-z]{3}$"
+CODE_DOC = {"description": "ISO 4217 code, e.g. CNY, USD, JPY (any case); the codes are "
+                           "listed by `GET /api/v1/currency/currencies`.",
+            "example": "USD", "pattern": CODE_PATTERN}
 
 
 def _check_code(value: str) -> None:
@@ -23,37 +28,18 @@ def _check_code(value: str) -> None:
 
 
 class Code(fields.String):
-    """A currency code, upper-cased and checked against ISO 4217."""
+    """A currency code, checked against ISO 4217 and upper-cased."""
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("metadata", CODE_DOC)
         super().__init__(validate=_check_code, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        return super()._deserialize(value, attr, data, **kwargs).strip().upper()
-
-
-class DecimalString(fields.Decimal):
-    """A decimal sent and answered as a string; floats in JSON are refused (they cannot hold
-    0.10 exactly), as are NaN and infinities."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(as_string=True, allow_nan=False, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, (float, bool)):
-            raise ValidationError(_("Send decimals as strings, e.g. \"148.50\"."))
-        return super()._deserialize(value, attr, data, **kwargs)
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        value = Decimal(value)
-        if value == value.to_integral_value() and value.as_tuple().exponent < 0:
-            value = value.quantize(Decimal(1))
-        elif value.as_tuple().exponent < 0:
-            value = value.normalize()
-        return format(value, "f")
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(CODE_PATTERN, text):
+            raise ValidationError(_("'%(code)s' is not an ISO 4217 currency code (e.g. CNY, "
+                                    "USD, JPY).", code=text[:20]))
+        return text.upper()
 
 
 class CurrencySchema(Schema):
@@ -73,7 +59,8 @@ class RateSchema(Schema):
     base = Code(required=True)
     quote = Code(required=True)
     rate = DecimalString(required=True, metadata={
-        "description": "One unit of base costs this many units of quote.",
+        "description": "One unit of base costs this many units of quote (greater than "
+                       "zero, at most 10 decimals).",
         "example": "148.50"})
     valid_from = fields.Date(required=True, metadata={"example": "2026-01-01"})
     source = fields.String(dump_only=True)
@@ -99,16 +86,16 @@ class ConvertArgs(Schema):
 
 class ConvertResultSchema(Schema):
     amount = fields.String(metadata={"description": "Rounded to the minor unit of the "
-                                                    "currency.", "example": "14850"})
+                                                    "currency.", "example": "14850",
+                                     "format": "decimal"})
     currency = fields.String(metadata={"example": "JPY"})
 
 
-class RateImportFileArgs(Schema):
+class RateImportArgs(Schema):
+    """One multipart form: the file and the options."""
+
     file = Upload(required=True, metadata={
         "description": "A CSV file with the columns base, quote, rate, valid_from."})
-
-
-class RateImportArgs(Schema):
     dry_run = fields.Boolean(load_default=True, metadata={
         "description": "Only check the file and answer the report (default)."})
 

@@ -21,13 +21,13 @@ from marshmallow import Schema, fields, validate
 
 from carebiz import db
 from carebiz.api import schemas as s
-from carebiz.api.common import Blueprint
+from carebiz.api.common import ApiBlueprint
 from carebiz.documents import service
 from carebiz.errors import ValidationFailed
 from carebiz.security import api_login_required
 
-blp = Blueprint("documents_api", __name__, url_prefix="/api/v1/documents",
-                description="Printable documents as HTML, PDF and Word.")
+blp = ApiBlueprint("documents_api", __name__, url_prefix="/api/v1/documents",
+                   description="Printable documents as HTML, PDF and Word.")
 
 ID = "int(min=1, max=2147483647)"
 
@@ -41,7 +41,8 @@ class DocumentArgs(Schema):
 
 
 class BatchArgs(Schema):
-    ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=2147483647)),
+    ids = fields.List(fields.Integer(strict=True,
+                                     validate=validate.Range(min=1, max=2147483647)),
                       required=True,
                       validate=validate.Length(min=1, max=service.MAX_BACKGROUND_BATCH))
     paper = fields.String(load_default="A4")

@@ -14,15 +14,15 @@ from flask.views import MethodView
 from flask_login import current_user
 
 from carebiz import db
-from carebiz.api.common import Blueprint
+from carebiz.api.common import ApiBlueprint
 from carebiz.concurrency import etag_headers, expected_version
 from carebiz.query import charts, operators, service
 from carebiz.query import schemas as s
 from carebiz.security import api_login_required
 
-blp = Blueprint("query_api", __name__, url_prefix="/api/v1/query",
-                 description="Composite and simple queries, analysis, charts and saved "
-                             "queries over the registered sources.")
+blp = ApiBlueprint("query_api", __name__, url_prefix="/api/v1/query",
+                   description="Composite and simple queries, analysis, charts and saved "
+                               "queries over the registered sources.")
 
 SOURCE = "<string(maxlength=60):source>"
 

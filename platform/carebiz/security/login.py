@@ -70,7 +70,11 @@ def init_app(app: Flask) -> None:
     def check_csrf() -> None:
         if not app.config.get("WTF_CSRF_ENABLED", True):
             return
-        if request.method in UNSAFE_METHODS and sessions.needs_csrf():
+        if request.method not in UNSAFE_METHODS:
+            return
+        if request.routing_exception is not None:
+            return  # no such page or method: the 404/405 answers, nothing runs
+        if sessions.needs_csrf():
             csrf.protect()
 
     throttle.init_app(app)

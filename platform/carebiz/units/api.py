@@ -13,14 +13,14 @@ from typing import Any
 from flask.views import MethodView
 
 from carebiz import db
-from carebiz.api.common import Blueprint
+from carebiz.api.common import ApiBlueprint, UnitErrorSchema
 from carebiz.security import api_login_required, require
 from carebiz.units import registry, services
 from carebiz.units import schemas as s
 from carebiz.units.models import PackagingUnit
 
-blp = Blueprint("units_api", __name__, url_prefix="/api/v1/units",
-                 description="Units in categories, conversions and packaging units.")
+blp = ApiBlueprint("units_api", __name__, url_prefix="/api/v1/units",
+                   description="Units in categories, conversions and packaging units.")
 
 
 def _row(unit: PackagingUnit, table: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +47,8 @@ class Convert(MethodView):
     @api_login_required
     @blp.arguments(s.ConvertArgs, location="query")
     @blp.response(200, s.QuantitySchema)
+    @blp.alt_response(422, schema=UnitErrorSchema,
+                      description="Not valid; an unknown unit lists `known_units`.")
     def get(self, args: dict[str, Any]) -> Any:
         """Convert a value between two units of one category (``L/100km`` ↔ ``mpg`` too)."""
         value = services.convert(db.session(), args["value"], args["from_unit"],
@@ -67,6 +69,7 @@ class Packaging(MethodView):
     @require("units.manage")
     @blp.arguments(s.PackagingUnitSchema)
     @blp.response(201, s.PackagingUnitSchema)
+    @blp.alt_response(409, description="A packaging unit of this name exists already.")
     def post(self, data: dict[str, Any]) -> Any:
         """Define a packaging unit: ``1 <name> = factor <base_unit>``."""
         sess = db.session()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from carebiz.api.common import DecimalString
 from carebiz.units.registry import SIGNIFICANT_DIGITS
 
 
 class ConvertArgs(Schema):
-    value = fields.String(required=True, validate=validate.Length(min=1, max=60),
+    value = DecimalString(required=True,
                           metadata={"description": "A decimal number, e.g. 10 or 8.5."})
     from_unit = fields.String(required=True, data_key="from",
                               validate=validate.Length(min=1, max=40),
@@ -23,7 +24,8 @@ class ConvertArgs(Schema):
 
 
 class QuantitySchema(Schema):
-    value = fields.String(metadata={"description": "A decimal, as a string."})
+    value = fields.String(metadata={"description": "A decimal, as a string.",
+                                    "format": "decimal"})
     unit = fields.String()
 
 
@@ -39,8 +41,9 @@ class PackagingUnitSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=40))
     label = fields.String(load_default="", validate=validate.Length(max=100))
     base_unit = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    factor = fields.Decimal(required=True, as_string=True,
-                            metadata={"description": "1 <name> = factor <base_unit>."})
+    factor = DecimalString(required=True,
+                           metadata={"description": "1 <name> = factor <base_unit>.",
+                                     "example": "12"})
     category = fields.String(dump_only=True)
     active = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
