@@ -67,8 +67,8 @@ def test_without_the_permission_403(app: Flask, seeded: dict[str, Any]) -> None:
     assert sales.get("/admin/tokens").status_code == 200  # everyone manages their own
 
 
-def test_anonymous_goes_to_login(app: Flask) -> None:
-    client = app.test_client()
+def test_anonymous_goes_to_login(app: Flask, seeded: dict[str, Any]) -> None:
+    client = app.test_client()  # users exist: a fresh install leads to /setup instead
     for url in [*LIST_PAGES, "/admin/tokens", "/admin/users/1", "/admin/roles/1",
                 "/admin/branches/1"]:
         resp = client.get(url)
