@@ -68,7 +68,7 @@ def test_without_the_permission_403(app: Flask, seeded: dict[str, Any]) -> None:
 
 
 def test_anonymous_goes_to_login(app: Flask, seeded: dict[str, Any]) -> None:
-    client = app.test_client()
+    client = app.test_client()  # users exist: a fresh install leads to /setup instead
     for url in [*LIST_PAGES, "/admin/tokens", "/admin/users/1", "/admin/roles/1",
                 "/admin/branches/1"]:
         resp = client.get(url)

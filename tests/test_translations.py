@@ -11,7 +11,6 @@ of ``carebiz.po`` (no fuzzy, no empty ones), ``make babel-compile``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +168,8 @@ def zh(msgid: str) -> str:
     return text
 
 
-def test_login_page_in_chinese(make_app: Callable[..., Flask]) -> None:
-    page = make_app().test_client().get("/login", headers=ZH)
+def test_login_page_in_chinese(app: Flask, seeded: dict[str, Any]) -> None:
+    page = app.test_client().get("/login", headers=ZH)  # users exist: not the first-run page
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert '<html lang="zh-CN">' in html

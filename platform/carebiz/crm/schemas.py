@@ -32,6 +32,11 @@ def _id(**kwargs: Any) -> fields.Integer:
                           validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+#: how a new record's branch is chosen when the body names none
+BRANCH_DEFAULT = ("Default on create: your default branch, else your only one (a business "
+                  "with one branch never names it).")
+
+
 def _query_id(**kwargs: Any) -> fields.Integer:
     """An id in the query string (strings there, so not strict)."""
     return _id(strict=False, **kwargs)
@@ -120,7 +125,7 @@ class CustomerWriteSchema(CrmSchema):
     emails = fields.List(fields.String(), allow_none=True)
     roles = fields.List(fields.String(), allow_none=True)
     tags = fields.List(fields.String(), allow_none=True)
-    branch_id = _id(allow_none=True)
+    branch_id = _id(allow_none=True, metadata={"description": BRANCH_DEFAULT})
     gender = fields.String(allow_none=True)
     birthday = fields.String(allow_none=True, metadata={"format": "date"})
     id_kind = fields.String(allow_none=True)
@@ -269,7 +274,7 @@ class VehicleWriteSchema(CrmSchema):
     engine_number = fields.String(allow_none=True)
     fuel_type = fields.String(allow_none=True)
     owner_id = _id(allow_none=True)
-    branch_id = _id(allow_none=True)
+    branch_id = _id(allow_none=True, metadata={"description": BRANCH_DEFAULT})
     notes = fields.String(allow_none=True)
     custom = fields.Dict(keys=fields.String(), allow_none=True)
     owner_since = fields.String(allow_none=True, metadata={
