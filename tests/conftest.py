@@ -5,6 +5,7 @@ for the tests that import them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,7 +15,10 @@ from flask import Flask
 from carebiz.testing import PASSWORD, create_schema, login, reset_postgres, seed, token_for
 from tests.support.dists import FakeDists
 
-__all__ = ["PASSWORD", "create_schema", "login", "reset_postgres", "seed", "token_for"]
+#: the PostgreSQL database the tests run on, when one is given
+PG_URL = os.environ.get("CAREBIZ_TEST_DATABASE_URL")
+
+__all__ = ["PG_URL", "PASSWORD", "create_schema", "login", "reset_postgres", "seed", "token_for"]
 
 
 @pytest.fixture
