@@ -366,6 +366,8 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
         {"name": "GET /customers/<id> (360° page)", "auth": "cookie",
          "path": f"/customers/{party}", "headers": {}},
     ]
+    if args.only:
+        probes = [p for p in probes if any(p["name"].startswith(o) for o in args.only)]
     inproc = statements_per_request(db_url, folder, args.user, probes)
 
     env = {**os.environ, "CAREBIZ_INSTANCE_PATH": str(folder), "CAREBIZ_DATABASE_URL": db_url,
@@ -463,6 +465,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="per run (4)")
     parser.add_argument("--rounds", type=int, default=3, help="bare/carebiz runs per probe (3)")
     parser.add_argument("--user", default="admin", help="demo user (admin)")
+    parser.add_argument("--only", type=lambda v: [x.strip() for x in v.split(",")],
+                        help='probes whose names start so, e.g. "GET /api,GET /customers (l"')
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--serve-bare", metavar="BIND", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -8,6 +8,9 @@ Rules shared by all hooks:
   flattens the lists of all enabled plugins and sorts by ``(weight, name)``, so results never
   depend on registration order.
 - A plugin a business has switched off is left out of every hook call.
+- Hooks without arguments are registrations (``permissions``, ``settings``, ``export_tables``
+  …): the host collects them once per switched-on set of plugins and hands the same frozen
+  objects out again, so they must not depend on the request, the user or the database.
 - Hooks are for composition. To react to something that happened (an order confirmed, a
   customer merged) connect to a domain event instead (see ``event_receivers``).
 """

@@ -11,12 +11,13 @@ each plugin keeps its own catalog in ``<package>/translations/<locale>/LC_MESSAG
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, support
-from flask import Flask, Request, current_app, has_request_context, request, session
+from flask import Flask, Request, current_app, g, has_request_context, request, session
 from flask_babel import (
     Babel,
     format_currency,
@@ -24,6 +25,8 @@ from flask_babel import (
     format_datetime,
     format_decimal,
     get_locale,
+    get_translations,
+    to_user_timezone,
 )
 from flask_login import current_user
 
@@ -89,10 +92,34 @@ def init_app(app: Flask, host: Any) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("CAREBIZ_TIMEZONE", "UTC"))
     babel = Babel(app, locale_selector=select_locale)  # one per app: it caches its domain
     app.request_class = CatalogRequest
+    # templates translate through the request's catalog found once (flask-babel looks it up
+    # again, through three context lookups, for each of the hundred strings of a page)
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True)
     app.jinja_env.globals.update(html_lang=html_lang, LANGUAGES=LANGUAGES)
     app.jinja_env.filters.update(datetime=datetime_filter, date=date_filter,
                                  number=number_filter, money=money_filter)
     return babel
+
+
+def translations() -> Any:
+    """flask-babel's translations for the current language, remembered beside its own state
+    in ``g`` for as long as the language stays the same (``force_locale`` and ``refresh``
+    change or drop the locale object, and so the remembered catalog)."""
+    try:
+        state = g._flask_babel
+    except (AttributeError, RuntimeError):  # no context yet, or flask-babel's not set up
+        return get_translations()
+    memo = getattr(state, "carebiz_translations", None)
+    if memo is not None and memo[0] is getattr(state, "babel_locale", None):
+        return memo[1]
+    found = get_translations()
+    state.carebiz_translations = (getattr(state, "babel_locale", None), found)
+    return found
 
 
 class CatalogRequest(Request):
@@ -119,7 +146,21 @@ def datetime_filter(value: Any, fmt: str = "medium") -> str:
 
 
 def date_filter(value: Any, fmt: str = "medium") -> str:
-    return format_date(value, fmt) if value else ""
+    """A date (a datetime's day in the business's time zone) in the user's language. Days
+    repeat down a list, and formatting one costs more than rendering its row: remembered
+    per app, language and day."""
+    if not value:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = to_user_timezone(value).date()
+    days = current_app.extensions.setdefault("carebiz.formatted_days", {})
+    key = (value, fmt, str(get_locale()))
+    text = days.get(key)
+    if text is None:
+        if len(days) >= 4096:
+            days.clear()
+        text = days[key] = format_date(value, fmt)
+    return text
 
 
 def number_filter(value: Any) -> str:

@@ -94,8 +94,7 @@ def _reference(model: type, record_id: int, field: str, *, active: bool = False)
 
 
 def _customer(party_id: int) -> Party:
-    stmt = visible(select(Party).where(Party.id == party_id).options(*parties.WHOLE_PARTY),
-                   Party, _user())
+    stmt = visible(parties.whole_party(party_id), Party, _user())
     party = db.session().execute(stmt).unique().scalar_one_or_none()
     if party is None:
         raise NotFound(_("No customer with id %(id)s.", id=party_id))

@@ -25,11 +25,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import lazyload
 
 from carebiz import db
 from carebiz.concurrency import explain_save_error, parse_version
@@ -104,7 +104,12 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def phone_region() -> str:
-    return setting(_sess(), "crm.phone_region")  # read once per session by the service
+    """The business's phone region, looked up once per request (a list formats a number per
+    row; the settings service reads the value once per session)."""
+    region = g.get("_crm_phone_region")
+    if region is None:
+        region = g._crm_phone_region = setting(_sess(), "crm.phone_region")
+    return region
 
 
 def custom_aliases(definitions: list[Any]) -> dict[str, str]:
@@ -138,8 +143,7 @@ def party_or_404(party_id: int) -> Party:
         abort(404)
     if not 1 <= party_id <= MAX_ID:  # no record has it; the driver would overflow
         abort(404)
-    stmt = visible(select(Party).where(Party.id == party_id).options(*parties.WHOLE_PARTY),
-                   Party, current_user)
+    stmt = visible(parties.whole_party(party_id), Party, current_user)
     party = _sess().execute(stmt).unique().scalar_one_or_none()
     if party is None:
         abort(404)
@@ -263,14 +267,30 @@ def recent_links() -> list[dict[str, Any]]:
              "url": record_url(row.entity_type, row.entity_id)} for row in rows]
 
 
+LABELS = {"kind": f.KIND_LABELS, "role": f.ROLE_LABELS, "fuel": f.FUEL_LABELS,
+          "status": f.STATUS_LABELS, "channel": f.CHANNEL_LABELS, "gender": f.GENDER_LABELS,
+          "id_kind": f.ID_KIND_LABELS, "segment": SEGMENTS, "reason": f.REASON_LABELS,
+          "field_type": f.FIELD_TYPE_LABELS, "entity": f.ENTITY_LABELS}
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """The labels of stored codes translated into the current language, once per language
+    and app (a list shows a role label per row; translating a lazy string each time costs
+    more than the rest of the cell)."""
+    by_locale = current_app.extensions.setdefault("carebiz.crm_labels", {})
+    locale = str(get_locale())
+    translated = by_locale.get(locale)
+    if translated is None:
+        translated = by_locale[locale] = {
+            group: {code: str(label) for code, label in codes.items()}
+            for group, codes in LABELS.items()}
+    return translated
+
+
 @bp.app_context_processor
 def inject_crm() -> dict[str, Any]:
     # functions, so the queries run only where base.html shows the trail
-    return {"recent_trail": recent_links, "crm_labels": {
-        "kind": f.KIND_LABELS, "role": f.ROLE_LABELS, "fuel": f.FUEL_LABELS,
-        "status": f.STATUS_LABELS, "channel": f.CHANNEL_LABELS, "gender": f.GENDER_LABELS,
-        "id_kind": f.ID_KIND_LABELS, "segment": SEGMENTS, "reason": f.REASON_LABELS,
-        "field_type": f.FIELD_TYPE_LABELS, "entity": f.ENTITY_LABELS}}
+    return {"recent_trail": recent_links, "crm_labels": labels()}
 
 
 # -- customers: list ---------------------------------------------------------------------------
@@ -290,8 +310,9 @@ def customers() -> Any:
     stmt, columns, default, reasons = listing.customer_query(sess, current_user, q, filters,
                                                              see_value)
     stmt, sort = sorted_by(stmt, columns, default, Party.id)
-    page = paginate(stmt.options(lazyload(Party.emails)))  # the list shows no e-mails
+    page = paginate(stmt.options(*listing.PAGE_LOAD))
     ids = [p.id for p in page.items]
+    details = listing.page_details(sess, ids)
     values = ({v.party_id: v for v in sess.scalars(select(PartyValue)
                                                    .where(PartyValue.party_id.in_(ids)))}
               if ids and see_value else {})
@@ -300,7 +321,7 @@ def customers() -> Any:
     every_branch = list(sess.scalars(select(Branch)))
     return render_template(
         "crm/customers.html", page=page, q=q, filters=filters, sort=sort, default_sort=default,
-        reasons=reasons, values=values, see_value=see_value, tags=tags,
+        reasons=reasons, values=values, see_value=see_value, tags=tags, details=details,
         branches={b.id: b for b in every_branch},
         branch_options=[(str(b.id), b.code) for b in my_branches(every_branch)],
         role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],

@@ -120,8 +120,6 @@ class PluginHost:
     def invalidate(self) -> None:
         """Forget the cached switched-on set (after enabling or disabling)."""
         self._active = None
-        if self.generations is not None:
-            self.generations.forget()
         if has_app_context():
             g.pop("_carebiz_active", None)
 
