@@ -271,14 +271,15 @@ class Plan:
 PARTY_COLS = ("id", "kind", "name", "name_key", "gender", "birthday", "id_kind", "id_number",
               "source", "province", "city", "district", "street", "postal_code",
               "do_not_contact", "preferred_channel", "notes", "custom", "active",
-              "merged_into_id", "created_by", "branch_id", "created_at", "updated_at")
+              "merged_into_id", "created_by", "version", "branch_id", "created_at",
+              "updated_at")
 PHONE_COLS = ("id", "party_id", "e164", "label", "position")
 EMAIL_COLS = ("id", "party_id", "email", "position")
 ROLE_COLS = ("party_id", "role")
 TAG_COLS = ("party_id", "tag")
 VEHICLE_COLS = ("id", "vin", "plate", "make", "model", "year", "colour", "engine_number",
-                "fuel_type", "owner_id", "odometer_km", "custom", "notes", "branch_id",
-                "created_at", "updated_at")
+                "fuel_type", "owner_id", "odometer_km", "custom", "notes", "version",
+                "branch_id", "created_at", "updated_at")
 OWNERSHIP_COLS = ("id", "vehicle_id", "party_id", "since", "until", "note")
 ENTRY_COLS = ("id", "party_id", "vehicle_id", "kind", "subject", "body", "occurred_at",
               "due_at", "assignee_id", "status", "outcome", "satisfaction", "ref_type",
@@ -670,7 +671,7 @@ def generate(url: str, customers: int = 1_000_000, vehicles: int = 1_500_000,
         buf["party"].append((
             pid, "organization" if kind == ORG else "person", name, name_key(name), gender,
             birthday, id_kind, id_number, "bench", branch[2], branch[3], branch[4], street,
-            branch[7], rnd() < 0.03, None, "", "{}", True, None, None, branch_ids[b],
+            branch[7], rnd() < 0.03, None, "", "{}", True, None, None, 1, branch_ids[b],
             created_s, created_s))
         for position in range(2 if rnd() < 0.1 else 1):
             phone_k += 1
@@ -696,7 +697,8 @@ def generate(url: str, customers: int = 1_000_000, vehicles: int = 1_500_000,
             buf["vehicle"].append((
                 vehicle_id, codes.vin_number(rng, vehicle_id - 1, wmi, year), plate, make,
                 model, year, rng.choice(COLOURS), "", fuel, pid,
-                rng.randrange(1000, 200_000), "{}", "", branch_ids[b], _ts(since), _ts(since)))
+                rng.randrange(1000, 200_000), "{}", "", 1, branch_ids[b], _ts(since),
+                _ts(since)))
             if rnd() < 0.05:
                 former = (former_for_special.pop() if former_for_special
                           else rng.randrange(1, customers + 1))
