@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from carebiz.testing.pdf import page_count, pdf_text, require_cjk_font
 from tests.conftest import login
-from tests.support.pdf import page_count, pdf_text, require_cjk_font
 
 CUSTOMER = "张伟"
 

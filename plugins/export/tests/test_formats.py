@@ -11,13 +11,13 @@ from html.parser import HTMLParser
 import pytest
 
 from carebiz.export.table import Column, Table
+from carebiz.testing.pdf import embeds_cjk_font, font_names, pdf_text, require_cjk_font
 from carebiz_plugins.export.formats._common import display_width
 from carebiz_plugins.export.formats.docx import write_docx
 from carebiz_plugins.export.formats.html import write_html
 from carebiz_plugins.export.formats.pdf import write_pdf
 from carebiz_plugins.export.formats.txt import write_txt
 from carebiz_plugins.export.formats.xlsx import money_format, write_xlsx
-from tests.support.pdf import embeds_cjk_font, font_names, pdf_text, require_cjk_font
 
 COLUMNS = [
     Column("name", "姓名 Name"),
