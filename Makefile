@@ -28,7 +28,7 @@ test: $(PY)
 check:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 ## Translations: extract every core string, then compile the catalogs.
 babel-extract:
