@@ -1080,6 +1080,14 @@ def purge_stale_uploads(instance_path: str | Path, older_than: dt.timedelta = ST
     return removed
 
 
+def import_files(app: Any, job: Any) -> list[Path]:
+    """The stored upload a ``crm.import`` job names (removed when the job dies or goes)."""
+    try:
+        return [upload_path(app.instance_path, (job.params or {}).get("upload", ""))]
+    except ServiceError:
+        return []
+
+
 def run_import_task(ctx: Any, upload: str, dry_run: bool = False, only_valid: bool = False,
                     on_existing: str = "attach", rows: str = "customers", filename: str = "",
                     locale: str | None = None) -> dict[str, Any]:
