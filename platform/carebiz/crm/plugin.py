@@ -109,7 +109,7 @@ def settings() -> list[SettingSpec]:
 
 @hookimpl
 def tasks() -> list[Task]:
-    from carebiz.crm.services.importer import import_files, run_import_task
+    from carebiz.crm.importing import import_files, run_import_task
     from carebiz.crm.services.value import run_refresh_task
 
     return [Task("crm.refresh_scores", _l("Recompute customer value scores and segments"),
