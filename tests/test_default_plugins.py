@@ -82,3 +82,10 @@ def test_admin_sees_the_core_menu_in_its_order(admin_client: Any) -> None:
         "admin.settings", "admin.audit", "crm.custom_fields", "crm.import",
         "documents.templates", "currency.rates", "units.index",
     ]
+
+
+def test_the_architecture_page_lists_every_default_plugin() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert [path for path in DEFAULT_PLUGINS if f"`{path}`" not in page] == []
