@@ -104,7 +104,7 @@ class ImportCustomers(MethodView):
                 report = importing.import_table(sess, table, options,
                                                 user=current_user._get_current_object(),
                                                 dry_run=True,
-                                                batch_rows=importing.BATCH_ROWS)
+                                                batch_rows=importing.loop.BATCH_ROWS)
             finally:
                 sess.rollback()  # end the transaction the dry run held open
             return report.as_dict()

@@ -29,14 +29,15 @@ This package knows nothing of Flask requests: the pages, the API and the backgro
 * :mod:`~carebiz.crm.importing.storage`: uploads kept for a background import;
 * :mod:`~carebiz.crm.importing.job`: the ``crm.import`` background task.
 
-Callers import what they use from the package itself.
+Callers import what they use from the package itself; the tunable limits are read from
+their module at call time (``limits.MAX_BYTES``, ``loop.BATCH_ROWS`` …), so set them there.
 """
 
 from carebiz.crm.importing.decoding import Table, read_path, read_stream, read_table
 from carebiz.crm.importing.headers import FIELDS, ColumnMap, map_columns, template_headers
 from carebiz.crm.importing.job import import_files, run_import_task
 from carebiz.crm.importing.limits import TooLarge, UnreadableFile
-from carebiz.crm.importing.loop import BATCH_ROWS, import_batched, import_table
+from carebiz.crm.importing.loop import import_batched, import_table
 from carebiz.crm.importing.report import ON_EXISTING, Options, Report, failure_message
 from carebiz.crm.importing.storage import (
     claim_upload,
@@ -47,7 +48,7 @@ from carebiz.crm.importing.storage import (
 )
 
 __all__ = [
-    "BATCH_ROWS", "FIELDS", "ON_EXISTING", "ColumnMap", "Options", "Report", "Table",
+    "FIELDS", "ON_EXISTING", "ColumnMap", "Options", "Report", "Table",
     "TooLarge", "UnreadableFile", "claim_upload", "failure_message", "import_batched",
     "import_files", "import_table", "map_columns", "purge_stale_uploads", "read_path",
     "read_stream", "read_table", "run_import_task", "store_upload", "template_headers",
