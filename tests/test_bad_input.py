@@ -338,7 +338,7 @@ def test_a_very_long_url_is_414_json(app: Any, seeded: dict[str, Any]) -> None:
 def test_an_import_row_with_a_control_character_is_a_row_error(app: Any,
                                                                 seeded: dict[str, Any]) -> None:
     """Files are not cleaned silently: the row is reported with the reason, the others go in."""
-    from carebiz.crm.services import importer
+    from carebiz.crm import importing as importer
     from carebiz.models import User
 
     csv = "name,phone,branch\nWang\x01Wei,13800138000,A\nLi Lei,13900139000,A\n"

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from carebiz.crm import importing as importer
 from carebiz.crm.models import ORGANIZATION, Party, Vehicle
-from carebiz.crm.services import importer, parties, vehicles
+from carebiz.crm.services import parties, vehicles
 from carebiz.models import AuditEntry, Job, User
 from tests.conftest import PASSWORD, login, token_for
 from tests.crm_helpers import valid_vin

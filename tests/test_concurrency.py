@@ -15,8 +15,11 @@ from sqlalchemy import create_engine, event, func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from carebiz import concurrency
+from carebiz.crm import importing as importer
+from carebiz.crm.importing import loop
+from carebiz.crm.importing.rows import RowImporter
 from carebiz.crm.models import Party, PartyPhone, Vehicle
-from carebiz.crm.services import importer, parties
+from carebiz.crm.services import parties
 from carebiz.crm.validation import vin_check_digit
 from carebiz.models import AuditEntry, User
 from tests.conftest import PG_URL, login, token_for
@@ -452,7 +455,7 @@ def committed_count(app: Flask, model: type) -> int:
 @pytest.fixture
 def whole_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches end by their row count only, however slow the machine."""
-    monkeypatch.setattr(importer, "BATCH_SECONDS", 1000.0)
+    monkeypatch.setattr(loop, "BATCH_SECONDS", 1000.0)
 
 
 def test_a_batched_import_commits_batch_by_batch(app, env, whole_batches):
@@ -494,7 +497,7 @@ def test_only_valid_commits_the_good_rows_of_every_batch(app, env):
 def test_a_slow_batch_ends_early(app, env, monkeypatch):
     """A batch also ends after BATCH_SECONDS, so other writers never wait long."""
     sess, user = env
-    monkeypatch.setattr(importer, "BATCH_SECONDS", 0.0)
+    monkeypatch.setattr(loop, "BATCH_SECONDS", 0.0)
     commits: list[int] = []
     event.listen(sess, "after_commit", lambda s: commits.append(1))
     report = importer.import_table(sess, rows_csv(4), importer.Options(only_valid=True),
@@ -519,7 +522,7 @@ def test_an_import_that_fails_part_way_says_which_rows_were_written(app, env, wh
 
 
 def test_the_import_job_reports_a_partial_import(app, seeded, monkeypatch, whole_batches):
-    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
+    monkeypatch.setattr(loop, "BATCH_ROWS", 2)
     table = rows_csv(6)
     lines = ["name,phone,vin,branch"] + [",".join(cells) for _n, cells in table.rows]
     lines[-1] = lines[-1].replace(table.rows[5][1][2], table.rows[0][1][2])
@@ -547,7 +550,7 @@ def test_other_writers_keep_working_while_a_large_import_runs(app, seeded, monke
                                              seeded["branches"]["A"]})
         sess.commit()
         target_id = target.id
-    slow_row = importer._Importer.row
+    slow_row = RowImporter.row
     started = threading.Event()
 
     def row(self: Any, *args: Any) -> None:  # a slower machine: ~15 ms per row
@@ -555,7 +558,7 @@ def test_other_writers_keep_working_while_a_large_import_runs(app, seeded, monke
         threading.Event().wait(0.015)
         slow_row(self, *args)
 
-    monkeypatch.setattr(importer._Importer, "row", row)
+    monkeypatch.setattr(RowImporter, "row", row)
     outcome: dict[str, Any] = {}
 
     def run_import() -> None:

@@ -15,10 +15,12 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from carebiz.crm import importing as importer
 from carebiz.crm import signals
+from carebiz.crm.importing import Options, TooLarge, UnreadableFile, limits
 from carebiz.crm.models import CustomField, Party, PartyPhone, Vehicle, VehicleOwnership
-from carebiz.crm.services import importer, parties
-from carebiz.crm.services.importer import Options, TooLarge, UnreadableFile
+from carebiz.crm.services import parties
+from carebiz.errors import ValidationFailed
 from carebiz.models import AuditEntry, Job, User
 from tests.conftest import login, token_for
 
@@ -162,11 +164,11 @@ def test_a_sample_reads_only_the_first_rows():
 
 
 def test_limits_bytes_and_rows(monkeypatch):
-    monkeypatch.setattr(importer, "MAX_BYTES", 30)
+    monkeypatch.setattr(limits, "MAX_BYTES", 30)
     with pytest.raises(TooLarge, match="larger than"):
         importer.read_table(b"name\n" + b"a\n" * 20, "big.csv")
-    monkeypatch.setattr(importer, "MAX_BYTES", 20 * 1024 * 1024)
-    monkeypatch.setattr(importer, "MAX_ROWS", 3)
+    monkeypatch.setattr(limits, "MAX_BYTES", 20 * 1024 * 1024)
+    monkeypatch.setattr(limits, "MAX_ROWS", 3)
     importer.read_table(b"name\na\nb\nc\n", "ok.csv")
     with pytest.raises(TooLarge, match="more than 3 rows") as caught:
         importer.read_table(b"name\na\nb\nc\nd\n", "big.csv")
@@ -393,7 +395,7 @@ def test_identity_numbers_match_and_are_masked_in_the_report(env):
 
 def test_bad_options_are_refused(env):
     sess, user = env
-    with pytest.raises(importer.ValidationFailed) as caught:
+    with pytest.raises(ValidationFailed) as caught:
         importer.import_table(sess, table("customers_utf8.csv"),
                               Options(on_existing="merge"), user=user)
     assert "on_existing" in caught.value.errors
@@ -623,7 +625,7 @@ def test_the_report_speaks_the_users_language(app, admin_client):
 
 
 def test_a_file_with_too_many_rows_fails_its_check_job(app, admin_client, monkeypatch):
-    monkeypatch.setattr(importer, "MAX_ROWS", 3)
+    monkeypatch.setattr(limits, "MAX_ROWS", 3)
     resp = upload(admin_client, "/import", "customers_utf8.csv",
                   (DATA / "customers_utf8.csv").read_bytes())
     assert resp.status_code == 302  # readable: the rows are counted by the job

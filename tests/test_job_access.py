@@ -17,7 +17,7 @@ OWNER, OTHER, ADMIN = "manager", "branch-manager", "admin"
 def jobs(app: Any, seeded: dict[str, Any]) -> dict[str, str]:
     """A dry run of an import (its report names customers) and a finished export, both by
     the company-wide manager; a manager of branch B only is the other user."""
-    from carebiz.crm.services.importer import store_upload
+    from carebiz.crm.importing import store_upload
     from carebiz.crm.services.parties import create_party
     from carebiz.services.users import create_user
 

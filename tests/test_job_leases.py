@@ -38,7 +38,7 @@ def get_job(app: Any, job_id: str) -> Job | None:
 
 
 def stored_upload(app: Any) -> Path:
-    from carebiz.crm.services.importer import store_upload, uploads_folder
+    from carebiz.crm.importing import store_upload, uploads_folder
 
     name = store_upload(app.instance_path, b"name,phone\nA,13800138000\n", "x.csv")
     return uploads_folder(app.instance_path) / name

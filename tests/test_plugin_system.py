@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from carebiz.plugins import PluginSetupError
+from carebiz.plugins.defaults import DEFAULT_PLUGINS
 from carebiz.plugins.manifest import PluginManifest
 from carebiz.plugins.resolver import resolve
 from carebiz.services import subsystems
@@ -122,7 +123,7 @@ def test_registration_order_is_dependencies_then_name(fake_dists, make_app):
     app = make_app(CAREBIZ_PLUGINS="beta,alpha")
     assert app.extensions["carebiz"].host.names == ["alpha", "zeta", "beta"]
     assert [n for n, _p in app.extensions["carebiz"].host.pm.list_name_plugin()] == [
-        "core", "alpha", "zeta", "beta"]
+        *DEFAULT_PLUGINS, "alpha", "zeta", "beta"]
 
 
 def test_one_plugin_manager_per_app(sample_app, make_app):

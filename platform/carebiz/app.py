@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from carebiz import config as config_module
-from carebiz import core_plugin, db, events, generations, i18n
+from carebiz import db, events, generations, i18n
+from carebiz.plugins.defaults import CORE_MANIFEST, default_plugin_modules
 from carebiz.plugins.discovery import discover
 from carebiz.plugins.host import PluginHost
 from carebiz.plugins.manifest import CORE
@@ -48,7 +49,7 @@ def build_host(app_config: dict[str, Any]) -> PluginHost:
     problems = problems + resolution_problems
     if problems:
         raise PluginSetupError(problems)
-    return PluginHost(core_plugin, core_plugin.manifest, [discovered[n] for n in order],
+    return PluginHost(default_plugin_modules(), CORE_MANIFEST, [discovered[n] for n in order],
                       available=available)
 
 

@@ -4,12 +4,12 @@ Sender: the Flask app. Every signal is sent only after the transaction that caus
 (see :func:`carebiz.events.emit`); a rollback means it is never sent.
 """
 
-from blinker import Namespace
+from carebiz.signals import declare
 
-_ns = Namespace()
-
-greeting_created = _ns.signal("hello.greeting.created", doc="""A greeting was written.
-Sender: the Flask app. Arguments: ``greeting_id`` (int), ``branch_id`` (int),
-``customer_id`` (int or None), ``author_id`` (int or None), ``message`` (str).""")
+greeting_created = declare(
+    "hello.greeting.created", "A greeting was written.",
+    sent_by="carebiz_hello.services.create_greeting",
+    arguments={"greeting_id": "int", "branch_id": "int", "customer_id": "int or None",
+               "author_id": "int or None", "message": "str"})
 
 ALL = [greeting_created]

@@ -21,7 +21,7 @@ from marshmallow import Schema, fields, validate
 from carebiz import db
 from carebiz.api import schemas as s
 from carebiz.api.common import ApiBlueprint
-from carebiz.crm.services import importer
+from carebiz.crm import importing
 from carebiz.jobs import submit
 from carebiz.security import require
 from carebiz.web.limits import large_upload
@@ -42,7 +42,7 @@ class ImportArgs(Schema):
         "description": "Import the valid rows even when others are not valid; by default "
                        "nothing is imported unless every row is valid."})
     on_existing = fields.String(load_default="attach",
-                                validate=validate.OneOf(importer.ON_EXISTING), metadata={
+                                validate=validate.OneOf(importing.ON_EXISTING), metadata={
         "description": "A row with the phone or ID number of a customer on file: attach "
                        "its vehicle to that customer, skip it, or create a new customer."})
 
@@ -60,7 +60,7 @@ class MatchSchema(Schema):
     name = fields.String()
     by = fields.String(metadata={"enum": ["phone", "id_number"]})
     value = fields.String()
-    action = fields.String(metadata={"enum": list(importer.ON_EXISTING)})
+    action = fields.String(metadata={"enum": list(importing.ON_EXISTING)})
 
 
 class ReportSchema(Schema):
@@ -93,21 +93,22 @@ class ImportCustomers(MethodView):
         """Check (``dry_run``) or import customers, with a vehicle on rows that have a VIN."""
         storage = args["file"]
         filename = (storage.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200]
-        data = importer.read_stream(storage.stream)
+        data = importing.read_stream(storage.stream)
         # a dry run needs every row now; an import only needs to know the file is readable
-        table = importer.read_table(data, filename, sample=None if args["dry_run"] else 1)
-        options = importer.Options(args["on_existing"], args["only_valid"]).check()
+        table = importing.read_table(data, filename, sample=None if args["dry_run"] else 1)
+        options = importing.Options(args["on_existing"], args["only_valid"]).check()
         if args["dry_run"]:
             sess = db.session()
             try:
                 sess.commit()  # nothing pending; the check's batches run on their own
-                report = importer.import_table(sess, table, options,
-                                               user=current_user._get_current_object(),
-                                               dry_run=True, batch_rows=importer.BATCH_ROWS)
+                report = importing.import_table(sess, table, options,
+                                                user=current_user._get_current_object(),
+                                                dry_run=True,
+                                                batch_rows=importing.loop.BATCH_ROWS)
             finally:
                 sess.rollback()  # end the transaction the dry run held open
             return report.as_dict()
-        name = importer.store_upload(current_app.instance_path, data, filename)
+        name = importing.store_upload(current_app.instance_path, data, filename)
         job = submit(db.session(), "crm.import", {
             "upload": name, "dry_run": False, "only_valid": options.only_valid,
             "on_existing": options.on_existing, "rows": options.rows, "filename": filename,

@@ -34,7 +34,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField
 
 from carebiz import db
-from carebiz.crm.services import importer
+from carebiz.crm import importing
 from carebiz.errors import ServiceError
 from carebiz.export.csv_format import inert
 from carebiz.jobs import submit, visible_job
@@ -88,9 +88,9 @@ def upload() -> Any:
         storage = form.file.data
         filename = _display_name(storage.filename)
         try:
-            data = importer.read_stream(storage.stream)
-            importer.read_table(data, filename, sample=1)
-            name = importer.store_upload(current_app.instance_path, data, filename)
+            data = importing.read_stream(storage.stream)
+            importing.read_table(data, filename, sample=1)
+            name = importing.store_upload(current_app.instance_path, data, filename)
         except ServiceError as exc:
             form.file.errors = [*form.file.errors, exc.message]
         else:
@@ -107,7 +107,7 @@ def upload() -> Any:
 def template() -> Response:
     """An empty file with the headers the importer knows, in the user's language, with a
     BOM so Excel shows Chinese headers correctly when it opens the file."""
-    headers = importer.template_headers(db.session(), _locale())
+    headers = importing.template_headers(db.session(), _locale())
     return _csv_response([headers], "customers-template.csv")
 
 
@@ -177,7 +177,7 @@ def run(job_id: str) -> Any:
     only_valid = bool(params.get("only_valid")) or request.form.get("only_valid") in (
         "1", "y", "true", "on")
     try:
-        name = importer.claim_upload(current_app.instance_path, params.get("upload", ""))
+        name = importing.claim_upload(current_app.instance_path, params.get("upload", ""))
     except ServiceError as exc:
         flash(exc.message, "danger")
         return redirect(url_for(".report", job_id=job.id))

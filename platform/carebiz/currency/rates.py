@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from decimal import Decimal, localcontext
 from typing import Any
 
-from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -29,14 +28,10 @@ from sqlalchemy.orm import Session
 from carebiz.currency.codes import check_code
 from carebiz.currency.models import ExchangeRate
 from carebiz.currency.money import ROUNDING, Money, quantize, to_decimal
+from carebiz.currency.signals import rate_added
 from carebiz.errors import Conflict, ServiceError, ValidationFailed
 from carebiz.events import Audit, current_actor, emit
 from carebiz.i18n import N_
-
-_ns = Namespace()
-rate_added = _ns.signal("currency.rate_added", doc="""An exchange rate was entered or
-imported. Arguments: ``rate_id`` (int), ``base``, ``quote`` (str), ``rate`` (str),
-``valid_from`` (ISO date str), ``source`` (str).""")
 
 #: what the ``rate`` column holds: Numeric(24, 10)
 RATE_PLACES = 10

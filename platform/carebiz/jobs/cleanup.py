@@ -13,10 +13,11 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -166,3 +167,23 @@ def _exports(app: Flask) -> Path:
 
     return exports_folder(app)
 
+
+
+def purge_jobs(ctx: Any, days: int | None = None) -> dict[str, int]:
+    """The ``core.purge_jobs`` task: fail the running jobs whose process died, then delete
+    finished and failed jobs older than the setting ``core.jobs_keep_days`` with their files,
+    and every file of that age in the exports folder (exports, printed PDFs, leftovers of jobs
+    that died while writing)."""
+    from carebiz.services.settings import get
+
+    dead = sweep_dead(ctx.app)
+    host = ctx.app.extensions["carebiz"].host
+    keep = int(days if days is not None else get(ctx.session, host, "core.jobs_keep_days"))
+    cutoff = utcnow() - dt.timedelta(days=keep)
+    old = (Job.status.in_(("finished", "failed")), Job.finished_at < cutoff)
+    files = sum(remove_files(ctx.app, job) for job in ctx.session.scalars(select(Job)
+                                                                         .where(*old)))
+    result = ctx.session.execute(delete(Job).where(*old))
+    files += purge_files(ctx.app, cutoff)
+    ctx.progress(100)
+    return {"deleted": result.rowcount, "dead": len(dead), "files": files}

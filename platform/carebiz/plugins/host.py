@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pluggy
@@ -39,20 +39,30 @@ def sort_key(item: Any) -> tuple[Any, str]:
 class PluginHost:
     def __init__(
         self,
-        core: types.ModuleType,
+        core: Sequence[types.ModuleType],
         core_manifest: PluginManifest,
         plugins: Iterable[Discovered],
         available: dict[str, PluginManifest] | None = None,
     ):
+        """``core`` are the core's default plugin modules (``carebiz.plugins.defaults``), in
+        their listed order: each is registered with pluggy under its module name and owned by
+        the one plugin ``core``, always on."""
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.manifests: dict[str, PluginManifest] = {CORE: core_manifest}
-        self.modules: dict[str, types.ModuleType] = {CORE: core}
-        self.pm.register(core, name=CORE)
+        #: each installed plugin's module (the core's modules are in ``core_modules``)
+        self.modules: dict[str, types.ModuleType] = {}
+        self.core_modules = tuple(core)
+        #: pluggy registration name -> owning plugin, in registration order
+        self.owners: dict[str, str] = {}
+        for module in self.core_modules:
+            self.pm.register(module, name=module.__name__)
+            self.owners[module.__name__] = CORE
         for plugin in plugins:  # already in dependency-then-name order
             self.manifests[plugin.name] = plugin.manifest
             self.modules[plugin.name] = plugin.module
             self.pm.register(plugin.module, name=plugin.name)
+            self.owners[plugin.name] = plugin.name
         #: every installed manifest, including those not selected by CAREBIZ_PLUGINS
         self.available = dict(available or {})
         self.graph = {n: [d for d in m.requires if d in self.manifests]
@@ -204,8 +214,8 @@ class PluginHost:
         caller = getattr(self.pm.hook, name)
         active = self.active_names() if not include_inactive else None
         by_name = {impl.plugin_name: impl for impl in caller.get_hookimpls()}
-        for plugin_name in self.manifests:
-            impl = by_name.get(plugin_name)
+        for registered, plugin_name in self.owners.items():
+            impl = by_name.get(registered)
             if impl is None or (active is not None and plugin_name not in active):
                 continue
             args = {a: kwargs[a] for a in impl.argnames}

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
-from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,12 +20,7 @@ from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.units import registry
 from carebiz.units.models import PackagingUnit
-
-_ns = Namespace()
-
-packaging_unit_defined = _ns.signal("units.packaging_defined", doc="""A packaging unit was
-defined. Arguments: ``unit_id`` (int), ``name`` (str), ``base_unit`` (str), ``factor``
-(str, a decimal).""")
+from carebiz.units.signals import packaging_unit_defined
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 #: largest factor accepted (the column holds 14 digits before the point)

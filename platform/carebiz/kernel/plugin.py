@@ -1,0 +1,132 @@
+"""The kernel's default plugin: its tables, pages, API, permissions, admin menu, settings,
+job housekeeping, the audit and branch row filters, and the admin lists' exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_
+
+from carebiz import hookimpl
+from carebiz.contributions import (
+    ExportTable,
+    MenuItem,
+    Permission,
+    RecordPage,
+    ScheduledJob,
+    SettingSpec,
+    Task,
+)
+from carebiz.models import CORE_MODELS, AuditEntry
+from carebiz.security.rows import branch_rule
+
+
+@hookimpl
+def models() -> list[type]:
+    return list(CORE_MODELS)
+
+
+@hookimpl
+def web_blueprints() -> list[Any]:
+    from carebiz.web import admin, auth, home, jobs, setup
+
+    return [auth.bp, home.bp, admin.bp, jobs.bp, setup.bp]
+
+
+@hookimpl
+def api_blueprints() -> list[Any]:
+    from carebiz.api.core import blp
+
+    return [blp]
+
+
+@hookimpl
+def permissions() -> list[Permission]:
+    return [
+        Permission("admin.users", _l("Manage users"), weight=10),
+        Permission("admin.roles", _l("Manage roles and their permissions"), weight=11),
+        Permission("admin.branches", _l("Manage branches"), weight=12),
+        Permission("admin.tokens", _l("Manage everyone's API tokens"), weight=13),
+        Permission("admin.plugins", _l("Switch subsystems on and off"), weight=14),
+        Permission("admin.settings", _l("Change business settings"), weight=15),
+        Permission("audit.view", _l("Read the audit log"), default_roles=("manager",),
+                   weight=20),
+    ]
+
+
+@hookimpl
+def menu_items(user: Any) -> list[MenuItem]:
+    if not user.is_authenticated:
+        return []
+    return [
+        MenuItem("admin.users", _l("Users"), "admin.users", "admin.users", "admin", weight=10),
+        MenuItem("admin.roles", _l("Roles"), "admin.roles", "admin.roles", "admin", weight=11),
+        MenuItem("admin.branches", _l("Branches"), "admin.branches", "admin.branches", "admin",
+                 weight=12),
+        MenuItem("admin.tokens", _l("API tokens"), "admin.tokens", None, "admin", weight=13),
+        MenuItem("admin.plugins", _l("Subsystems"), "admin.plugins", "admin.plugins", "admin",
+                 weight=14),
+        MenuItem("admin.settings", _l("Settings"), "admin.settings", "admin.settings", "admin",
+                 weight=15),
+        MenuItem("admin.audit", _l("Audit log"), "admin.audit", "audit.view", "admin",
+                 weight=16),
+    ]
+
+
+@hookimpl
+def row_filters(model: type, user: Any) -> list[Any] | None:
+    """Audit entries of the reader's branches (and of none); every other model with a branch
+    through the common branch rule."""
+    if model is AuditEntry:
+        if not user.is_authenticated:
+            return [AuditEntry.id < 0]
+        if user.all_branches or user.is_superuser:
+            return None
+        ids = sorted(user.branch_ids)
+        return [or_(AuditEntry.branch_id.is_(None), AuditEntry.branch_id.in_(ids))]
+    return branch_rule(model, user)
+
+
+@hookimpl
+def settings() -> list[SettingSpec]:
+    return [
+        SettingSpec("core.company_name", "CareBusiness", _l("Company name"), weight=1),
+        SettingSpec("core.jobs_keep_days", 30, _l("Days to keep finished background jobs"),
+                    type="int", weight=50),
+    ]
+
+
+@hookimpl
+def tasks() -> list[Task]:
+    from carebiz.jobs.cleanup import purge_jobs
+
+    return [Task("core.purge_jobs", _l("Delete old background jobs"), purge_jobs,
+                 permission="admin.settings")]
+
+
+@hookimpl
+def scheduled_jobs() -> list[ScheduledJob]:
+    return [ScheduledJob("core.purge_jobs.daily", "core.purge_jobs", dt.timedelta(days=1))]
+
+
+@hookimpl
+def export_tables() -> list[ExportTable]:
+    from carebiz.web.admin_exports import audit_table, branches_table, users_table
+
+    return [ExportTable("admin.users", _l("Users"), users_table, "admin.users",
+                        endpoints=("admin.users",)),
+            ExportTable("admin.branches", _l("Branches"), branches_table, "admin.branches",
+                        endpoints=("admin.branches",)),
+            ExportTable("admin.audit", _l("Audit log"), audit_table, "audit.view",
+                        endpoints=("admin.audit",))]
+
+
+@hookimpl
+def record_pages() -> list[RecordPage]:
+    return [
+        RecordPage("user", "admin.user_edit", "user_id", "admin.users"),
+        RecordPage("role", "admin.role_edit", "role_id", "admin.roles"),
+        RecordPage("branch", "admin.branch_edit", "branch_id", "admin.branches"),
+    ]
