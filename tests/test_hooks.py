@@ -138,15 +138,16 @@ def test_hook_row_filters(sample_app, sample_seeded):
 def test_hook_customer_panels(sample_app):
     host = sample_app.extensions["carebiz"].host
     with sample_app.test_request_context():
-        panels = host.collect("customer_panels", customer=SimpleNamespace(id=42), user=None)
+        panels = host.collect("customer_panels", session=None, customer=SimpleNamespace(id=42),
+                              user=None)
     assert [(p.name, p.summary) for p in panels] == [("sample", {"customer": 42})]
 
 
 def test_hook_vehicle_panels(sample_app):
     host = sample_app.extensions["carebiz"].host
     with sample_app.test_request_context():
-        panels = host.collect("vehicle_panels", vehicle=SimpleNamespace(vin="LSVAB4BR0EN000001"),
-                              user=None)
+        panels = host.collect("vehicle_panels", session=None,
+                              vehicle=SimpleNamespace(vin="LSVAB4BR0EN000001"), user=None)
     assert panels[0].html == "<p>LSVAB4BR0EN000001</p>"
 
 
@@ -190,6 +191,19 @@ def test_hook_cli_commands(sample_app):
     result = CliRunner().invoke(sample_app.cli, ["sample-hello", "dealer"])
     assert result.exit_code == 0, result.output
     assert result.output == "hello dealer\n"
+
+
+def test_hook_hookspecs(sample_app):
+    host = sample_app.extensions["carebiz"].host
+    assert host.declared_hooks == {"sample_words": "sample"}
+    assert host.collect("sample_words", count=2) == ["hello", "sample"]
+
+
+def test_hook_capabilities(sample_app):
+    host = sample_app.extensions["carebiz"].host
+    with sample_app.app_context():
+        assert host.capability("sample.echo").echo("hi") == "sample says hi"
+        assert host.capability("sample.nothing") is None
 
 
 def test_hook_demo_data(sample_app):
