@@ -29,6 +29,7 @@ import pluggy
 
 if TYPE_CHECKING:
     import datetime as dt
+    from typing import TypeAlias
 
     import click
     import flask_smorest
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from carebiz.plugins.capabilities import Capability
 
     #: who a hook is asked for: a logged-in user, or the anonymous one (no permissions)
-    AnyUser = User | AnonymousUserMixin
+    AnyUser: TypeAlias = User | AnonymousUserMixin
 
 PROJECT = "carebiz"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import types
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 from flask import g, has_app_context
@@ -133,7 +133,7 @@ class PluginHost:
         for as long as the ``plugins`` generation stays the same (any switch, in any process,
         changes it: ``carebiz.generations``)."""
         if has_app_context() and "_carebiz_active" in g:
-            return g._carebiz_active
+            return cast(frozenset[str], g._carebiz_active)
         generation = self.generations.value(PLUGINS) if self.generations is not None else None
         cached = self._active
         if generation is not None and cached is not None and cached[0] == generation:
