@@ -68,6 +68,51 @@ def test_misspelled_implementation_of_a_declared_hook_fails_start_up(fake_dists:
         make_app(CAREBIZ_PLUGINS="stock,typist")
 
 
+def test_failures_in_declared_hooks_are_isolated_unless_fail_closed(fake_dists: Any,
+                                                                     make_app: Any) -> None:
+    from carebiz.plugins.isolation import PluginUnavailable
+
+    fake_dists.module("guard.hooks", """
+        from carebiz.hookspecs import hookspec
+
+        FAIL_CLOSED = ("guard_may_issue",)
+
+        @hookspec
+        def guard_notes():
+            "Notes."
+
+        @hookspec
+        def guard_may_issue(part):
+            "Whether a part may be issued."
+    """)
+    fake_dists.module("guard.plugin", manifest_module("guard", body="""
+        @hookimpl
+        def hookspecs():
+            from guard import hooks
+            return [hooks]
+
+        @hookimpl
+        def guard_notes():
+            return ["guard's note"]
+    """))
+    fake_dists.module("breaker.plugin", manifest_module("breaker", body="""
+        @hookimpl(optionalhook=True)
+        def guard_notes():
+            raise RuntimeError("broken notes")
+
+        @hookimpl(optionalhook=True)
+        def guard_may_issue(part):
+            raise RuntimeError("broken check")
+    """))
+    fake_dists.dist("guard", {"guard": "guard.plugin", "breaker": "breaker.plugin"})
+    app = make_app(CAREBIZ_PLUGINS="guard,breaker")
+    host = app.extensions["carebiz"].host
+    with app.test_request_context():
+        assert host.collect("guard_notes") == ["guard's note"]
+        with pytest.raises(PluginUnavailable):
+            host.call("guard_may_issue", part="P-1")
+
+
 # -- capabilities -----------------------------------------------------------------------------
 def test_capability_used_when_its_provider_is_on_and_fallback_when_off(both: Any) -> None:
     host = both.extensions["carebiz"].host
