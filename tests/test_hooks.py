@@ -37,6 +37,19 @@ def test_every_hook_has_a_contract():
         assert len(doc) > 60, f"hook {name} needs a docstring that states its contract"
 
 
+def test_every_hook_argument_is_typed_and_documented():
+    """Real types (never ``Any``) and a ``:param name:`` line for every argument."""
+    for name in hook_names():
+        fn = getattr(hookspecs, name)
+        doc = inspect.getdoc(fn) or ""
+        annotations = {**fn.__annotations__}
+        returned = annotations.pop("return")
+        assert not re.search(r"\bAny\b", returned), f"hook {name} returns Any"
+        for arg in inspect.signature(fn).parameters:
+            assert f":param {arg}:" in doc, f"hook {name} does not document {arg}"
+            assert not re.search(r"\bAny\b", annotations[arg]), f"{name}({arg}) is untyped"
+
+
 def test_hooks_are_called_with_keyword_arguments_only(sample_app):
     """pluggy refuses positional calls; the host always passes keywords."""
     import pytest
