@@ -3,6 +3,11 @@
 The set of *installed* plugins is fixed when the app is created (Flask cannot add blueprints
 later). Which of them are *switched on* is business data kept in the database and read at
 request time: a switched-off plugin is left out of every hook call and its routes answer 404.
+
+pluggy registers the implementations and checks them against the specifications; the host
+calls them itself (``HookCall``), because two things must hold for every hook and pluggy's
+caller gives neither: one explicit order (core, dependencies, name — not last-registered
+first) and one failure policy per hook (``carebiz.plugins.isolation``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ def sort_key(item: Any) -> tuple[Any, str]:
 
 
 class PluginHost:
+    """The plugins of one app: what is installed, what is switched on, and calling them."""
+
     def __init__(
         self,
         core: types.ModuleType,
@@ -332,7 +339,8 @@ class HookCall:
                     isolation.left_out(self.name, plugin, exc)
                     if self.placeholder is None:
                         continue
-                    result = [self.placeholder(plugin, self.host.manifests[plugin])]
+                    manifest = self.host.manifests.get(plugin, self.host.manifests[CORE])
+                    result = [self.placeholder(plugin, manifest)]
             if self.firstresult:
                 if result is not None:
                     return result
