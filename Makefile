@@ -20,7 +20,8 @@ run: $(PY)
 	@echo "Open http://$(HOST):$(PORT)/ and log in as admin / carebiz-demo"
 	$(VENV)/bin/carebiz run --host $(HOST) --port $(PORT)
 
-## Install test dependencies and run the linter and the whole suite.
+## Install test dependencies and run the linter, the import contracts, the type check and the
+## whole suite.
 test: $(PY)
 	$(PIP_INSTALL) -e '.[test]'
 	$(MAKE) check
@@ -28,6 +29,7 @@ test: $(PY)
 check:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n auto
 
 ## Translations: extract every core string, then compile the catalogs.

@@ -359,7 +359,8 @@ def test_customer_panel_shows_the_visible_greetings(hello_app: Flask, world: dic
 
     def hello_panels(username: str) -> list[Any]:
         user = get_user(db.session(), username)
-        panels = host.collect("customer_panels", customer=customer, user=user)
+        panels = host.collect("customer_panels", session=db.session(), customer=customer,
+                              user=user)
         return [p for p in panels if p.name == "hello"]
 
     with hello_app.test_request_context("/"):
@@ -376,7 +377,8 @@ def test_customer_panel_shows_the_visible_greetings(hello_app: Flask, world: dic
         assert hello_panels("nobody") == []
 
     with hello_app.test_request_context("/"):
-        empty = host.collect("customer_panels", customer=SimpleNamespace(id=99),
+        empty = host.collect("customer_panels", session=db.session(),
+                             customer=SimpleNamespace(id=99),
                              user=get_user(db.session(), "sales"))
         [panel] = [p for p in empty if p.name == "hello"]
         assert panel.summary == {"greetings": 0}
@@ -445,7 +447,7 @@ def test_switching_off_hides_everything_and_keeps_the_data(hello_app: Flask,
     def panel_names() -> list[str]:
         with hello_app.test_request_context("/"):
             user = get_user(db.session(), "sales")
-            return [p.name for p in host.collect("customer_panels",
+            return [p.name for p in host.collect("customer_panels", session=db.session(),
                                                  customer=SimpleNamespace(id=7), user=user)]
 
     assert switch(False) == ["hello"]

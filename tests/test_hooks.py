@@ -37,6 +37,19 @@ def test_every_hook_has_a_contract():
         assert len(doc) > 60, f"hook {name} needs a docstring that states its contract"
 
 
+def test_every_hook_argument_is_typed_and_documented():
+    """Real types (never ``Any``) and a ``:param name:`` line for every argument."""
+    for name in hook_names():
+        fn = getattr(hookspecs, name)
+        doc = inspect.getdoc(fn) or ""
+        annotations = {**fn.__annotations__}
+        returned = annotations.pop("return")
+        assert not re.search(r"\bAny\b", returned), f"hook {name} returns Any"
+        for arg in inspect.signature(fn).parameters:
+            assert f":param {arg}:" in doc, f"hook {name} does not document {arg}"
+            assert not re.search(r"\bAny\b", annotations[arg]), f"{name}({arg}) is untyped"
+
+
 def test_hooks_are_called_with_keyword_arguments_only(sample_app):
     """pluggy refuses positional calls; the host always passes keywords."""
     import pytest
@@ -138,15 +151,16 @@ def test_hook_row_filters(sample_app, sample_seeded):
 def test_hook_customer_panels(sample_app):
     host = sample_app.extensions["carebiz"].host
     with sample_app.test_request_context():
-        panels = host.collect("customer_panels", customer=SimpleNamespace(id=42), user=None)
+        panels = host.collect("customer_panels", session=None, customer=SimpleNamespace(id=42),
+                              user=None)
     assert [(p.name, p.summary) for p in panels] == [("sample", {"customer": 42})]
 
 
 def test_hook_vehicle_panels(sample_app):
     host = sample_app.extensions["carebiz"].host
     with sample_app.test_request_context():
-        panels = host.collect("vehicle_panels", vehicle=SimpleNamespace(vin="LSVAB4BR0EN000001"),
-                              user=None)
+        panels = host.collect("vehicle_panels", session=None,
+                              vehicle=SimpleNamespace(vin="LSVAB4BR0EN000001"), user=None)
     assert panels[0].html == "<p>LSVAB4BR0EN000001</p>"
 
 
@@ -190,6 +204,19 @@ def test_hook_cli_commands(sample_app):
     result = CliRunner().invoke(sample_app.cli, ["sample-hello", "dealer"])
     assert result.exit_code == 0, result.output
     assert result.output == "hello dealer\n"
+
+
+def test_hook_hookspecs(sample_app):
+    host = sample_app.extensions["carebiz"].host
+    assert host.declared_hooks == {"sample_words": "sample"}
+    assert host.collect("sample_words", count=2) == ["hello", "sample"]
+
+
+def test_hook_capabilities(sample_app):
+    host = sample_app.extensions["carebiz"].host
+    with sample_app.app_context():
+        assert host.capability("sample.echo").echo("hi") == "sample says hi"
+        assert host.capability("sample.nothing") is None
 
 
 def test_hook_demo_data(sample_app):

@@ -69,13 +69,13 @@ def test_startup_lists_every_problem(fake_dists, make_app):
     with pytest.raises(PluginSetupError) as info:
         make_app(CAREBIZ_PLUGINS="cyc1,needy,unknownthing,badplug")
     message = str(info.value)
-    assert "plugin 'badplug' (badplug.plugin) failed to import: ImportError: libfoo is missing" \
-        in message
+    # a plugin that cannot be imported is left out, not a start-up error (test_plugin_isolation)
+    assert "badplug" not in message
     assert "duplicate plugin name 'dup'" in message
     assert "dependency cycle between plugins: cyc1, cyc2" in message
     assert "plugin 'needy' requires 'ghost', which is not installed" in message
     assert "unknown plugin 'unknownthing'" in message
-    assert len(info.value.problems) == 5
+    assert len(info.value.problems) == 4
 
 
 def test_manifest_name_must_match_entry_point(fake_dists, make_app):

@@ -18,7 +18,7 @@ from carebiz.plugins.defaults import CORE_MANIFEST, default_plugin_modules
 from carebiz.plugins.discovery import discover
 from carebiz.plugins.host import PluginHost
 from carebiz.plugins.manifest import CORE
-from carebiz.plugins.resolver import PluginSetupError, resolve
+from carebiz.plugins.resolver import PluginSetupError, dependents_closure, resolve
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,36 @@ class CareBiz:
 
 
 def build_host(app_config: dict[str, Any]) -> PluginHost:
-    """Discover, resolve and register plugins; raise one error listing every problem."""
-    discovered, problems, broken = discover()
+    """Discover, resolve and register plugins; raise one error listing every problem.
+
+    A plugin that cannot be imported — and every plugin requiring it — is left out and
+    reported (``host.failed``), so one broken installation does not keep the business from
+    working; every other problem stops start-up."""
+    from carebiz.services.roles import BUILTIN_ROLES
+
+    found = discover()
+    available = {n: d.manifest for n, d in found.found.items()}
+    failed = dict(found.failed)
+    needs_failed = dependents_closure(
+        {n: list(m.requires) for n, m in available.items()}, failed) - set(failed)
+    for name in sorted(needs_failed):
+        missing = sorted(set(available[name].requires) & (set(failed) | needs_failed))
+        failed[name] = f"left out: requires {', '.join(missing)}, which could not be loaded"
+        log.error("plugin %r is %s", name, failed[name])
+        del available[name]
     requested = config_module.plugin_selection(app_config.get("CAREBIZ_PLUGINS"))
     if requested != "all":  # a broken plugin is already reported; do not call it unknown too
-        requested = [n for n in requested if n not in broken]
-    available = {n: d.manifest for n, d in discovered.items()}
+        requested = [n for n in requested if n not in found.broken and n not in failed]
     order, resolution_problems = resolve(available, requested)
-    problems = problems + resolution_problems
+    problems = found.problems + resolution_problems
     if problems:
         raise PluginSetupError(problems)
-    return PluginHost(default_plugin_modules(), CORE_MANIFEST, [discovered[n] for n in order],
-                      available=available)
+    host = PluginHost(default_plugin_modules(), CORE_MANIFEST, [found.found[n] for n in order],
+                      available=available, failed=failed)
+    setup_problems = host.setup_problems(BUILTIN_ROLES)
+    if setup_problems:
+        raise PluginSetupError(setup_problems)
+    return host
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

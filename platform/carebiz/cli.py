@@ -5,6 +5,8 @@ commands. Every command builds its app with ``create_app``, so it honours the sa
 from __future__ import annotations
 
 import contextvars
+import copy
+import functools
 import gc
 import os
 import sys
@@ -152,11 +154,15 @@ def plugins_list() -> None:
         m = host.available[name]
         rows.append((name, m.version, "not loaded", ",".join(m.requires) or "-",
                      ",".join(m.uses) or "-"))
+    for name in sorted(host.failed):
+        rows.append((name, "?", "failed", "-", "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     if len(rows) == 1:
         click.echo("(no plugins installed: the core runs alone)")
+    for name, reason in sorted(host.failed.items()):
+        click.echo(f"{name}: {reason}", err=True)
 
 
 def _switch(name: str, enabled: bool) -> None:
@@ -432,9 +438,29 @@ def _freeze_after_warm_up(worker: Any, _request: Any) -> None:
 
 
 def add_plugin_commands(app: Flask, host: Any) -> None:
-    """Commands from the ``cli_commands`` hook join ``carebiz`` (installed plugins)."""
-    for _plugin, command in host.collect_by_plugin("cli_commands", include_inactive=True):
-        app.cli.add_command(command)
+    """Commands from the ``cli_commands`` hook join ``carebiz`` (every installed plugin: the
+    command line is built once). A switched-off plugin's commands refuse to run."""
+    for plugin, command in host.collect_by_plugin("cli_commands", include_inactive=True):
+        app.cli.add_command(command if host.is_core(plugin)
+                            else _refused_while_off(command, plugin, host))
+
+
+def _refused_while_off(command: click.Command, plugin: str, host: Any) -> click.Command:
+    """A copy of ``command`` (the plugin's object is shared by every app of the process)
+    whose callback first checks that ``plugin`` is switched on. For a group the check runs
+    before any of its subcommands."""
+    inner = command.callback
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not host.is_active(plugin):
+            raise click.ClickException(
+                f"the {plugin} subsystem is switched off; switch it on with "
+                f"`carebiz plugins enable {plugin}` to use `{command.name}`")
+        return inner(*args, **kwargs) if inner is not None else None
+
+    guarded_command = copy.copy(command)
+    guarded_command.callback = functools.update_wrapper(guarded, inner) if inner else guarded
+    return guarded_command
 
 
 if __name__ == "__main__":  # pragma: no cover

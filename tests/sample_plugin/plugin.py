@@ -32,8 +32,9 @@ from carebiz.contributions import (
     TimelineKind,
 )
 from carebiz.plugins import PluginManifest
+from carebiz.plugins.capabilities import Capability
 from carebiz.security import require, visible
-from tests.sample_plugin import signals
+from tests.sample_plugin import hooks, signals
 from tests.sample_plugin.models import SampleRecord
 
 manifest = PluginManifest(name="sample", version="2.0", label="Sample", description="Tests")
@@ -267,3 +268,25 @@ def sample_table(session: Any, user: Any, args: Any) -> Any:
 @hookimpl
 def export_tables() -> list[ExportTable]:
     return [ExportTable("sample.records", "Samples", sample_table, "sample.view")]
+
+
+@hookimpl
+def hookspecs() -> list[object]:
+    return [hooks]
+
+
+@hookimpl
+def sample_words(count: int) -> list[str]:
+    return ["hello", "sample", "world"][:count]
+
+
+class Echo:
+    """The ``sample.echo`` capability."""
+
+    def echo(self, text: str) -> str:
+        return f"sample says {text}"
+
+
+@hookimpl
+def capabilities() -> list[Capability]:
+    return [Capability("sample.echo", Echo(), "Repeats what it is told.")]

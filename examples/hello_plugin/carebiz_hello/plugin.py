@@ -14,8 +14,9 @@ from typing import Any
 from flask import render_template
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from carebiz import db, hookimpl
+from carebiz import hookimpl
 from carebiz.contributions import EventReceiver, MenuItem, Panel, Permission, SettingSpec
 from carebiz.plugins import PluginManifest
 from carebiz.security import can, visible
@@ -70,14 +71,15 @@ def menu_items(user: Any) -> list[MenuItem]:
 
 
 @hookimpl
-def customer_panels(customer: Any, user: Any) -> list[Panel]:
+def customer_panels(session: Session, customer: Any, user: Any) -> list[Panel]:
     """What this plugin knows about a customer: the greetings written to them that ``user``
-    may see (the same row filters as everywhere else)."""
+    may see (the same row filters as everywhere else), read with the ``session`` the page
+    hands over."""
     if not can(user, "hello.view"):
         return []
     stmt = select(Greeting).where(Greeting.customer_id == customer.id)
     stmt = visible(stmt.order_by(Greeting.id.desc()), Greeting, user)
-    greetings = db.session().scalars(stmt).all()
+    greetings = session.scalars(stmt).all()
     html = render_template("hello/panel.html", greetings=greetings, customer=customer)
     return [Panel("hello", _l("Greetings"), html, weight=500,
                   summary={"greetings": len(greetings)})]

@@ -704,7 +704,8 @@ def _render_vehicle(vehicle: Vehicle, odometer_form: f.OdometerForm | None = Non
         entry_parties=visible_parties(party_ids),
         people=user_names([r.recorded_by for r in readings]
                           + [e.created_by for e in entries]),
-        panels=_host().collect("vehicle_panels", vehicle=vehicle, user=current_user),
+        panels=_host().collect("vehicle_panels", session=sess, vehicle=vehicle,
+                               user=current_user),
         custom_fields=field_service.definitions(sess, "vehicle"),
         branch=sess.get(Branch, vehicle.branch_id),
         odometer_form=odometer_form or f.OdometerForm(formdata=None,

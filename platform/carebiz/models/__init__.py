@@ -4,6 +4,7 @@ from carebiz.models.audit import AuditEntry
 from carebiz.models.branch import Branch
 from carebiz.models.generation import CacheGeneration
 from carebiz.models.job import Job
+from carebiz.models.pending_merge import PendingMerge
 from carebiz.models.plugin_state import PluginState
 from carebiz.models.setting import SettingValue
 from carebiz.models.token import ApiToken
@@ -20,6 +21,7 @@ CORE_MODELS: list[type] = [
     SettingValue,
     Job,
     CacheGeneration,
+    PendingMerge,
 ]
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "Branch",
     "CacheGeneration",
     "Job",
+    "PendingMerge",
     "PluginState",
     "Role",
     "RolePermission",

@@ -26,7 +26,8 @@ def _check(host: Any, name: str) -> None:
 
 def switch(session: Session, host: Any, name: str, enabled: bool, actor: str = "") -> list[str]:
     """Switch ``name`` on (with everything it requires) or off (with everything that requires
-    it). Only the switch rows change; the plugins' own data stays untouched. Returns the
+    it). Only the switch rows change; the plugins' own data stays untouched, except that a
+    plugin switched on is handed the customer merges done while it was off. Returns the
     names whose state changed."""
     _check(host, name)
     names = host.closure_to_enable(name) if enabled else host.closure_to_disable(name)
@@ -41,6 +42,11 @@ def switch(session: Session, host: Any, name: str, enabled: bool, actor: str = "
             state.changed_by = actor
     session.flush()
     host.invalidate()
+    if enabled:
+        from carebiz.crm.services.merge import reconcile_pending
+
+        for n in changed:
+            reconcile_pending(session, host, n)
     if changed:
         emit(session, signals.plugin_switched, enabled=enabled, names=changed,
              audit=Audit("plugin", name,

@@ -156,8 +156,8 @@ def make_app(tmp_path: Path, database_url: str,
         settings.update(config)
         from carebiz import create_app
 
-        app = create_app(settings)
-        url = settings["CAREBIZ_DATABASE_URL"]
+        app: Flask = create_app(settings)
+        url = str(settings["CAREBIZ_DATABASE_URL"])
         postgres = url.startswith("postgresql")
         if not provisioned:
             provisioned = True

@@ -563,7 +563,7 @@ def plugins() -> Any:
             rows.append({"name": name, "manifest": manifest, "loaded": False,
                          "enabled": False, "goes_off": [], "comes_on": []})
     return render_template("admin/plugins.html", rows=rows, active=active,
-                           manifests=host.manifests)
+                           manifests=host.manifests, failed=sorted(host.failed.items()))
 
 
 @bp.route("/plugins/<name>/enable", methods=["POST"])

@@ -161,7 +161,8 @@ def screen_pop(session: Session, user: Any, raw: str) -> list[dict[str, Any]]:
         Vehicle, user)).all()
     host = host_of(session)
     return [{"party": party,
-             "panels": host.collect("customer_panels", customer=party, user=user),
+             "panels": host.collect("customer_panels", session=session, customer=party,
+                                    user=user),
              "open_items": open_items.get(party.id, 0),
              "vehicles": [v for v in vehicles if v.owner_id == party.id]}
             for party in parties]

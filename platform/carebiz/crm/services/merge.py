@@ -29,6 +29,7 @@ from carebiz.crm.services.parties import snapshot
 from carebiz.errors import Conflict
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
+from carebiz.models import PendingMerge
 
 
 def merge_parties(session: Session, keep: Party, remove: Party, *, user: Any = None) -> Party:
@@ -85,7 +86,9 @@ def merge_parties(session: Session, keep: Party, remove: Party, *, user: Any = N
     _merge_value(session, keep.id, remove.id)
     session.execute(update(Party).where(Party.merged_into_id == remove.id)
                     .values(merged_into_id=keep.id, **bumped(Party)))
-    host_of(session).call("customer_merge", session=session, keep=keep, remove=remove)
+    host = host_of(session)
+    host.call("customer_merge", session=session, keep=keep, remove=remove)
+    _leave_for_switched_off(session, host, keep, remove)
 
     remove.active = False
     remove.merged_into_id = keep.id
@@ -101,6 +104,29 @@ def merge_parties(session: Session, keep: Party, remove: Party, *, user: Any = N
                      None, {"merged_into_id": keep.id}, branch_id=remove.branch_id,
                      args={"kept": keep.id}, version=remove.version))
     return keep
+
+
+def _leave_for_switched_off(session: Session, host: Any, keep: Party, remove: Party) -> None:
+    """Record the merge for every installed plugin with a ``customer_merge`` hook that is
+    switched off now, so it re-points its rows when switched on again."""
+    active = host.active_names()
+    for plugin in host.implementers("customer_merge"):
+        if plugin not in active:
+            session.add(PendingMerge(plugin=plugin, keep_id=keep.id, remove_id=remove.id))
+
+
+def reconcile_pending(session: Session, host: Any, plugin: str) -> int:
+    """Hand ``plugin`` (just switched on) the merges done while it was off, oldest first, so
+    chains (A into B, later B into C) end at the customer that stays; return how many. Runs
+    in the switching transaction: a refusing plugin (``Conflict``) keeps the switch off."""
+    pending = session.scalars(select(PendingMerge).where(PendingMerge.plugin == plugin)
+                              .order_by(PendingMerge.id)).all()
+    for row in pending:
+        keep, remove = session.get(Party, row.keep_id), session.get(Party, row.remove_id)
+        host.call_plugin(plugin, "customer_merge", session=session, keep=keep, remove=remove)
+        session.delete(row)
+    session.flush()
+    return len(pending)
 
 
 def _merge_contacts(session: Session, keep: Party, remove: Party) -> None:

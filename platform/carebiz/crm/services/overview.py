@@ -62,7 +62,8 @@ def overview(session: Session, party: Party, user: Any, *, timeline_limit: int =
         contacts = session.execute(visible(
             select(ContactLink, Party).join(Party, Party.id == ContactLink.organization_id)
             .where(ContactLink.person_id == party.id).order_by(Party.name), Party, user)).all()
-    panels = host_of(session).collect("customer_panels", customer=party, user=user)
+    panels = host_of(session).collect("customer_panels", session=session, customer=party,
+                                     user=user)
     return {
         "party": party,
         "value": value,

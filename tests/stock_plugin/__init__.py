@@ -1,0 +1,1 @@
+"""Plugin A of the capability tests: declares a hook and offers ``stock.reservation``."""

@@ -1,0 +1,1 @@
+"""Plugin B of the capability tests: uses ``stock.reservation`` when present."""
