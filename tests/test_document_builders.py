@@ -44,8 +44,8 @@ def test_the_builder_receives_the_user_and_the_locale(sample_app: Flask,
     client = ApiClient(sample_app, token_for(sample_app, "sales"))
     resp = client.get(slip_url(records["own"]), headers={"Accept-Language": "en"})
     assert resp.status_code == 200, resp.get_json()
-    assert sample.SLIP_CALLS == [{"record_id": records["own"], "user": "sales",
-                                  "locale": "en"}]
+    (call,) = sample.SLIP_CALLS
+    assert call == {"record_id": records["own"], "user": "sales", "locale": "en"}
     text = "\n".join(p.text for p in Document(io.BytesIO(resp.data)).paragraphs)
     assert "Own slip" in text
 
