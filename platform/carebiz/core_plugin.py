@@ -288,11 +288,14 @@ def document_types() -> list[Any]:
 @hookimpl
 def record_pages() -> list[RecordPage]:
     return [
-        RecordPage("user", "admin.user_edit", "user_id", "admin.users"),
-        RecordPage("role", "admin.role_edit", "role_id", "admin.roles"),
-        RecordPage("branch", "admin.branch_edit", "branch_id", "admin.branches"),
-        RecordPage("party", "crm.customer", "party_id", "crm.customers.view"),
-        RecordPage("vehicle", "crm.vehicle", "vehicle_id", "crm.vehicles.view"),
+        RecordPage("user", "admin.user_edit", "user_id", "admin.users", label=_l("User")),
+        RecordPage("role", "admin.role_edit", "role_id", "admin.roles", label=_l("Role")),
+        RecordPage("branch", "admin.branch_edit", "branch_id", "admin.branches",
+                   label=_l("Branch")),
+        RecordPage("party", "crm.customer", "party_id", "crm.customers.view",
+                   label=_l("Customer")),
+        RecordPage("vehicle", "crm.vehicle", "vehicle_id", "crm.vehicles.view",
+                   label=_l("Vehicle")),
     ]
 
 
