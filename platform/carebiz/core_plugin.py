@@ -76,9 +76,11 @@ def api_blueprints() -> list[Any]:
     from carebiz.currency.api import blp as currency_blp
     from carebiz.documents.api import blp as documents_blp
     from carebiz.query.api import blp as query_blp
+    from carebiz.query.reports_api import blp as reports_blp
     from carebiz.units.api import blp as units_blp
 
-    return [blp, crm_blp, import_blp, units_blp, currency_blp, query_blp, documents_blp]
+    return [blp, crm_blp, import_blp, units_blp, currency_blp, query_blp, reports_blp,
+            documents_blp]
 
 
 @hookimpl
