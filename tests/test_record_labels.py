@@ -61,3 +61,18 @@ def test_the_audit_log_names_records_by_label(sample_app: Flask,
                       headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert f"客户 {party_id}</a>" in html
     assert f"party {party_id}</a>" not in html
+
+
+def test_the_recent_trail_names_an_unnamed_record_by_its_label(
+        sample_app: Flask, sample_seeded: dict[str, Any]) -> None:
+    from carebiz.crm.services.recent import record_view
+
+    ext = sample_app.extensions["carebiz"]
+    with sample_app.test_request_context(), ext.session_factory() as sess:
+        record_view(sess, sess.get(User, sample_seeded["users"]["sales"]), "sample_record",
+                    12, "")  # a plugin that stores no name for its record
+        sess.commit()
+    client = sample_app.test_client()
+    assert login(client, "sales").status_code == 302
+    html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'data-recent="sample_record">Wash ticket 12</a>' in html
