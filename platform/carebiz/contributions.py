@@ -291,7 +291,8 @@ class DocumentData(TypedDict, total=False):
 
 class DocumentBuilder(Protocol):
     """How the document service calls a :class:`DocumentType`'s ``build``: exactly
-    ``build(session, record_id, user=user, locale=locale)``.
+    ``build(session, record_id, user=user, locale=locale)``: the first two by position (name
+    them as you like, e.g. ``party_id``), the last two by keyword.
 
     The builder loads the record as ``user`` may see it (``carebiz.security.visible`` on
     every query it runs) and raises ``carebiz.errors.NotFound`` when that finds nothing, so
@@ -299,7 +300,7 @@ class DocumentBuilder(Protocol):
     keys of :class:`DocumentData` it has, plus any its template needs; ``locale`` (e.g.
     ``"zh_CN"``) is the language to format dates and amounts in."""
 
-    def __call__(self, session: Session, record_id: int, *, user: User,
+    def __call__(self, session: Session, record_id: int, /, *, user: User,
                  locale: str) -> Mapping[str, Any]: ...
 
 
