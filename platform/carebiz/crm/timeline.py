@@ -72,8 +72,8 @@ def add_entry(session: Session, *, party_id: int, kind: str, subject: str,
         vehicle = session.scalar(_visible(select(Vehicle).where(Vehicle.id == vehicle_id),
                                           Vehicle, user, session))
         if vehicle is None:
-            raise ValidationFailed(_("No vehicle with id %(id)s.", id=vehicle_id),
-                                   {"vehicle_id": _("Unknown vehicle.")})
+            message = _("No vehicle with id %(id)s.", id=vehicle_id)
+            raise ValidationFailed(message, {"vehicle_id": message})
     return service.add_entry(session, party, kind, subject=subject, body=body,
                              occurred_at=at, vehicle=vehicle, due_at=due_at,
                              ref_type=ref_type, ref_id=ref_id, user=user)

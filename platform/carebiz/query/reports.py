@@ -117,7 +117,7 @@ def read_api_params(report: Any, args: Any) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     for key in args:
         if key not in names:
-            errors[key] = [_("Not a parameter of this report.")]
+            errors[key] = [_("Unknown field.")]
         elif len(args.getlist(key)) > 1:
             errors[key] = [_("Give this parameter once.")]
     for key, problem in bad_text_in({k: args.get(k) for k in names if k in args}).items():
@@ -127,8 +127,7 @@ def read_api_params(report: Any, args: Any) -> dict[str, Any]:
     for key, problem in problems.items():
         errors.setdefault(key, [problem])
     if errors:
-        raise ValidationFailed(_("The report's parameters are not valid: %(names)s",
-                                 names=", ".join(sorted(errors))), errors)
+        raise ValidationFailed(_("The report's parameters are not valid."), errors)
     return values
 
 
@@ -174,6 +173,5 @@ def run(session: Session, user: Any, report: Any, values: Mapping[str, Any],
         names = sorted(params_in(report.where))
         if not names or not all(str(path).startswith("where") for path in exc.errors):
             raise ValidationFailed(exc.message, {"": problems}) from None
-        raise ValidationFailed(_("The report's parameters are not valid: %(names)s",
-                                 names=", ".join(names)),
+        raise ValidationFailed(_("The report's parameters are not valid."),
                                {name: problems for name in names}) from None
