@@ -197,7 +197,7 @@ def test_hook_document_types(sample_app):
         docs = {d.name: d for d in sample_app.extensions["carebiz"].host.collect(
             "document_types")}
     assert set(docs) == {"customer_statement", "sample.slip"}  # the core's and the plugin's
-    assert docs["sample.slip"].build(None, 5, "en") == {"id": 5}
+    assert docs["sample.slip"].template == "sample/slip.html"
 
 
 def test_hook_cli_commands(sample_app):

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from flask import Blueprint, render_template_string
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint as ApiBlueprint
 from sqlalchemy import select
 
@@ -31,6 +32,7 @@ from carebiz.contributions import (
     Task,
     TimelineKind,
 )
+from carebiz.errors import NotFound
 from carebiz.plugins import PluginManifest
 from carebiz.plugins.capabilities import Capability
 from carebiz.security import require, visible
@@ -38,6 +40,9 @@ from tests.sample_plugin import hooks, signals
 from tests.sample_plugin.models import SampleRecord
 
 manifest = PluginManifest(name="sample", version="2.0", label="Sample", description="Tests")
+
+#: what the slip builder was called with, newest last (tests read it)
+SLIP_CALLS: list[dict[str, Any]] = []
 
 #: what the event receiver saw, for the tests
 RECEIVED: list[dict[str, Any]] = []
@@ -149,8 +154,18 @@ def export_formats() -> list[ExportFormat]:
 
 @hookimpl
 def document_types() -> list[DocumentType]:
-    return [DocumentType("sample.slip", "Sample slip", "sample/slip.html",
-                         lambda session, record_id, locale: {"id": record_id})]
+    return [DocumentType("sample.slip", "Sample slip", "sample/slip.html", build_slip)]
+
+
+def build_slip(session: Any, record_id: int, *, user: Any, locale: str) -> dict[str, Any]:
+    """A builder written from the guide's ``DocumentBuilder``: the sample record as ``user``
+    may see it; what it was called with is kept for the tests."""
+    record = session.scalar(visible(select(SampleRecord).where(SampleRecord.id == record_id),
+                                    SampleRecord, user))
+    if record is None:
+        raise NotFound(f"No sample record {record_id}.")
+    SLIP_CALLS.append({"record_id": record_id, "user": user.username, "locale": locale})
+    return {"id": record_id, "title": record.title}
 
 
 @click.command("sample-hello")
@@ -210,7 +225,8 @@ def record(record_id: int) -> str:
 
 @hookimpl
 def record_pages() -> list[RecordPage]:
-    return [RecordPage("sample_record", "sample.record", "record_id", "sample.view")]
+    return [RecordPage("sample_record", "sample.record", "record_id", "sample.view",
+                       label=_l("Wash ticket"))]
 
 
 @hookimpl

@@ -226,7 +226,30 @@ class OdometerReading(Base):
 
 class TimelineEntry(BranchOwned, Base):
     """One interaction with a customer: a call, a visit, a note, a task, a scheduled return
-    visit (回访), or a plugin's event linked to its document (``ref_type``/``ref_id``)."""
+    visit (回访), or a plugin's event linked to its document (``ref_type``/``ref_id``).
+
+    Plugins write one with :func:`carebiz.crm.timeline.add_entry`, which checks the kind is
+    registered and the customer visible, and sends ``timeline_entry_added`` after commit.
+
+    Attributes:
+        id: the row's key.
+        party_id: the customer it is about.
+        vehicle_id: the vehicle it is about, if one (it stays when the vehicle changes owner).
+        kind: a :class:`~carebiz.contributions.TimelineKind` name (``call``, ``repair.closed``).
+        subject: a one-line summary (at most 200 characters).
+        body: longer text (optional).
+        occurred_at: when it happened (a follow-up: when it was closed), timezone-aware.
+        due_at: a follow-up's due time (tasks, return visits); None for other kinds.
+        assignee_id: the user a follow-up is assigned to.
+        status: ``open`` (a follow-up not yet closed), ``done`` or ``cancelled``.
+        outcome: how a follow-up went, written when it is closed.
+        satisfaction: a return visit's score from 1 to 5, feeding the customer's score.
+        ref_type: the entity type of the record it refers to (a
+            :class:`~carebiz.contributions.RecordPage` makes it a link).
+        ref_id: that record's id, as text.
+        created_by: the user who wrote it (None: written by the system).
+        branch_id: the customer's branch when it was written (row filters read it).
+    """
 
     __tablename__ = "timeline_entry"
     __table_args__ = (

@@ -145,8 +145,10 @@ def document_types() -> list[Any]:
 @hookimpl
 def record_pages() -> list[RecordPage]:
     return [
-        RecordPage("party", "crm.customer", "party_id", "crm.customers.view"),
-        RecordPage("vehicle", "crm.vehicle", "vehicle_id", "crm.vehicles.view"),
+        RecordPage("party", "crm.customer", "party_id", "crm.customers.view",
+                   label=_l("Customer")),
+        RecordPage("vehicle", "crm.vehicle", "vehicle_id", "crm.vehicles.view",
+                   label=_l("Vehicle")),
     ]
 
 

@@ -14,38 +14,32 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from carebiz.contributions import DocumentType
 from carebiz.crm.models import Party, RevenueEvent
 from carebiz.currency.format import format_money
 from carebiz.currency.words import chinese_capital
 from carebiz.errors import NotFound
-from carebiz.models import Branch
+from carebiz.models import Branch, User
 from carebiz.security import visible
 from carebiz.services import settings
 
 
-def _locale(locale: Any) -> str:
-    return str(locale or "zh_CN")
-
-
-def build_statement(session: Any, party_id: int, locale: Any, user: Any = None
+def build_statement(session: Session, party_id: int, *, user: User, locale: str
                     ) -> dict[str, Any]:
     """The data of the statement of customer ``party_id`` as ``user`` may see it (row filters
-    apply to the customer and to the revenue events; a hidden customer is 404)."""
+    apply to the customer and to the revenue events; a hidden customer is 404): a
+    :class:`~carebiz.contributions.DocumentBuilder`."""
     host = current_app.extensions["carebiz"].host
-    loc = _locale(locale)
-    stmt = select(Party).where(Party.id == party_id)
-    if user is not None:
-        stmt = visible(stmt, Party, user, host)
-    party = session.scalar(stmt)
+    loc = str(locale or "zh_CN")
+    party = session.scalar(visible(select(Party).where(Party.id == party_id), Party, user,
+                                   host))
     if party is None:
         raise NotFound(_("No customer with id %(id)s.", id=party_id))
     events_stmt = (select(RevenueEvent).where(RevenueEvent.party_id == party.id)
                    .order_by(RevenueEvent.occurred_on, RevenueEvent.id))
-    if user is not None:
-        events_stmt = visible(events_stmt, RevenueEvent, user, host)
-    events = session.scalars(events_stmt).all()
+    events = session.scalars(visible(events_stmt, RevenueEvent, user, host)).all()
     branch = session.get(Branch, party.branch_id) if party.branch_id else None
     base = str(settings.get(session, host, "core.base_currency") or "CNY").upper()
     company = str(settings.get(session, host, "core.company_name") or "")

@@ -66,7 +66,7 @@ from carebiz.web.admin import (
     saving,
     sorted_by,
 )
-from carebiz.web.links import record_url
+from carebiz.web.links import record_label, record_url
 
 bp = Blueprint("crm", __name__, template_folder="templates")
 
@@ -263,7 +263,8 @@ def recent_links() -> list[dict[str, Any]]:
         rows = _trail()
     except SQLAlchemyError:  # a page rendered after a failed transaction still renders
         return []
-    return [{"label": row.label or f"#{row.entity_id}", "type": row.entity_type,
+    return [{"label": row.label or record_label(row.entity_type, row.entity_id),
+             "type": row.entity_type,
              "url": record_url(row.entity_type, row.entity_id)} for row in rows]
 
 

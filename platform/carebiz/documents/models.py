@@ -12,6 +12,21 @@ from carebiz.db import Base, Versioned, utcnow
 
 
 class DocumentTemplate(Versioned, Base):
+    """A company's own look of one document type, kept apart from the type's template so an
+    upgrade of the plugin never overwrites what the company changed.
+
+    Attributes:
+        id: the row's key.
+        doc_type: the :class:`~carebiz.contributions.DocumentType` name it overrides.
+        body: the whole Jinja source, rendered in a sandbox; None keeps the default template.
+        terms: the terms and conditions text handed to the default template.
+        accent_colour: ``#rrggbb``, or None for the default look.
+        logo: a ``data:image/...;base64,`` URI, or None for the configured logo.
+        updated_at: when it last changed.
+        updated_by: the user name of who changed it last.
+        version: raised by every change (optimistic locking, see ``Versioned``).
+    """
+
     __tablename__ = "document_template"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,8 +5,9 @@ Rules kept here so every document type follows them:
 
 - The registry is what the switched-on plugins return from ``document_types``: a type of a
   switched-off plugin does not exist (404).
-- ``build`` checks the type's permission (403) and passes the user to the type's builder so it
-  applies row filters (a record the user may not see is 404).
+- ``build`` checks the type's permission (403) and calls the type's builder exactly as
+  :class:`~carebiz.contributions.DocumentBuilder` documents it, with the user, so it applies
+  row filters (a record the user may not see is 404).
 - Rendering finishes in memory before anything is answered: an error in a template is a
   :class:`DocumentFailed` with a clear message, never a half-written file.
 - The PDF renderer fetches nothing but ``data:`` URIs and the app's own ``/static/`` files
@@ -16,13 +17,12 @@ Rules kept here so every document type follows them:
 from __future__ import annotations
 
 import base64
-import inspect
 import io
 import logging
 import mimetypes
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import jinja2
@@ -34,6 +34,12 @@ from werkzeug.security import safe_join
 from carebiz.documents.limits import TemplateLimitError
 from carebiz.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from carebiz.text import printable
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from carebiz.contributions import DocumentType
+    from carebiz.models import User
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +124,14 @@ def check_permission(doc_type: Any, user: Any) -> None:
         raise Forbidden(_("You do not have the permission to print this document."))
 
 
-def build(session: Any, doc_type: Any, record_id: int, user: Any, locale: Any) -> dict[str, Any]:
-    """The data of one document, after the permission check. Builders that take a ``user``
-    argument get it (they must apply row filters with it)."""
+def build(session: Session, doc_type: DocumentType, record_id: int, user: User,
+          locale: Any) -> dict[str, Any]:
+    """The data of one document, after the permission check: the type's
+    :class:`~carebiz.contributions.DocumentBuilder` called exactly as documented,
+    ``build(session, record_id, user=user, locale=locale)``, so it applies the row filters of
+    ``user`` (a record the user may not see is 404)."""
     check_permission(doc_type, user)
-    kwargs: dict[str, Any] = {}
-    try:
-        params = inspect.signature(doc_type.build).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "user" in params:
-        kwargs["user"] = user
-    return dict(doc_type.build(session, record_id, locale, **kwargs))
+    return dict(doc_type.build(session, record_id, user=user, locale=str(locale or "zh_CN")))
 
 
 # --- HTML ----------------------------------------------------------------------------------

@@ -19,29 +19,51 @@ TYPES = (TEXT, NUMBER, MONEY, DATE, DATETIME, BOOL)
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its key in the rows, its translated label and its type. For money,
-    ``currency`` is a fixed ISO code or ``currency_key`` names the column holding it."""
+    """A column of a :class:`Table`: writers read its type to type their cells (a money
+    column becomes a number cell with its currency, not text), so every format shows the
+    same data the same way.
+
+    Attributes:
+        key: the column's key in mapping rows (ignored for rows given as sequences).
+        label: its heading, translated (``_l("Customer")``).
+        type: one of :data:`TYPES`: ``text``, ``number``, ``money``, ``date``, ``datetime``
+            or ``bool``.
+        currency: for money, the fixed ISO 4217 code of every row.
+        currency_key: for money, the key of the column holding each row's currency.
+        width: a width hint in characters for writers that lay out columns (optional).
+    """
 
     key: str
     label: Any
     type: str = TEXT
     currency: str | None = None
     currency_key: str | None = None
-    width: int | None = None  # characters, a hint for writers that lay out columns
+    width: int | None = None
 
 
 @dataclass
 class Table:
-    """A data set to export. ``filters`` describe what the user selected (written in the
-    file's header so a printout says what it shows); ``rows`` yields mappings or sequences in
-    column order."""
+    """A data set to export, as an :class:`~carebiz.contributions.ExportTable`'s builder
+    returns it: what every export format writes. Not frozen: ``rows`` is an iterator the
+    writer consumes once.
+
+    Attributes:
+        title: the data set's title (the sheet's name, the file's heading).
+        columns: the columns in the order they are written.
+        rows: an iterable of mappings (by column key), SQLAlchemy rows, or sequences in
+            column order; read once, lazily, so a streaming writer holds one row at a time.
+        filters: what the user selected, one sentence each, written in the file's header so a
+            printout says what it shows.
+        locale: the language the labels and values are written in (``"zh_CN"``).
+        total: the known number of rows, for progress bars (None when unknown).
+    """
 
     title: str
     columns: Sequence[Column]
     rows: Iterable[Any]
     filters: Sequence[str] = field(default_factory=list)
     locale: str = "en"
-    total: int | None = None  # known row count, for progress bars
+    total: int | None = None
 
     def values(self) -> Iterator[list[Any]]:
         """Each row as a list in column order."""

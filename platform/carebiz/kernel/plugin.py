@@ -126,7 +126,8 @@ def export_tables() -> list[ExportTable]:
 @hookimpl
 def record_pages() -> list[RecordPage]:
     return [
-        RecordPage("user", "admin.user_edit", "user_id", "admin.users"),
-        RecordPage("role", "admin.role_edit", "role_id", "admin.roles"),
-        RecordPage("branch", "admin.branch_edit", "branch_id", "admin.branches"),
+        RecordPage("user", "admin.user_edit", "user_id", "admin.users", label=_l("User")),
+        RecordPage("role", "admin.role_edit", "role_id", "admin.roles", label=_l("Role")),
+        RecordPage("branch", "admin.branch_edit", "branch_id", "admin.branches",
+                   label=_l("Branch")),
     ]

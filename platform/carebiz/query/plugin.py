@@ -29,8 +29,9 @@ def web_blueprints() -> list[Any]:
 @hookimpl
 def api_blueprints() -> list[Any]:
     from carebiz.query.api import blp
+    from carebiz.query.reports_api import blp as reports_blp
 
-    return [blp]
+    return [blp, reports_blp]
 
 
 @hookimpl

@@ -5,6 +5,7 @@ the source's permission always apply)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from carebiz.errors import Forbidden, NotFound, ValidationFailed
 from carebiz.query import operators as ops
 from carebiz.query import service
 from carebiz.security.permissions import can
+from carebiz.text import bad_text_in
 
 
 def _allowed(user: Any, report: Any, source_names: set[str]) -> bool:
@@ -51,9 +53,12 @@ def _convert(param: Any, text: str) -> Any:
             return int(text)
         except ValueError:
             try:
-                return float(text)
+                number = float(text)
             except ValueError:
                 raise ValueError(_("expected a number")) from None
+            if not math.isfinite(number):
+                raise ValueError(_("expected a number")) from None
+            return number
     if param.type == ops.BOOL:
         return text.lower() in ("1", "true", "yes", "on")
     if param.type == ops.DATE:
@@ -88,6 +93,44 @@ def read_params(report: Any, args: Mapping[str, str]) -> tuple[dict[str, Any], d
     return values, typed, errors
 
 
+def describe(report: Any) -> dict[str, Any]:
+    """A report as the reports API lists it: what it is, what it analyses and the parameters
+    it takes (with their defaults as of now)."""
+    params = []
+    for param in report.params:
+        default = default_of(param)
+        params.append({
+            "name": param.name, "label": str(param.label), "type": param.type,
+            "default": default.isoformat() if isinstance(default, dt.date) else default,
+            "choices": [{"value": value, "label": str(label)}
+                        for value, label in param.choices]})
+    return {"name": report.name, "label": str(report.label),
+            "description": str(report.description or ""), "source": report.source,
+            "chart": report.chart, "params": params}
+
+
+def read_api_params(report: Any, args: Any) -> dict[str, Any]:
+    """The parameter values of a query string (a multi-dict): defaults for what is missing;
+    an argument that is not a parameter of the report, one given twice, or a value not of
+    its type is a 422 naming each (all of them at once)."""
+    names = {param.name for param in report.params}
+    errors: dict[str, list[str]] = {}
+    for key in args:
+        if key not in names:
+            errors[key] = [_("Unknown field.")]
+        elif len(args.getlist(key)) > 1:
+            errors[key] = [_("Give this parameter once.")]
+    for key, problem in bad_text_in({k: args.get(k) for k in names if k in args}).items():
+        errors[key] = [problem]
+    values, _typed, problems = read_params(report, {k: args.get(k) for k in names
+                                                    if k in args and k not in errors})
+    for key, problem in problems.items():
+        errors.setdefault(key, [problem])
+    if errors:
+        raise ValidationFailed(_("The report's parameters are not valid."), errors)
+    return values
+
+
 def substitute(node: Any, values: Mapping[str, Any]) -> Any:
     """``node`` with every ``{"param": name}`` replaced by the parameter's value."""
     if isinstance(node, dict):
@@ -99,14 +142,36 @@ def substitute(node: Any, values: Mapping[str, Any]) -> Any:
     return node
 
 
+def params_in(node: Any) -> set[str]:
+    """The names of the parameters a condition tree refers to (``{"param": name}``)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if set(item) == {"param"}:
+                found.add(str(item["param"]))
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
 def run(session: Session, user: Any, report: Any, values: Mapping[str, Any],
         host: Any = None) -> dict[str, Any]:
-    """The report's analysis for the parameter ``values`` (an aggregate result)."""
+    """The report's analysis for the parameter ``values`` (an aggregate result). A value the
+    compiler refuses in the report's condition is a 422 naming the parameters the condition
+    uses (not the JSON path of the report's definition), each with the list of problems."""
     body = {"where": substitute(report.where, values), "group_by": report.group_by,
             "measures": report.measures}
     try:
         return service.aggregate(session, user, report.source, body, host=host)
     except ValidationFailed as exc:
-        # a parameter value the compiler refuses: name the parameter, not the JSON path
-        raise ValidationFailed(exc.message, {"": "; ".join(str(m) for m in exc.errors.values())}
-                               ) from None
+        problems = [str(m) for value in exc.errors.values()
+                    for m in (value if isinstance(value, list) else [value])] or [exc.message]
+        names = sorted(params_in(report.where))
+        if not names or not all(str(path).startswith("where") for path in exc.errors):
+            raise ValidationFailed(exc.message, {"": problems}) from None
+        raise ValidationFailed(_("The report's parameters are not valid."),
+                               {name: problems for name in names}) from None

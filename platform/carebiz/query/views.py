@@ -558,7 +558,8 @@ def _report_view(name: str) -> tuple[Any, dict[str, str], dict[str, str], dict[s
             source = service.get_source(_user(), report.source)
             view = analysis_view(source, result, str(report.label))
         except ValidationFailed as exc:
-            errors[""] = "; ".join(str(m) for m in exc.errors.values()) or exc.message
+            errors[""] = "; ".join(sorted({str(m) for value in exc.errors.values()
+                                           for m in value})) or exc.message
     return report, typed, errors, view
 
 

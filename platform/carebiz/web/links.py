@@ -1,5 +1,6 @@
 """Links to records of any kind, from the ``record_pages`` hook: every reference to a
-customer, vehicle or plugin document (audit log, recent trail, timeline) becomes a link."""
+customer, vehicle or plugin document (audit log, recent trail, timeline) becomes a link, and
+reads as the record page's label and the id ("Wash ticket 12"), never as an internal name."""
 
 from __future__ import annotations
 
@@ -35,5 +36,16 @@ def record_url(entity_type: str | None, entity_id: Any) -> str | None:
         return None
 
 
+def record_label(entity_type: str | None, entity_id: Any) -> str:
+    """How a reference to a record reads: its page's label, translated into the reader's
+    language (the English label where the catalog has none), then the id. A kind without a
+    record page, or a page without a label, reads as its entity type."""
+    page = pages().get(entity_type or "")
+    label = str(page.label) if page is not None and page.label else (entity_type or "")
+    ident = "" if entity_id is None else str(entity_id)
+    return f"{label} {ident}".strip()
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["record_url"] = record_url
+    app.jinja_env.globals["record_label"] = record_label
