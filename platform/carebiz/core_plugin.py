@@ -32,6 +32,7 @@ from carebiz.errors import ServiceError
 from carebiz.models import CORE_MODELS, AuditEntry, Job
 from carebiz.plugins.manifest import CORE, PluginManifest
 from carebiz.security.rows import branch_rule
+from carebiz.toolkit.permissions import manager_permission
 
 manifest = PluginManifest(
     name=CORE,
@@ -90,6 +91,7 @@ def permissions() -> list[Permission]:
         Permission("admin.tokens", _l("Manage everyone's API tokens"), weight=13),
         Permission("admin.plugins", _l("Switch subsystems on and off"), weight=14),
         Permission("admin.settings", _l("Change business settings"), weight=15),
+        manager_permission(),
         Permission("audit.view", _l("Read the audit log"), default_roles=("manager",),
                    weight=20),
         Permission("crm.customers.view", _l("See customers and their 360° page"),

@@ -8,11 +8,8 @@ record answers 422 on that field. Writes commit once, after the service returned
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -48,8 +45,8 @@ from carebiz.crm.services import (
 from carebiz.crm.services import overview as overview_service
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.security import can, require, visible
+from carebiz.toolkit import end_of_today, is_manager, one_visible, today
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: a path segment that is a record id: anything else (letters, 0, ids beyond 32 bits) is 404
 ID = f"int(min=1, max={s.MAX_ID})"
 #: how many lookup hits a customer list searches through for an identifier
@@ -69,8 +66,7 @@ def _user() -> Any:
 
 def _visible_one(model: type, record_id: int, message: str) -> Any:
     """The record if the user may see it; 404 otherwise, whether it is missing or hidden."""
-    stmt = visible(select(model).where(model.id == record_id), model, _user())
-    record = db.session().scalar(stmt)
+    record = one_visible(model, record_id, _user())
     if record is None:
         raise NotFound(message)
     return record
@@ -123,14 +119,6 @@ def _vehicle_detail(vehicle: Vehicle) -> _Extended:
 def _sections(panels: list[Any]) -> dict[str, dict[str, Any]]:
     """Each plugin panel's JSON summary, by the panel's name."""
     return {panel.name: dict(panel.summary or {}) for panel in panels}
-
-
-def _business_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("CAREBIZ_TIMEZONE") or DEFAULT_TIMEZONE)
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(_business_tz()).date()
 
 
 def _looks_like_identifier(query: str) -> bool:
@@ -454,7 +442,7 @@ class VehicleOwner(MethodView):
         vehicle = _vehicle(vehicle_id)
         owner = _reference(Party, data["owner_id"], "owner_id", active=True)
         if owner.id != vehicle.owner_id:
-            vehicles.change_owner(sess, vehicle, owner, data["since"] or _today())
+            vehicles.change_owner(sess, vehicle, owner, data["since"] or today())
             sess.commit()
         return _vehicle_detail(vehicle), 200, etag_headers(vehicle)
 
@@ -513,11 +501,6 @@ class Lookup(MethodView):
         return {"items": items, "total": len(items)}
 
 
-def _manages(user: Any) -> bool:
-    return (user.all_branches or user.is_superuser
-            or any(role.name == "manager" for role in user.roles))
-
-
 @blp.route("/my-day")
 class MyDay(MethodView):
     @require("crm.timeline.edit")
@@ -528,9 +511,8 @@ class MyDay(MethodView):
         own, or with ``scope=branch`` (managers) everyone's in your branches."""
         sess = db.session()
         user = _user()
-        tz = _business_tz()
-        until = dt.datetime.combine(dt.datetime.now(tz).date(), dt.time.max, tzinfo=tz)
-        whole = args["scope"] == "branch" and _manages(user)
+        until = end_of_today()
+        whole = args["scope"] == "branch" and is_manager(user)
         stmt = visible(timeline.my_day(user, today_end=until, whole_branch=whole),
                        TimelineEntry, user)
         page = page_of(sess, stmt, args["page"], args["per_page"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from flask import current_app
@@ -23,6 +22,7 @@ from carebiz.errors import NotFound
 from carebiz.models import Branch
 from carebiz.security import visible
 from carebiz.services import settings
+from carebiz.toolkit.business_time import business_tz
 
 
 def _locale(locale: Any) -> str:
@@ -66,7 +66,7 @@ def build_statement(session: Any, party_id: int, locale: Any, user: Any = None
                       if p)
     total_text = format_money(total, base, loc)
     capital = chinese_capital(total) if base == "CNY" else None
-    zone = ZoneInfo(current_app.config.get("CAREBIZ_TIMEZONE") or "UTC")  # the business's
+    zone = business_tz()  # the business's
     generated = format_datetime(dt.datetime.now(dt.UTC), "medium", tzinfo=zone, locale=loc)
     columns = [_("Date"), _("Source"), _("Reference"), _("Amount"),
                _("Amount in %(currency)s", currency=base)]
