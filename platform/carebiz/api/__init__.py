@@ -183,7 +183,12 @@ def init_app(app: Flask) -> CareBizApi:
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:
-        return error_response(exc.status, exc.message, exc.errors, exc.code, exc.details)
+        response = error_response(exc.status, exc.message, exc.errors, exc.code, exc.details)
+        retry = exc.details.get("retry_after")  # Busy: when to try again
+        if retry is not None and exc.status == 503:
+            response = _as_response(response)
+            response.headers["Retry-After"] = str(retry)
+        return response
 
     @app.errorhandler(IntegrityError)
     def integrity_error(exc: IntegrityError) -> Any:

@@ -18,7 +18,7 @@ What each does, with an example, is in ``docs/plugin-guide.md`` ("Toolkit", "API
 
 from carebiz.api.errors import error_body, flatten_errors, status_word
 from carebiz.toolkit.business_time import aware, business_tz, end_of_today, local_now, today
-from carebiz.toolkit.json_body import json_body
+from carebiz.toolkit.json_input import json_body
 from carebiz.toolkit.permissions import (
     MANAGE_TEAM,
     api_login_required,
@@ -29,7 +29,7 @@ from carebiz.toolkit.permissions import (
 )
 from carebiz.toolkit.records import MAX_ID, one_visible, record_id, visible_or_404
 from carebiz.toolkit.redirects import redirect_next, safe_next
-from carebiz.toolkit.saving import Outcome, apply_errors, form_status, saving
+from carebiz.toolkit.save import Outcome, apply_errors, form_status, saving
 
 __all__ = [
     "MANAGE_TEAM", "MAX_ID", "Outcome", "api_login_required", "apply_errors", "aware",
