@@ -75,8 +75,7 @@ def _visible_one(model: type, record_id: int, message: str) -> Any:
 def _reference(model: type, record_id: int, field: str, *, active: bool = False) -> Any:
     """A record named by an id in the request body: 422 on ``field`` if the user cannot see
     it (or, with ``active``, if it was merged away)."""
-    stmt = visible(select(model).where(model.id == record_id), model, _user())
-    record = db.session().scalar(stmt)
+    record = one_visible(model, record_id, _user())
     if record is not None and (not active or record.active):
         return record
     if model is Vehicle:

@@ -1,10 +1,10 @@
 """CRM pages: customers and their 360° page, vehicles, timeline and follow-ups, "my day", the
 one search box, merging duplicates and custom fields.
 
-Views stay thin, as in :mod:`carebiz.web.admin`: they read the form, call
-``carebiz.crm.services`` (which hold the rules), commit once, and on a
-:class:`~carebiz.errors.ServiceError` roll back and show the form again with the messages next
-to the fields and everything the user typed. Every record is loaded through the row filters, so
+Views stay thin: they read the form and call ``carebiz.crm.services`` (which hold the rules)
+inside :func:`carebiz.toolkit.saving`, which commits once, and on a
+:class:`~carebiz.errors.ServiceError` rolls back and shows the form again with the messages
+next to the fields and everything the user typed. Every record is loaded through the row filters, so
 a customer or vehicle outside the user's branches answers 404 exactly like one that does not
 exist."""
 
