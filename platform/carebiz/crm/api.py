@@ -45,7 +45,7 @@ from carebiz.crm.services import (
 from carebiz.crm.services import overview as overview_service
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.security import can, require, visible
-from carebiz.toolkit import end_of_today, is_manager, one_visible, today
+from carebiz.toolkit import end_of_today, is_manager, one_visible, saving, today
 
 #: a path segment that is a record id: anything else (letters, 0, ids beyond 32 bits) is 404
 ID = f"int(min=1, max={s.MAX_ID})"
@@ -194,9 +194,9 @@ class Customers(MethodView):
         sess = db.session()
         allow = data.pop("allow_duplicates")
         vins = data.pop("vins")
-        party = parties.create_party(sess, data, user=_user(), allow_duplicates=allow,
-                                     vins=vins)
-        sess.commit()
+        with saving():
+            party = parties.create_party(sess, data, user=_user(), allow_duplicates=allow,
+                                         vins=vins)
         return party, 201, etag_headers(party)
 
 
@@ -225,9 +225,9 @@ class CustomerItem(MethodView):
         expected = expected_version(data.pop("version", None))
         party = _customer(party_id)
         allow = data.pop("allow_duplicates", False)
-        parties.update_party(sess, party, data, user=_user(), allow_duplicates=allow,
-                             expected_version=expected)
-        sess.commit()
+        with saving():
+            parties.update_party(sess, party, data, user=_user(), allow_duplicates=allow,
+                                 expected_version=expected)
         return party, 200, etag_headers(party)
 
 
@@ -286,12 +286,12 @@ class CustomerTimeline(MethodView):
         vehicle = (_reference(Vehicle, data["vehicle_id"], "vehicle_id")
                    if data["vehicle_id"] else None)
         assignee = timeline.check_assignee(sess, data["assignee_id"])
-        entry = timeline.add_entry(
-            sess, party, data["kind"], subject=data["subject"], body=data["body"],
-            occurred_at=data["occurred_at"], vehicle=vehicle, due_at=data["due_at"],
-            assignee_id=assignee, ref_type=data["ref_type"], ref_id=data["ref_id"],
-            user=_user())
-        sess.commit()
+        with saving():
+            entry = timeline.add_entry(
+                sess, party, data["kind"], subject=data["subject"], body=data["body"],
+                occurred_at=data["occurred_at"], vehicle=vehicle, due_at=data["due_at"],
+                assignee_id=assignee, ref_type=data["ref_type"], ref_id=data["ref_id"],
+                user=_user())
         return entry
 
 
@@ -306,10 +306,10 @@ class CompleteFollowup(MethodView):
         sess = db.session()
         entry = _visible_one(TimelineEntry, entry_id,
                              _("No timeline entry with id %(id)s.", id=entry_id))
-        timeline.complete_followup(sess, entry, outcome=data["outcome"],
-                                   satisfaction=data["satisfaction"], user=_user(),
-                                   cancelled=data["cancelled"])
-        sess.commit()
+        with saving():
+            timeline.complete_followup(sess, entry, outcome=data["outcome"],
+                                       satisfaction=data["satisfaction"], user=_user(),
+                                       cancelled=data["cancelled"])
         return entry
 
 
@@ -326,8 +326,8 @@ class MergeCustomers(MethodView):
         sess = db.session()
         keep = _reference(Party, data["keep_id"], "keep_id")
         remove = _reference(Party, data["remove_id"], "remove_id")
-        merge.merge_parties(sess, keep, remove, user=_user())
-        sess.commit()
+        with saving():
+            merge.merge_parties(sess, keep, remove, user=_user())
         return keep, 200, etag_headers(keep)
 
 
@@ -341,9 +341,9 @@ class CustomerContacts(MethodView):
         sess = db.session()
         organization = _customer(party_id)
         person = _reference(Party, data["person_id"], "person_id")
-        link = parties.set_contact(sess, organization, person, data["position"],
-                                   data["primary"])
-        sess.commit()
+        with saving():
+            link = parties.set_contact(sess, organization, person, data["position"],
+                                       data["primary"])
         return link
 
 
@@ -395,8 +395,8 @@ class Vehicles(MethodView):
         sess = db.session()
         if data.get("owner_id"):
             _reference(Party, data["owner_id"], "owner_id")
-        vehicle = vehicles.create_vehicle(sess, data, user=_user())
-        sess.commit()
+        with saving():
+            vehicle = vehicles.create_vehicle(sess, data, user=_user())
         return _vehicle_detail(vehicle), 201, etag_headers(vehicle)
 
 
@@ -424,8 +424,8 @@ class VehicleItem(MethodView):
         vehicle = _vehicle(vehicle_id)
         if data.get("owner_id"):
             _reference(Party, data["owner_id"], "owner_id")
-        vehicles.update_vehicle(sess, vehicle, data, user=_user(), expected_version=expected)
-        sess.commit()
+        with saving():
+            vehicles.update_vehicle(sess, vehicle, data, user=_user(), expected_version=expected)
         return _vehicle_detail(vehicle), 200, etag_headers(vehicle)
 
 
@@ -441,8 +441,8 @@ class VehicleOwner(MethodView):
         vehicle = _vehicle(vehicle_id)
         owner = _reference(Party, data["owner_id"], "owner_id", active=True)
         if owner.id != vehicle.owner_id:
-            vehicles.change_owner(sess, vehicle, owner, data["since"] or today())
-            sess.commit()
+            with saving():
+                vehicles.change_owner(sess, vehicle, owner, data["since"] or today())
         return _vehicle_detail(vehicle), 200, etag_headers(vehicle)
 
 
@@ -464,10 +464,10 @@ class VehicleOdometer(MethodView):
         ``value_km`` unless ``meter_replaced``."""
         sess = db.session()
         vehicle = _vehicle(vehicle_id)
-        reading = vehicles.record_odometer(sess, vehicle, data["value_km"], data["read_at"],
-                                           source=data["source"],
-                                           meter_replaced=data["meter_replaced"], user=_user())
-        sess.commit()
+        with saving():
+            reading = vehicles.record_odometer(sess, vehicle, data["value_km"], data["read_at"],
+                                               source=data["source"],
+                                               meter_replaced=data["meter_replaced"], user=_user())
         return reading
 
 
@@ -559,7 +559,7 @@ class CustomFields(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Add a custom field; its values live in the record's ``custom``."""
         sess = db.session()
-        field = custom_fields.define(sess, **data)
-        sess.commit()
+        with saving():
+            field = custom_fields.define(sess, **data)
         return field
 
