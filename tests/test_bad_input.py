@@ -28,6 +28,8 @@ def _error_shape(resp: Any) -> dict[str, Any]:
     assert body is not None, resp.data[:300]
     assert set(body) >= {"code", "status", "message", "errors"}, body
     assert body["code"] == resp.status_code
+    assert body["status"].isidentifier() and body["status"].islower(), body  # a machine word
+    assert all(isinstance(v, list) for v in body["errors"].values()), body
     return body
 
 

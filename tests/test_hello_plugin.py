@@ -403,7 +403,7 @@ def test_chinese_translation_of_the_plugin(hello_app: Flask, world: dict[str, An
     resp = hello_app.test_client().post(
         GREETINGS, json={"message": ""},
         headers={**bearer(hello_app, "sales"), "Accept-Language": "zh-CN"})
-    assert resp.get_json()["errors"]["message"] == "请填写内容。"
+    assert resp.get_json()["errors"]["message"] == ["请填写内容。"]
 
     label = hello.plugin.manifest.label
     with hello_app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):

@@ -75,7 +75,7 @@ def test_api_refuses_a_common_password(app, seeded):
     assert "simple sequence" in body["message"] and "password" in body["errors"]
     resp = app.test_client().post("/api/v1/users", headers=admin, json={
         "username": "newbie", "password": "newbie-rules"})
-    assert resp.status_code == 422 and "user name" in resp.get_json()["errors"]["password"]
+    assert resp.status_code == 422 and "user name" in resp.get_json()["errors"]["password"][0]
 
 
 def _page_error(html: str) -> str:

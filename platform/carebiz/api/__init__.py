@@ -1,7 +1,8 @@
 """The versioned JSON API (``/api/v1``) built with flask-smorest, and its error format.
 
-Every error answers ``{"code": <HTTP status>, "status": <reason>, "message": <what to do>,
-"errors": {<field>: <reason>}}``; bad input gets 400/409/422, never 500."""
+Every error answers ``{"code": <HTTP status>, "status": <machine word>, "message": <what to
+do>, "errors": {<field>: [<reason>, …]}}`` (:mod:`carebiz.api.errors`); bad input gets
+400/409/422, never 500."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from flask_smorest import Api
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.http import HTTP_STATUS_CODES
 
 from carebiz.api.common import ErrorSchema, decimal_as_string
+from carebiz.api.errors import error_body, flatten_errors
 from carebiz.db import rollback_session
 from carebiz.errors import ServiceError
 
@@ -59,10 +60,6 @@ def is_api_request() -> bool:
     return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
 
 
-def error_body(code: int, message: str, errors: Any = None, status: str = "") -> dict[str, Any]:
-    return {"code": code, "status": status, "message": message, "errors": errors or {}}
-
-
 class CareBizApi(Api):
     """flask-smorest's Api with errors in our format, and HTML errors left to pages.
 
@@ -89,22 +86,13 @@ class CareBizApi(Api):
         else:
             rollback_session()
             data = getattr(error, "data", None) or {}
-            errors = data.get("messages") or data.get("errors") or {}
-            if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
-                                                             "form_and_files", "headers",
-                                                             "path"} and errors:
-                flat: dict[str, Any] = {}
-                for location, part in errors.items():
-                    if isinstance(part, dict):
-                        flat.update(part)
-                    else:  # e.g. a body that is not JSON at all
-                        flat[location] = part
-                errors = flat
+            errors = flatten_errors(_without_locations(
+                data.get("messages") or data.get("errors") or {}))
             message = data.get("message") or http_message(error)
             if errors and error.code == 422 and not data.get("message"):
                 message = gettext("Some fields are not valid: %(fields)s",
-                                  fields=", ".join(sorted(map(str, errors))))
-            response = jsonify(error_body(error.code or 500, message, errors, error.name))
+                                  fields=", ".join(sorted(errors)))
+            response = jsonify(error_body(error.code or 500, message, errors))
             response.status_code = error.code or 500
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response = _as_response(response)
@@ -113,6 +101,26 @@ class CareBizApi(Api):
             response = _as_response(response)
             response.headers["WWW-Authenticate"] = 'Bearer realm="carebiz"'
         return response
+
+
+#: where webargs found the input; its errors are keyed by these first
+_LOCATIONS = frozenset({"json", "query", "querystring", "form", "files", "form_and_files",
+                        "headers", "cookies", "path", "view_args", "json_or_form"})
+
+
+def _without_locations(errors: Any) -> Any:
+    """webargs files errors under the input's location (``{"json": {"name": [...]}}``);
+    clients name fields, so the location level goes (a message on the location itself, as
+    for a body that is not an object, keeps the location's name)."""
+    if not (isinstance(errors, dict) and errors and set(errors) <= _LOCATIONS):
+        return errors
+    merged: dict[Any, Any] = {}
+    for location, part in errors.items():
+        if isinstance(part, dict):
+            merged.update(part)
+        else:
+            merged[location] = part
+    return merged
 
 
 def _as_response(rv: Any) -> Any:
@@ -153,7 +161,7 @@ def bare_error(code: int, message: Any) -> Response:
         from carebiz.web.layout import bare_error_page
 
         return bare_error_page(code, text)
-    body = json.dumps(error_body(code, text, {}, HTTP_STATUS_CODES.get(code, "")))
+    body = json.dumps(error_body(code, text))
     return Response(body, status=code, mimetype="application/json")
 
 
@@ -175,7 +183,12 @@ def init_app(app: Flask) -> CareBizApi:
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Any:
-        return error_response(exc.status, exc.message, exc.errors, exc.code, exc.details)
+        response = error_response(exc.status, exc.message, exc.errors, exc.code, exc.details)
+        retry = exc.details.get("retry_after")  # Busy: when to try again
+        if retry is not None and exc.status == 503:
+            response = _as_response(response)
+            response.headers["Retry-After"] = str(retry)
+        return response
 
     @app.errorhandler(IntegrityError)
     def integrity_error(exc: IntegrityError) -> Any:

@@ -193,17 +193,28 @@ ApiBlueprint = Blueprint
 
 
 class ErrorSchema(Schema):
-    """Every error answer of the API (documentation only; see :func:`carebiz.api.error_body`)."""
+    """Every error answer of the API (documentation only; built by
+    :func:`carebiz.api.errors.error_body`)."""
 
     code = fields.Integer(required=True, metadata={"description": "The HTTP status."})
     status = fields.String(required=True, metadata={
-        "description": "What went wrong: the HTTP reason (`Not Found`) or a code such as "
-                       "`validation_failed`, `conflict`, `possible_duplicate`."})
+        "description": "What went wrong, as a stable machine word to branch on: "
+                       "`bad_request`, `unauthorized`, `forbidden`, `not_found`, "
+                       "`method_not_allowed`, `conflict`, `payload_too_large`, "
+                       "`uri_too_long`, `unsupported_media_type`, `validation_failed`, "
+                       "`rate_limited`, `internal_error`, `unavailable`, or a more specific "
+                       "one such as `version_conflict`, `possible_duplicate`, `busy`, "
+                       "`missing_rate`. Never an HTTP reason phrase.",
+        "pattern": "^[a-z][a-z0-9_]*$"})
     message = fields.String(required=True, metadata={
         "description": "What to do, in the request's language."})
-    errors = fields.Dict(required=True, keys=fields.String(), metadata={
-        "description": "Each bad field (or JSON path) with its reason or reasons; empty "
-                       "when no single field is at fault."})
+    errors = fields.Dict(required=True, keys=fields.String(),
+                         values=fields.List(fields.String()), metadata={
+        "description": "Every field at fault with the list of its messages, all of them "
+                       "at once. Nested fields are one key per leaf, written as a path "
+                       "(`phones[0].number`, `custom.colour`, `where.and[1].op`); "
+                       "`_schema` holds messages about the input as a whole. Empty when "
+                       "no single field is at fault."})
 
 
 class DuplicateSchema(Schema):

@@ -20,6 +20,7 @@ from carebiz.models.audit import for_reader
 from carebiz.security import api_login_required, can, require, visible
 from carebiz.services import branches as branch_service
 from carebiz.services import subsystems, tokens, users
+from carebiz.toolkit import saving
 
 blp = ApiBlueprint("core_api", __name__, url_prefix="/api/v1",
                    description="Platform core: identity, subsystems, jobs, tokens, organisation.")
@@ -63,9 +64,9 @@ class PluginSwitch(MethodView):
     @blp.response(200, s.PluginSwitchResultSchema)
     def patch(self, data: dict[str, Any], name: str) -> Any:
         """Switch a subsystem on (with what it requires) or off (with what requires it)."""
-        sess = db.session()
-        changed = subsystems.switch(sess, _host(), name, data["enabled"], current_user.username)
-        sess.commit()
+        with saving():
+            changed = subsystems.switch(db.session(), _host(), name, data["enabled"],
+                                        current_user.username)
         return {"changed": changed, "enabled": sorted(_host().active_names() - {"core"})}
 
 
@@ -113,9 +114,9 @@ class Tokens(MethodView):
     @blp.response(201, s.NewTokenSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Issue a token for yourself. The secret is in this answer only."""
-        sess = db.session()
-        token, secret = tokens.create_token(sess, current_user, data["name"], data["expires_at"])
-        sess.commit()
+        with saving():
+            token, secret = tokens.create_token(db.session(), current_user, data["name"],
+                                                data["expires_at"])
         token.token = secret
         return token
 
@@ -131,8 +132,8 @@ class TokenItem(MethodView):
         if token is None or (token.user_id != current_user.id
                              and not can(current_user, "admin.tokens")):
             abort(404, message=_("No such token."))
-        tokens.revoke_token(sess, token)
-        sess.commit()
+        with saving():
+            tokens.revoke_token(sess, token)
         return token
 
 
@@ -154,9 +155,8 @@ class Branches(MethodView):
     @blp.response(201, s.BranchSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a branch."""
-        sess = db.session()
-        branch = branch_service.save_branch(sess, None, **data)
-        sess.commit()
+        with saving():
+            branch = branch_service.save_branch(db.session(), None, **data)
         return branch
 
 
@@ -175,9 +175,8 @@ class Users(MethodView):
     @blp.response(201, s.UserSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a user account."""
-        sess = db.session()
-        user = users.create_user(sess, **data)
-        sess.commit()
+        with saving():
+            user = users.create_user(db.session(), **data)
         return user
 
 

@@ -8,11 +8,8 @@ record answers 422 on that field. Writes commit once, after the service returned
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -48,8 +45,8 @@ from carebiz.crm.services import (
 from carebiz.crm.services import overview as overview_service
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.security import can, require, visible
+from carebiz.toolkit import end_of_today, is_manager, one_visible, saving, today
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: a path segment that is a record id: anything else (letters, 0, ids beyond 32 bits) is 404
 ID = f"int(min=1, max={s.MAX_ID})"
 #: how many lookup hits a customer list searches through for an identifier
@@ -69,8 +66,7 @@ def _user() -> Any:
 
 def _visible_one(model: type, record_id: int, message: str) -> Any:
     """The record if the user may see it; 404 otherwise, whether it is missing or hidden."""
-    stmt = visible(select(model).where(model.id == record_id), model, _user())
-    record = db.session().scalar(stmt)
+    record = one_visible(model, record_id, _user())
     if record is None:
         raise NotFound(message)
     return record
@@ -79,8 +75,7 @@ def _visible_one(model: type, record_id: int, message: str) -> Any:
 def _reference(model: type, record_id: int, field: str, *, active: bool = False) -> Any:
     """A record named by an id in the request body: 422 on ``field`` if the user cannot see
     it (or, with ``active``, if it was merged away)."""
-    stmt = visible(select(model).where(model.id == record_id), model, _user())
-    record = db.session().scalar(stmt)
+    record = one_visible(model, record_id, _user())
     if record is not None and (not active or record.active):
         return record
     if model is Vehicle:
@@ -123,14 +118,6 @@ def _vehicle_detail(vehicle: Vehicle) -> _Extended:
 def _sections(panels: list[Any]) -> dict[str, dict[str, Any]]:
     """Each plugin panel's JSON summary, by the panel's name."""
     return {panel.name: dict(panel.summary or {}) for panel in panels}
-
-
-def _business_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("CAREBIZ_TIMEZONE") or DEFAULT_TIMEZONE)
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(_business_tz()).date()
 
 
 def _looks_like_identifier(query: str) -> bool:
@@ -207,9 +194,9 @@ class Customers(MethodView):
         sess = db.session()
         allow = data.pop("allow_duplicates")
         vins = data.pop("vins")
-        party = parties.create_party(sess, data, user=_user(), allow_duplicates=allow,
-                                     vins=vins)
-        sess.commit()
+        with saving():
+            party = parties.create_party(sess, data, user=_user(), allow_duplicates=allow,
+                                         vins=vins)
         return party, 201, etag_headers(party)
 
 
@@ -238,9 +225,9 @@ class CustomerItem(MethodView):
         expected = expected_version(data.pop("version", None))
         party = _customer(party_id)
         allow = data.pop("allow_duplicates", False)
-        parties.update_party(sess, party, data, user=_user(), allow_duplicates=allow,
-                             expected_version=expected)
-        sess.commit()
+        with saving():
+            parties.update_party(sess, party, data, user=_user(), allow_duplicates=allow,
+                                 expected_version=expected)
         return party, 200, etag_headers(party)
 
 
@@ -299,12 +286,12 @@ class CustomerTimeline(MethodView):
         vehicle = (_reference(Vehicle, data["vehicle_id"], "vehicle_id")
                    if data["vehicle_id"] else None)
         assignee = timeline.check_assignee(sess, data["assignee_id"])
-        entry = timeline.add_entry(
-            sess, party, data["kind"], subject=data["subject"], body=data["body"],
-            occurred_at=data["occurred_at"], vehicle=vehicle, due_at=data["due_at"],
-            assignee_id=assignee, ref_type=data["ref_type"], ref_id=data["ref_id"],
-            user=_user())
-        sess.commit()
+        with saving():
+            entry = timeline.add_entry(
+                sess, party, data["kind"], subject=data["subject"], body=data["body"],
+                occurred_at=data["occurred_at"], vehicle=vehicle, due_at=data["due_at"],
+                assignee_id=assignee, ref_type=data["ref_type"], ref_id=data["ref_id"],
+                user=_user())
         return entry
 
 
@@ -319,10 +306,10 @@ class CompleteFollowup(MethodView):
         sess = db.session()
         entry = _visible_one(TimelineEntry, entry_id,
                              _("No timeline entry with id %(id)s.", id=entry_id))
-        timeline.complete_followup(sess, entry, outcome=data["outcome"],
-                                   satisfaction=data["satisfaction"], user=_user(),
-                                   cancelled=data["cancelled"])
-        sess.commit()
+        with saving():
+            timeline.complete_followup(sess, entry, outcome=data["outcome"],
+                                       satisfaction=data["satisfaction"], user=_user(),
+                                       cancelled=data["cancelled"])
         return entry
 
 
@@ -339,8 +326,8 @@ class MergeCustomers(MethodView):
         sess = db.session()
         keep = _reference(Party, data["keep_id"], "keep_id")
         remove = _reference(Party, data["remove_id"], "remove_id")
-        merge.merge_parties(sess, keep, remove, user=_user())
-        sess.commit()
+        with saving():
+            merge.merge_parties(sess, keep, remove, user=_user())
         return keep, 200, etag_headers(keep)
 
 
@@ -354,9 +341,9 @@ class CustomerContacts(MethodView):
         sess = db.session()
         organization = _customer(party_id)
         person = _reference(Party, data["person_id"], "person_id")
-        link = parties.set_contact(sess, organization, person, data["position"],
-                                   data["primary"])
-        sess.commit()
+        with saving():
+            link = parties.set_contact(sess, organization, person, data["position"],
+                                       data["primary"])
         return link
 
 
@@ -408,8 +395,8 @@ class Vehicles(MethodView):
         sess = db.session()
         if data.get("owner_id"):
             _reference(Party, data["owner_id"], "owner_id")
-        vehicle = vehicles.create_vehicle(sess, data, user=_user())
-        sess.commit()
+        with saving():
+            vehicle = vehicles.create_vehicle(sess, data, user=_user())
         return _vehicle_detail(vehicle), 201, etag_headers(vehicle)
 
 
@@ -437,8 +424,8 @@ class VehicleItem(MethodView):
         vehicle = _vehicle(vehicle_id)
         if data.get("owner_id"):
             _reference(Party, data["owner_id"], "owner_id")
-        vehicles.update_vehicle(sess, vehicle, data, user=_user(), expected_version=expected)
-        sess.commit()
+        with saving():
+            vehicles.update_vehicle(sess, vehicle, data, user=_user(), expected_version=expected)
         return _vehicle_detail(vehicle), 200, etag_headers(vehicle)
 
 
@@ -454,8 +441,8 @@ class VehicleOwner(MethodView):
         vehicle = _vehicle(vehicle_id)
         owner = _reference(Party, data["owner_id"], "owner_id", active=True)
         if owner.id != vehicle.owner_id:
-            vehicles.change_owner(sess, vehicle, owner, data["since"] or _today())
-            sess.commit()
+            with saving():
+                vehicles.change_owner(sess, vehicle, owner, data["since"] or today())
         return _vehicle_detail(vehicle), 200, etag_headers(vehicle)
 
 
@@ -477,10 +464,10 @@ class VehicleOdometer(MethodView):
         ``value_km`` unless ``meter_replaced``."""
         sess = db.session()
         vehicle = _vehicle(vehicle_id)
-        reading = vehicles.record_odometer(sess, vehicle, data["value_km"], data["read_at"],
-                                           source=data["source"],
-                                           meter_replaced=data["meter_replaced"], user=_user())
-        sess.commit()
+        with saving():
+            reading = vehicles.record_odometer(sess, vehicle, data["value_km"], data["read_at"],
+                                               source=data["source"],
+                                               meter_replaced=data["meter_replaced"], user=_user())
         return reading
 
 
@@ -513,11 +500,6 @@ class Lookup(MethodView):
         return {"items": items, "total": len(items)}
 
 
-def _manages(user: Any) -> bool:
-    return (user.all_branches or user.is_superuser
-            or any(role.name == "manager" for role in user.roles))
-
-
 @blp.route("/my-day")
 class MyDay(MethodView):
     @require("crm.timeline.edit")
@@ -528,9 +510,8 @@ class MyDay(MethodView):
         own, or with ``scope=branch`` (managers) everyone's in your branches."""
         sess = db.session()
         user = _user()
-        tz = _business_tz()
-        until = dt.datetime.combine(dt.datetime.now(tz).date(), dt.time.max, tzinfo=tz)
-        whole = args["scope"] == "branch" and _manages(user)
+        until = end_of_today()
+        whole = args["scope"] == "branch" and is_manager(user)
         stmt = visible(timeline.my_day(user, today_end=until, whole_branch=whole),
                        TimelineEntry, user)
         page = page_of(sess, stmt, args["page"], args["per_page"])
@@ -578,7 +559,7 @@ class CustomFields(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Add a custom field; its values live in the record's ``custom``."""
         sess = db.session()
-        field = custom_fields.define(sess, **data)
-        sess.commit()
+        with saving():
+            field = custom_fields.define(sess, **data)
         return field
 

@@ -41,7 +41,7 @@ from carebiz.jobs import submit, visible_job
 from carebiz.models import Job
 from carebiz.models.job import FINISHED
 from carebiz.security import require
-from carebiz.web.admin import form_status
+from carebiz.toolkit import form_status
 from carebiz.web.admin_forms import options
 from carebiz.web.limits import large_upload
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from flask import current_app
@@ -24,6 +23,7 @@ from carebiz.errors import NotFound
 from carebiz.models import Branch, User
 from carebiz.security import visible
 from carebiz.services import settings
+from carebiz.toolkit.business_time import business_tz
 
 
 def build_statement(session: Session, party_id: int, *, user: User, locale: str
@@ -60,7 +60,7 @@ def build_statement(session: Session, party_id: int, *, user: User, locale: str
                       if p)
     total_text = format_money(total, base, loc)
     capital = chinese_capital(total) if base == "CNY" else None
-    zone = ZoneInfo(current_app.config.get("CAREBIZ_TIMEZONE") or "UTC")  # the business's
+    zone = business_tz()  # the business's
     generated = format_datetime(dt.datetime.now(dt.UTC), "medium", tzinfo=zone, locale=loc)
     columns = [_("Date"), _("Source"), _("Reference"), _("Amount"),
                _("Amount in %(currency)s", currency=base)]

@@ -1,10 +1,10 @@
 """CRM pages: customers and their 360° page, vehicles, timeline and follow-ups, "my day", the
 one search box, merging duplicates and custom fields.
 
-Views stay thin, as in :mod:`carebiz.web.admin`: they read the form, call
-``carebiz.crm.services`` (which hold the rules), commit once, and on a
-:class:`~carebiz.errors.ServiceError` roll back and show the form again with the messages next
-to the fields and everything the user typed. Every record is loaded through the row filters, so
+Views stay thin: they read the form and call ``carebiz.crm.services`` (which hold the rules)
+inside :func:`carebiz.toolkit.saving`, which commits once, and on a
+:class:`~carebiz.errors.ServiceError` rolls back and shows the form again with the messages
+next to the fields and everything the user typed. Every record is loaded through the row filters, so
 a customer or vehicle outside the user's branches answers 404 exactly like one that does not
 exist."""
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -32,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from carebiz import db
-from carebiz.concurrency import explain_save_error, parse_version
+from carebiz.concurrency import parse_version
 from carebiz.crm import forms as f
 from carebiz.crm import validation
 from carebiz.crm.models import (
@@ -44,7 +43,6 @@ from carebiz.crm.models import (
     TimelineEntry,
     Vehicle,
 )
-from carebiz.crm.schemas import MAX_ID
 from carebiz.crm.services import custom_fields as field_service
 from carebiz.crm.services import listing, parties, recent, timeline
 from carebiz.crm.services import lookup as lookup_service
@@ -59,11 +57,22 @@ from carebiz.errors import ServiceError
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
 from carebiz.services.branches import usable_branches
-from carebiz.web.admin import (
+from carebiz.toolkit import (
+    aware,
+    end_of_today,
     form_status,
+    is_manager,
+    local_now,
+    one_visible,
+    record_id,
+    safe_next,
+    saving,
+    today,
+    visible_or_404,
+)
+from carebiz.web.admin import (
     paginate,
     record_audit,
-    saving,
     sorted_by,
 )
 from carebiz.web.links import record_label, record_url
@@ -87,22 +96,6 @@ def _host() -> Any:
     return current_app.extensions["carebiz"].host
 
 
-def business_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("CAREBIZ_TIMEZONE") or "UTC")
-
-
-def local_now() -> dt.datetime:
-    """Now on the business's wall clock, naive, as ``datetime-local`` inputs show it."""
-    return utcnow().astimezone(business_tz()).replace(tzinfo=None, second=0, microsecond=0)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A ``datetime-local`` input's value (business wall clock) as an aware datetime."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=business_tz())
-
-
 def phone_region() -> str:
     """The business's phone region, looked up once per request (a list formats a number per
     row; the settings service reads the value once per session)."""
@@ -116,34 +109,12 @@ def custom_aliases(definitions: list[Any]) -> dict[str, str]:
     return {f"custom.{d.name}": f.custom_field_name(d.name) for d in definitions}
 
 
-def safe_next(target: str | None) -> str | None:
-    """A local path to return to after a form, never another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
-def one_visible(model: type, record_id: Any) -> Any:
-    """The record if it exists and the user may see it, else None."""
-    try:
-        record_id = int(record_id)
-    except (TypeError, ValueError):
-        return None
-    if not 1 <= record_id <= MAX_ID:  # no record has it; the driver would overflow
-        return None
-    stmt = visible(select(model).where(model.id == record_id), model, current_user)
-    return _sess().scalar(stmt)
-
-
 def party_or_404(party_id: int) -> Party:
     """The customer with phones, e-mails, roles and tags loaded in the same statement."""
-    try:
-        party_id = int(party_id)
-    except (TypeError, ValueError):
+    number = record_id(party_id)
+    if number is None:
         abort(404)
-    if not 1 <= party_id <= MAX_ID:  # no record has it; the driver would overflow
-        abort(404)
-    stmt = visible(parties.whole_party(party_id), Party, current_user)
+    stmt = visible(parties.whole_party(number), Party, current_user)
     party = _sess().execute(stmt).unique().scalar_one_or_none()
     if party is None:
         abort(404)
@@ -151,10 +122,7 @@ def party_or_404(party_id: int) -> Party:
 
 
 def vehicle_or_404(vehicle_id: int) -> Vehicle:
-    vehicle = one_visible(Vehicle, vehicle_id)
-    if vehicle is None:
-        abort(404)
-    return vehicle
+    return visible_or_404(Vehicle, vehicle_id)
 
 
 def merged_redirect(party: Party, endpoint: str = "crm.customer") -> Any:
@@ -240,11 +208,6 @@ def remember(entity_type: str, entity_id: int, label: str) -> None:
     except SQLAlchemyError:
         sess.rollback()
         g.pop("_crm_trail", None)
-
-
-def is_manager(user: Any) -> bool:
-    return bool(user.all_branches or user.is_superuser
-                or any(r.name == "manager" for r in user.roles))
 
 
 # -- template helpers --------------------------------------------------------------------------
@@ -430,7 +393,6 @@ def customer_edit(party_id: int) -> Any:
         **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
     fit_branch_field(form.branch_id, party.branch_id)
     duplicates: list[dict[str, Any]] = []
-    status = None
     if form.validate_on_submit():
         aliases = custom_aliases(definitions)
         with saving(form, aliases) as done:
@@ -440,11 +402,10 @@ def customer_edit(party_id: int) -> Any:
         if done.ok:
             flash(_("Customer %(name)s saved.", name=party.name), "success")
             return redirect(url_for(".customer", party_id=party.id))
-        status = explain_save_error(form, done.error, aliases)
         duplicates = duplicate_rows(done.error)
     return render_template("crm/customer_form.html", form=form, party=party,
                            duplicates=duplicates, warning=_warning(duplicates),
-                           custom_fields=definitions), status or form_status(form)
+                           custom_fields=definitions), form_status(form)
 
 
 # -- customers: the 360° page ------------------------------------------------------------------
@@ -477,7 +438,7 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
     kind = request.args.get("kind", "")
     wanted = [kind] if kind else None
     before = request.args.get("before", type=int)
-    if before is not None and not 1 <= before <= MAX_ID:
+    if before is not None and record_id(before) is None:
         before = None
     ov = overview_service.overview(sess, party, current_user,
                                    timeline_limit=TIMELINE_PAGE + 1, kinds=wanted)
@@ -641,9 +602,8 @@ def search() -> Any:
 @require("crm.timeline.edit")
 def my_day() -> Any:
     sess = _sess()
-    tz = business_tz()
     now = utcnow()
-    today_end = dt.datetime.combine(now.astimezone(tz).date(), dt.time.max, tzinfo=tz)
+    today_end = end_of_today()
     manager = is_manager(current_user)
     whole = manager and request.args.get("all") == "1"
     stmt = visible(timeline.my_day(current_user, today_end=today_end, whole_branch=whole),
@@ -712,7 +672,7 @@ def _render_vehicle(vehicle: Vehicle, odometer_form: f.OdometerForm | None = Non
         odometer_form=odometer_form or f.OdometerForm(formdata=None,
                                                       data={"read_at": local_now()}),
         owner_form=owner_form or f.OwnerForm(formdata=None, data={
-            "owner_since": utcnow().astimezone(business_tz()).date()}),
+            "owner_since": today()}),
         audit_entries=record_audit("vehicle", vehicle.id)), status
 
 
@@ -809,7 +769,6 @@ def vehicle_edit(vehicle_id: int) -> Any:
         "version": str(car.version),
         **{f.custom_field_name(d.name): str(custom.get(d.name, "")) for d in definitions}})
     fit_branch_field(form.branch_id, car.branch_id)
-    status = None
     if form.validate_on_submit():
         aliases = custom_aliases(definitions)
         with saving(form, aliases) as done:
@@ -818,10 +777,9 @@ def vehicle_edit(vehicle_id: int) -> Any:
         if done.ok:
             flash(_("Vehicle %(vin)s saved.", vin=car.vin), "success")
             return redirect(url_for(".vehicle", vehicle_id=car.id))
-        status = explain_save_error(form, done.error, aliases)
     owner = one_visible(Party, car.owner_id) if car.owner_id else None
     return render_template("crm/vehicle_form.html", form=form, vehicle=car, owner=owner,
-                           existing=None, custom_fields=definitions), status or form_status(form)
+                           existing=None, custom_fields=definitions), form_status(form)
 
 
 # -- custom fields -----------------------------------------------------------------------------

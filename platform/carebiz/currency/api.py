@@ -18,6 +18,7 @@ from carebiz.currency import schemas as s
 from carebiz.currency.codes import currency_list
 from carebiz.currency.money import Money
 from carebiz.security import api_login_required, require
+from carebiz.toolkit import saving
 
 blp = ApiBlueprint("currency_api", __name__, url_prefix="/api/v1/currency",
                    description="Currencies, dated exchange rates and conversion.")
@@ -51,9 +52,9 @@ class Rates(MethodView):
         """Enter a rate: one unit of ``base`` costs ``rate`` units of ``quote`` from
         ``valid_from``."""
         sess = db.session()
-        row = rates.add_rate(sess, data["base"], data["quote"], data["rate"],
-                             data["valid_from"])
-        sess.commit()
+        with saving():
+            row = rates.add_rate(sess, data["base"], data["quote"], data["rate"],
+                                 data["valid_from"])
         return row
 
 

@@ -31,7 +31,8 @@ from carebiz.currency.money import Money
 from carebiz.currency.words import chinese_capital
 from carebiz.errors import ServiceError, ValidationFailed
 from carebiz.security import can, require
-from carebiz.web.admin import apply_errors, form_status, paginate
+from carebiz.toolkit import apply_errors, form_status, saving
+from carebiz.web.admin import paginate
 from carebiz.web.admin_forms import clean, local_today
 
 bp = Blueprint("currency", __name__, url_prefix="/currency", template_folder="templates")
@@ -218,15 +219,10 @@ def rates_page() -> Any:
 def rate_new() -> Any:
     form = RateForm()
     if form.validate_on_submit():
-        sess = _sess()
-        try:
-            row = rates.add_rate(sess, clean(form.base.data), clean(form.quote.data),
+        with saving(form) as done:
+            row = rates.add_rate(_sess(), clean(form.base.data), clean(form.quote.data),
                                  clean(form.rate.data), form.valid_from.data)
-            sess.commit()
-        except ServiceError as exc:
-            sess.rollback()
-            apply_errors(form, exc)
-        else:
+        if done.ok:
             flash(_("Rate saved: 1 %(base)s = %(rate)s %(quote)s from %(date)s.",
                     base=row.base, quote=row.quote, rate=format(row.rate.normalize(), "f"),
                     date=row.valid_from.isoformat()), "success")

@@ -17,10 +17,12 @@ from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from carebiz import db
+from carebiz.concurrency import parse_version
 from carebiz.documents import custom as customs
 from carebiz.documents import service
 from carebiz.errors import ValidationFailed
 from carebiz.security import require
+from carebiz.toolkit import apply_errors, form_status, saving
 from carebiz.web.limits import large_form
 
 bp = Blueprint("documents", __name__, url_prefix="/documents", template_folder="templates")
@@ -70,9 +72,6 @@ def templates() -> Any:
 @large_form(4 * customs.MAX_BODY + 1024)  # UTF-8 takes up to 4 bytes a character
 @require("admin.settings")
 def template_edit(type_name: str) -> Any:
-    from carebiz.concurrency import explain_save_error, parse_version
-    from carebiz.web.admin import apply_errors, form_status, saving
-
     doc_type = service.get_type(type_name)
     sess = db.session()
     row = customs.get_template(sess, doc_type.name)
@@ -81,7 +80,6 @@ def template_edit(type_name: str) -> Any:
                               "terms": row.terms if row else "",
                               "colour": (row.accent_colour or "") if row else "",
                               "version": str(row.version) if row else ""})
-    status = None
     if form.validate_on_submit():
         body = (form.body.data or "").replace("\r\n", "\n")
         if body.strip() == default.strip():
@@ -103,13 +101,12 @@ def template_edit(type_name: str) -> Any:
                                       logo, actor=current_user.username,
                                       expected_version=parse_version(form.version.data))
             ok = outcome.ok
-            status = explain_save_error(form, outcome.error, {"accent_colour": "colour"})
         if ok:
             flash(_("The template of %(type)s was saved.", type=doc_type.label), "success")
             return redirect(url_for(".template_edit", type_name=doc_type.name))
     row = customs.get_template(sess, doc_type.name)
     return render_template("documents/template_form.html", form=form, doc_type=doc_type,
-                           row=row), status or form_status(form)
+                           row=row), form_status(form)
 
 
 @bp.route("/templates/<string:type_name>/preview")

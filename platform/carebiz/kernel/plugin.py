@@ -21,6 +21,7 @@ from carebiz.contributions import (
 )
 from carebiz.models import CORE_MODELS, AuditEntry
 from carebiz.security.rows import branch_rule
+from carebiz.toolkit.permissions import manager_permission
 
 
 @hookimpl
@@ -51,6 +52,7 @@ def permissions() -> list[Permission]:
         Permission("admin.tokens", _l("Manage everyone's API tokens"), weight=13),
         Permission("admin.plugins", _l("Switch subsystems on and off"), weight=14),
         Permission("admin.settings", _l("Change business settings"), weight=15),
+        manager_permission(),
         Permission("audit.view", _l("Read the audit log"), default_roles=("manager",),
                    weight=20),
     ]

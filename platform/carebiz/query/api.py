@@ -19,6 +19,7 @@ from carebiz.concurrency import etag_headers, expected_version
 from carebiz.query import charts, operators, service
 from carebiz.query import schemas as s
 from carebiz.security import api_login_required
+from carebiz.toolkit import saving
 
 blp = ApiBlueprint("query_api", __name__, url_prefix="/api/v1/query",
                    description="Composite and simple queries, analysis, charts and saved "
@@ -83,8 +84,8 @@ class SavedQueries(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Save a query (private, or shared with a role or a branch of yours)."""
         sess = db.session()
-        saved = service.saved_create(sess, _user(), data)
-        sess.commit()
+        with saving():
+            saved = service.saved_create(sess, _user(), data)
         return saved
 
 
@@ -105,8 +106,8 @@ class SavedQuery(MethodView):
         ``If-Match``) so the change cannot overwrite one you have not seen (409)."""
         sess = db.session()
         expected = expected_version(data.pop("version", None))
-        saved = service.saved_update(sess, _user(), saved_id, data, expected_version=expected)
-        sess.commit()
+        with saving():
+            saved = service.saved_update(sess, _user(), saved_id, data, expected_version=expected)
         return saved, 200, etag_headers(saved)
 
     @api_login_required
@@ -114,5 +115,5 @@ class SavedQuery(MethodView):
     def delete(self, saved_id: int) -> None:
         """Delete a saved query (its owner only)."""
         sess = db.session()
-        service.saved_delete(sess, _user(), saved_id)
-        sess.commit()
+        with saving():
+            service.saved_delete(sess, _user(), saved_id)

@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
@@ -28,6 +27,7 @@ from carebiz.query import compiler as c
 from carebiz.query import operators as ops
 from carebiz.security.permissions import can
 from carebiz.security.rows import filters_for, visible
+from carebiz.toolkit.business_time import business_tz
 
 MAX_PER_PAGE = 500
 MAX_GROUPS = 1000
@@ -83,11 +83,6 @@ def describe(source: Any) -> dict[str, Any]:
 
 
 # --- context, statements, limits ----------------------------------------------------------
-
-
-def business_tz() -> ZoneInfo:
-    name = current_app.config.get("CAREBIZ_TIMEZONE") if has_app_context() else None
-    return ZoneInfo(name or "UTC")
 
 
 def context(session: Session, source: Any, now: dt.datetime | None = None) -> c.Context:

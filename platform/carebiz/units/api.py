@@ -15,6 +15,7 @@ from flask.views import MethodView
 from carebiz import db
 from carebiz.api.common import ApiBlueprint, UnitErrorSchema
 from carebiz.security import api_login_required, require
+from carebiz.toolkit import saving
 from carebiz.units import registry, services
 from carebiz.units import schemas as s
 from carebiz.units.models import PackagingUnit
@@ -73,7 +74,7 @@ class Packaging(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Define a packaging unit: ``1 <name> = factor <base_unit>``."""
         sess = db.session()
-        unit = services.define_packaging_unit(sess, data["name"], data["label"],
-                                              data["base_unit"], data["factor"])
-        sess.commit()
+        with saving():
+            unit = services.define_packaging_unit(sess, data["name"], data["label"],
+                                                  data["base_unit"], data["factor"])
         return _row(unit, services.packaging_table(sess))

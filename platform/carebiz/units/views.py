@@ -23,8 +23,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from carebiz import db
 from carebiz.errors import ServiceError
 from carebiz.security import can, require
+from carebiz.toolkit import form_status, saving
 from carebiz.units import registry, services
-from carebiz.web.admin import apply_errors, form_status
 from carebiz.web.admin_forms import clean
 
 bp = Blueprint("units", __name__, url_prefix="/units", template_folder="templates")
@@ -139,17 +139,12 @@ def packaging_new() -> Any:
     """Define a packaging unit: ``1 <name> = factor <base_unit>``."""
     form = PackagingForm()
     if form.validate_on_submit():
-        sess = _sess()
-        try:
-            unit = services.define_packaging_unit(sess, clean(form.name.data),
+        with saving(form) as done:
+            unit = services.define_packaging_unit(_sess(), clean(form.name.data),
                                                   clean(form.label.data),
                                                   clean(form.base_unit.data),
                                                   clean(form.factor.data))
-            sess.commit()
-        except ServiceError as exc:
-            sess.rollback()
-            apply_errors(form, exc)
-        else:
+        if done.ok:
             flash(_("Packaging unit %(name)s defined: 1 %(name)s = %(factor)s %(base)s.",
                     name=unit.name, factor=registry.to_text(Decimal(unit.factor)),
                     base=unit.base_unit), "success")

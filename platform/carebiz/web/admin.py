@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +26,10 @@ from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_babel import to_utc
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, or_, select
 
 from carebiz import db
-from carebiz.concurrency import busy_as_service_error, explain_save_error, parse_version
+from carebiz.concurrency import parse_version
 from carebiz.errors import ServiceError
 from carebiz.models import ApiToken, AuditEntry, Branch, Role, User, user_roles
 from carebiz.models.audit import for_reader
@@ -45,6 +42,7 @@ from carebiz.services import settings as settings_service
 from carebiz.services import subsystems
 from carebiz.services import tokens as token_service
 from carebiz.services import users as user_service
+from carebiz.toolkit import apply_errors, form_status, saving
 from carebiz.web.admin_forms import (
     BranchForm,
     RoleForm,
@@ -128,54 +126,6 @@ def sorted_by(stmt: Select[Any], columns: dict[str, Any], default: str,
     column = columns[key]
     order = column.desc() if wanted.startswith("-") else column.asc()
     return stmt.order_by(order, tiebreak), wanted
-
-
-def apply_errors(form: FlaskForm, exc: ServiceError, aliases: dict[str, str] | None = None) -> None:
-    """Put a service's field errors next to the matching fields; flash what matches none."""
-    unplaced = []
-    for key, message in exc.errors.items():
-        name = (aliases or {}).get(key, key)
-        field = form._fields.get(name)
-        if field is None:
-            unplaced.append(str(message))
-        else:
-            field.errors = [*field.errors, str(message)]
-    if unplaced or not exc.errors:
-        flash(exc.message if not unplaced else f"{exc.message}: {' '.join(unplaced)}", "danger")
-
-
-class Outcome:
-    ok = False
-    #: the service error, for pages that show more of it (the duplicates it matched)
-    error: ServiceError | None = None
-
-
-@contextmanager
-def saving(form: FlaskForm | None = None,
-           aliases: dict[str, str] | None = None) -> Iterator[Outcome]:
-    """Run the service calls in the ``with`` block as one transaction: commit when they
-    succeed; on a :class:`ServiceError` roll back and show its messages next to the form's
-    fields (``aliases`` maps service field names to form field names) or flash it when there
-    is no form. Check ``.ok`` (and ``.error``) afterwards."""
-    sess = db.session()
-    outcome = Outcome()
-    try:
-        with busy_as_service_error():  # a lock timeout is a message, not a 500 page
-            yield outcome
-            sess.commit()
-        outcome.ok = True
-    except ServiceError as exc:
-        sess.rollback()
-        outcome.error = exc
-        if form is not None:
-            apply_errors(form, exc, aliases)
-        else:
-            flash(exc.message, "danger")
-
-
-def form_status(form: FlaskForm) -> int:
-    """A submitted form shown again means it was not accepted."""
-    return 422 if form.is_submitted() else 200
 
 
 # -- audit helpers usable by every record page ----------------------------------------------
@@ -458,7 +408,6 @@ def _branch_form(branch: Branch | None) -> Any:
     """Create and edit share one form and one service call."""
     sess = db.session()
     form = BranchForm(obj=branch)
-    status = None
     if form.validate_on_submit():
         with saving(form) as outcome:
             saved = branch_service.save_branch(
@@ -467,10 +416,9 @@ def _branch_form(branch: Branch | None) -> Any:
         if outcome.ok:
             flash(_("Branch %(code)s saved.", code=saved.code), "success")
             return redirect(url_for(".branch_edit", branch_id=saved.id))
-        status = explain_save_error(form, outcome.error)
     entries = record_audit("branch", branch.id) if branch is not None else []
     return render_template("admin/branch_form.html", form=form, branch=branch,
-                           audit_entries=entries), status or form_status(form)
+                           audit_entries=entries), form_status(form)
 
 
 # -- API tokens -----------------------------------------------------------------------------

@@ -4,7 +4,6 @@ and the language switch (remembered per user)."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -22,6 +21,7 @@ from carebiz.models import User
 from carebiz.security import sessions
 from carebiz.security.throttle import Lockout, login_throttle, record_lockout
 from carebiz.services.users import MIN_PASSWORD_LENGTH, authenticate, change_own_password
+from carebiz.toolkit import redirect_next
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -64,19 +64,10 @@ def _failed(form: FlaskForm, field: Any, username: str, template: str) -> Any | 
     return _locked(form, field, lock, template)
 
 
-def safe_next(target: str | None) -> str:
-    """Only same-site relative targets, so a crafted link cannot send users elsewhere."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/"):
-            return target
-    return url_for("home.index")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")))
+        return redirect_next(request.args.get("next"))
     form = LoginForm()
     if form.validate_on_submit():
         guard, username = login_throttle(), form.username.data
@@ -89,7 +80,7 @@ def login() -> Any:
             guard.succeeded(username)
             sess.commit()
             login_user(user, remember=form.remember.data)
-            return redirect(safe_next(request.args.get("next")))
+            return redirect_next(request.args.get("next"))
         refused = _failed(form, form.password, username, "auth/login.html")
         if refused is not None:
             return refused
@@ -151,4 +142,4 @@ def set_language(code: str) -> Any:
             current_user.locale = code
             db.session().commit()
         refresh()
-    return redirect(safe_next(request.form.get("next")))
+    return redirect_next(request.form.get("next"))

@@ -35,7 +35,7 @@ from carebiz import db
 from carebiz.i18n import normalise
 from carebiz.services import setup as setup_service
 from carebiz.services.users import MIN_PASSWORD_LENGTH
-from carebiz.web.admin import form_status, saving
+from carebiz.toolkit import form_status, saving
 from carebiz.web.admin_forms import clean, options
 
 bp = Blueprint("setup", __name__, template_folder="templates")

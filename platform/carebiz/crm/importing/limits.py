@@ -24,7 +24,7 @@ class TooLarge(ServiceError):
     """The upload has more bytes or rows than one import may hold (413)."""
 
     status = 413
-    code = "too_large"
+    code = "payload_too_large"
 
 
 def too_large_error() -> TooLarge:

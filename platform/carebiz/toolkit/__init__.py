@@ -1,0 +1,40 @@
+"""The toolkit of plugin code: the helpers every page and API of a plugin (and of the core)
+needs, in one public, documented place. Import from here, not from the modules behind it::
+
+    from carebiz.toolkit import business_tz, saving, form_status, visible_or_404
+
+What each does, with an example, is in ``docs/plugin-guide.md`` ("Toolkit", "API errors").
+
+- **time**: :func:`business_tz`, :func:`local_now`, :func:`today`, :func:`end_of_today`,
+  :func:`aware`;
+- **redirects**: :func:`safe_next`, :func:`redirect_next`;
+- **records**: :func:`visible_or_404`, :func:`one_visible`, :func:`record_id`;
+- **permissions**: :func:`can`, :func:`require`, :func:`api_login_required`,
+  :func:`check_permission`, :func:`is_manager` (the :data:`MANAGE_TEAM` permission);
+- **saving**: :func:`saving`, :class:`Outcome`, :func:`form_status`, :func:`apply_errors`;
+- **API input and errors**: :func:`json_body`, :func:`error_body`, :func:`flatten_errors`,
+  :func:`status_word`.
+"""
+
+from carebiz.api.errors import error_body, flatten_errors, status_word
+from carebiz.toolkit.business_time import aware, business_tz, end_of_today, local_now, today
+from carebiz.toolkit.json_input import json_body
+from carebiz.toolkit.permissions import (
+    MANAGE_TEAM,
+    api_login_required,
+    can,
+    check_permission,
+    is_manager,
+    require,
+)
+from carebiz.toolkit.records import MAX_ID, one_visible, record_id, visible_or_404
+from carebiz.toolkit.redirects import redirect_next, safe_next
+from carebiz.toolkit.save import Outcome, apply_errors, form_status, saving
+
+__all__ = [
+    "MANAGE_TEAM", "MAX_ID", "Outcome", "api_login_required", "apply_errors", "aware",
+    "business_tz", "can", "check_permission", "end_of_today", "error_body", "flatten_errors",
+    "form_status", "is_manager", "json_body", "local_now", "one_visible", "record_id",
+    "redirect_next", "require", "safe_next", "saving", "status_word", "today",
+    "visible_or_404",
+]
