@@ -1,0 +1,251 @@
+"""Manifest and hook implementations of the car wash (entry point ``wash``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import click
+from flask import render_template
+from flask.cli import with_appcontext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from carebiz import contributions as c
+from carebiz import db, hookimpl
+from carebiz.crm import signals as crm_signals
+from carebiz.errors import NotFound, ServiceError
+from carebiz.export.table import Column, Table
+from carebiz.plugins import PluginManifest
+from carebiz.plugins.capabilities import Capability
+from carebiz.security import can, visible
+
+from . import __version__, api, hooks, services, signals, views
+from .models import WashCard, WashTicket
+
+log = logging.getLogger(__name__)
+
+manifest = PluginManifest(name="wash", version=__version__, label=_l("Car wash"),
+                          description=_l("Wash tickets and wash cards."),
+                          package="tests.carwash_plugin")
+
+STAFF = ("manager", "salesperson", "service_adviser", "technician", "read_only")
+
+
+@hookimpl
+def models() -> list[type]:
+    return [WashCard, WashTicket]
+
+
+@hookimpl
+def web_blueprints() -> list[Any]:
+    return [views.bp]
+
+
+@hookimpl
+def api_blueprints() -> list[Any]:
+    return [api.blp]
+
+
+@hookimpl
+def hookspecs() -> list[Any]:
+    return [hooks]
+
+
+@hookimpl
+def permissions() -> list[c.Permission]:
+    return [c.Permission("wash.view", _l("See wash tickets"), default_roles=STAFF, weight=600),
+            c.Permission("wash.wash", _l("Open and finish washes"),
+                       default_roles=("manager", "technician"), weight=601)]
+
+
+@hookimpl
+def menu_items(user: Any) -> list[c.MenuItem]:
+    return [c.MenuItem("wash", _l("Car wash"), "wash.index", permission="wash.view",
+                     icon="droplet", weight=600)]
+
+
+@hookimpl
+def row_filters(model: Any, user: Any) -> list[Any]:
+    """Stale tickets (left open overnight) are for those who may wash, not for readers."""
+    if model is WashTicket and not can(user, "wash.wash"):
+        return [WashTicket.status != "stale"]
+    return []
+
+
+def _panel(session: Any, user: Any, column: Any, value: int) -> list[c.Panel]:
+    if not can(user, "wash.view"):
+        return []
+    stmt = visible(select(WashTicket).where(column == value), WashTicket, user)
+    tickets = session.scalars(stmt.order_by(WashTicket.id.desc())).all()
+    return [c.Panel("wash", _l("Car washes"),
+                  render_template("wash/panel.html", tickets=tickets),
+                  weight=600, summary={"washes": len(tickets)})]
+
+
+@hookimpl
+def customer_panels(session: Any, customer: Any, user: Any) -> list[c.Panel]:
+    return _panel(session, user, WashTicket.customer_id, customer.id)
+
+
+@hookimpl
+def vehicle_panels(session: Any, vehicle: Any, user: Any) -> list[c.Panel]:
+    return _panel(session, user, WashTicket.vehicle_id, vehicle.id)
+
+
+@hookimpl
+def timeline_kinds() -> list[c.TimelineKind]:
+    return [c.TimelineKind("wash.done", _l("Car washed"), "droplet")]
+
+
+@hookimpl
+def record_pages() -> list[c.RecordPage]:
+    return [c.RecordPage("wash_ticket", "wash.ticket", "ticket_id", "wash.view",
+                       label=_l("Wash ticket"))]
+
+
+@hookimpl
+def customer_lookup(session: Any, query: str, user: Any) -> list[c.LookupHit]:
+    owner = services.card_owner(session, query)
+    return [] if owner is None else [c.LookupHit(owner, 100, _("wash card %(n)s", n=query))]
+
+
+@hookimpl
+def customer_merge(session: Any, keep: Any, remove: Any) -> None:
+    services.repoint(session, keep.id, remove.id)
+
+
+@hookimpl
+def query_sources() -> list[c.QuerySource]:
+    fields = (c.QueryField("program", _l("Program"), "choice",
+                         choices=tuple((p, p) for p in services.PROGRAMS)),
+              c.QueryField("price", _l("Price"), "number"),
+              c.QueryField("done_at", _l("Washed at"), "datetime"))
+    return [c.QuerySource("wash_tickets", _l("Wash tickets"), WashTicket, fields,
+                        permission="wash.view", weight=600)]
+
+
+@hookimpl
+def reports() -> list[c.Report]:
+    return [c.Report("wash.by_month", _l("Washes by month"), "wash_tickets",
+                   params=(c.ReportParam("days", _l("Days back"), "number", 90),),
+                   where={"field": "done_at", "op": "last_days", "value": {"param": "days"}},
+                   group_by=[{"field": "done_at", "by": "month"}], chart="line")]
+
+
+def build_tickets(session: Any, user: Any, args: Any) -> Table:
+    stmt = visible(select(WashTicket).order_by(WashTicket.id), WashTicket, user)
+    columns = [Column("id", _("Ticket"), "number"), Column("plate", _("Plate")),
+               Column("program", _("Program")), Column("price", _("Price"), "money",
+                                                       currency="CNY")]
+    rows = ({col.key: getattr(t, col.key) for col in columns} for t in session.scalars(stmt))
+    return Table(_("Wash tickets"), columns, rows)
+
+
+@hookimpl
+def export_tables() -> list[c.ExportTable]:
+    return [c.ExportTable("wash.tickets", _l("Wash tickets"), build_tickets,
+                        permission="wash.view", weight=600)]
+
+
+def build_print(session: Any, record_id: int, *, user: Any, locale: str) -> dict[str, Any]:
+    stmt = visible(select(WashTicket).where(WashTicket.id == record_id), WashTicket, user)
+    ticket = session.scalar(stmt)
+    if ticket is None:
+        raise NotFound(_("No wash ticket %(id)s.", id=record_id))
+    return {"title": _("Wash ticket %(id)s", id=ticket.id),
+            "parties": [(_("Plate"), ticket.plate)], "columns": [_("Program"), _("Price")],
+            "rows": [[ticket.program, str(ticket.price)]], "ticket": ticket}
+
+
+@hookimpl
+def document_types() -> list[c.DocumentType]:
+    return [c.DocumentType("wash.ticket", _l("Wash ticket"), "wash/print.html", build_print,
+                         permission="wash.view")]
+
+
+@click.group("wash", help="Car wash commands.")
+def wash_cli() -> None:
+    """The ``carebiz wash`` group."""
+
+
+@wash_cli.command("issue-card")
+@click.argument("customer_id", type=int)
+@click.argument("number")
+@with_appcontext
+def issue_card(customer_id: int, number: str) -> None:
+    """Issue wash card NUMBER to customer CUSTOMER_ID."""
+    session = db.session()
+    try:
+        card = services.issue_card(session, customer_id, number)
+    except ServiceError as exc:  # a clear message and exit code 1, not a traceback
+        raise click.ClickException(f"{exc} {exc.errors}") from exc
+    session.commit()
+    click.echo(f"card {card.number} issued")
+
+
+@hookimpl
+def cli_commands() -> list[click.Command]:
+    return [wash_cli]
+
+
+@hookimpl
+def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
+    if not branches or session.scalar(select(WashTicket.id).limit(1)):
+        return
+    customer = session.scalar(select(services.Party).order_by(services.Party.id).limit(1))
+    if customer is not None:
+        services.create_ticket(session, user=None, customer_id=customer.id, program="basic",
+                               plate="DEMO-1", branch_id=branches[0].id)
+
+
+def close_stale(ctx: Any, **params: Any) -> dict[str, int]:
+    session = db.session()
+    closed = services.open_tickets_before_today(session)
+    session.commit()
+    return {"closed": closed}
+
+
+@hookimpl
+def tasks() -> list[c.Task]:
+    return [c.Task("wash.close_stale", _l("Close stale wash tickets"), close_stale)]
+
+
+@hookimpl
+def scheduled_jobs() -> list[c.ScheduledJob]:
+    return [c.ScheduledJob("wash.nightly", "wash.close_stale", timedelta(days=1))]
+
+
+@hookimpl
+def settings() -> list[c.SettingSpec]:
+    return [c.SettingSpec("wash.base_price", "30", _l("Price of a basic wash"), "decimal",
+                        weight=600)]
+
+
+class BayBooking:
+    """The ``wash.bay_booking`` capability: how many tickets wait for a bay now."""
+
+    def queue_length(self, session: Any) -> int:
+        return len(session.scalars(select(WashTicket.id).where(
+            WashTicket.status == "open")).all())
+
+
+@hookimpl
+def capabilities() -> list[Capability]:
+    return [Capability("wash.bay_booking", BayBooking(), "Wash bays waiting")]
+
+
+def log_timeline(sender: Any, entry_id: int, kind: str, **_: Any) -> None:
+    log.info("timeline entry %s (%s) added", entry_id, kind)
+
+
+def log_finished(sender: Any, ticket_id: int, **_: Any) -> None:
+    log.info("wash ticket %s finished", ticket_id)
+
+
+@hookimpl
+def event_receivers() -> list[c.EventReceiver]:
+    return [c.EventReceiver(crm_signals.timeline_entry_added, log_timeline, name="wash.timeline"),
+            c.EventReceiver(signals.ticket_finished, log_finished, name="wash.finished")]

@@ -1,0 +1,62 @@
+"""Pages: the list of wash tickets with a form to open one, and a ticket's own page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import Optional
+
+from carebiz import db
+from carebiz.security import visible
+from carebiz.toolkit import check_permission, form_status, require, saving, visible_or_404
+
+from . import services
+from .models import WashTicket
+
+bp = Blueprint("wash", __name__, url_prefix="/wash", template_folder="templates")
+
+
+class TicketForm(FlaskForm):
+    customer_id = IntegerField(_l("Customer number"))
+    vehicle_id = IntegerField(_l("Vehicle number"), validators=[Optional()])
+    plate = StringField(_l("Plate"))
+    program = SelectField(_l("Program"), choices=[(p, p) for p in services.PROGRAMS])
+
+
+@bp.route("/", methods=["GET", "POST"])
+@require("wash.view")
+def index() -> Any:
+    form = TicketForm()
+    if form.is_submitted():
+        check_permission("wash.wash")
+    if form.validate_on_submit():
+        with saving(form) as done:
+            ticket = services.create_ticket(
+                db.session(), user=current_user._get_current_object(), **{
+                    k: form.data[k] for k in ("customer_id", "vehicle_id", "plate", "program")})
+        if done.ok:
+            return redirect(url_for(".ticket", ticket_id=ticket.id))
+    stmt = visible(select(WashTicket).order_by(WashTicket.id.desc()), WashTicket, current_user)
+    tickets = db.session().scalars(stmt.limit(100)).all()
+    return render_template("wash/index.html", tickets=tickets, form=form), form_status(form)
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@require("wash.view")
+def ticket(ticket_id: int) -> Any:
+    return render_template("wash/ticket.html", ticket=visible_or_404(WashTicket, ticket_id))
+
+
+@bp.post("/tickets/<int:ticket_id>/finish")
+@require("wash.wash")
+def finish(ticket_id: int) -> Any:
+    record = visible_or_404(WashTicket, ticket_id)
+    with saving():
+        services.finish_ticket(db.session(), record, current_user._get_current_object())
+    return redirect(url_for(".ticket", ticket_id=ticket_id))
