@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -199,17 +200,20 @@ def test_demo_task_setting_and_capability(app: Flask, world: dict[str, Any]) -> 
     load_demo(app)  # safe twice
     with app.app_context():
         from tests.carwash_plugin.models import WashTicket
-        assert len(db.session().scalars(select(WashTicket)).all()) == 1
+        [demo] = db.session().scalars(select(WashTicket)).all()
         host = app.extensions["carebiz"].host
         assert host.capability("wash.bay_booking").queue_length(db.session()) == 1
         assert [j.task for j in host.collect("scheduled_jobs") if j.name == "wash.nightly"] == [
             "wash.close_stale"]
+        demo.created_at -= timedelta(days=2)  # left open since the day before yesterday
+        db.session().commit()
+    open_ticket(app, world)  # opened today: stays open
     job = app.test_client().post("/api/v1/jobs", json={"task": "wash.close_stale"},
                                  headers=bearer(app, "admin"))
     assert job.status_code in (201, 202), job.get_json()
     done = app.test_client().get(f"/api/v1/jobs/{job.get_json()['id']}",
                                  headers=bearer(app, "admin")).get_json()
-    assert done["status"] == "finished" and done["result"] == {"closed": 0}
+    assert done["status"] == "finished" and done["result"] == {"closed": 1}
 
 
 def test_own_hookspec_answered_by_another_plugin(wash: ModuleType, fake_dists: FakeDists,
@@ -228,6 +232,21 @@ def test_own_hookspec_answered_by_another_plugin(wash: ModuleType, fake_dists: F
         from tests.carwash_plugin import services
         assert services.price_of(db.session(), "basic", 1) == Decimal("25")
     assert data
+
+
+def test_beside_every_plugin_and_switched_off(wash: ModuleType, fake_dists: FakeDists,
+                                               make_app: Callable[..., Flask]) -> None:
+    fake_dists.dist("carebiz-wash", {"wash": "tests.carwash_plugin.plugin"}, "0.1.0")
+    app = make_app(schema=False)  # CAREBIZ_PLUGINS=all: every history migrated
+    assert "wash" in migrate.upgrade(app)
+    seed(app)
+    assert client(app, "manager").get("/wash/").status_code == 200
+    off = app.test_client().patch("/api/v1/plugins/wash", json={"enabled": False},
+                                  headers=bearer(app, "admin"))
+    assert off.status_code == 200, off.get_json()
+    assert client(app, "manager").get("/wash/").status_code == 404
+    refused = app.test_cli_runner().invoke(args=["wash", "issue-card", "1", "x"])
+    assert refused.exit_code == 1 and "switched off" in refused.output
 
 
 def test_chinese_translation(app: Flask, world: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ class WashTicketSchema(Schema):
     vehicle_id = fields.Integer(allow_none=True, load_default=None)
     plate = fields.String(load_default="")
     program = fields.String(required=True)
-    price = fields.Decimal(places=2, as_string=True, allow_none=True, load_default=None)
+    price = fields.Decimal(places=2, as_string=True, dump_only=True)
     status = fields.String(dump_only=True)
     branch_id = fields.Integer(dump_only=True)
 
@@ -49,7 +49,7 @@ class Tickets(MethodView):
     @blp.arguments(WashTicketSchema)
     @blp.response(201, WashTicketSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        """Open a ticket (price from the setting unless given)."""
+        """Open a ticket (priced from the wash.base_price setting)."""
         with saving():
             ticket = services.create_ticket(db.session(),
                                             user=current_user._get_current_object(), **data)

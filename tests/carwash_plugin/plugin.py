@@ -11,7 +11,7 @@ from flask import render_template
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from carebiz import contributions as c
 from carebiz import db, hookimpl
@@ -203,7 +203,7 @@ def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
 
 def close_stale(ctx: Any, **params: Any) -> dict[str, int]:
     session = db.session()
-    closed = services.open_tickets_before_today(session)
+    closed = services.close_stale(session)
     session.commit()
     return {"closed": closed}
 
@@ -228,8 +228,7 @@ class BayBooking:
     """The ``wash.bay_booking`` capability: how many tickets wait for a bay now."""
 
     def queue_length(self, session: Any) -> int:
-        return len(session.scalars(select(WashTicket.id).where(
-            WashTicket.status == "open")).all())
+        return session.scalar(select(func.count(WashTicket.id)).where(WashTicket.status == "open"))
 
 
 @hookimpl

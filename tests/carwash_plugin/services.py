@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
@@ -17,7 +17,7 @@ from carebiz.errors import ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.services import settings
 from carebiz.services.branches import default_branch_for
-from carebiz.toolkit import business_tz, one_visible, today
+from carebiz.toolkit import end_of_today, one_visible
 
 from . import signals
 from .models import WashCard, WashTicket
@@ -45,8 +45,8 @@ def price_of(session: Session, program: str, customer_id: int) -> Decimal:
 
 
 def create_ticket(session: Session, *, user: Any, customer_id: Any, program: Any,
-                  vehicle_id: Any = None, plate: str = "", branch_id: int | None = None,
-                  price: Any = None) -> WashTicket:
+                  vehicle_id: Any = None, plate: str = "",
+                  branch_id: int | None = None) -> WashTicket:
     """Open a ticket for a customer the user sees; every broken rule is named at once."""
     errors: dict[str, str] = {}
     customer = _load(session, Party, customer_id, user)
@@ -64,16 +64,11 @@ def create_ticket(session: Session, *, user: Any, customer_id: Any, program: Any
               or getattr(customer, "branch_id", None))
     if branch is None:
         errors["branch_id"] = _("Choose a branch.")
-    try:
-        amount = Decimal(str(price)) if price not in (None, "") else None
-    except InvalidOperation:
-        errors["price"] = _("Not an amount.")
     if errors:
         raise ValidationFailed(_("The wash ticket was not saved."), errors)
-    if amount is None:
-        amount = price_of(session, program, customer.id)
     ticket = WashTicket(customer_id=customer.id, vehicle_id=vehicle_id, plate=plate,
-                        program=program, price=amount, branch_id=branch)
+                        program=program, price=price_of(session, program, customer.id),
+                        branch_id=branch)
     session.add(ticket)
     session.flush()
     return ticket
@@ -123,10 +118,8 @@ def repoint(session: Session, keep_id: int, remove_id: int) -> None:
                         .values(customer_id=keep_id))
 
 
-def open_tickets_before_today(session: Session) -> int:
-    """The nightly task: tickets left open from an earlier day are closed as 'stale'."""
-    rows = session.scalars(select(WashTicket).where(WashTicket.status == "open")).all()
-    stale = [t for t in rows if t.created_at.astimezone(business_tz()).date() < today()]
-    for ticket in stale:
-        ticket.status = "stale"
-    return len(stale)
+def close_stale(session: Session) -> int:
+    """The nightly task: tickets left open since before today are closed as 'stale'."""
+    stmt = update(WashTicket).where(WashTicket.status == "open",
+                                    WashTicket.created_at <= end_of_today() - timedelta(days=1))
+    return session.execute(stmt.values(status="stale")).rowcount
