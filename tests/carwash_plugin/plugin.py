@@ -58,13 +58,13 @@ def hookspecs() -> list[Any]:
 def permissions() -> list[c.Permission]:
     return [c.Permission("wash.view", _l("See wash tickets"), default_roles=STAFF, weight=600),
             c.Permission("wash.wash", _l("Open and finish washes"),
-                       default_roles=("manager", "technician"), weight=601)]
+                         default_roles=("manager", "technician"), weight=601)]
 
 
 @hookimpl
 def menu_items(user: Any) -> list[c.MenuItem]:
     return [c.MenuItem("wash", _l("Car wash"), "wash.index", permission="wash.view",
-                     icon="droplet", weight=600)]
+                       icon="droplet", weight=600)]
 
 
 @hookimpl
@@ -81,8 +81,8 @@ def _panel(session: Any, user: Any, column: Any, value: int) -> list[c.Panel]:
     stmt = visible(select(WashTicket).where(column == value), WashTicket, user)
     tickets = session.scalars(stmt.order_by(WashTicket.id.desc())).all()
     return [c.Panel("wash", _l("Car washes"),
-                  render_template("wash/panel.html", tickets=tickets),
-                  weight=600, summary={"washes": len(tickets)})]
+                    render_template("wash/panel.html", tickets=tickets),
+                    weight=600, summary={"washes": len(tickets)})]
 
 
 @hookimpl
@@ -103,7 +103,7 @@ def timeline_kinds() -> list[c.TimelineKind]:
 @hookimpl
 def record_pages() -> list[c.RecordPage]:
     return [c.RecordPage("wash_ticket", "wash.ticket", "ticket_id", "wash.view",
-                       label=_l("Wash ticket"))]
+                         label=_l("Wash ticket"))]
 
 
 @hookimpl
@@ -120,19 +120,19 @@ def customer_merge(session: Any, keep: Any, remove: Any) -> None:
 @hookimpl
 def query_sources() -> list[c.QuerySource]:
     fields = (c.QueryField("program", _l("Program"), "choice",
-                         choices=tuple((p, p) for p in services.PROGRAMS)),
+                           choices=tuple((p, p) for p in services.PROGRAMS)),
               c.QueryField("price", _l("Price"), "number"),
               c.QueryField("done_at", _l("Washed at"), "datetime"))
     return [c.QuerySource("wash_tickets", _l("Wash tickets"), WashTicket, fields,
-                        permission="wash.view", weight=600)]
+                          permission="wash.view", weight=600)]
 
 
 @hookimpl
 def reports() -> list[c.Report]:
     return [c.Report("wash.by_month", _l("Washes by month"), "wash_tickets",
-                   params=(c.ReportParam("days", _l("Days back"), "number", 90),),
-                   where={"field": "done_at", "op": "last_days", "value": {"param": "days"}},
-                   group_by=[{"field": "done_at", "by": "month"}], chart="line")]
+                     params=(c.ReportParam("days", _l("Days back"), "number", 90),),
+                     where={"field": "done_at", "op": "last_days", "value": {"param": "days"}},
+                     group_by=[{"field": "done_at", "by": "month"}], chart="line")]
 
 
 def build_tickets(session: Any, user: Any, args: Any) -> Table:
@@ -147,12 +147,12 @@ def build_tickets(session: Any, user: Any, args: Any) -> Table:
 @hookimpl
 def export_tables() -> list[c.ExportTable]:
     return [c.ExportTable("wash.tickets", _l("Wash tickets"), build_tickets,
-                        permission="wash.view", weight=600)]
+                          permission="wash.view", weight=600)]
 
 
 def build_print(session: Any, record_id: int, *, user: Any, locale: str) -> dict[str, Any]:
-    stmt = visible(select(WashTicket).where(WashTicket.id == record_id), WashTicket, user)
-    ticket = session.scalar(stmt)
+    ticket = session.scalar(visible(select(WashTicket).where(WashTicket.id == record_id),
+                                    WashTicket, user))
     if ticket is None:
         raise NotFound(_("No wash ticket %(id)s.", id=record_id))
     return {"title": _("Wash ticket %(id)s", id=ticket.id),
@@ -163,12 +163,10 @@ def build_print(session: Any, record_id: int, *, user: Any, locale: str) -> dict
 @hookimpl
 def document_types() -> list[c.DocumentType]:
     return [c.DocumentType("wash.ticket", _l("Wash ticket"), "wash/print.html", build_print,
-                         permission="wash.view")]
+                           permission="wash.view")]
 
 
-@click.group("wash", help="Car wash commands.")
-def wash_cli() -> None:
-    """The ``carebiz wash`` group."""
+wash_cli = click.Group("wash", help="Car wash commands.")
 
 
 @wash_cli.command("issue-card")
@@ -221,7 +219,7 @@ def scheduled_jobs() -> list[c.ScheduledJob]:
 @hookimpl
 def settings() -> list[c.SettingSpec]:
     return [c.SettingSpec("wash.base_price", "30", _l("Price of a basic wash"), "decimal",
-                        weight=600)]
+                          weight=600)]
 
 
 class BayBooking:
