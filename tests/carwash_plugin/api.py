@@ -1,7 +1,5 @@
 """JSON API under /api/v1/wash: list and open tickets, finish one."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from flask.views import MethodView

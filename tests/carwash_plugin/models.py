@@ -1,7 +1,5 @@
 """Wash cards (a customer's loyalty card number) and wash tickets (one wash of one car)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 

@@ -1,7 +1,5 @@
 """Manifest and hook implementations of the car wash (entry point ``wash``)."""
 
-from __future__ import annotations
-
 import logging
 from datetime import timedelta
 from typing import Any
@@ -70,9 +68,8 @@ def menu_items(user: Any) -> list[c.MenuItem]:
 @hookimpl
 def row_filters(model: Any, user: Any) -> list[Any]:
     """Stale tickets (left open overnight) are for those who may wash, not for readers."""
-    if model is WashTicket and not can(user, "wash.wash"):
-        return [WashTicket.status != "stale"]
-    return []
+    hide = model is WashTicket and not can(user, "wash.wash")
+    return [WashTicket.status != "stale"] if hide else []
 
 
 def _panel(session: Any, user: Any, column: Any, value: int) -> list[c.Panel]:
@@ -200,9 +197,8 @@ def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
 
 
 def close_stale(ctx: Any, **params: Any) -> dict[str, int]:
-    session = db.session()
-    closed = services.close_stale(session)
-    session.commit()
+    closed = services.close_stale(db.session())
+    db.session().commit()
     return {"closed": closed}
 
 

@@ -1,7 +1,5 @@
 """Rules of wash tickets and cards: no Flask request needed, never commits."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,10 +23,6 @@ from .models import WashCard, WashTicket
 PROGRAMS = ("basic", "premium")
 
 
-def _host() -> Any:
-    return current_app.extensions["carebiz"].host
-
-
 def _load(session: Session, model: Any, record_id: Any, user: Any) -> Any:
     """A row the user may see; ``user=None`` is the system (demo data, jobs)."""
     if not record_id:
@@ -38,9 +32,10 @@ def _load(session: Session, model: Any, record_id: Any, user: Any) -> Any:
 
 def price_of(session: Session, program: str, customer_id: int) -> Decimal:
     """The setting's base price (premium doubles it) minus another plugin's discount."""
-    base = Decimal(str(settings.get(session, _host(), "wash.base_price")))
+    host = current_app.extensions["carebiz"].host
+    base = Decimal(str(settings.get(session, host, "wash.base_price")))
     price = base * (2 if program == "premium" else 1)
-    discount = _host().call("wash_discount", program=program, customer_id=customer_id)
+    discount = host.call("wash_discount", program=program, customer_id=customer_id)
     return max(price - (discount or 0), Decimal(0))
 
 

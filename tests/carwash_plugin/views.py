@@ -1,7 +1,5 @@
 """Pages: the list of wash tickets with a form to open one, and a ticket's own page."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, url_for
