@@ -159,6 +159,10 @@ def test_export_document_report_and_query(world: dict[str, Any], client_for: Cli
     assert csv.status_code == 200 and "粤B12345" in csv.get_data(as_text=True)
     doc = api.get(f"/api/v1/documents/wash.ticket/{ticket['id']}?format=html")
     assert doc.status_code == 200 and f"Wash ticket {ticket['id']}" in doc.get_data(as_text=True)
+    assert "CN¥60.00" in doc.get_data(as_text=True) and "粤B12345" in doc.get_data(as_text=True)
+    zh = api.get(f"/api/v1/documents/wash.ticket/{ticket['id']}?format=docx",
+                 headers={"Accept-Language": "zh-CN"})
+    assert zh.status_code == 200 and zh.data[:2] == b"PK"  # laid out from DocumentData keys
     assert manager.get(f"/documents/wash.ticket/{ticket['id']}").status_code == 200
     api.post(f"{TICKETS}/{ticket['id']}/finish")
     report = api.get("/api/v1/reports/wash.by_month?days=30")

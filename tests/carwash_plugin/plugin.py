@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import click
+from babel.numbers import format_currency
 from flask import render_template
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
@@ -154,7 +155,8 @@ def build_print(session: Any, record_id: int, *, user: Any, locale: str) -> dict
         raise NotFound(_("No wash ticket %(id)s.", id=record_id))
     return {"title": _("Wash ticket %(id)s", id=ticket.id),
             "parties": [(_("Plate"), ticket.plate)], "columns": [_("Program"), _("Price")],
-            "rows": [[ticket.program, str(ticket.price)]], "ticket": ticket}
+            "rows": [[ticket.program, format_currency(ticket.price, "CNY", locale=locale)]],
+            "ticket": ticket}
 
 
 @hookimpl
