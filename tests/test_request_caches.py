@@ -359,3 +359,23 @@ def test_list_page_shows_each_customers_phones_roles_and_tags(app, seeded):
     row = page.split(f'data-party-id="{party}"', 1)[1].split("</tr>", 1)[0]
     assert "138 0013 8000" in row and "Customer" in row and ">vip<" in row
     assert not [s for s in seen if "party_email" in s]  # the list shows no e-mails
+
+
+def test_recording_a_token_use_never_commits_the_requests_own_work(app, seeded):
+    """The identity is loaded when a view first asks for the user: work the view has pending
+    by then is the view's to commit or drop, never the token bookkeeping's."""
+    from flask_login import current_user
+
+    from carebiz import db
+    from carebiz.models import Branch
+
+    secret = token_for(app, "sales")
+    with app.test_request_context("/api/v1/me", headers=bearer(secret)):
+        sess = db.session()
+        sess.add(Branch(code="LEAK", name="Pending work"))
+        sess.flush()
+        assert current_user.is_authenticated  # loads the identity, records the token's use
+        sess.rollback()
+    with app.extensions["carebiz"].session_factory() as sess:
+        assert sess.scalar(select(Branch.id).where(Branch.code == "LEAK")) is None
+        assert sess.scalar(select(ApiToken.last_used_at)) is not None

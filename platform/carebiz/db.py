@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, g, has_app_context
@@ -26,6 +28,8 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -220,7 +224,23 @@ def rollback_session() -> None:
             sess.close()
 
 
+def after_session(work: Callable[[], None]) -> None:
+    """Run ``work`` once the current app context's session is closed (at teardown), or at
+    once outside an app context. For bookkeeping writes on a connection of their own (a
+    token's last use): done inside the request they would commit the request's pending work
+    early, or wait on the write lock that work holds."""
+    if not has_app_context():
+        work()
+        return
+    g.setdefault("_carebiz_after_session", []).append(work)
+
+
 def close_session(_exc: BaseException | None = None) -> None:
     sess = g.pop("_carebiz_session", None)
     if sess is not None:
         sess.close()
+    for work in g.pop("_carebiz_after_session", ()):
+        try:
+            work()
+        except Exception:  # bookkeeping never fails a finished request
+            log.exception("work after the request's session failed")

@@ -245,6 +245,8 @@ def for_token(secret: str) -> Identity | None:
         return None
     last = cache.touched.get(entry.token_id)
     if last is None or now - last > tokens.TOUCH_EVERY:
-        tokens.touch(session, entry.token_id, now)
+        engine = session.get_bind()
+        token_id = entry.token_id
+        db.after_session(lambda: tokens.touch(engine, token_id, now))
         _bounded(cache.touched)[entry.token_id] = now
     return Identity(snapshot)

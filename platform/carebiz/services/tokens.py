@@ -11,12 +11,12 @@ import secrets
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
-from carebiz.generations import NEUTRAL
 from carebiz.i18n import N_
 from carebiz.models import ApiToken, User
 from carebiz.signals import core as signals
@@ -66,7 +66,7 @@ def user_for_token(session: Session, secret: str) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
-        touch(session, token.id, now)
+        touch(session.get_bind(), token.id, now)
     return token.user
 
 
@@ -74,9 +74,11 @@ def user_for_token(session: Session, secret: str) -> User | None:
 TOUCH_EVERY = dt.timedelta(minutes=5)
 
 
-def touch(session: Session, token_id: int, now: dt.datetime) -> None:
-    """Record that a token was used, and commit. Bookkeeping: it changes nothing a process
-    caches about the token, so it leaves the cache generations alone."""
-    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
-                    .execution_options(**{NEUTRAL: True}))
-    session.commit()
+def touch(bind: Engine | Connection, token_id: int, now: dt.datetime) -> None:
+    """Record that a token was used, in a transaction of its own (never the caller's
+    session: that would commit whatever the caller has pending). Bookkeeping: it changes
+    nothing a process caches about the token, so it leaves the cache generations alone (a
+    Core statement passes none of the session's listeners)."""
+    with bind.connect() as conn:
+        conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        conn.commit()
