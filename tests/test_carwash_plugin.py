@@ -119,6 +119,9 @@ def test_pages_menu_record_label_and_permissions(world: dict[str, Any], client_f
     assert "Wash ticket 1" in page and "粤B12345" in page
     assert manager.post("/wash/tickets/1/finish").status_code == 302
     assert "done" in manager.get("/wash/tickets/1").get_data(as_text=True)
+    overview = manager.get(f"/customers/{world['customers'][0]}").get_data(as_text=True)
+    # the panel and the timeline entry both link to the ticket by its record page's label
+    assert overview.count('<a href="/wash/tickets/1">Wash ticket 1</a>') == 2
     refused = manager.post("/wash/", data={"customer_id": 999, "program": "basic"})
     assert refused.status_code == 422 and b"Choose a customer you can see." in refused.data
 
