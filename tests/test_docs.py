@@ -48,6 +48,7 @@ def _section(text: str, heading: str) -> str:
     or above."""
     level = len(heading) - len(heading.lstrip("#"))
     lines = text.splitlines()
+    assert heading in lines, f"the docs lost the heading {heading!r}"
     start = lines.index(heading) + 1
     end = next((i for i in range(start, len(lines))
                 if re.match(rf"#{{1,{level}}} ", lines[i])), len(lines))
