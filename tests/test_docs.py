@@ -180,6 +180,30 @@ def test_sections_are_numbered_in_order_and_links_lead_to_them() -> None:
     assert broken == []
 
 
+def _resolves(dotted: str) -> bool:
+    """Whether ``carebiz.a.b.c`` names a module or an attribute of one."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(obj, attribute):
+                return False
+            obj = getattr(obj, attribute)
+        return True
+    return False
+
+
+def test_every_platform_name_the_guide_writes_exists() -> None:
+    """A renamed or moved function must not leave the guide pointing at nothing."""
+    written = set(re.findall(r"(?<![\w./])(carebiz(?:_plugins)?(?:\.\w+)+)", _code(GUIDE)))
+    files = {name for name in written if name.endswith((".toml", ".py"))}
+    assert len(written - files) > 20
+    assert sorted(name for name in written - files if not _resolves(name)) == []
+
+
 def test_no_leftovers_of_the_core_before_it_was_built_like_its_plugins() -> None:
     for page, text in (("plugin-guide.md", GUIDE), ("architecture.md", ARCHITECTURE)):
         for stale in ("crm plugin", "core_plugin.py"):
