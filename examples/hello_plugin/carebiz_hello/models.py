@@ -15,9 +15,11 @@ class Greeting(BranchOwned, TimestampMixin, Base):
     """A short message written in a branch, optionally about a customer.
 
     ``BranchOwned`` adds ``branch_id`` and, through the core's row filter, limits every list
-    to the branches the reader is granted. ``customer_id`` is a plain indexed integer rather
-    than a foreign key: the customer table belongs to a CRM plugin this example does not
-    require, and a foreign key would make the migration fail where that plugin is absent.
+    to the branches the reader is granted. ``customer_id`` is a customer (``party``) number,
+    a plain indexed integer: the example keeps its schema free of the core's CRM tables. A
+    plugin whose records belong to customers puts a foreign key to ``party.id`` there (the
+    CRM is part of the core, always present). Either way, ``customer_merge`` in
+    :mod:`carebiz_hello.plugin` re-points the rows when two customers are merged.
     """
 
     __tablename__ = "hello_greeting"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -67,6 +67,20 @@ def _page(form: GreetingForm, status: int = 200) -> Any:
 @require("hello.view")
 def index() -> Any:
     return _page(_form())
+
+
+@bp.get("/<int:greeting_id>")
+@require("hello.view")
+def greeting(greeting_id: int) -> Any:
+    """One greeting, the page its audit entries link to (``record_pages``). A greeting of a
+    branch the user does not see is not found, like one that does not exist."""
+    sess = db.session()
+    stmt = visible(select(Greeting).where(Greeting.id == greeting_id), Greeting, current_user)
+    found = sess.scalar(stmt)
+    if found is None:
+        abort(404)
+    return render_template("hello/greeting.html", greeting=found,
+                           branch=sess.get(Branch, found.branch_id))
 
 
 @bp.post("/")
