@@ -13,6 +13,7 @@ from carebiz.crm.models import Party, Vehicle
 from carebiz.crm.timeline import add_entry
 from carebiz.errors import ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.i18n import N_
 from carebiz.services import settings
 from carebiz.services.branches import default_branch_for
 from carebiz.toolkit import end_of_today, one_visible
@@ -81,8 +82,9 @@ def finish_ticket(session: Session, ticket: WashTicket, user: Any) -> WashTicket
               ref_id=ticket.id, vehicle_id=ticket.vehicle_id)
     emit(session, signals.ticket_finished, ticket_id=ticket.id, party_id=ticket.customer_id,
          price=str(ticket.price),
-         audit=Audit("wash_ticket", ticket.id, f"wash ticket {ticket.id} finished",
-                     after={"status": "done"}, branch_id=ticket.branch_id))
+         audit=Audit("wash_ticket", ticket.id, N_("Wash ticket %(id)s finished"),
+                     args={"id": ticket.id}, after={"status": "done"},
+                     branch_id=ticket.branch_id))
     return ticket
 
 
