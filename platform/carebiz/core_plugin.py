@@ -250,22 +250,14 @@ def scheduled_jobs() -> list[ScheduledJob]:
 
 @hookimpl
 def export_tables() -> list[ExportTable]:
-    from carebiz.crm.services.listing import customers_table, vehicles_table
+    from carebiz.crm.lists import CUSTOMERS, VEHICLES
     from carebiz.query.exports import analysis_table, report_table, results_table
-    from carebiz.web.admin_exports import audit_table, branches_table, users_table
+    from carebiz.web.admin_lists import AUDIT, BRANCHES, USERS
 
-    return [ExportTable("crm.customers", _l("Customers"), customers_table,
-                        "crm.customers.view",
-                        endpoints=("crm.customers", "crm_api.Customers")),
+    return [ExportTable.of_list(CUSTOMERS),
             ExportTable("query.results", _l("Query results"), results_table),
-            ExportTable("crm.vehicles", _l("Vehicles"), vehicles_table, "crm.vehicles.view",
-                        endpoints=("crm.vehicles", "crm_api.Vehicles")),
-            ExportTable("admin.users", _l("Users"), users_table, "admin.users",
-                        endpoints=("admin.users",)),
-            ExportTable("admin.branches", _l("Branches"), branches_table, "admin.branches",
-                        endpoints=("admin.branches",)),
-            ExportTable("admin.audit", _l("Audit log"), audit_table, "audit.view",
-                        endpoints=("admin.audit",)),
+            ExportTable.of_list(VEHICLES), ExportTable.of_list(USERS),
+            ExportTable.of_list(BRANCHES), ExportTable.of_list(AUDIT),
             ExportTable("query.analysis", _l("Analysis"), analysis_table),
             ExportTable("query.report", _l("Report"), report_table)]
 

@@ -174,7 +174,9 @@ class CustomerListArgs(CrmListArgs):
     segment = fields.String(validate=validate.Length(max=30))
     include_merged = fields.Boolean(load_default=False, metadata={
         "description": "Also list records merged into others (inactive)."})
-    sort = fields.String(load_default="name", validate=validate.OneOf(_CUSTOMER_SORTS))
+    sort = fields.String(load_default="name", validate=validate.OneOf(_CUSTOMER_SORTS),
+                         metadata={"description": "Default: `name`; with `q`, the best "
+                                                  "match first."})
     custom = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict,
                          metadata={"description": "Send as `custom.<name>=<value>`: equality "
                                                   "on a custom field."})
@@ -306,7 +308,7 @@ class VehicleListArgs(CrmListArgs):
     branch_id = _query_id()
     make = fields.String(validate=validate.Length(max=60))
     fuel_type = fields.String(validate=validate.OneOf(FUEL_TYPES))
-    sort = fields.String(load_default="vin", validate=validate.OneOf(_VEHICLE_SORTS))
+    sort = fields.String(load_default="plate", validate=validate.OneOf(_VEHICLE_SORTS))
 
 
 class OwnerChangeSchema(CrmSchema):

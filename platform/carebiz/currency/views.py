@@ -30,8 +30,9 @@ from carebiz.currency.models import ExchangeRate
 from carebiz.currency.money import Money
 from carebiz.currency.words import chinese_capital
 from carebiz.errors import ServiceError, ValidationFailed
+from carebiz.lists import paginate
 from carebiz.security import can, require
-from carebiz.web.admin import apply_errors, form_status, paginate
+from carebiz.web.admin import apply_errors, form_status
 from carebiz.web.admin_forms import clean, local_today
 
 bp = Blueprint("currency", __name__, url_prefix="/currency", template_folder="templates")
