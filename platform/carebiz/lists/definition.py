@@ -201,5 +201,11 @@ class ListDefinition:
     api: str | None = None
 
     @property
+    def sort_values(self) -> tuple[str, ...]:
+        """Every ``?sort=`` value of the list (each column ascending and descending), for an
+        API schema's enum."""
+        return tuple(f"{sign}{key}" for key in self.sorts for sign in ("", "-"))
+
+    @property
     def endpoints(self) -> tuple[str, ...]:
         return tuple(e for e in (self.page, self.api) if e)
