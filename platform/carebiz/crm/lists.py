@@ -123,11 +123,11 @@ CUSTOMERS = ListDefinition(
                apply=lambda stmt, value, user: stmt.where(Party.kind == value)),
         Filter("branch_id", _l("Branch"), type=ID, aliases=("branch",),
                apply=lambda stmt, value, user: stmt.where(Party.branch_id == value)),
-        Filter("segment", _l("Segment"), type=CHOICE, choices=tuple(SEGMENTS),
-               permission=SEGMENT_PERMISSION,
+        # any text, as the API documents it: an unknown segment lists nobody
+        Filter("segment", _l("Segment"), max_length=30, permission=SEGMENT_PERMISSION,
                apply=lambda stmt, value, user: _having(
                    stmt, PartyValue.party_id, PartyValue.segment == value)),
-        Filter("custom", _l("Custom field"), type=PREFIXED,
+        Filter("custom", _l("Custom field"), type=PREFIXED, max_length=2000,
                apply=lambda stmt, wanted, user: stmt.where(
                    *(Party.custom[k].as_string() == x for k, x in wanted.items()))),
     ),
