@@ -62,8 +62,7 @@ def _docx_ids(data: bytes) -> list[int]:
 
 def _txt_ids(data: bytes) -> list[int]:
     lines = [line.split() for line in data.decode("utf-8").splitlines()]
-    return [i for i in _after_header(
-        [line for line in lines if not (line and set(line[0]) == {"-"})])]
+    return _after_header([line for line in lines if not (line and set(line[0]) == {"-"})])
 
 
 class _Cells(HTMLParser):
@@ -163,12 +162,11 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _argument_names(args: dict[str, str], definition: ListDefinition) -> set[str]:
-    """The filters these arguments set (by the filter's name)."""
+    """The filters these arguments set (by the filter's name, whatever spelling was sent)."""
     named = set()
     for flt in definition.filters:
-        keys = (flt.name, *flt.aliases)
-        if any(k in args or k + "_from" in args or k.startswith(flt.name + ".")
-               for k in keys) or any(k.startswith(flt.name + ".") for k in args):
+        spellings = (flt.name, *flt.aliases, f"{flt.name}_from", f"{flt.name}_to")
+        if any(k in spellings or k.startswith(f"{flt.name}.") for k in args):
             named.add(flt.name)
     return named
 
