@@ -36,6 +36,7 @@ DOCUMENTED: list[tuple[str, tuple[str, ...] | None]] = [
     ("carebiz.plugins.capabilities", ("Capability",)),
     ("carebiz.testing", None),
     ("carebiz.toolkit", None),
+    ("carebiz.lists", None),
     ("carebiz.testing.plugin", ("make_app", "app", "session", "seeded", "client_for",
                                 "admin_client", "api_client")),
 ]

@@ -519,3 +519,17 @@ class ExportTable:
     weight: int = 100
     #: list endpoints (page and API) answering this data set when given ``?format=``
     endpoints: tuple[str, ...] = ()
+    #: the :class:`~carebiz.lists.ListDefinition` the data set exports, when it is a list
+    #: (its page, API and export then read that one definition)
+    definition: Any = None
+
+    @classmethod
+    def of_list(cls, definition: Any, weight: int = 100) -> ExportTable:
+        """The export of a list: name, label, permission and endpoints come from its
+        :class:`~carebiz.lists.ListDefinition`; the file holds the rows its page shows."""
+        from functools import partial
+
+        from carebiz.lists.runner import table
+
+        return cls(definition.name, definition.label, partial(table, definition),
+                   definition.permission, weight, definition.endpoints, definition)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
-from carebiz import db
+from carebiz import db, lists
 from carebiz.api.common import (
     ApiBlueprint,
     DuplicateErrorSchema,
@@ -24,11 +25,9 @@ from carebiz.api.common import (
 )
 from carebiz.concurrency import etag_headers, expected_version
 from carebiz.crm import schemas as s
-from carebiz.crm import validation as v
+from carebiz.crm.lists import CUSTOMERS, VEHICLES
 from carebiz.crm.models import (
     Party,
-    PartyRole,
-    PartyTag,
     PartyValue,
     TimelineEntry,
     Vehicle,
@@ -49,8 +48,6 @@ from carebiz.toolkit import end_of_today, is_manager, one_visible, saving, today
 
 #: a path segment that is a record id: anything else (letters, 0, ids beyond 32 bits) is 404
 ID = f"int(min=1, max={s.MAX_ID})"
-#: how many lookup hits a customer list searches through for an identifier
-MAX_LOOKUP_HITS = 500
 
 
 blp = ApiBlueprint("crm_api", __name__, url_prefix="/api/v1",
@@ -120,50 +117,15 @@ def _sections(panels: list[Any]) -> dict[str, dict[str, Any]]:
     return {panel.name: dict(panel.summary or {}) for panel in panels}
 
 
-def _looks_like_identifier(query: str) -> bool:
-    """Phones, plates, VINs, ID numbers and e-mail addresses have digits or an @; names
-    have neither."""
-    return "@" in query or any(ch.isdigit() for ch in query)
-
-
-def _sorted(stmt: Select[Any], sort: str, columns: dict[str, Any], tiebreak: Any) -> Select[Any]:
-    descending = sort.startswith("-")
-    column = columns[sort.lstrip("-")]
-    if descending:
-        return stmt.order_by(column.desc(), tiebreak.desc())
-    return stmt.order_by(column, tiebreak)
+def _listed(definition: Any, args: dict[str, Any]) -> Any:
+    """A page of a list declared in :mod:`carebiz.crm.lists`: the schema checked the
+    arguments for the document's sake; the definition (shared with the page and the export)
+    reads them as sent, so ``?format=csv`` lists the same rows."""
+    listed = lists.prepare(definition, request.args, db.session(), _user())
+    return lists.page(listed, db.session(), args["page"], args["per_page"])
 
 
 # --- customers ----------------------------------------------------------------------------
-
-
-def _customer_filters(stmt: Select[Any], args: dict[str, Any], user: Any) -> Select[Any]:
-    sess = db.session()
-    if not args["include_merged"]:
-        stmt = stmt.where(Party.active.is_(True))
-    query = (args.get("q") or "").strip()
-    if query:
-        if _looks_like_identifier(query):
-            hits = lookup.lookup(sess, user, query, limit=MAX_LOOKUP_HITS)
-            stmt = stmt.where(Party.id.in_([hit.party.id for hit in hits]))
-        else:
-            stmt = parties.search_names(stmt, sess, query)
-    if args.get("role"):
-        stmt = stmt.where(Party.id.in_(select(PartyRole.party_id)
-                                       .where(PartyRole.role == args["role"])))
-    if args.get("tag"):
-        stmt = stmt.where(Party.id.in_(select(PartyTag.party_id)
-                                       .where(PartyTag.tag == args["tag"])))
-    if args.get("kind"):
-        stmt = stmt.where(Party.kind == args["kind"])
-    if args.get("branch_id"):
-        stmt = stmt.where(Party.branch_id == args["branch_id"])
-    if args.get("segment"):
-        stmt = stmt.where(Party.id.in_(select(PartyValue.party_id)
-                                       .where(PartyValue.segment == args["segment"])))
-    for name, wanted in args["custom"].items():
-        stmt = stmt.where(Party.custom[name].as_string() == wanted)
-    return stmt
 
 
 @blp.route("/customers")
@@ -175,12 +137,7 @@ class Customers(MethodView):
         """Customers in your branches. ``q`` is a name prefix (王, wan) or any identifier (a
         phone in any format, plate, VIN, e-mail, ID number); ``custom.<name>=value`` filters
         on a custom field."""
-        user = _user()
-        stmt = _customer_filters(select(Party), args, user)
-        stmt = _sorted(stmt, args["sort"],
-                       {"name": Party.name_key, "created_at": Party.created_at, "id": Party.id},
-                       Party.id)
-        return page_of(db.session(), visible(stmt, Party, user), args["page"], args["per_page"])
+        return _listed(CUSTOMERS, args)
 
     @require("crm.customers.edit")
     @blp.arguments(s.CustomerCreateSchema)
@@ -350,25 +307,6 @@ class CustomerContacts(MethodView):
 # --- vehicles -----------------------------------------------------------------------------
 
 
-def _vehicle_filters(stmt: Select[Any], args: dict[str, Any]) -> Select[Any]:
-    if args.get("q"):
-        clause = lookup.vehicle_filter(args["q"])
-        if clause is not None:
-            stmt = stmt.where(clause)
-    if args.get("vin"):
-        key = v.vin_search_key(args["vin"])
-        stmt = stmt.where(Vehicle.vin == key if len(key) == 17
-                          else Vehicle.vin.endswith(key, autoescape=True))
-    if args.get("plate"):
-        stmt = stmt.where(Vehicle.plate == v.plate_search_key(args["plate"]))
-    for key in ("owner_id", "branch_id", "fuel_type"):
-        if args.get(key):
-            stmt = stmt.where(getattr(Vehicle, key) == args[key])
-    if args.get("make"):
-        stmt = stmt.where(Vehicle.make.icontains(args["make"].strip(), autoescape=True))
-    return stmt
-
-
 @blp.route("/vehicles")
 class Vehicles(MethodView):
     @require("crm.vehicles.view")
@@ -377,12 +315,7 @@ class Vehicles(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Vehicles in your branches. ``vin`` is the whole VIN or its end, ``plate`` any
         spelling of the plate (粤b·12345), ``make`` part of the make."""
-        stmt = _vehicle_filters(select(Vehicle), args)
-        stmt = _sorted(stmt, args["sort"],
-                       {"vin": Vehicle.vin, "plate": Vehicle.plate, "year": Vehicle.year,
-                        "created_at": Vehicle.created_at, "id": Vehicle.id}, Vehicle.id)
-        return page_of(db.session(), visible(stmt, Vehicle, _user()), args["page"],
-                       args["per_page"])
+        return _listed(VEHICLES, args)
 
     @require("crm.vehicles.edit")
     @blp.arguments(s.VehicleCreateSchema)

@@ -126,13 +126,9 @@ def scheduled_jobs() -> list[ScheduledJob]:
 
 @hookimpl
 def export_tables() -> list[ExportTable]:
-    from carebiz.crm.services.listing import customers_table, vehicles_table
+    from carebiz.crm.lists import CUSTOMERS, VEHICLES
 
-    return [ExportTable("crm.customers", _l("Customers"), customers_table,
-                        "crm.customers.view",
-                        endpoints=("crm.customers", "crm_api.Customers")),
-            ExportTable("crm.vehicles", _l("Vehicles"), vehicles_table, "crm.vehicles.view",
-                        endpoints=("crm.vehicles", "crm_api.Vehicles"))]
+    return [ExportTable.of_list(CUSTOMERS), ExportTable.of_list(VEHICLES)]
 
 
 @hookimpl

@@ -18,6 +18,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_load, va
 
 from carebiz.api.common import ListArgs, StrictBoolean, page_schema
 from carebiz.crm import validation as v
+from carebiz.crm.lists import CUSTOMERS, VEHICLES
 from carebiz.crm.models import CHANNELS, FUEL_TYPES, ID_KINDS, KINDS, ROLES
 from carebiz.crm.services.custom_fields import ENTITIES, NAME_RE, TYPES
 
@@ -161,7 +162,8 @@ class CustomerUpdateSchema(CustomerWriteSchema):
     version = _version()
 
 
-_CUSTOMER_SORTS = ("name", "-name", "created_at", "-created_at", "id", "-id")
+#: the sorts of the customers list (its definition is shared with the page and the export)
+_CUSTOMER_SORTS = CUSTOMERS.sort_values
 
 
 class CustomerListArgs(CrmListArgs):
@@ -174,7 +176,9 @@ class CustomerListArgs(CrmListArgs):
     segment = fields.String(validate=validate.Length(max=30))
     include_merged = fields.Boolean(load_default=False, metadata={
         "description": "Also list records merged into others (inactive)."})
-    sort = fields.String(load_default="name", validate=validate.OneOf(_CUSTOMER_SORTS))
+    sort = fields.String(load_default="name", validate=validate.OneOf(_CUSTOMER_SORTS),
+                         metadata={"description": "Default: `name`; with `q`, the best "
+                                                  "match first."})
     custom = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict,
                          metadata={"description": "Send as `custom.<name>=<value>`: equality "
                                                   "on a custom field."})
@@ -292,8 +296,7 @@ class VehicleUpdateSchema(VehicleWriteSchema):
     version = _version()
 
 
-_VEHICLE_SORTS = tuple(f"{sign}{key}" for key in ("vin", "plate", "year", "created_at", "id")
-                       for sign in ("", "-"))
+_VEHICLE_SORTS = VEHICLES.sort_values
 
 
 class VehicleListArgs(CrmListArgs):
@@ -306,7 +309,7 @@ class VehicleListArgs(CrmListArgs):
     branch_id = _query_id()
     make = fields.String(validate=validate.Length(max=60))
     fuel_type = fields.String(validate=validate.OneOf(FUEL_TYPES))
-    sort = fields.String(load_default="vin", validate=validate.OneOf(_VEHICLE_SORTS))
+    sort = fields.String(load_default="plate", validate=validate.OneOf(_VEHICLE_SORTS))
 
 
 class OwnerChangeSchema(CrmSchema):

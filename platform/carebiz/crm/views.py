@@ -30,9 +30,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from carebiz import db
+from carebiz import db, lists
 from carebiz.concurrency import parse_version
 from carebiz.crm import forms as f
+from carebiz.crm import lists as crm_lists
 from carebiz.crm import validation
 from carebiz.crm.models import (
     KINDS,
@@ -44,10 +45,10 @@ from carebiz.crm.models import (
     Vehicle,
 )
 from carebiz.crm.services import custom_fields as field_service
-from carebiz.crm.services import listing, parties, recent, timeline
 from carebiz.crm.services import lookup as lookup_service
 from carebiz.crm.services import merge as merge_service
 from carebiz.crm.services import overview as overview_service
+from carebiz.crm.services import parties, recent, timeline
 from carebiz.crm.services import vehicles as vehicle_service
 from carebiz.crm.services.common import default_branch, setting
 from carebiz.crm.services.parties import DuplicateWarning
@@ -70,11 +71,7 @@ from carebiz.toolkit import (
     today,
     visible_or_404,
 )
-from carebiz.web.admin import (
-    paginate,
-    record_audit,
-    sorted_by,
-)
+from carebiz.web.admin import record_audit
 from carebiz.web.links import record_label, record_url
 
 bp = Blueprint("crm", __name__, template_folder="templates")
@@ -260,32 +257,33 @@ def inject_crm() -> dict[str, Any]:
 # -- customers: list ---------------------------------------------------------------------------
 
 
-def _list_filters() -> dict[str, str]:
-    return listing.filters_from(request.args)
+#: the customers page's filter controls and the list filter each one sets
+CUSTOMER_CONTROLS = {"role": "role", "tag": "tag", "kind": "kind", "branch": "branch_id",
+                     "segment": "segment"}
 
 
 @bp.route("/customers")
 @require("crm.customers.view")
 def customers() -> Any:
     sess = _sess()
-    q = request.args.get("q", "").strip()
-    filters = _list_filters()
+    listed = lists.prepare(crm_lists.CUSTOMERS, request.args, sess, current_user)
     see_value = can(current_user, "crm.segments.view")
-    stmt, columns, default, reasons = listing.customer_query(sess, current_user, q, filters,
-                                                             see_value)
-    stmt, sort = sorted_by(stmt, columns, default, Party.id)
-    page = paginate(stmt.options(*listing.PAGE_LOAD))
+    page = lists.page(listed, sess, request.args.get("page", 1, type=int) or 1,
+                      options=crm_lists.PAGE_LOAD, clamp=True)
     ids = [p.id for p in page.items]
-    details = listing.page_details(sess, ids)
+    details = crm_lists.page_details(sess, ids)
     values = ({v.party_id: v for v in sess.scalars(select(PartyValue)
                                                    .where(PartyValue.party_id.in_(ids)))}
               if ids and see_value else {})
     tags = list(sess.scalars(visible(select(PartyTag.tag).join(Party).distinct()
                                      .order_by(PartyTag.tag).limit(200), Party, current_user)))
     every_branch = list(sess.scalars(select(Branch)))
+    filters = {control: str(listed.values.get(name) or "")
+               for control, name in CUSTOMER_CONTROLS.items()}
     return render_template(
-        "crm/customers.html", page=page, q=q, filters=filters, sort=sort, default_sort=default,
-        reasons=reasons, values=values, see_value=see_value, tags=tags, details=details,
+        "crm/customers.html", page=page, q=listed.q, filters=filters, sort=listed.sort,
+        default_sort=listed.default_sort, reasons=listed.reasons, values=values,
+        see_value=see_value, tags=tags, details=details,
         branches={b.id: b for b in every_branch},
         branch_options=[(str(b.id), b.code) for b in my_branches(every_branch)],
         role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],
@@ -623,28 +621,15 @@ def my_day() -> Any:
 @require("crm.vehicles.view")
 def vehicles() -> Any:
     sess = _sess()
-    q = request.args.get("q", "").strip()
-    make = request.args.get("make", "").strip()
-    fuel = request.args.get("fuel", "").strip()
-    stmt = select(Vehicle)
-    clause = lookup_service.vehicle_filter(q)
-    if clause is not None:
-        stmt = stmt.where(clause)
-    if make:
-        stmt = stmt.where(Vehicle.make == make)
-    if fuel:
-        stmt = stmt.where(Vehicle.fuel_type == fuel)
-    stmt = visible(stmt, Vehicle, current_user)
-    stmt, sort = sorted_by(stmt, {"vin": Vehicle.vin, "plate": Vehicle.plate,
-                                  "make": Vehicle.make, "model": Vehicle.model,
-                                  "year": Vehicle.year, "odometer": Vehicle.odometer_km},
-                           "plate", Vehicle.id)
+    listed = lists.prepare(crm_lists.VEHICLES, request.args, sess, current_user)
     makes = list(sess.scalars(visible(select(Vehicle.make).where(Vehicle.make != "")
                                       .distinct().order_by(Vehicle.make).limit(200),
                                       Vehicle, current_user)))
-    page = paginate(stmt)
-    return render_template("crm/vehicles.html", page=page, q=q, make=make, fuel=fuel,
-                           sort=sort, makes=[(m, m) for m in makes],
+    page = lists.page(listed, sess, request.args.get("page", 1, type=int) or 1, clamp=True)
+    return render_template("crm/vehicles.html", page=page, q=listed.q,
+                           make=listed.values.get("make", ""),
+                           fuel=listed.values.get("fuel_type", ""), sort=listed.sort,
+                           default_sort=listed.default_sort, makes=[(m, m) for m in makes],
                            fuels=list(f.FUEL_LABELS.items()),
                            owners=visible_parties(v.owner_id for v in page.items))
 

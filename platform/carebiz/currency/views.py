@@ -31,8 +31,7 @@ from carebiz.currency.money import Money
 from carebiz.currency.words import chinese_capital
 from carebiz.errors import ServiceError, ValidationFailed
 from carebiz.security import can, require
-from carebiz.toolkit import apply_errors, form_status, saving
-from carebiz.web.admin import paginate
+from carebiz.toolkit import apply_errors, form_status, paginate, saving
 from carebiz.web.admin_forms import clean, local_today
 
 bp = Blueprint("currency", __name__, url_prefix="/currency", template_folder="templates")

@@ -115,14 +115,10 @@ def scheduled_jobs() -> list[ScheduledJob]:
 
 @hookimpl
 def export_tables() -> list[ExportTable]:
-    from carebiz.web.admin_exports import audit_table, branches_table, users_table
+    from carebiz.web.admin_lists import AUDIT, BRANCHES, USERS
 
-    return [ExportTable("admin.users", _l("Users"), users_table, "admin.users",
-                        endpoints=("admin.users",)),
-            ExportTable("admin.branches", _l("Branches"), branches_table, "admin.branches",
-                        endpoints=("admin.branches",)),
-            ExportTable("admin.audit", _l("Audit log"), audit_table, "audit.view",
-                        endpoints=("admin.audit",))]
+    return [ExportTable.of_list(USERS), ExportTable.of_list(BRANCHES),
+            ExportTable.of_list(AUDIT)]
 
 
 @hookimpl

@@ -13,10 +13,14 @@ What each does, with an example, is in ``docs/plugin-guide.md`` ("Toolkit", "API
   :func:`check_permission`, :func:`is_manager` (the :data:`MANAGE_TEAM` permission);
 - **saving**: :func:`saving`, :class:`Outcome`, :func:`form_status`, :func:`apply_errors`;
 - **API input and errors**: :func:`json_body`, :func:`error_body`, :func:`flatten_errors`,
-  :func:`status_word`.
+  :func:`status_word`;
+- **paging and sorting** of pages that are not a declared list (``carebiz.lists``):
+  :class:`Page`, :func:`paginate`, :func:`list_url`, :func:`sorted_by`.
 """
 
 from carebiz.api.errors import error_body, flatten_errors, status_word
+from carebiz.lists.paging import Page, list_url, paginate
+from carebiz.lists.sorting import sorted_by
 from carebiz.toolkit.business_time import aware, business_tz, end_of_today, local_now, today
 from carebiz.toolkit.json_input import json_body
 from carebiz.toolkit.permissions import (
@@ -32,9 +36,9 @@ from carebiz.toolkit.redirects import redirect_next, safe_next
 from carebiz.toolkit.save import Outcome, apply_errors, form_status, saving
 
 __all__ = [
-    "MANAGE_TEAM", "MAX_ID", "Outcome", "api_login_required", "apply_errors", "aware",
+    "MANAGE_TEAM", "MAX_ID", "Outcome", "Page", "api_login_required", "apply_errors", "aware",
     "business_tz", "can", "check_permission", "end_of_today", "error_body", "flatten_errors",
-    "form_status", "is_manager", "json_body", "local_now", "one_visible", "record_id",
-    "redirect_next", "require", "safe_next", "saving", "status_word", "today",
-    "visible_or_404",
+    "form_status", "is_manager", "json_body", "list_url", "local_now", "one_visible",
+    "paginate", "record_id", "redirect_next", "require", "safe_next", "saving",
+    "sorted_by", "status_word", "today", "visible_or_404",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -26,11 +25,12 @@ from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_babel import to_utc
 from flask_login import current_user, login_required
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 
-from carebiz import db
+from carebiz import db, lists
 from carebiz.concurrency import parse_version
 from carebiz.errors import ServiceError
+from carebiz.lists import Page, list_url, paginate
 from carebiz.models import ApiToken, AuditEntry, Branch, Role, User, user_roles
 from carebiz.models.audit import for_reader
 from carebiz.plugins.manifest import CORE
@@ -55,11 +55,10 @@ from carebiz.web.admin_forms import (
     setting_value,
     settings_form,
 )
+from carebiz.web.admin_lists import AUDIT, BRANCHES, USERS
 from carebiz.web.links import record_url
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-PER_PAGE = 50
 
 
 # -- shared helpers ------------------------------------------------------------------------
@@ -69,63 +68,10 @@ def _host() -> Any:
     return current_app.extensions["carebiz"].host
 
 
-@dataclass
-class Page:
-    """One page of a list, with what the pagination bar needs."""
-
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
-
-
-def paginate(stmt: Select[Any], per_page: int = PER_PAGE) -> Page:
-    """The page named by ``?page=`` (clamped to the existing pages) and the total count."""
-    sess = db.session()
-    total = sess.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    page = min(page, max(1, -(-total // per_page)))
-    items = list(sess.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
-    return Page(items, total, page, per_page)
-
-
-def list_url(**changes: Any) -> str:
-    """The current list page's URL with some query arguments changed (None or "" drops one),
-    so filters, sort and page stay bookmarkable. Changing anything but the page resets it."""
-    args = request.args.to_dict()
-    if "page" not in changes:
-        args.pop("page", None)
-    for key, value in changes.items():
-        if value is None or value == "" or (key == "page" and value == 1):
-            args.pop(key, None)
-        else:
-            args[key] = value
-    return url_for(request.endpoint or "home.index", **(request.view_args or {}), **args)
-
-
-def sorted_by(stmt: Select[Any], columns: dict[str, Any], default: str,
-              tiebreak: Any) -> tuple[Select[Any], str]:
-    """Apply ``?sort=col`` or ``?sort=-col`` (descending) limited to ``columns``; the
-    tiebreak (the primary key) keeps pages stable when sorted values repeat."""
-    wanted = request.args.get("sort", default)
-    key = wanted.lstrip("-")
-    if key not in columns:
-        wanted, key = default, default.lstrip("-")
-    column = columns[key]
-    order = column.desc() if wanted.startswith("-") else column.asc()
-    return stmt.order_by(order, tiebreak), wanted
+def _page_of(listed: lists.Listing) -> Page:
+    """The page of a declared list that ``?page=`` names (clamped to the existing pages)."""
+    return lists.page(listed, db.session(), request.args.get("page", 1, type=int) or 1,
+                      clamp=True)
 
 
 # -- audit helpers usable by every record page ----------------------------------------------
@@ -210,23 +156,11 @@ def _fill_user_choices(form: UserForm, sess: Any) -> None:
 @require("admin.users")
 def users() -> Any:
     sess = db.session()
-    stmt = select(User)
-    q = request.args.get("q", "").strip()
-    if q:
-        stmt = stmt.where(or_(User.username.icontains(q, autoescape=True),
-                              User.display_name.icontains(q, autoescape=True),
-                              User.email.icontains(q, autoescape=True)))
-    role = request.args.get("role", "")
-    if role:
-        stmt = stmt.where(User.roles.any(Role.name == role))
-    status = request.args.get("status", "")
-    if status in ("active", "inactive"):
-        stmt = stmt.where(User.active.is_(status == "active"))
-    stmt, sort = sorted_by(stmt, {"username": User.username, "name": User.display_name,
-                                  "last_login": User.last_login_at}, "username", User.id)
-    return render_template("admin/users.html", page=paginate(stmt), q=q, role=role,
-                           status=status, sort=sort, roles=_role_choices(sess),
-                           role_label=role_service.role_label)
+    listed = lists.prepare(USERS, request.args, sess, current_user)
+    return render_template("admin/users.html", page=_page_of(listed), q=listed.q,
+                           role=listed.values.get("role", ""),
+                           status=listed.values.get("status", ""), sort=listed.sort,
+                           roles=_role_choices(sess), role_label=role_service.role_label)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -369,18 +303,9 @@ def role_edit(role_id: int) -> Any:
 @bp.route("/branches")
 @require("admin.branches")
 def branches() -> Any:
-    stmt = select(Branch)
-    q = request.args.get("q", "").strip()
-    if q:
-        stmt = stmt.where(or_(Branch.code.icontains(q, autoescape=True),
-                              Branch.name.icontains(q, autoescape=True)))
-    status = request.args.get("status", "")
-    if status in ("active", "inactive"):
-        stmt = stmt.where(Branch.active.is_(status == "active"))
-    stmt, sort = sorted_by(stmt, {"code": Branch.code, "name": Branch.name}, "code",
-                           Branch.id)
-    return render_template("admin/branches.html", page=paginate(stmt), q=q, status=status,
-                           sort=sort)
+    listed = lists.prepare(BRANCHES, request.args, db.session(), current_user)
+    return render_template("admin/branches.html", page=_page_of(listed), q=listed.q,
+                           status=listed.values.get("status", ""), sort=listed.sort)
 
 
 def _branch_values(form: BranchForm) -> dict[str, Any]:
@@ -590,19 +515,12 @@ def settings() -> Any:
 @bp.route("/audit")
 @require("audit.view")
 def audit() -> Any:
-    filters = {k: request.args.get(k, "").strip() for k in ("entity_type", "entity_id", "actor")}
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
-    if filters["entity_type"]:
-        stmt = stmt.where(AuditEntry.entity_type == filters["entity_type"])
-    if filters["entity_id"]:
-        stmt = stmt.where(AuditEntry.entity_id == filters["entity_id"])
-    if filters["actor"]:
-        stmt = stmt.where(AuditEntry.actor_name == filters["actor"])
-    stmt = visible(stmt, AuditEntry, current_user)
+    listed = lists.prepare(AUDIT, request.args, db.session(), current_user)
+    filters = {f.name: listed.values.get(f.name, "") for f in AUDIT.filters}
     types = list(db.session().scalars(
         visible(select(AuditEntry.entity_type).distinct(), AuditEntry, current_user)
         .order_by(AuditEntry.entity_type)))
-    page = paginate(stmt)
+    page = _page_of(listed)
     for_reader(db.session(), page.items, current_user)
     return render_template("admin/audit.html", page=page, filters=filters,
                            types=types, entity_url=entity_url)

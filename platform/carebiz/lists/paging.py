@@ -1,0 +1,76 @@
+"""Pages of a list: the page the request names, its rows and the total, and the links that
+change one argument of the list on screen (filters, sort and page stay bookmarkable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request, url_for
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+#: rows of a list page
+PER_PAGE = 50
+
+
+@dataclass
+class Page:
+    """One page of a list, with what the pagination bar needs (and what the API answers:
+    ``items``, ``total``, ``page``, ``per_page``)."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int = PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+def count(session: Session, stmt: Select[Any]) -> int:
+    """How many rows ``stmt`` selects (its order dropped: counting needs none)."""
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def page_of(session: Session, stmt: Select[Any], page: int, per_page: int = PER_PAGE, *,
+            clamp: bool = False) -> Page:
+    """Page ``page`` of ``stmt`` and the total. ``clamp`` moves a page beyond the last to the
+    last (pages, where a stale link should still show rows); the API answers it empty."""
+    total = count(session, stmt)
+    page = max(1, page)
+    if clamp:
+        page = min(page, max(1, -(-total // per_page)))
+    items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items, total, page, per_page)
+
+
+def paginate(stmt: Select[Any], per_page: int = PER_PAGE) -> Page:
+    """The page named by ``?page=`` (clamped to the existing pages) and the total count."""
+    from carebiz import db
+
+    number = request.args.get("page", 1, type=int) or 1
+    return page_of(db.session(), stmt, number, per_page, clamp=True)
+
+
+def list_url(**changes: Any) -> str:
+    """The current list page's URL with some query arguments changed (None or "" drops one),
+    so filters, sort and page stay bookmarkable. Changing anything but the page resets it."""
+    args = request.args.to_dict()
+    if "page" not in changes:
+        args.pop("page", None)
+    for key, value in changes.items():
+        if value is None or value == "" or (key == "page" and value == 1):
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return url_for(request.endpoint or "home.index", **(request.view_args or {}), **args)
