@@ -83,9 +83,9 @@ def test_discovered_migrated_and_owned(installed: FakeDists,
     assert app.extensions["carebiz"].table_owner["wash_ticket"] == "wash"
 
 
-def test_api_opens_lists_finishes_and_names_bad_fields(world: dict[str, Any],
-                                                       api_client: Clients,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_api_opens_and_lists_the_page_finishes(world: dict[str, Any], api_client: Clients,
+                                               client_for: Clients,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="tests.carwash_plugin.plugin")
     api = api_client("manager")
     ticket = open_ticket(api, world)
@@ -97,12 +97,14 @@ def test_api_opens_lists_finishes_and_names_bad_fields(world: dict[str, Any],
         "customer_id": ["Choose a customer you can see."], "program": ["Choose basic or premium."],
         "plate": ["Give the plate."], "branch_id": ["Choose a branch."]}
 
-    resp = api.post(f"{TICKETS}/{ticket['id']}/finish")
-    assert resp.status_code == 200 and resp.get_json()["status"] == "done"
-    again = api.post(f"{TICKETS}/{ticket['id']}/finish")
-    assert again.status_code == 422 and "status" in again.get_json()["errors"]
-    assert f"wash ticket {ticket['id']} finished" in caplog.text  # own signal, after commit
-    assert "(wash.done) added" in caplog.text  # a core signal (timeline.entry_added)
+    manager = client_for("manager")
+    assert manager.post(f"/wash/tickets/{ticket['id']}/finish").status_code == 302
+    assert api.get(TICKETS, query_string={"status": "done"}).get_json()["total"] == 1
+    again = manager.post(f"/wash/tickets/{ticket['id']}/finish", follow_redirects=True)
+    assert b"This ticket is already closed." in again.data  # saving() flashed the refusal
+    assert f"wash saw [('party_id', {world['customers'][0]}), ('price', '60.00'), " \
+           f"('ticket_id', {ticket['id']})]" in caplog.text  # own signal, after commit
+    assert "('kind', 'wash.done')" in caplog.text  # a core signal (timeline.entry_added)
 
     timeline = api.get(f"/api/v1/customers/{world['customers'][0]}/timeline").get_json()
     assert [e["kind"] for e in timeline["items"] if e["kind"] == "wash.done"] == ["wash.done"]
@@ -130,6 +132,28 @@ def test_pages_menu_record_label_and_permissions(world: dict[str, Any], client_f
     assert viewer.post("/wash/", data={"program": "basic"}).status_code == 403
     assert api_client("viewer").post(TICKETS, json={}).status_code == 403
     assert app.test_client().get(TICKETS).status_code == 401
+
+
+def test_one_list_for_page_api_and_export(world: dict[str, Any], client_for: Clients,
+                                         api_client: Clients) -> None:
+    """The list definition: the same arguments give the same rows everywhere."""
+    api, manager = api_client("manager"), client_for("manager")
+    done = open_ticket(api, world)["id"]
+    open_ticket(api, world, plate="沪A00001")
+    manager.post(f"/wash/tickets/{done}/finish")
+    args = {"status": "done", "q": "B123", "sort": "plate"}
+    assert [t["id"] for t in api.get(TICKETS, query_string=args).get_json()["items"]] == [done]
+    page = manager.get("/wash/", query_string=args).get_data(as_text=True)
+    assert f'data-ticket="{done}"' in page and "沪A00001" not in page
+    for url in ("/wash/", TICKETS, "/export/wash.tickets"):
+        client = api if url == TICKETS else manager
+        csv = client.get(url, query_string={**args, "format": "csv"}, follow_redirects=True)
+        rows = csv.get_data(as_text=True).splitlines()
+        assert rows[-1].startswith(f"{done},粤B12345,premium,60.00,done"), (url, rows)
+        assert not [r for r in rows if "沪A00001" in r], url
+    bad = api.get(TICKETS, query_string={"status": "lost", "sort": "price"})
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"status", "sort"}
+    assert manager.get("/wash/", query_string={"status": "lost"}).status_code == 422
 
 
 def test_row_filter_hides_stale_tickets_from_readers(app: Flask, world: dict[str, Any],
@@ -167,7 +191,7 @@ def test_export_document_report_and_query(world: dict[str, Any], client_for: Cli
                  headers={"Accept-Language": "zh-CN"})
     assert zh.status_code == 200 and zh.data[:2] == b"PK"  # laid out from DocumentData keys
     assert manager.get(f"/documents/wash.ticket/{ticket['id']}").status_code == 200
-    api.post(f"{TICKETS}/{ticket['id']}/finish")
+    manager.post(f"/wash/tickets/{ticket['id']}/finish")
     report = api.get("/api/v1/reports/wash.by_month?days=30")
     assert report.status_code == 200, report.get_json()
     assert [r["count"] for r in report.get_json()["rows"]] == [1]

@@ -1,19 +1,19 @@
-"""JSON API under /api/v1/wash: list and open tickets, finish one."""
+"""JSON API under /api/v1/wash: list tickets (as the page and the export do) and open one."""
 
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import Schema, fields
-from sqlalchemy import select
+from marshmallow.validate import OneOf
 
-from carebiz import db
-from carebiz.api.common import Blueprint, ListArgs, page_of, page_schema
-from carebiz.security import visible
-from carebiz.toolkit import require, saving, visible_or_404
+from carebiz import db, lists
+from carebiz.api.common import Blueprint, ListArgs, page_schema
+from carebiz.toolkit import require, saving
 
 from . import services
-from .models import WashTicket
+from .ticket_list import STATUSES, TICKETS
 
 blp = Blueprint("wash_api", __name__, url_prefix="/api/v1/wash", description="Car wash.")
 
@@ -29,19 +29,24 @@ class WashTicketSchema(Schema):
     branch_id = fields.Integer(dump_only=True)
 
 
+class WashTicketListArgs(ListArgs):
+    q = fields.String(metadata={"description": "Plate, or part of it."})
+    status = fields.String(validate=OneOf(STATUSES))
+    sort = fields.String(validate=OneOf(TICKETS.sort_values))
+
+
 WashTicketPage = page_schema(WashTicketSchema, "WashTicketPage")
 
 
 @blp.route("/tickets")
 class Tickets(MethodView):
     @require("wash.view")
-    @blp.arguments(ListArgs, location="query")
+    @blp.arguments(WashTicketListArgs, location="query")
     @blp.response(200, WashTicketPage)
     def get(self, args: dict[str, Any]) -> Any:
-        """Wash tickets you see, newest first."""
-        stmt = visible(select(WashTicket).order_by(WashTicket.id.desc()), WashTicket,
-                       current_user)
-        return page_of(db.session(), stmt, args["page"], args["per_page"])
+        """Wash tickets you see (newest first), filtered as on the page; ``?format=csv``."""
+        listed = lists.prepare(TICKETS, request.args, db.session(), current_user)
+        return lists.page(listed, db.session(), args["page"], args["per_page"])
 
     @require("wash.wash")
     @blp.arguments(WashTicketSchema)
@@ -53,13 +58,3 @@ class Tickets(MethodView):
                                             user=current_user._get_current_object(), **data)
         return ticket
 
-
-@blp.post("/tickets/<int:ticket_id>/finish")
-@require("wash.wash")
-@blp.response(200, WashTicketSchema)
-def finish(ticket_id: int) -> Any:
-    """Close a ticket: the wash goes on the customer's timeline."""
-    ticket = visible_or_404(WashTicket, ticket_id)
-    with saving():
-        services.finish_ticket(db.session(), ticket, current_user._get_current_object())
-    return ticket

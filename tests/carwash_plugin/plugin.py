@@ -16,13 +16,14 @@ from carebiz import contributions as c
 from carebiz import db, hookimpl
 from carebiz.crm import signals as crm_signals
 from carebiz.errors import NotFound, ServiceError
-from carebiz.export.table import Column, Table
 from carebiz.plugins import PluginManifest
 from carebiz.plugins.capabilities import Capability
 from carebiz.security import can, visible
+from carebiz.toolkit import one_visible
 
 from . import __version__, api, hooks, services, signals, views
 from .models import WashCard, WashTicket
+from .ticket_list import TICKETS
 
 log = logging.getLogger(__name__)
 
@@ -133,24 +134,13 @@ def reports() -> list[c.Report]:
                      group_by=[{"field": "done_at", "by": "month"}], chart="line")]
 
 
-def build_tickets(session: Any, user: Any, args: Any) -> Table:
-    stmt = visible(select(WashTicket).order_by(WashTicket.id), WashTicket, user)
-    columns = [Column("id", _("Ticket"), "number"), Column("plate", _("Plate")),
-               Column("program", _("Program")), Column("price", _("Price"), "money",
-                                                       currency="CNY")]
-    rows = ({col.key: getattr(t, col.key) for col in columns} for t in session.scalars(stmt))
-    return Table(_("Wash tickets"), columns, rows)
-
-
 @hookimpl
 def export_tables() -> list[c.ExportTable]:
-    return [c.ExportTable("wash.tickets", _l("Wash tickets"), build_tickets,
-                          permission="wash.view", weight=600)]
+    return [c.ExportTable.of_list(TICKETS, weight=600)]
 
 
 def build_print(session: Any, record_id: int, *, user: Any, locale: str) -> dict[str, Any]:
-    ticket = session.scalar(visible(select(WashTicket).where(WashTicket.id == record_id),
-                                    WashTicket, user))
+    ticket = one_visible(WashTicket, record_id, user)
     if ticket is None:
         raise NotFound(_("No wash ticket %(id)s.", id=record_id))
     return {"title": _("Wash ticket %(id)s", id=ticket.id),
@@ -194,8 +184,8 @@ def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
         return
     customer = session.scalar(select(services.Party).order_by(services.Party.id).limit(1))
     if customer is not None:
-        services.create_ticket(session, user=None, customer_id=customer.id, program="basic",
-                               plate="DEMO-1", branch_id=branches[0].id)
+        services.create_ticket(session, user=users["manager"], customer_id=customer.id,
+                               program="basic", plate="DEMO-1", branch_id=branches[0].id)
 
 
 def close_stale(ctx: Any, **params: Any) -> dict[str, int]:
@@ -232,15 +222,11 @@ def capabilities() -> list[Capability]:
     return [Capability("wash.bay_booking", BayBooking(), "Wash bays waiting")]
 
 
-def log_timeline(sender: Any, entry_id: int, kind: str, **_: Any) -> None:
-    log.info("timeline entry %s (%s) added", entry_id, kind)
-
-
-def log_finished(sender: Any, ticket_id: int, **_: Any) -> None:
-    log.info("wash ticket %s finished", ticket_id)
+def log_event(sender: Any, **payload: Any) -> None:
+    log.info("wash saw %s", sorted(payload.items()))
 
 
 @hookimpl
 def event_receivers() -> list[c.EventReceiver]:
-    return [c.EventReceiver(crm_signals.timeline_entry_added, log_timeline, name="wash.timeline"),
-            c.EventReceiver(signals.ticket_finished, log_finished, name="wash.finished")]
+    return [c.EventReceiver(crm_signals.timeline_entry_added, log_event, name="wash.timeline"),
+            c.EventReceiver(signals.ticket_finished, log_event, name="wash.finished")]

@@ -24,13 +24,6 @@ from .models import WashCard, WashTicket
 PROGRAMS = ("basic", "premium")
 
 
-def _load(session: Session, model: Any, record_id: Any, user: Any) -> Any:
-    """A row the user may see; ``user=None`` is the system (demo data, jobs)."""
-    if not record_id:
-        return None
-    return session.get(model, record_id) if user is None else one_visible(model, record_id, user)
-
-
 def price_of(session: Session, program: str, customer_id: int) -> Decimal:
     """The setting's base price (premium doubles it) minus another plugin's discount."""
     host = current_app.extensions["carebiz"].host
@@ -45,12 +38,12 @@ def create_ticket(session: Session, *, user: Any, customer_id: Any, program: Any
                   branch_id: int | None = None) -> WashTicket:
     """Open a ticket for a customer the user sees; every broken rule is named at once."""
     errors: dict[str, str] = {}
-    customer = _load(session, Party, customer_id, user)
+    customer = one_visible(Party, customer_id, user)
     if customer is None:
         errors["customer_id"] = _("Choose a customer you can see.")
     if program not in PROGRAMS:
         errors["program"] = _("Choose basic or premium.")
-    vehicle = _load(session, Vehicle, vehicle_id, user)
+    vehicle = one_visible(Vehicle, vehicle_id, user) if vehicle_id else None
     if vehicle_id and vehicle is None:
         errors["vehicle_id"] = _("No such vehicle.")
     plate = (plate or getattr(vehicle, "plate", "") or "").strip()

@@ -2,20 +2,19 @@
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
-from carebiz import db
-from carebiz.security import visible
+from carebiz import db, lists
 from carebiz.toolkit import check_permission, form_status, require, saving, visible_or_404
 
 from . import services
 from .models import WashTicket
+from .ticket_list import TICKETS
 
 bp = Blueprint("wash", __name__, url_prefix="/wash", template_folder="templates")
 
@@ -40,9 +39,11 @@ def index() -> Any:
                     k: form.data[k] for k in ("customer_id", "vehicle_id", "plate", "program")})
         if done.ok:
             return redirect(url_for(".ticket", ticket_id=ticket.id))
-    stmt = visible(select(WashTicket).order_by(WashTicket.id.desc()), WashTicket, current_user)
-    tickets = db.session().scalars(stmt.limit(100)).all()
-    return render_template("wash/index.html", tickets=tickets, form=form), form_status(form)
+    listed = lists.prepare(TICKETS, request.args, db.session(), current_user)
+    page = lists.page(listed, db.session(), request.args.get("page", 1, type=int) or 1,
+                      clamp=True)
+    return render_template("wash/index.html", page=page, listed=listed,
+                           form=form), form_status(form)
 
 
 @bp.get("/tickets/<int:ticket_id>")
