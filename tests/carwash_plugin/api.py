@@ -30,7 +30,6 @@ class WashTicketSchema(Schema):
 
 
 class WashTicketListArgs(ListArgs):
-    q = fields.String(metadata={"description": "Plate, or part of it."})
     status = fields.String(validate=OneOf(STATUSES))
     sort = fields.String(validate=OneOf(TICKETS.sort_values))
 

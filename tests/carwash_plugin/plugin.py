@@ -1,16 +1,15 @@
 """Manifest and hook implementations of the car wash (entry point ``wash``)."""
 
-import logging
 from datetime import timedelta
 from typing import Any
 
 import click
 from babel.numbers import format_currency
-from flask import render_template
+from flask import current_app, render_template
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from carebiz import contributions as c
 from carebiz import db, hookimpl
@@ -24,8 +23,6 @@ from carebiz.toolkit import one_visible
 from . import __version__, api, hooks, services, signals, views
 from .models import WashCard, WashTicket
 from .ticket_list import TICKETS
-
-log = logging.getLogger(__name__)
 
 manifest = PluginManifest(name="wash", version=__version__, label=_l("Car wash"),
                           description=_l("Wash tickets and wash cards."),
@@ -63,8 +60,7 @@ def permissions() -> list[c.Permission]:
 
 @hookimpl
 def menu_items(user: Any) -> list[c.MenuItem]:
-    return [c.MenuItem("wash", _l("Car wash"), "wash.index", permission="wash.view",
-                       icon="droplet", weight=600)]
+    return [c.MenuItem("wash", _l("Car wash"), "wash.index", "wash.view", icon="droplet")]
 
 
 @hookimpl
@@ -79,9 +75,8 @@ def _panel(session: Any, user: Any, column: Any, value: int) -> list[c.Panel]:
         return []
     stmt = visible(select(WashTicket).where(column == value), WashTicket, user)
     tickets = session.scalars(stmt.order_by(WashTicket.id.desc())).all()
-    return [c.Panel("wash", _l("Car washes"),
-                    render_template("wash/panel.html", tickets=tickets),
-                    weight=600, summary={"washes": len(tickets)})]
+    html = render_template("wash/panel.html", tickets=tickets)
+    return [c.Panel("wash", _l("Car washes"), html, weight=600, summary={"washes": len(tickets)})]
 
 
 @hookimpl
@@ -113,13 +108,14 @@ def customer_lookup(session: Any, query: str, user: Any) -> list[c.LookupHit]:
 
 @hookimpl
 def customer_merge(session: Any, keep: Any, remove: Any) -> None:
-    services.repoint(session, keep.id, remove.id)
+    for model in (WashTicket, WashCard):  # inside the merge's transaction: no commit
+        session.execute(update(model).where(model.customer_id == remove.id)
+                        .values(customer_id=keep.id))
 
 
 @hookimpl
 def query_sources() -> list[c.QuerySource]:
-    fields = (c.QueryField("program", _l("Program"), "choice",
-                           choices=tuple((p, p) for p in services.PROGRAMS)),
+    fields = (c.QueryField("program", _l("Program"), "text"),
               c.QueryField("price", _l("Price"), "number"),
               c.QueryField("done_at", _l("Washed at"), "datetime"))
     return [c.QuerySource("wash_tickets", _l("Wash tickets"), WashTicket, fields,
@@ -164,12 +160,11 @@ wash_cli = click.Group("wash", help="Car wash commands.")
 @with_appcontext
 def issue_card(customer_id: int, number: str) -> None:
     """Issue wash card NUMBER to customer CUSTOMER_ID."""
-    session = db.session()
     try:
-        card = services.issue_card(session, customer_id, number)
+        card = services.issue_card(db.session(), customer_id, number)
     except ServiceError as exc:  # a clear message and exit code 1, not a traceback
         raise click.ClickException(f"{exc} {exc.errors}") from exc
-    session.commit()
+    db.session().commit()
     click.echo(f"card {card.number} issued")
 
 
@@ -180,12 +175,11 @@ def cli_commands() -> list[click.Command]:
 
 @hookimpl
 def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
-    if not branches or session.scalar(select(WashTicket.id).limit(1)):
-        return
     customer = session.scalar(select(services.Party).order_by(services.Party.id).limit(1))
-    if customer is not None:
-        services.create_ticket(session, user=users["manager"], customer_id=customer.id,
-                               program="basic", plate="DEMO-1", branch_id=branches[0].id)
+    if customer is None or session.scalar(select(WashTicket.id).limit(1)):
+        return  # no demo customer, or the demo ran before
+    services.create_ticket(session, user=users["manager"], customer_id=customer.id,
+                           program="basic", plate="DEMO-1", branch_id=customer.branch_id)
 
 
 def close_stale(ctx: Any, **params: Any) -> dict[str, int]:
@@ -206,8 +200,7 @@ def scheduled_jobs() -> list[c.ScheduledJob]:
 
 @hookimpl
 def settings() -> list[c.SettingSpec]:
-    return [c.SettingSpec("wash.base_price", "30", _l("Price of a basic wash"), "decimal",
-                          weight=600)]
+    return [c.SettingSpec("wash.base_price", "30", _l("Price of a basic wash"), "decimal")]
 
 
 class BayBooking:
@@ -223,7 +216,7 @@ def capabilities() -> list[Capability]:
 
 
 def log_event(sender: Any, **payload: Any) -> None:
-    log.info("wash saw %s", sorted(payload.items()))
+    current_app.logger.info("wash saw %s", sorted(payload.items()))
 
 
 @hookimpl

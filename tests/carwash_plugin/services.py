@@ -28,9 +28,8 @@ def price_of(session: Session, program: str, customer_id: int) -> Decimal:
     """The setting's base price (premium doubles it) minus another plugin's discount."""
     host = current_app.extensions["carebiz"].host
     base = Decimal(str(settings.get(session, host, "wash.base_price")))
-    price = base * (2 if program == "premium" else 1)
     discount = host.call("wash_discount", program=program, customer_id=customer_id)
-    return max(price - (discount or 0), Decimal(0))
+    return max(base * (2 if program == "premium" else 1) - (discount or 0), Decimal(0))
 
 
 def create_ticket(session: Session, *, user: Any, customer_id: Any, program: Any,
@@ -66,18 +65,16 @@ def create_ticket(session: Session, *, user: Any, customer_id: Any, program: Any
 def finish_ticket(session: Session, ticket: WashTicket, user: Any) -> WashTicket:
     """Close the ticket, put the wash on the customer's timeline, send wash.ticket.finished."""
     if ticket.status != "open":
-        raise ValidationFailed(_("This ticket is already closed."),
-                               {"status": _("Already closed.")})
+        raise ValidationFailed(_("This ticket is already closed."), {"status": _("Closed.")})
     ticket.status = "done"
     ticket.done_at = datetime.now(UTC)
     add_entry(session, party_id=ticket.customer_id, kind="wash.done", user=user,
               subject=_("Washed %(plate)s", plate=ticket.plate), ref_type="wash_ticket",
               ref_id=ticket.id, vehicle_id=ticket.vehicle_id)
     emit(session, signals.ticket_finished, ticket_id=ticket.id, party_id=ticket.customer_id,
-         price=str(ticket.price),
-         audit=Audit("wash_ticket", ticket.id, N_("Wash ticket %(id)s finished"),
-                     args={"id": ticket.id}, after={"status": "done"},
-                     branch_id=ticket.branch_id))
+         price=str(ticket.price), audit=Audit(
+             "wash_ticket", ticket.id, N_("Wash ticket %(id)s finished"), args={"id": ticket.id},
+             after={"status": "done"}, branch_id=ticket.branch_id))
     return ticket
 
 
@@ -99,13 +96,6 @@ def issue_card(session: Session, customer_id: int, number: str) -> WashCard:
 def card_owner(session: Session, number: str) -> int | None:
     return session.scalar(select(WashCard.customer_id).where(
         WashCard.number == number.strip().upper()))
-
-
-def repoint(session: Session, keep_id: int, remove_id: int) -> None:
-    """A merge moves the removed customer's tickets and cards onto the kept one."""
-    for model in (WashTicket, WashCard):
-        session.execute(update(model).where(model.customer_id == remove_id)
-                        .values(customer_id=keep_id))
 
 
 def close_stale(session: Session) -> int:

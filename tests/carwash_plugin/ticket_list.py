@@ -5,7 +5,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from carebiz.export.table import MONEY, NUMBER, Column
-from carebiz.lists import CHOICE, ExportSpec, Filter, ListDefinition, Search, Searched
+from carebiz.lists import CHOICE, ExportSpec, Filter, ListDefinition
 
 from .models import WashTicket
 
@@ -22,8 +22,6 @@ TICKETS = ListDefinition(
     permission="wash.view", page="wash.index", api="wash_api.Tickets",
     filters=(Filter("status", _l("Status"), type=CHOICE, choices=STATUSES,
                     apply=lambda stmt, value, user: stmt.where(WashTicket.status == value)),),
-    search=Search(lambda session, user, stmt, q: Searched(
-        stmt.where(WashTicket.plate.icontains(q, autoescape=True))), label=_l("Plate")),
     sorts={"created_at": WashTicket.created_at, "plate": WashTicket.plate},
     default_sort="-created_at",
     export=ExportSpec(_l("Wash tickets"), lambda user: [

@@ -20,10 +20,11 @@ bp = Blueprint("wash", __name__, url_prefix="/wash", template_folder="templates"
 
 
 class TicketForm(FlaskForm):
+    FIELDS = ("customer_id", "vehicle_id", "plate", "program")
     customer_id = IntegerField(_l("Customer number"))
     vehicle_id = IntegerField(_l("Vehicle number"), validators=[Optional()])
     plate = StringField(_l("Plate"))
-    program = SelectField(_l("Program"), choices=[(p, p) for p in services.PROGRAMS])
+    program = SelectField(_l("Program"), choices=list(services.PROGRAMS))
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -34,9 +35,8 @@ def index() -> Any:
         check_permission("wash.wash")
     if form.validate_on_submit():
         with saving(form) as done:
-            ticket = services.create_ticket(
-                db.session(), user=current_user._get_current_object(), **{
-                    k: form.data[k] for k in ("customer_id", "vehicle_id", "plate", "program")})
+            ticket = services.create_ticket(db.session(), user=current_user._get_current_object(),
+                                            **{k: form.data[k] for k in TicketForm.FIELDS})
         if done.ok:
             return redirect(url_for(".ticket", ticket_id=ticket.id))
     listed = lists.prepare(TICKETS, request.args, db.session(), current_user)
