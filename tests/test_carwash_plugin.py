@@ -219,25 +219,34 @@ def test_cli_lookup_and_merge(app: Flask, world: dict[str, Any], api_client: Cli
         assert db.session().scalars(select(WashCard.customer_id)).all() == [keep]
 
 
-def test_demo_task_setting_and_capability(app: Flask, world: dict[str, Any],
-                                          api_client: Clients) -> None:
+def test_demo_data_on_a_fresh_install(app: Flask) -> None:
+    """The core's demo customers are not committed yet when the plugin's demo runs."""
     load_demo(app)
     load_demo(app)  # safe twice
     with app.app_context():
         from tests.carwash_plugin.models import WashTicket
-        [demo] = db.session().scalars(select(WashTicket)).all()
+        assert [t.plate for t in db.session().scalars(select(WashTicket))] == ["DEMO-1"]
+
+
+def test_task_scheduled_job_and_capability(app: Flask, world: dict[str, Any],
+                                           api_client: Clients) -> None:
+    admin = api_client("admin")
+    stale = open_ticket(admin, world)["id"]
+    with app.app_context():
+        from tests.carwash_plugin.models import WashTicket
+        db.session().get(WashTicket, stale).created_at -= timedelta(days=2)
+        db.session().commit()
+    open_ticket(admin, world)  # opened today: stays open
+    with app.app_context():
         host = app.extensions["carebiz"].host
-        assert host.capability("wash.bay_booking").queue_length(db.session()) == 1
+        assert host.capability("wash.bay_booking").queue_length(db.session()) == 2
         assert [j.task for j in host.collect("scheduled_jobs") if j.name == "wash.nightly"] == [
             "wash.close_stale"]
-        demo.created_at -= timedelta(days=2)  # left open since the day before yesterday
-        db.session().commit()
-    admin = api_client("admin")
-    open_ticket(admin, world)  # opened today: stays open
     job = admin.post("/api/v1/jobs", json={"task": "wash.close_stale"})
     assert job.status_code in (201, 202), job.get_json()
     done = admin.get(f"/api/v1/jobs/{job.get_json()['id']}").get_json()
     assert done["status"] == "finished" and done["result"] == {"closed": 1}
+    assert admin.get(TICKETS, query_string={"status": "stale"}).get_json()["total"] == 1
 
 
 def test_own_hookspec_answered_by_another_plugin(installed: FakeDists,

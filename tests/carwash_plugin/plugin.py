@@ -6,7 +6,7 @@ from typing import Any
 import click
 from babel.numbers import format_currency
 from flask import current_app, render_template
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -18,14 +18,12 @@ from carebiz.errors import NotFound, ServiceError
 from carebiz.plugins import PluginManifest
 from carebiz.plugins.capabilities import Capability
 from carebiz.security import can, visible
-from carebiz.toolkit import one_visible
 
 from . import __version__, api, hooks, services, signals, views
 from .models import WashCard, WashTicket
 from .ticket_list import TICKETS
 
 manifest = PluginManifest(name="wash", version=__version__, label=_l("Car wash"),
-                          description=_l("Wash tickets and wash cards."),
                           package="tests.carwash_plugin")
 
 STAFF = ("manager", "salesperson", "service_adviser", "technician", "read_only")
@@ -136,7 +134,7 @@ def export_tables() -> list[c.ExportTable]:
 
 
 def build_print(session: Any, record_id: int, *, user: Any, locale: str) -> dict[str, Any]:
-    ticket = one_visible(WashTicket, record_id, user)
+    ticket = services.visible_row(session, WashTicket, record_id, user)
     if ticket is None:
         raise NotFound(_("No wash ticket %(id)s.", id=record_id))
     return {"title": _("Wash ticket %(id)s", id=ticket.id),
@@ -151,13 +149,12 @@ def document_types() -> list[c.DocumentType]:
                            permission="wash.view")]
 
 
-wash_cli = click.Group("wash", help="Car wash commands.")
+wash_cli = AppGroup("wash", help="Car wash commands.")  # its commands get the app context
 
 
 @wash_cli.command("issue-card")
 @click.argument("customer_id", type=int)
 @click.argument("number")
-@with_appcontext
 def issue_card(customer_id: int, number: str) -> None:
     """Issue wash card NUMBER to customer CUSTOMER_ID."""
     try:

@@ -14,14 +14,20 @@ from carebiz.crm.timeline import add_entry
 from carebiz.errors import ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
+from carebiz.security import visible
 from carebiz.services import settings
 from carebiz.services.branches import default_branch_for
-from carebiz.toolkit import end_of_today, one_visible
+from carebiz.toolkit import end_of_today
 
 from . import signals
 from .models import WashCard, WashTicket
 
 PROGRAMS = ("basic", "premium")
+
+
+def visible_row(session: Session, model: Any, record_id: Any, user: Any) -> Any:
+    """The row ``user`` may see, read with the caller's session, uncommitted rows included."""
+    return session.scalar(visible(select(model).where(model.id == record_id), model, user))
 
 
 def price_of(session: Session, program: str, customer_id: int) -> Decimal:
@@ -33,16 +39,15 @@ def price_of(session: Session, program: str, customer_id: int) -> Decimal:
 
 
 def create_ticket(session: Session, *, user: Any, customer_id: Any, program: Any,
-                  vehicle_id: Any = None, plate: str = "",
-                  branch_id: int | None = None) -> WashTicket:
+                  vehicle_id: Any = None, plate: str = "", branch_id: Any = None) -> WashTicket:
     """Open a ticket for a customer the user sees; every broken rule is named at once."""
     errors: dict[str, str] = {}
-    customer = one_visible(Party, customer_id, user)
+    customer = visible_row(session, Party, customer_id, user)
     if customer is None:
         errors["customer_id"] = _("Choose a customer you can see.")
     if program not in PROGRAMS:
         errors["program"] = _("Choose basic or premium.")
-    vehicle = one_visible(Vehicle, vehicle_id, user) if vehicle_id else None
+    vehicle = visible_row(session, Vehicle, vehicle_id, user) if vehicle_id else None
     if vehicle_id and vehicle is None:
         errors["vehicle_id"] = _("No such vehicle.")
     plate = (plate or getattr(vehicle, "plate", "") or "").strip()
