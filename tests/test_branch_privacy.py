@@ -334,3 +334,28 @@ def test_a_summary_naming_a_record_of_unknown_type_masks_it_for_everyone(app, se
                            summary_args={"name": "Someone", "_refs": {"name": ["nope", 1]}})
         for_reader(sess, [entry], admin)
         assert entry.summary_text == "Thing given to a record you may not see"
+
+
+def test_a_merge_entry_withholds_the_merged_away_customer_of_another_branch(app, world):
+    """An administrator merges a branch-B customer into a branch-A one: the kept customer's
+    audit entry carries the merged-away customer's snapshot, shown only to who may see it."""
+    from carebiz.crm.services.merge import merge_parties
+
+    removed_id = min(world["secret_ids"] - {world["owner"]})
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        merge_parties(sess, sess.get(Party, world["alpha"]), sess.get(Party, removed_id))
+        sess.commit()
+    client = client_for(app, "bmanager")
+    api = client.get(f"/api/v1/audit?entity_type=party&entity_id={world['alpha']}")
+    assert api.status_code == 200
+    merged = [e for e in api.get_json()["items"] if e["event"] == "customer.merged"]
+    assert merged and merged[0]["before"]["removed"] == "withheld: a record you may not see"
+    assert merged[0]["before"]["kept"]["name"] == "Alpha Owner"
+    texts = [api.get_data(as_text=True), client.get("/admin/audit").get_data(as_text=True),
+             client.get("/export/admin.audit?format=csv").get_data(as_text=True),
+             client.get(f"/customers/{world['alpha']}").get_data(as_text=True)]
+    assert [leaked(text) for text in texts] == [0, 0, 0, 0]
+    admin = client_for(app, "admin").get(f"/api/v1/audit?entity_type=party&"
+                                         f"entity_id={world['alpha']}").get_json()
+    shown = [e for e in admin["items"] if e["event"] == "customer.merged"][0]
+    assert shown["before"]["removed"]["name"].startswith(SECRET)

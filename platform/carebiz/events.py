@@ -21,7 +21,7 @@ from flask import has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from carebiz.models.audit import REFS, AuditEntry
+from carebiz.models.audit import DATA_REFS, REFS, AuditEntry
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,10 @@ class Audit:
     #: type, id)}`` (e.g. ``{"name": ("party", 12)}``): readers who may not see that record
     #: read a mask instead of its name (:func:`carebiz.models.audit.for_reader`)
     refs: dict[str, tuple[str, Any]] | None = None
+    #: the top-level keys of ``before``/``after`` that describe another record, as ``{key:
+    #: (entity type, id)}`` (a merged-away customer's snapshot): readers who may not see that
+    #: record read them withheld (:attr:`carebiz.models.audit.AuditEntry.shown_after`)
+    data_refs: dict[str, tuple[str, Any]] | None = None
     #: the record's version after the change (:class:`carebiz.db.Versioned` records), so a
     #: version conflict can tell what changed since the version a client had
     version: int | None = None
@@ -91,11 +95,14 @@ def emit(session: Session, signal: NamedSignal, *, audit: Audit | None = None,
 
 
 def _summary_args(audit: Audit) -> dict[str, Any] | None:
-    if not audit.refs:
+    if not audit.refs and not audit.data_refs:
         return audit.args
-    return {**(audit.args or {}),
-            REFS: {name: [entity_type, record_id]
-                   for name, (entity_type, record_id) in audit.refs.items()}}
+    args = dict(audit.args or {})
+    for key, refs in ((REFS, audit.refs), (DATA_REFS, audit.data_refs)):
+        if refs:
+            args[key] = {name: [entity_type, record_id]
+                         for name, (entity_type, record_id) in refs.items()}
+    return args
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -110,8 +110,9 @@ class AuditSchema(Schema):
     branch_id = fields.Integer(allow_none=True)
     summary = fields.String(attribute="summary_text",
                             metadata={"description": "In the request's language."})
-    before = fields.Dict(allow_none=True)
-    after = fields.Dict(allow_none=True)
+    before = fields.Dict(allow_none=True, attribute="shown_before", metadata={
+        "description": "Values describing a record the caller may not see are withheld."})
+    after = fields.Dict(allow_none=True, attribute="shown_after")
 
 
 class AuditArgs(ListArgs):

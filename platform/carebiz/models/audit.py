@@ -17,6 +17,12 @@ from carebiz.i18n import N_
 #: entry's own, which record it names: ``{"name": ["party", 12]}``. The name is stored for the
 #: readers who may see that record and withheld from the others when the summary is shown.
 REFS = "_refs"
+#: the key of ``summary_args`` that tells which top-level keys of ``before``/``after`` describe
+#: a record other than the entry's own (``{"removed": ["party", 12]}``: a merged-away
+#: customer's snapshot): their values are shown only to readers who may see that record
+DATA_REFS = "_data_refs"
+#: what a reader who may not see that record reads in place of its values
+WITHHELD = N_("withheld: a record you may not see")
 #: how a summary names a record its reader may not see, by the record's entity type
 MASKS = {"party": N_("a customer of another branch")}
 OTHER_RECORD = N_("a record you may not see")
@@ -72,13 +78,43 @@ class AuditEntry(Base):
         return {}
 
     @property
+    def data_refs(self) -> dict[str, tuple[str, Any]]:
+        """The keys of ``before``/``after`` that describe another record: ``{key: (type, id)}``."""
+        stored = (self.summary_args or {}).get(DATA_REFS)
+        if not isinstance(stored, dict):
+            return {}
+        return {k: (str(v[0]), v[1]) for k, v in stored.items()
+                if isinstance(v, list | tuple) and len(v) == 2}
+
+    @property
+    def shown_before(self) -> dict[str, Any] | None:
+        """``before`` as its reader may see it (see :attr:`shown_after`)."""
+        return self._shown(self.before)
+
+    @property
+    def shown_after(self) -> dict[str, Any] | None:
+        """``after`` as its reader may see it: the values describing a record the reader may
+        not see (:attr:`data_refs`) are withheld; an entry that did not pass through
+        :func:`for_reader` withholds them all (default deny). Every reader of the log shows
+        these, never the raw columns."""
+        return self._shown(self.after)
+
+    def _shown(self, values: dict[str, Any] | None) -> dict[str, Any] | None:
+        private = self.data_refs
+        if values is None or not private:
+            return values
+        shown = self.__dict__.get("_shown_data", frozenset())
+        return {k: (v if k not in private or k in shown else gettext(WITHHELD))
+                for k, v in values.items()}
+
+    @property
     def summary_text(self) -> str:
         """The summary in the current language (its message is translated when shown),
         naming only the records its reader may see: :func:`for_reader` decides which; an
         entry that did not pass through it names none (default deny)."""
         if not self.summary:
             return ""
-        args = {k: v for k, v in (self.summary_args or {}).items() if k != REFS}
+        args = {k: v for k, v in (self.summary_args or {}).items() if k not in (REFS, DATA_REFS)}
         shown = self.__dict__.get("_shown_refs", frozenset())
         for name, (entity_type, _id) in self.refs.items():
             if name not in shown:
@@ -109,7 +145,7 @@ def for_reader(session: Session, entries: Iterable[AuditEntry], user: Any,
     entries = list(entries)
     wanted: dict[str, set[Any]] = {}
     for entry in entries:
-        for entity_type, record_id in entry.refs.values():
+        for entity_type, record_id in [*entry.refs.values(), *entry.data_refs.values()]:
             wanted.setdefault(entity_type, set()).add(record_id)
     host = host or session.info.get("carebiz.host")
     hidden: dict[str, set[Any]] = {}
@@ -120,5 +156,8 @@ def for_reader(session: Session, entries: Iterable[AuditEntry], user: Any,
     for entry in entries:
         entry._shown_refs = frozenset(
             name for name, (entity_type, record_id) in entry.refs.items()
+            if record_id is not None and record_id not in hidden[entity_type])
+        entry._shown_data = frozenset(
+            name for name, (entity_type, record_id) in entry.data_refs.items()
             if record_id is not None and record_id not in hidden[entity_type])
     return entries

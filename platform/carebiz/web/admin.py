@@ -91,8 +91,8 @@ def record_audit(entity_type: str, entity_id: Any, limit: int = 20) -> list[Audi
 def audit_changes(entry: AuditEntry) -> list[tuple[str, Any, Any, bool]]:
     """``(field, before, after, had_before)`` for the fields an entry records, so both a
     creation (only after) and an edit (before → after) read compactly."""
-    before = entry.before or {}
-    after = entry.after or {}
+    before = entry.shown_before or {}
+    after = entry.shown_after or {}
     had_before = entry.before is not None
     keys = list(after) + [k for k in before if k not in after]
     return [(k, before.get(k), after.get(k), had_before) for k in keys

@@ -111,7 +111,7 @@ def _value(value: Any) -> str:
 
 def changes_text(entry: AuditEntry) -> str:
     """An entry's changes on one line: ``field: before → after`` (a creation: what is set)."""
-    before, after = entry.before or {}, entry.after or {}
+    before, after = entry.shown_before or {}, entry.shown_after or {}
     keys = list(after) + [k for k in before if k not in after]
     if entry.before is None:
         return "; ".join(f"{k}: {_value(after.get(k))}" for k in keys

@@ -97,7 +97,7 @@ def merge_parties(session: Session, keep: Party, remove: Party, *, user: Any = N
          audit=Audit("party", keep.id, N_("Customer #%(removed)s merged into %(name)s"),
                      {"kept": before_keep, "removed": before_remove}, snapshot(keep),
                      branch_id=keep.branch_id, args={"removed": remove.id, "name": keep.name},
-                     version=keep.version))
+                     data_refs={"removed": ("party", remove.id)}, version=keep.version))
     emit(session, signals.customer_updated, party_id=remove.id,
          changes={"merged_into_id": keep.id},
          audit=Audit("party", remove.id, N_("Merged into customer #%(kept)s"),
