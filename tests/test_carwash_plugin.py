@@ -91,6 +91,8 @@ def test_api_opens_and_lists_the_page_finishes(world: dict[str, Any], api_client
     ticket = open_ticket(api, world)
     assert ticket["plate"] == "粤B12345" and ticket["price"] == "60.00"  # setting 30, × 2
     assert api.get(TICKETS).get_json()["total"] == 1
+    too_big = api.post(TICKETS, json={"customer_id": 2**40, "program": "basic", "plate": "X"})
+    assert too_big.status_code == 422 and "customer_id" in too_big.get_json()["errors"]
     resp = api.post(TICKETS, json={"customer_id": 999, "program": "gold"})
     assert resp.status_code == 422 and resp.get_json()["status"] == "validation_failed"
     assert resp.get_json()["errors"] == {

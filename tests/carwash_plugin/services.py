@@ -17,7 +17,7 @@ from carebiz.i18n import N_
 from carebiz.security import visible
 from carebiz.services import settings
 from carebiz.services.branches import default_branch_for
-from carebiz.toolkit import end_of_today
+from carebiz.toolkit import end_of_today, record_id
 
 from . import signals
 from .models import WashCard, WashTicket
@@ -25,9 +25,9 @@ from .models import WashCard, WashTicket
 PROGRAMS = ("basic", "premium")
 
 
-def visible_row(session: Session, model: Any, record_id: Any, user: Any) -> Any:
+def visible_row(session: Session, model: Any, value: Any, user: Any) -> Any:
     """The row ``user`` may see, read with the caller's session, uncommitted rows included."""
-    return session.scalar(visible(select(model).where(model.id == record_id), model, user))
+    return session.scalar(visible(select(model).where(model.id == record_id(value)), model, user))
 
 
 def price_of(session: Session, program: str, customer_id: int) -> Decimal:
