@@ -164,6 +164,10 @@ def test_every_core_signal_is_listed_with_its_arguments(spec: SignalSpec) -> Non
     assert row is not None, f"docs/plugin-guide.md lacks the signal {spec.name}"
     missing = [arg for arg in spec.arguments if f"`{arg}`" not in row]
     assert missing == [], f"{spec.name}: arguments {missing} not in the guide"
+    module = importlib.import_module(spec.module)
+    attribute = next(name for name, value in vars(module).items() if value is spec.signal)
+    assert f"`from {spec.module} import {attribute}`" in row, \
+        f"{spec.name}: the guide does not say how to import it ({attribute})"
 
 
 # -- the guide reads as one document ---------------------------------------------------------
