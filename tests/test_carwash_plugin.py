@@ -213,12 +213,19 @@ def test_cli_lookup_and_merge(app: Flask, world: dict[str, Any], api_client: Cli
     assert [(i["customer"]["id"], i["reasons"]) for i in found["items"]] == [
         (remove, ["wash card W-77"])]
 
+    other = api.post("/api/v1/customers", json={"name": "Zhang", "kind": "person",
+                                                "branch_id": world["branches"]["B"]})
+    app.test_cli_runner().invoke(args=["wash", "issue-card", str(other.get_json()["id"]), "B-1"])
+    assert api.get("/api/v1/lookup?q=B-1").get_json()["total"] == 1
+    assert api_client("sales").get("/api/v1/lookup?q=B-1").get_json()["items"] == []  # branch A
+
     resp = api.post("/api/v1/customers/merge", json={"keep_id": keep, "remove_id": remove})
     assert resp.status_code == 200, resp.get_json()
     with app.app_context():
         from tests.carwash_plugin.models import WashCard, WashTicket
         assert db.session().scalars(select(WashTicket.customer_id)).all() == [keep]
-        assert db.session().scalars(select(WashCard.customer_id)).all() == [keep]
+        assert db.session().scalars(select(WashCard.customer_id).where(
+            WashCard.number == "W-77")).all() == [keep]
 
 
 def test_demo_data_on_a_fresh_install(app: Flask) -> None:
