@@ -92,3 +92,19 @@ def test_startup_error_is_a_clean_cli_message(fake_dists, monkeypatch, tmp_path)
     assert result.exit_code == 1
     assert "plugin entry point 'broken' loads a manifest named 'other'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_service_error_in_any_command_is_a_message_not_a_traceback(run):
+    from carebiz.errors import ValidationFailed
+
+    @main.command("refuse-for-test")
+    def refuse() -> None:
+        raise ValidationFailed("Nothing was changed.", {"plate": ["Give the plate."]})
+
+    try:
+        result = run("refuse-for-test")
+    finally:
+        main.commands.pop("refuse-for-test")
+    assert result.exit_code == 1
+    assert "Nothing was changed.\n  plate: Give the plate." in result.output
+    assert not isinstance(result.exception, ValidationFailed)

@@ -207,3 +207,18 @@ def test_form_status_of_a_page() -> None:
     refused = Form(True)
     refused._carebiz_save_status = 409  # type: ignore[attr-defined]
     assert toolkit.form_status(refused) == 409  # type: ignore[arg-type]
+
+
+def test_one_visible_reads_with_the_session_it_is_given(app: Flask,
+                                                        seeded: dict[str, Any]) -> None:
+    """A service or ``demo_data`` finds the rows its own session has not committed yet, under
+    the row filters of the user it acts for."""
+    from carebiz.services.users import get_user
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        mine = make_customer(sess, "Not committed yet", seeded["branches"]["A"])
+        theirs = make_customer(sess, "Of branch B, not committed", seeded["branches"]["B"])
+        sales = get_user(sess, "sales")
+        assert toolkit.one_visible(Party, mine.id, sales, session=sess) is mine
+        assert toolkit.one_visible(Party, theirs.id, sales, session=sess) is None
+        sess.rollback()

@@ -47,15 +47,29 @@ def _session(actor: Any = None) -> Any:
     return sess
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=True,
+def _fail(exc: ServiceError) -> click.ClickException:
+    """A service's refusal as the command line says it: the message, then each field's."""
+    detail = "".join(
+        f"\n  {k}: {' '.join(map(str, v)) if isinstance(v, list | tuple) else v}"
+        for k, v in exc.errors.items())
+    return click.ClickException(exc.message + detail)
+
+
+class CareBizGroup(FlaskGroup):
+    """The ``carebiz`` command: a service error raised by any command (the core's or a
+    plugin's) ends with its message and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ServiceError as exc:
+            raise _fail(exc) from exc
+
+
+@click.group(cls=CareBizGroup, create_app=_create_app, add_version_option=True,
              set_debug_flag=False)
 def main() -> None:
     """CareBusiness: car sales and service business platform."""
-
-
-def _fail(exc: ServiceError) -> click.ClickException:
-    detail = "".join(f"\n  {k}: {v}" for k, v in exc.errors.items())
-    return click.ClickException(exc.message + detail)
 
 
 # -- database --------------------------------------------------------------
@@ -441,8 +455,28 @@ def add_plugin_commands(app: Flask, host: Any) -> None:
     """Commands from the ``cli_commands`` hook join ``carebiz`` (every installed plugin: the
     command line is built once). A switched-off plugin's commands refuse to run."""
     for plugin, command in host.collect_by_plugin("cli_commands", include_inactive=True):
+        command = _with_clear_errors(command)
         app.cli.add_command(command if host.is_core(plugin)
                             else _refused_while_off(command, plugin, host))
+
+
+def _with_clear_errors(command: click.Command) -> click.Command:
+    """A copy of ``command`` (and of a group's subcommands) whose callbacks end a
+    ``ServiceError`` with its message and exit code 1: what :class:`CareBizGroup` does for
+    ``carebiz``, also where the command runs without it (``app.test_cli_runner()``)."""
+    copied = copy.copy(command)
+    if isinstance(copied, click.Group):
+        copied.commands = {name: _with_clear_errors(sub) for name, sub in copied.commands.items()}
+    inner = copied.callback
+    if inner is not None:
+        def clear(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return inner(*args, **kwargs)
+            except ServiceError as exc:
+                raise _fail(exc) from exc
+
+        copied.callback = functools.update_wrapper(clear, inner)
+    return copied
 
 
 def _refused_while_off(command: click.Command, plugin: str, host: Any) -> click.Command:

@@ -14,10 +14,11 @@ from sqlalchemy import func, select, update
 from carebiz import contributions as c
 from carebiz import db, hookimpl
 from carebiz.crm import signals as crm_signals
-from carebiz.errors import NotFound, ServiceError
+from carebiz.errors import NotFound
 from carebiz.plugins import PluginManifest
 from carebiz.plugins.capabilities import Capability
 from carebiz.security import can, visible
+from carebiz.toolkit import one_visible
 
 from . import __version__, api, hooks, services, signals, views
 from .models import WashCard, WashTicket
@@ -134,7 +135,7 @@ def export_tables() -> list[c.ExportTable]:
 
 
 def build_print(session: Any, record_id: int, *, user: Any, locale: str) -> dict[str, Any]:
-    ticket = services.visible_row(session, WashTicket, record_id, user)
+    ticket = one_visible(WashTicket, record_id, user, session=session)
     if ticket is None:
         raise NotFound(_("No wash ticket %(id)s.", id=record_id))
     return {"title": _("Wash ticket %(id)s", id=ticket.id),
@@ -157,10 +158,7 @@ wash_cli = AppGroup("wash", help="Car wash commands.")  # its commands get the a
 @click.argument("number")
 def issue_card(customer_id: int, number: str) -> None:
     """Issue wash card NUMBER to customer CUSTOMER_ID."""
-    try:
-        card = services.issue_card(db.session(), customer_id, number)
-    except ServiceError as exc:  # a clear message and exit code 1, not a traceback
-        raise click.ClickException(f"{exc} {exc.errors}") from exc
+    card = services.issue_card(db.session(), customer_id, number)
     db.session().commit()
     click.echo(f"card {card.number} issued")
 

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,10 +13,9 @@ from carebiz.crm.timeline import add_entry
 from carebiz.errors import ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
-from carebiz.security import visible
 from carebiz.services import settings
 from carebiz.services.branches import default_branch_for
-from carebiz.toolkit import end_of_today, record_id
+from carebiz.toolkit import end_of_today, host, one_visible
 
 from . import signals
 from .models import WashCard, WashTicket
@@ -25,16 +23,10 @@ from .models import WashCard, WashTicket
 PROGRAMS = ("basic", "premium")
 
 
-def visible_row(session: Session, model: Any, value: Any, user: Any) -> Any:
-    """The row ``user`` may see, read with the caller's session, uncommitted rows included."""
-    return session.scalar(visible(select(model).where(model.id == record_id(value)), model, user))
-
-
 def price_of(session: Session, program: str, customer_id: int) -> Decimal:
     """The setting's base price (premium doubles it) minus another plugin's discount."""
-    host = current_app.extensions["carebiz"].host
-    base = Decimal(str(settings.get(session, host, "wash.base_price")))
-    discount = host.call("wash_discount", program=program, customer_id=customer_id)
+    base = Decimal(str(settings.get(session, host(), "wash.base_price")))
+    discount = host().call("wash_discount", program=program, customer_id=customer_id)
     return max(base * (2 if program == "premium" else 1) - (discount or 0), Decimal(0))
 
 
@@ -42,12 +34,12 @@ def create_ticket(session: Session, *, user: Any, customer_id: Any, program: Any
                   vehicle_id: Any = None, plate: str = "", branch_id: Any = None) -> WashTicket:
     """Open a ticket for a customer the user sees; every broken rule is named at once."""
     errors: dict[str, str] = {}
-    customer = visible_row(session, Party, customer_id, user)
+    customer = one_visible(Party, customer_id, user, session=session)
     if customer is None:
         errors["customer_id"] = _("Choose a customer you can see.")
     if program not in PROGRAMS:
         errors["program"] = _("Choose basic or premium.")
-    vehicle = visible_row(session, Vehicle, vehicle_id, user) if vehicle_id else None
+    vehicle = one_visible(Vehicle, vehicle_id, user, session=session) if vehicle_id else None
     if vehicle_id and vehicle is None:
         errors["vehicle_id"] = _("No such vehicle.")
     plate = (plate or getattr(vehicle, "plate", "") or "").strip()

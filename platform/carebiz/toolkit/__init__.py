@@ -9,6 +9,7 @@ What each does, with an example, is in ``docs/plugin-guide.md`` ("Toolkit", "API
   :func:`aware`;
 - **redirects**: :func:`safe_next`, :func:`redirect_next`;
 - **records**: :func:`visible_or_404`, :func:`one_visible`, :func:`record_id`;
+- **other plugins**: :func:`host` (capabilities, declared hooks, settings);
 - **permissions**: :func:`can`, :func:`require`, :func:`api_login_required`,
   :func:`check_permission`, :func:`is_manager` (the :data:`MANAGE_TEAM` permission);
 - **saving**: :func:`saving`, :class:`Outcome`, :func:`form_status`, :func:`apply_errors`;
@@ -21,6 +22,7 @@ What each does, with an example, is in ``docs/plugin-guide.md`` ("Toolkit", "API
 from carebiz.api.errors import error_body, flatten_errors, status_word
 from carebiz.lists.paging import Page, list_url, paginate
 from carebiz.lists.sorting import sorted_by
+from carebiz.toolkit.app_host import host
 from carebiz.toolkit.business_time import aware, business_tz, end_of_today, local_now, today
 from carebiz.toolkit.json_input import json_body
 from carebiz.toolkit.permissions import (
@@ -38,7 +40,7 @@ from carebiz.toolkit.save import Outcome, apply_errors, form_status, saving
 __all__ = [
     "MANAGE_TEAM", "MAX_ID", "Outcome", "Page", "api_login_required", "apply_errors", "aware",
     "business_tz", "can", "check_permission", "end_of_today", "error_body", "flatten_errors",
-    "form_status", "is_manager", "json_body", "list_url", "local_now", "one_visible",
+    "form_status", "host", "is_manager", "json_body", "list_url", "local_now", "one_visible",
     "paginate", "record_id", "redirect_next", "require", "safe_next", "saving",
     "sorted_by", "status_word", "today", "visible_or_404",
 ]

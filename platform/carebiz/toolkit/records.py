@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from carebiz import db
 from carebiz.security import visible
@@ -30,15 +31,18 @@ def record_id(value: Any) -> int | None:
     return number if 1 <= number <= MAX_ID else None
 
 
-def one_visible(model: type[M], value: Any, user: Any = None) -> M | None:
+def one_visible(model: type[M], value: Any, user: Any = None, *,
+                session: Session | None = None) -> M | None:
     """The ``model`` row with id ``value`` if it exists and ``user`` (default: the current
-    user) may see it under the row filters, else None."""
+    user) may see it under the row filters, else None. Read with ``session`` when given (a
+    service, ``demo_data``, a job: it sees that session's uncommitted rows), else with the
+    request's session."""
     number = record_id(value)
     if number is None:
         return None
     stmt = visible(select(model).where(model.id == number),  # type: ignore[attr-defined]
                    model, current_user if user is None else user)
-    return db.session().scalar(stmt)
+    return (db.session() if session is None else session).scalar(stmt)
 
 
 def visible_or_404(model: type[M], value: Any, message: str | None = None) -> M:
