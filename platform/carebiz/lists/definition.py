@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_babel import gettext as _
 
@@ -116,7 +116,7 @@ class Filter:
                 self._refuse(_("A date as YYYY-MM-DD."), self.name + suffix)
         start, end = ends
         if start is None and end is None:
-            return self.default
+            return cast(DateRange | None, self.default)
         if start and end and start > end:
             self._refuse(_("The first date is after the last."), self.name + "_from")
         return DateRange(start, end)

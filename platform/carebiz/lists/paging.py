@@ -65,7 +65,7 @@ def paginate(stmt: Select[Any], per_page: int = PER_PAGE) -> Page:
 def list_url(**changes: Any) -> str:
     """The current list page's URL with some query arguments changed (None or "" drops one),
     so filters, sort and page stay bookmarkable. Changing anything but the page resets it."""
-    args = request.args.to_dict()
+    args: dict[str, Any] = request.args.to_dict()
     if "page" not in changes:
         args.pop("page", None)
     for key, value in changes.items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from carebiz.lists.definition import ListDefinition
 
@@ -18,7 +18,7 @@ def registered_lists(host: Any) -> Mapping[str, ListDefinition]:
                                  for entry in host.collect("export_tables")
                                  if isinstance(entry.definition, ListDefinition)})
 
-    return host.registry("lists.by_name", build)
+    return cast(Mapping[str, ListDefinition], host.registry("lists.by_name", build))
 
 
 def definition_of(host: Any, name: str) -> ListDefinition:

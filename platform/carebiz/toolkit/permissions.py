@@ -42,7 +42,7 @@ def check_permission(permission: str, user: Any = None) -> None:
     if not getattr(who, "is_authenticated", False):
         if _is_api_request():
             abort(401)
-        abort(current_app.login_manager.unauthorized())  # the login page, back here after
+        abort(current_app.login_manager.unauthorized())  # type: ignore[attr-defined]
     if not can(who, permission):
         abort(403)
 

@@ -42,7 +42,8 @@ def one_visible(model: type[M], value: Any, user: Any = None, *,
         return None
     stmt = visible(select(model).where(model.id == number),  # type: ignore[attr-defined]
                    model, current_user if user is None else user)
-    return (db.session() if session is None else session).scalar(stmt)
+    found: M | None = (db.session() if session is None else session).scalar(stmt)
+    return found
 
 
 def visible_or_404(model: type[M], value: Any, message: str | None = None) -> M:
@@ -53,4 +54,4 @@ def visible_or_404(model: type[M], value: Any, message: str | None = None) -> M:
         if message:
             abort(404, description=message)
         abort(404)
-    return record  # type: ignore[return-value]
+    return record

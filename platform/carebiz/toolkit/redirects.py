@@ -4,6 +4,7 @@ log in or save (an open redirect)."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import redirect, url_for
@@ -28,6 +29,6 @@ def safe_next(target: str | None, default: str | None = None) -> str | None:
 
 
 def redirect_next(target: str | None, endpoint: str = "home.index",
-                  **values: object) -> Response:
+                  **values: Any) -> Response:
     """A redirect to the safe ``next`` target, else to ``endpoint`` (with ``values``)."""
     return redirect(safe_next(target) or url_for(endpoint, **values))
