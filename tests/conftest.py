@@ -6,26 +6,19 @@ for the tests that import them."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from carebiz.testing import PASSWORD, create_schema, login, reset_postgres, seed, token_for
-from tests.support.dists import FakeDists
+from carebiz.testing.dists import FakeDists
 
 #: the PostgreSQL database the tests run on, when one is given
 PG_URL = os.environ.get("CAREBIZ_TEST_DATABASE_URL")
 
 __all__ = ["PG_URL", "PASSWORD", "create_schema", "login", "reset_postgres", "seed", "token_for"]
-
-
-@pytest.fixture
-def fake_dists(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDists]:
-    dists = FakeDists(tmp_path / "site", monkeypatch)
-    yield dists
-    dists.forget_modules()
 
 
 @pytest.fixture

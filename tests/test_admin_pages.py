@@ -14,8 +14,8 @@ from flask import Flask, render_template_string
 from sqlalchemy import select
 
 from carebiz.models import ApiToken, AuditEntry, Branch, Role, SettingValue, User
+from carebiz.testing.dists import manifest_module
 from tests.conftest import PASSWORD, login, seed
-from tests.support.dists import manifest_module
 
 LIST_PAGES = ["/admin/users", "/admin/users/new", "/admin/roles", "/admin/roles/new",
               "/admin/branches", "/admin/branches/new", "/admin/plugins", "/admin/settings",

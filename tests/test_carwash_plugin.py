@@ -23,7 +23,7 @@ from sqlalchemy import select
 from carebiz import db, migrate
 from carebiz.demo import load_demo
 from carebiz.testing import login, seed, token_for
-from tests.support.dists import FakeDists, manifest_module
+from carebiz.testing.dists import FakeDists, manifest_module
 
 PACKAGE = Path(__file__).parent / "carwash_plugin"
 TICKETS = "/api/v1/wash/tickets"

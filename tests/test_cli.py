@@ -82,7 +82,7 @@ def test_demo_and_worker(run, sample_app):
 def test_startup_error_is_a_clean_cli_message(fake_dists, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    from tests.support.dists import manifest_module
+    from carebiz.testing.dists import manifest_module
 
     # (a plugin that fails to import is left out, not a start-up error: test_plugin_isolation)
     fake_dists.module("broken.plugin", manifest_module("other"))

@@ -38,7 +38,7 @@ DOCUMENTED: list[tuple[str, tuple[str, ...] | None]] = [
     ("carebiz.toolkit", None),
     ("carebiz.lists", None),
     ("carebiz.testing.plugin", ("make_app", "app", "session", "seeded", "client_for",
-                                "admin_client", "api_client")),
+                                "admin_client", "api_client", "fake_dists")),
 ]
 
 HOOKS = {name: spec for name, spec in vars(hookspecs).items()

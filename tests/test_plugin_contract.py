@@ -13,7 +13,7 @@ from carebiz.plugins import PluginHost, PluginSetupError
 from carebiz.plugins.discovery import Discovered
 from carebiz.plugins.manifest import PluginManifest
 from carebiz.services import subsystems
-from tests.support.dists import manifest_module
+from carebiz.testing.dists import manifest_module
 from tests.workshop_plugin.plugin import plan_part
 
 STOCK = {"stock": "tests.stock_plugin.plugin"}

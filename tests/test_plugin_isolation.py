@@ -15,7 +15,7 @@ from carebiz.cli import main
 from carebiz.models import PendingMerge
 from carebiz.services import subsystems
 from carebiz.testing import login, make_customer, make_vehicle, seed, token_for
-from tests.support.dists import manifest_module
+from carebiz.testing.dists import manifest_module
 
 FLAKY = """
     from carebiz.contributions import (ExportTable, MenuItem, Panel, Permission, RecordPage,

@@ -9,7 +9,7 @@ from carebiz.plugins.defaults import DEFAULT_PLUGINS
 from carebiz.plugins.manifest import PluginManifest
 from carebiz.plugins.resolver import resolve
 from carebiz.services import subsystems
-from tests.support.dists import manifest_module
+from carebiz.testing.dists import manifest_module
 
 
 def m(name, requires=(), auto=False):

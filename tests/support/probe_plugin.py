@@ -1,7 +1,7 @@
 """A plugin for tests that run real worker processes: tasks that report what they run as,
 and one that hangs until its process is killed.
 
-Installed through a fake distribution (``tests.support.dists``) whose folder is also on the
+Installed through a fake distribution (``carebiz.testing.dists``) whose folder is also on the
 child process's ``PYTHONPATH``."""
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from carebiz.testing import (
     seed,
     token_for,
 )
+from carebiz.testing.dists import FakeDists
 
 PG_URL_VARIABLE = "CAREBIZ_TEST_DATABASE_URL"
 
@@ -122,6 +123,17 @@ def cheap_password_hashes() -> Iterator[None]:
     users._dummy_hash.cache_clear()
     yield
     users.PASSWORD_METHOD = "scrypt"
+
+
+@pytest.fixture
+def fake_dists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDists]:
+    """Installs plugins for this test through real entry-point discovery:
+    ``fake_dists.dist("carebiz-wash", {"wash": "my_tests.wash.plugin"})`` (a package on the
+    path), or ``fake_dists.module(...)`` to write one; then ``make_app(CAREBIZ_PLUGINS="wash")``.
+    The modules it wrote are forgotten afterwards."""
+    dists = FakeDists(tmp_path / "site", monkeypatch)
+    yield dists
+    dists.forget_modules()
 
 
 @pytest.fixture

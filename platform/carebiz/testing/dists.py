@@ -14,7 +14,11 @@ import pytest
 
 
 class FakeDists:
-    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
+    """Installed distributions made on the fly in a folder on ``sys.path``: a plugin package
+    written by the test (or one of its own) becomes discoverable through the
+    ``carebiz.plugins`` entry points, as ``pip install`` would make it."""
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         monkeypatch.syspath_prepend(str(root))
