@@ -34,7 +34,7 @@ check:
 
 ## Translations: extract every core string, then compile the catalogs.
 babel-extract:
-	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ --no-location --sort-output \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ -k lazy_pgettext:1c,2 --no-location --sort-output \
 		--project CareBusiness --version "$$($(PY) -c 'import carebiz; print(carebiz.__version__)')" \
 		--copyright-holder "the CareBusiness authors" \
 		-o platform/carebiz/translations/carebiz.pot platform/carebiz

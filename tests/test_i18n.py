@@ -63,3 +63,17 @@ def test_http_errors_in_the_readers_language(app):
     assert resp.get_json()["message"] == "该内容不存在，或其所属子系统已关闭。"
     page = client.get("/nowhere", headers={"Accept-Language": "en"})
     assert b"This does not exist, or its subsystem is switched off." in page.data
+
+
+def test_number_reads_as_a_records_number_in_headers_and_numeric_as_a_field_type(app):
+    """编号 heads a column of record numbers; 数字 is the kind of value a custom field holds."""
+    from carebiz.crm.forms import FIELD_TYPE_LABELS
+
+    host = app.extensions["carebiz"].host
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        sources = {s.name: s for s in host.collect("query_sources")}
+        id_labels = {str(f.label) for s in sources.values() for f in s.fields if f.name == "id"}
+        assert id_labels == {"编号"}
+        assert str(FIELD_TYPE_LABELS["number"]) == "数字"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert str(FIELD_TYPE_LABELS["number"]) == "Number"

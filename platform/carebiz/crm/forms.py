@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -44,8 +45,10 @@ CHANNEL_LABELS = {"phone": _l("Phone"), "sms": _l("SMS"), "email": _l("Email"),
 FUEL_LABELS = {"petrol": _l("Petrol"), "diesel": _l("Diesel"), "hybrid": _l("Hybrid"),
                "phev": _l("Plug-in hybrid"), "bev": _l("Battery electric"),
                "fcev": _l("Fuel cell"), "cng": _l("Natural gas"), "other": _l("Other")}
-FIELD_TYPE_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"),
-                     "choice": _l("Choice")}
+#: the kinds of value a custom field holds ("Number" here is a numeric value, 数字; as a
+#: column header it is a record's number, 编号: hence the context)
+FIELD_TYPE_LABELS = {"text": _l("Text"), "number": lazy_pgettext("field type", "Number"),
+                     "date": _l("Date"), "choice": _l("Choice")}
 ENTITY_LABELS = {"party": _l("Customers"), "vehicle": _l("Vehicles")}
 STATUS_LABELS = {"open": _l("Open"), "done": _l("Done"), "cancelled": _l("Cancelled")}
 REASON_LABELS = {"phone": _l("phone"), "vin": _l("VIN"), "plate": _l("plate"),

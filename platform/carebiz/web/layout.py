@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     make_response,
+    redirect,
     render_template,
     request,
     send_from_directory,
@@ -61,6 +62,11 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def inject_layout() -> dict[str, Any]:
         return {"nav": navigation(current_user) if request else {}, "can": can}
+
+    @app.route("/favicon.ico")
+    def favicon() -> Any:
+        """Browsers ask for this before reading the page's ``<link rel="icon">``."""
+        return redirect(url_for("static", filename="favicon.svg"), code=301)
 
     @app.route("/static/vendor/<package>/<path:filename>")
     def vendor(package: str, filename: str) -> Any:

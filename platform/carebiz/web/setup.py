@@ -43,7 +43,7 @@ bp = Blueprint("setup", __name__, template_folder="templates")
 #: app.extensions key: True once users are known to exist
 DONE = "carebiz.setup_done"
 #: endpoints that work before set-up (assets, the health check)
-OPEN_ENDPOINTS = {"static", "vendor", "healthz"}
+OPEN_ENDPOINTS = {"static", "vendor", "healthz", "favicon"}
 
 
 class SetupForm(FlaskForm):
