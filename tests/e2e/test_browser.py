@@ -65,3 +65,23 @@ def test_register_find_and_switch_language(page, live_server):
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert "客户" in page.locator("nav.navbar").inner_text()
     shot(page, "05-customer-360-zh")
+
+
+def test_the_timeline_form_asks_a_due_date_only_for_follow_ups(page, live_server, app, seeded):
+    from carebiz.testing import make_customer
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        party_id = make_customer(sess, "Due Date Probe", seeded["branches"]["A"]).id
+        sess.commit()
+    log_in(page, live_server)
+    page.goto(f"{live_server}/customers/{party_id}")
+    form = page.locator("[data-testid=timeline-form]")
+    due = form.locator("input[name=due_at]")
+    assert form.locator("select[name=kind]").input_value() == "call"
+    assert not due.is_visible()
+    form.locator("select[name=kind]").select_option("task")
+    assert due.is_visible()
+    form.locator("select[name=kind]").select_option("note")
+    assert not due.is_visible()
+    page.goto(f"{live_server}/customers/{party_id}?new=return_visit")
+    assert page.locator("[data-testid=timeline-form] input[name=due_at]").is_visible()

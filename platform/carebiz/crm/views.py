@@ -462,6 +462,7 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
         form=entry_form or _timeline_form(party, ov["vehicles"]),
         custom_fields=definitions, branch=sess.get(Branch, party.branch_id),
         see_value=can(current_user, "crm.segments.view"), now=utcnow(),
+        followup_kinds=timeline.FOLLOWUP_KINDS,
         done_form=f.CompleteForm(formdata=None),
         audit_entries=record_audit("party", party.id)), status
 

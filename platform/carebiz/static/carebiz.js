@@ -9,6 +9,17 @@
       event.preventDefault();
     }
   });
+  // A due date only for the kinds that have one (follow-ups): the field named by
+  // data-due-for="task return_visit" shows while its form's kind is one of those. Without
+  // script it always shows, and the server ignores it for other kinds.
+  document.querySelectorAll("[data-due-for]").forEach(function (box) {
+    var kinds = box.getAttribute("data-due-for").split(" ");
+    var kind = box.closest("form") && box.closest("form").querySelector("select[name=kind]");
+    if (!kind) { return; }
+    function sync() { box.hidden = kinds.indexOf(kind.value) < 0; }
+    kind.addEventListener("change", sync);
+    sync();
+  });
   // Poll a background job and move its progress bar until it ends.
   document.querySelectorAll("[data-job-poll]").forEach(function (el) {
     var url = el.getAttribute("data-job-poll");
