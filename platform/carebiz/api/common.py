@@ -12,13 +12,14 @@ from typing import Any
 import flask_smorest
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.datastructures import CombinedMultiDict
 
 from carebiz import text
+from carebiz.lists import paging
 
 MAX_PER_PAGE = 500
 
@@ -78,10 +79,11 @@ class ListArgs(Schema):
 
 
 def page_of(session: Session, stmt: Select[Any], page: int, per_page: int) -> dict[str, Any]:
-    """One page of ``stmt`` and the total count of rows it selects."""
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    items = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return {"items": items, "total": total or 0, "page": page, "per_page": per_page}
+    """One page of ``stmt`` and the total count of rows it selects, as the API's page schema
+    answers it (the paging of :mod:`carebiz.lists`; a page beyond the last is empty)."""
+    found = paging.page_of(session, stmt, page, per_page)
+    return {"items": found.items, "total": found.total, "page": found.page,
+            "per_page": found.per_page}
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
