@@ -164,6 +164,28 @@ def test_hook_vehicle_panels(sample_app):
     assert panels[0].html == "<p>LSVAB4BR0EN000001</p>"
 
 
+def test_hook_home_widgets(sample_app, sample_seeded):
+    """The plugin's widget is on its user's home page, after the core's."""
+    client = sample_app.test_client()
+    login(client, "sales")
+    html = client.get("/").get_data(as_text=True)
+    assert 'data-widget="sample.home"' in html and "work of sales" in html
+    assert html.index('data-widget="crm.followups"') < html.index('data-widget="sample.home"')
+
+
+def test_hook_audit_labels(sample_app):
+    from carebiz.services.audit_labels import vocabulary
+
+    host = sample_app.extensions["carebiz"].host
+    with sample_app.test_request_context():
+        vocab = vocabulary(host)
+        assert str(vocab.fields["sample_record"]["title"]) == "Title"
+        assert vocab.values["sample_record"]["status"]["new"] == "Brand new"
+        assert vocab.events["sample.record_saved"] == "Sample record saved"
+        assert str(vocab.events["customer.created"]) == "Customer registered"  # the core's
+        assert vocabulary(host) is vocab  # a registration: merged once
+
+
 def test_hook_timeline_kinds(sample_app):
     with sample_app.test_request_context():
         kinds = sample_app.extensions["carebiz"].host.collect("timeline_kinds")

@@ -316,6 +316,11 @@ class DocumentType:
         build: a :class:`DocumentBuilder`: ``build(session, record_id, user=…, locale=…)``.
         permission: needed to print it, checked before the builder runs (403).
         weight: position in the print menu (lower first).
+        record_type: the entity type of the record it prints, as :class:`RecordPage` and
+            audit entries name it (``"party"``, ``"vehicle"``, ``"sales_order"``): the
+            document is then offered on that record's page (Print / PDF / Word) and its
+            preview links back to the record. ``None`` (the default, keyword only): printed
+            only from where its plugin links to it.
     """
 
     name: str
@@ -324,6 +329,7 @@ class DocumentType:
     build: DocumentBuilder
     permission: str | None = None
     weight: int = 100
+    record_type: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -463,6 +469,46 @@ class RecordPage:
     permission: str | None = None
     weight: int = 100
     label: Label = field(default="", kw_only=True)
+
+    @property
+    def name(self) -> str:
+        """The entity type, under the name every value type sorts by."""
+        return self.entity_type
+
+
+@dataclass(frozen=True)
+class AuditLabels:
+    """How history panels, the audit log and its export show one kind of record's changes
+    and events as people read them, in the reader's language: ``Branch: Shanghai Pudong``,
+    not ``branch_id: 2``; ``Fuel: Battery electric``, not ``fuel_type: bev``; "Customer
+    registered", not ``customer.created``. The stored entries keep their codes (the API
+    answers those); only what is shown is labelled.
+
+    Attributes:
+        entity_type: the record kind its audit entries name (``"party"``, ``"wash_ticket"``);
+            ``fields``, ``values`` and ``references`` apply to entries of that kind.
+        fields: stored field name -> its label (``{"fuel_type": _l("Fuel")}``); a field
+            left out reads as its name with the underscores turned into spaces.
+        values: field name -> {stored value -> label} for choice fields
+            (``{"fuel_type": {"bev": _l("Battery electric")}}``); lists are labelled item by
+            item.
+        references: field name -> the entity type of the record its value is the id of
+            (``{"owner_id": "party", "branch_id": "branch"}``): shown by that record's name
+            (its ``name``, ``display_name``, ``plate``, ``title`` or ``code``), or, to a
+            reader the row filters hide it from, as "a customer of another branch".
+        events: domain-event name -> what happened, as a short sentence
+            (``{"wash.ticket_closed": _l("Wash ticket closed")}``); any event, of any kind
+            of record.
+        weight: order among declarations of one kind (a later one adds to, and for the
+            same field overrides, an earlier one).
+    """
+
+    entity_type: str
+    fields: Mapping[str, Label] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, Label]] = field(default_factory=dict)
+    references: Mapping[str, str] = field(default_factory=dict)
+    events: Mapping[str, Label] = field(default_factory=dict)
+    weight: int = 100
 
     @property
     def name(self) -> str:

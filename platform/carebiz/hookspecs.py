@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from carebiz.contributions import (
+        AuditLabels,
         DocumentType,
         EventReceiver,
         ExchangeRateQuote,
@@ -159,6 +160,29 @@ def vehicle_panels(session: Session, vehicle: Vehicle, user: AnyUser) -> list[Pa
     :param vehicle: the vehicle whose page is shown.
     :param user: who looks; apply row filters with them.
     """
+
+
+@hookspec
+def home_widgets(session: Session, user: AnyUser) -> list[Panel] | None:
+    """Return ``Panel`` objects for the home page of ``user``: what this subsystem wants them
+    to see first thing (their follow-ups due and overdue, orders waiting for them, vehicles
+    ready for pick-up), each with counts and a link to the page where they act on it. Keep
+    it to a few indexed queries, limited to what ``user`` may see (``carebiz.security.
+    visible``): the home page is the most opened page. Return ``None`` or ``[]`` when there is
+    nothing for this user (no permission, nothing due). A plugin raising here is left out and
+    "this panel is unavailable" stands in its place.
+
+    :param session: the session to read with.
+    :param user: whose home page it is; apply row filters with them.
+    """
+
+
+@hookspec
+def audit_labels() -> list[AuditLabels] | None:
+    """Return ``AuditLabels`` objects: how the history panels, the audit log and its export
+    name the fields, values and events of this plugin's records (``Branch: Shanghai
+    Pudong``, not ``branch_id: 2``; ``Fuel: Electric``, not ``fuel_type: bev``; "Customer
+    created", not ``customer.created``). A registration: no request, user or database."""
 
 
 @hookspec

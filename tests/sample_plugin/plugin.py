@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from carebiz import hookimpl
 from carebiz.contributions import (
+    AuditLabels,
     DocumentType,
     EventReceiver,
     ExchangeRateQuote,
@@ -125,6 +126,21 @@ def customer_panels(customer: Any, user: Any) -> list[Panel]:
 @hookimpl
 def vehicle_panels(vehicle: Any, user: Any) -> list[Panel]:
     return [Panel("sample", "Sample vehicle panel", f"<p>{vehicle.vin}</p>")]
+
+
+@hookimpl
+def home_widgets(user: Any) -> list[Panel]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return [Panel("sample.home", "Sample work", f"<p>work of {user.username}</p>",
+                  weight=50, summary={"user": user.username})]
+
+
+@hookimpl
+def audit_labels() -> list[AuditLabels]:
+    return [AuditLabels("sample_record", fields={"title": _l("Title"), "secret": "Secret"},
+                        values={"status": {"new": "Brand new"}},
+                        events={"sample.record_saved": "Sample record saved"})]
 
 
 @hookimpl

@@ -216,3 +216,17 @@ def demo_data(session: Any, branches: list[Any], users: dict[str, Any]) -> None:
     from carebiz.crm.demo import load
 
     load(session, branches, users)
+
+
+@hookimpl
+def audit_labels() -> list[Any]:
+    from carebiz.crm.audit_labels import DECLARATIONS
+
+    return list(DECLARATIONS)
+
+
+@hookimpl
+def home_widgets(session: Any, user: Any) -> list[Any]:
+    from carebiz.crm.home import widgets
+
+    return widgets(session, user)

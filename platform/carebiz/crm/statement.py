@@ -99,4 +99,5 @@ CUSTOMER_STATEMENT = DocumentType(
     build=build_statement,
     permission="crm.customers.view",
     weight=10,
+    record_type="party",
 )

@@ -54,6 +54,7 @@ from carebiz.crm.services.common import default_branch, setting
 from carebiz.crm.services.parties import DuplicateWarning
 from carebiz.crm.services.value import SEGMENTS
 from carebiz.db import utcnow
+from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
@@ -464,6 +465,7 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
         see_value=can(current_user, "crm.segments.view"), now=utcnow(),
         followup_kinds=timeline.FOLLOWUP_KINDS,
         done_form=f.CompleteForm(formdata=None),
+        documents=documents.offered("party", current_user),
         audit_entries=record_audit("party", party.id)), status
 
 
@@ -608,7 +610,11 @@ def my_day() -> Any:
     stmt = visible(timeline.my_day(current_user, today_end=today_end, whole_branch=whole),
                    TimelineEntry, current_user)
     entries = list(sess.scalars(stmt.limit(500)))
-    return render_template("crm/my_day.html", entries=entries,
+    # a manager's own list may be empty while the branch has work due: say so, never
+    # "well done" over overdue items (one counting query, through the row filters)
+    counts = (timeline.due_counts(sess, current_user, now=now, today_end=today_end)
+              if manager and not whole else None)
+    return render_template("crm/my_day.html", entries=entries, counts=counts,
                            customers=visible_parties(e.party_id for e in entries),
                            people=user_names(e.assignee_id for e in entries), now=now,
                            manager=manager, whole=whole, kinds=timeline.known_kinds(sess),
@@ -659,6 +665,7 @@ def _render_vehicle(vehicle: Vehicle, odometer_form: f.OdometerForm | None = Non
                                                       data={"read_at": local_now()}),
         owner_form=owner_form or f.OwnerForm(formdata=None, data={
             "owner_since": today()}),
+        documents=documents.offered("vehicle", current_user),
         audit_entries=record_audit("vehicle", vehicle.id)), status
 
 

@@ -89,6 +89,31 @@ def document_types(host: Any = None) -> dict[str, Any]:
     return {t.name: t for t in _host(host).collect("document_types")}
 
 
+def types_for_record(record_type: str, host: Any = None) -> tuple[Any, ...]:
+    """The document types that print a record of ``record_type`` (``DocumentType.
+    record_type``), in print-menu order: worked out once per switched-on set of plugins
+    (a registration), so a record page pays no hook call for its print buttons."""
+    host = _host(host)
+
+    def build() -> dict[str, tuple[Any, ...]]:
+        by_record: dict[str, list[Any]] = {}
+        for doc_type in host.collect("document_types"):
+            if getattr(doc_type, "record_type", None):
+                by_record.setdefault(doc_type.record_type, []).append(doc_type)
+        return {k: tuple(v) for k, v in by_record.items()}
+
+    return host.registry("documents.by_record_type", build).get(record_type, ())
+
+
+def offered(record_type: str, user: Any, host: Any = None) -> list[Any]:
+    """The documents of a ``record_type`` record that ``user`` may print, for the record's
+    page (the builder still checks the record itself when one is printed)."""
+    from carebiz.security import can
+
+    return [t for t in types_for_record(record_type, host)
+            if not t.permission or can(user, t.permission)]
+
+
 def get_type(name: str, host: Any = None) -> Any:
     doc_type = document_types(host).get(name)
     if doc_type is None:

@@ -24,6 +24,7 @@ from carebiz.errors import ValidationFailed
 from carebiz.security import require
 from carebiz.toolkit import apply_errors, form_status, saving
 from carebiz.web.limits import large_form
+from carebiz.web.links import record_label, record_url
 
 bp = Blueprint("documents", __name__, url_prefix="/documents", template_folder="templates")
 
@@ -36,8 +37,13 @@ def preview(type_name: str, record_id: int) -> Any:
         db.session(), type_name, [record_id], "html", current_user._get_current_object(),
         str(get_locale() or "zh_CN"), paper)
     doc_type = service.get_type(type_name)
+    back_url = back_label = None
+    if doc_type.record_type:  # the record the document prints: back to its page
+        back_url = record_url(doc_type.record_type, record_id)
+        back_label = record_label(doc_type.record_type, record_id)
     return render_template("documents/preview.html", doc_type=doc_type, record_id=record_id,
-                           paper=paper, papers=service.PAPERS,
+                           paper=paper, papers=service.PAPERS, back_url=back_url,
+                           back_label=back_label, auto_print=request.args.get("print") == "1",
                            document_html=content.decode("utf-8"))
 
 

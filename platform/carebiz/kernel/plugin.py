@@ -11,6 +11,7 @@ from sqlalchemy import or_
 
 from carebiz import hookimpl
 from carebiz.contributions import (
+    AuditLabels,
     ExportTable,
     MenuItem,
     Permission,
@@ -128,4 +129,32 @@ def record_pages() -> list[RecordPage]:
         RecordPage("role", "admin.role_edit", "role_id", "admin.roles", label=_l("Role")),
         RecordPage("branch", "admin.branch_edit", "branch_id", "admin.branches",
                    label=_l("Branch")),
+    ]
+
+
+@hookimpl
+def audit_labels() -> list[AuditLabels]:
+    """How the core's records and events read in history panels and the audit log."""
+    return [
+        AuditLabels("user", fields={
+            "username": _l("User name"), "display_name": _l("Display name"),
+            "email": _l("Email"), "active": _l("Active"), "all_branches": _l("Sees every branch"),
+            "locale": _l("Language"), "roles": _l("Roles"), "branches": _l("Branches")}),
+        AuditLabels("branch", fields={
+            "code": _l("Code"), "name": _l("Name"), "address": _l("Address"),
+            "phone": _l("Phone"), "active": _l("Active")}),
+        AuditLabels("role", fields={"label": _l("Label"), "permissions": _l("Permissions")}),
+        AuditLabels("api_token", fields={"name": _l("Name"), "expires": _l("Valid until")}),
+        AuditLabels("core", weight=0, events={
+            "user.created": _l("User created"),
+            "user.updated": _l("User changed"),
+            "role.updated": _l("Role changed"),
+            "branch.saved": _l("Branch saved"),
+            "token.created": _l("API token issued"),
+            "token.revoked": _l("API token revoked"),
+            "login.throttled": _l("Logins refused for a while"),
+            "plugin.switched": _l("Subsystems switched on or off"),
+            "setting.changed": _l("Setting changed"),
+            "job.finished": _l("Background job ended"),
+        }),
     ]

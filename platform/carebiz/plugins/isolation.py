@@ -35,7 +35,7 @@ Policy = Literal["isolate", "fail_closed", "propagate"]
 COMPOSITION: frozenset[str] = frozenset({
     "menu_items", "customer_panels", "vehicle_panels", "timeline_kinds", "query_sources",
     "reports", "export_formats", "export_tables", "document_types", "record_pages",
-    "customer_lookup", "exchange_rates", "capabilities",
+    "customer_lookup", "exchange_rates", "capabilities", "home_widgets", "audit_labels",
 })
 
 #: hooks that decide what a user may do or see: a failure refuses the request
@@ -74,6 +74,7 @@ def unavailable_panel(plugin: str, manifest: PluginManifest) -> Panel:
 PLACEHOLDERS: dict[str, Callable[[str, PluginManifest], object]] = {
     "customer_panels": unavailable_panel,
     "vehicle_panels": unavailable_panel,
+    "home_widgets": unavailable_panel,
 }
 
 

@@ -36,10 +36,10 @@ from carebiz.models.audit import for_reader
 from carebiz.plugins.manifest import CORE
 from carebiz.security import can, require, sessions, visible
 from carebiz.security.permissions import registered_permissions
+from carebiz.services import audit_labels, subsystems
 from carebiz.services import branches as branch_service
 from carebiz.services import roles as role_service
 from carebiz.services import settings as settings_service
-from carebiz.services import subsystems
 from carebiz.services import tokens as token_service
 from carebiz.services import users as user_service
 from carebiz.toolkit import apply_errors, form_status, saving
@@ -85,18 +85,22 @@ def record_audit(entity_type: str, entity_id: Any, limit: int = 20) -> list[Audi
                    AuditEntry.entity_id == str(entity_id))
             .order_by(AuditEntry.id.desc()).limit(limit))
     stmt = visible(stmt, AuditEntry, current_user)
-    return for_reader(db.session(), db.session().scalars(stmt), current_user)
+    sess = db.session()
+    return audit_labels.label_entries(sess, for_reader(sess, sess.scalars(stmt), current_user),
+                                      current_user)
 
 
 def audit_changes(entry: AuditEntry) -> list[tuple[str, Any, Any, bool]]:
-    """``(field, before, after, had_before)`` for the fields an entry records, so both a
-    creation (only after) and an edit (before → after) read compactly."""
-    before = entry.shown_before or {}
-    after = entry.shown_after or {}
-    had_before = entry.before is not None
-    keys = list(after) + [k for k in before if k not in after]
-    return [(k, before.get(k), after.get(k), had_before) for k in keys
-            if had_before or after.get(k) not in (None, "", [], {})]  # creation: only what is set
+    """``(label, before, after, had_before)`` for the fields an entry records, as people
+    read them (field labels, choice labels, the names of referenced records the reader may
+    see: :mod:`carebiz.services.audit_labels`), so both a creation (only after) and an edit
+    (before → after) read compactly."""
+    return [(c.label, c.old, c.new, c.had_before) for c in audit_labels.changes(entry)]
+
+
+def audit_event(entry: AuditEntry) -> str:
+    """The entry's event as a sentence in the reader's language ("Customer registered")."""
+    return audit_labels.event_text(entry)
 
 
 def audit_value(value: Any) -> str:
@@ -130,6 +134,7 @@ def _register_template_helpers(state: BlueprintSetupState) -> None:
     """Globals, not a context processor, so macros imported without context (the audit
     trail in plugin templates) can call them too."""
     state.app.jinja_env.globals.update(record_audit=record_audit, audit_changes=audit_changes,
+                                       audit_event=audit_event,
                                        audit_log_url=audit_log_url, list_url=list_url)
     state.app.jinja_env.filters["audit_value"] = audit_value
 
@@ -521,6 +526,7 @@ def audit() -> Any:
         visible(select(AuditEntry.entity_type).distinct(), AuditEntry, current_user)
         .order_by(AuditEntry.entity_type)))
     page = _page_of(listed)
-    for_reader(db.session(), page.items, current_user)
+    audit_labels.label_entries(db.session(), for_reader(db.session(), page.items, current_user),
+                               current_user)
     return render_template("admin/audit.html", page=page, filters=filters,
                            types=types, entity_url=entity_url)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from carebiz.export.table import BOOL, DATETIME, NUMBER, Column
 from carebiz.lists import CHOICE, ExportSpec, Filter, ListDefinition, Search, Searched
 from carebiz.models import AuditEntry, Branch, Role, User
 from carebiz.models.audit import for_reader
+from carebiz.services import audit_labels
 
 STATUSES = ("active", "inactive")
 
@@ -101,22 +101,10 @@ BRANCHES = ListDefinition(
 
 # -- audit log ---------------------------------------------------------------------------------
 
-def _value(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
 def changes_text(entry: AuditEntry) -> str:
-    """An entry's changes on one line: ``field: before → after`` (a creation: what is set)."""
-    before, after = entry.shown_before or {}, entry.shown_after or {}
-    keys = list(after) + [k for k in before if k not in after]
-    if entry.before is None:
-        return "; ".join(f"{k}: {_value(after.get(k))}" for k in keys
-                         if after.get(k) not in (None, "", [], {}))
-    return "; ".join(f"{k}: {_value(before.get(k))} → {_value(after.get(k))}" for k in keys)
+    """An entry's changes on one line as people read them: ``Branch: Shanghai Pudong →
+    Beijing`` (a creation: what is set), labelled by :mod:`carebiz.services.audit_labels`."""
+    return audit_labels.changes_line(entry)
 
 
 def _audit_columns(user: Any) -> list[Column]:
@@ -131,11 +119,12 @@ def _audit_rows(session: Session, user: Any,
                 stmt: Select[Any]) -> Iterator[Mapping[str, Any]]:
     codes = {b.id: b.code for b in session.scalars(select(Branch))}
     for chunk in session.scalars(stmt.execution_options(yield_per=1000)).partitions():
-        for entry in for_reader(session, chunk, user):
+        for entry in audit_labels.label_entries(session, for_reader(session, chunk, user),
+                                                user):
             yield {"id": entry.id, "at": entry.at, "who": entry.actor_label,
                    "entity_type": entry.entity_type, "entity_id": entry.entity_id,
                    "branch": codes.get(entry.branch_id, "") if entry.branch_id else "",
-                   "event": entry.event, "what": entry.summary_text,
+                   "event": audit_labels.event_text(entry), "what": entry.summary_text,
                    "changes": changes_text(entry)}
 
 

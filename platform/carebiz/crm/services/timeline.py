@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from carebiz.crm import signals
@@ -134,6 +135,44 @@ def my_day(user: Any, *, today_end: dt.datetime, whole_branch: bool = False) -> 
     if not whole_branch:
         stmt = stmt.where(TimelineEntry.assignee_id == user.id)
     return stmt.order_by(TimelineEntry.due_at, TimelineEntry.id)
+
+
+@dataclass(frozen=True)
+class DueCounts:
+    """Open follow-ups due by the end of today: the user's own and, for the whole of the
+    branches the user sees, everyone's (assigned to anybody or to nobody)."""
+
+    mine_overdue: int = 0
+    mine_today: int = 0
+    all_overdue: int = 0
+    all_today: int = 0
+
+    @property
+    def mine(self) -> int:
+        return self.mine_overdue + self.mine_today
+
+    @property
+    def everyone(self) -> int:
+        return self.all_overdue + self.all_today
+
+
+def due_counts(session: Session, user: Any, *, now: dt.datetime,
+               today_end: dt.datetime) -> DueCounts:
+    """How many open follow-ups ``user`` may see are overdue or due later today, theirs and
+    everyone's, in one query through the row filters of ``user`` (a branch-limited user
+    counts only their branches)."""
+    late = TimelineEntry.due_at < now
+    mine = TimelineEntry.assignee_id == user.id
+
+    def total(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    stmt = (select(total(and_(mine, late)), total(and_(mine, ~late)), total(late),
+                   total(~late))
+            .select_from(TimelineEntry)
+            .where(TimelineEntry.status == OPEN, TimelineEntry.due_at <= today_end))
+    row = session.execute(visible(stmt, TimelineEntry, user, host_of(session))).one()
+    return DueCounts(*(int(v or 0) for v in row))
 
 
 # --- pages of timelines for the record pages ------------------------------------------------

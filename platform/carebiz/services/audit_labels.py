@@ -1,0 +1,256 @@
+"""Audit entries as people read them: field labels, choice labels, the names of the records a
+value refers to, and the event's sentence, in the reader's language.
+
+The declarations come from the ``audit_labels`` hook (:class:`~carebiz.contributions.
+AuditLabels`), merged once per switched-on set of plugins. :func:`label_entries` is called by
+every page and export that shows entries (after :func:`carebiz.models.audit.for_reader`, so
+values of records the reader may not see stay withheld): it looks up the names of referenced
+records with one query per kind of record, through the row filters of the reader, so a
+branch-limited user reads "a customer of another branch" where another branch's customer is
+named. The API keeps the stored codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import format_date, format_datetime
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carebiz.models.audit import MASKS, OTHER_RECORD, WITHHELD, AuditEntry, _model_of
+
+#: attributes naming a record, tried in this order for a referenced record
+NAME_ATTRIBUTES = ("name", "display_name", "plate", "vin", "title", "code")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The merged declarations: per entity type its field labels, value labels and
+    references; the event sentences of every kind."""
+
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    references: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    events: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed field of an entry, ready to show: ``label: old → new``."""
+
+    key: str
+    label: str
+    old: str
+    new: str
+    had_before: bool
+
+
+def vocabulary(host: Any) -> Vocabulary:
+    """The switched-on plugins' ``audit_labels``, merged (lighter weights first, so a later
+    declaration overrides a field of an earlier one); built once per switched-on set."""
+
+    def build() -> Vocabulary:
+        fields: dict[str, dict[str, Any]] = {}
+        values: dict[str, dict[str, dict[str, Any]]] = {}
+        refs: dict[str, dict[str, str]] = {}
+        events: dict[str, Any] = {}
+        for decl in host.collect("audit_labels"):
+            fields.setdefault(decl.entity_type, {}).update(decl.fields)
+            for key, labels in decl.values.items():
+                values.setdefault(decl.entity_type, {}).setdefault(key, {}).update(labels)
+            refs.setdefault(decl.entity_type, {}).update(decl.references)
+            events.update(decl.events)
+        return Vocabulary(fields, values, refs, events)
+
+    return host.registry("audit_labels.vocabulary", build)
+
+
+def _host_of(session: Session, host: Any) -> Any:
+    if host is not None:
+        return host
+    found = session.info.get("carebiz.host")
+    if found is None:
+        from flask import current_app
+
+        found = current_app.extensions["carebiz"].host
+    return found
+
+
+def _record_name(row: Any) -> str:
+    for attr in NAME_ATTRIBUTES:
+        value = getattr(row, attr, None)
+        if value:
+            return str(value)
+    return f"#{row.id}"
+
+
+def _names(session: Session, wanted: Mapping[str, set[int]], user: Any,
+           host: Any) -> dict[tuple[str, int], str]:
+    """``(entity type, id) -> what the reader reads``: the record's name, or a mask when the
+    row filters hide it from ``user``. One query per kind of record."""
+    from carebiz.security.rows import hidden_ids
+
+    out: dict[tuple[str, int], str] = {}
+    for entity_type, ids in wanted.items():
+        model = _model_of(entity_type)
+        mask = _(MASKS.get(entity_type, OTHER_RECORD))
+        if model is None or not hasattr(model, "id"):
+            continue  # nothing to name it by: the id stays
+        hidden = hidden_ids(session, model, user, ids, host)
+        shown = ids - set(hidden)
+        for record_id in hidden:
+            out[(entity_type, record_id)] = mask
+        if shown:
+            for row in session.scalars(select(model).where(model.id.in_(sorted(shown)))):
+                out[(entity_type, row.id)] = _record_name(row)
+    return out
+
+
+def _as_id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _humanize(key: str) -> str:
+    return key.replace("_", " ").replace(".", " · ").strip().capitalize()
+
+
+def text_of(value: Any, choices: Mapping[str, Any] | None = None) -> str:
+    """A stored value as text: choice labels, yes/no, dates in the reader's locale, lists
+    joined, an empty value as a dash."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        return ", ".join(text_of(v, choices) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if choices and str(value) in choices:
+        return str(choices[str(value)])
+    if isinstance(value, str):
+        try:
+            if _DATE.match(value):
+                return str(format_date(dt.date.fromisoformat(value)))
+            if _DATETIME.match(value):
+                moment = dt.datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=dt.UTC)
+                return str(format_datetime(moment, "short"))
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _flatten(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Top-level keys, with a mapping's keys (custom fields) as ``key.subkey``."""
+    flat: dict[str, Any] = {}
+    for key, value in (values or {}).items():
+        if isinstance(value, dict) and value:
+            for sub, item in value.items():
+                flat[f"{key}.{sub}"] = item
+        else:
+            flat[key] = value
+    return flat
+
+
+def label_entries(session: Session, entries: Iterable[AuditEntry], user: Any,
+                  host: Any = None) -> list[AuditEntry]:
+    """``entries`` (already through :func:`~carebiz.models.audit.for_reader`) with their
+    :func:`changes` and :func:`event_text` worked out for ``user``: one query per kind of
+    record their values name, whatever the number of entries."""
+    entries = list(entries)
+    host = _host_of(session, host)
+    vocab = vocabulary(host)
+    withheld = _(WITHHELD)
+    wanted: dict[str, set[int]] = {}
+    for entry in entries:
+        refs = vocab.references.get(entry.entity_type, {})
+        for values in (entry.shown_before, entry.shown_after):
+            for key, target in refs.items():
+                raw = (values or {}).get(key)
+                record_id = _as_id(raw) if raw != withheld else None
+                if record_id is not None:
+                    wanted.setdefault(target, set()).add(record_id)
+    names = _names(session, wanted, user, host) if wanted else {}
+    for entry in entries:
+        entry._labelled = _changes_of(entry, vocab, names, withheld)
+    return entries
+
+
+def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, int], str],
+                withheld: str) -> list[Change]:
+    fields = vocab.fields.get(entry.entity_type, {})
+    choices = vocab.values.get(entry.entity_type, {})
+    refs = vocab.references.get(entry.entity_type, {})
+    before, after = _flatten(entry.shown_before), _flatten(entry.shown_after)
+    had_before = entry.before is not None
+    keys = list(after) + [k for k in before if k not in after]
+
+    def show(key: str, value: Any) -> str:
+        if value == withheld:
+            return withheld
+        target = refs.get(key)
+        record_id = _as_id(value) if target else None
+        if target and record_id is not None:
+            return names.get((target, record_id), f"#{record_id}")
+        return text_of(value, choices.get(key))
+
+    out = []
+    for key in keys:
+        old, new = before.get(key), after.get(key)
+        if not had_before and new in (None, "", [], {}):
+            continue  # a creation lists only what is set
+        top, _dot, sub = key.partition(".")
+        label = fields.get(key) or (fields.get(top) and sub and f"{fields[top]} · {sub}")
+        out.append(Change(key, str(label or _humanize(key)), show(key, old), show(key, new),
+                          had_before))
+    return out
+
+
+def changes(entry: AuditEntry) -> list[Change]:
+    """The entry's labelled changes (see :func:`label_entries`); an entry that did not pass
+    through it is labelled now without the names of referenced records (ids stay ids)."""
+    found = entry.__dict__.get("_labelled")
+    if found is None:
+        from flask import current_app
+
+        vocab = vocabulary(current_app.extensions["carebiz"].host)
+        found = entry._labelled = _changes_of(entry, vocab, {}, _(WITHHELD))
+    return list(found)
+
+
+def event_text(entry: AuditEntry, host: Any = None) -> str:
+    """The event as a sentence in the reader's language ("Customer registered"), or the
+    stored event name when no plugin declared one."""
+    if host is None:
+        from flask import current_app
+
+        host = current_app.extensions["carebiz"].host
+    label = vocabulary(host).events.get(entry.event)
+    return str(label) if label else entry.event
+
+
+def changes_line(entry: AuditEntry) -> str:
+    """The changes on one line, for exports: ``Branch: A → B; Fuel: Petrol``."""
+    parts = []
+    for change in changes(entry):
+        if change.had_before:
+            parts.append(f"{change.label}: {change.old} → {change.new}")
+        else:
+            parts.append(f"{change.label}: {change.new}")
+    return "; ".join(parts)
