@@ -488,7 +488,7 @@ class AuditLabels:
         entity_type: the record kind its audit entries name (``"party"``, ``"wash_ticket"``);
             ``fields``, ``values`` and ``references`` apply to entries of that kind.
         fields: stored field name -> its label (``{"fuel_type": _l("Fuel")}``); a field
-            left out reads as its name with the underscores turned into spaces.
+            left out reads as its stored name.
         values: field name -> {stored value -> label} for choice fields
             (``{"fuel_type": {"bev": _l("Battery electric")}}``); lists are labelled item by
             item.

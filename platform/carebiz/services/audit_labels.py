@@ -85,12 +85,13 @@ def _host_of(session: Session, host: Any) -> Any:
     return found
 
 
-def _record_name(row: Any) -> str:
+def _name_column(model: type) -> Any:
+    """The column a record of ``model`` is named by (None: it has none, its id names it)."""
+    columns = getattr(getattr(model, "__table__", None), "c", {})
     for attr in NAME_ATTRIBUTES:
-        value = getattr(row, attr, None)
-        if value:
-            return str(value)
-    return f"#{row.id}"
+        if attr in columns:
+            return getattr(model, attr, None)
+    return None
 
 
 def _names(session: Session, wanted: Mapping[str, set[int]], user: Any,
@@ -109,9 +110,11 @@ def _names(session: Session, wanted: Mapping[str, set[int]], user: Any,
         shown = ids - set(hidden)
         for record_id in hidden:
             out[(entity_type, record_id)] = mask
-        if shown:
-            for row in session.scalars(select(model).where(model.id.in_(sorted(shown)))):
-                out[(entity_type, row.id)] = _record_name(row)
+        column = _name_column(model)
+        if shown and column is not None:  # the name alone: no relationship is loaded
+            for record_id, name in session.execute(
+                    select(model.id, column).where(model.id.in_(sorted(shown)))):
+                out[(entity_type, record_id)] = str(name) if name else f"#{record_id}"
     return out
 
 
@@ -123,10 +126,6 @@ def _as_id(value: Any) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return None
-
-
-def _humanize(key: str) -> str:
-    return key.replace("_", " ").replace(".", " · ").strip().capitalize()
 
 
 def text_of(value: Any, choices: Mapping[str, Any] | None = None) -> str:
@@ -217,7 +216,7 @@ def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, 
             continue  # a creation lists only what is set
         top, _dot, sub = key.partition(".")
         label = fields.get(key) or (fields.get(top) and sub and f"{fields[top]} · {sub}")
-        out.append(Change(key, str(label or _humanize(key)), show(key, old), show(key, new),
+        out.append(Change(key, str(label or key), show(key, old), show(key, new),
                           had_before))
     return out
 
