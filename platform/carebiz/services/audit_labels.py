@@ -97,24 +97,24 @@ def _name_column(model: type) -> Any:
 def _names(session: Session, wanted: Mapping[str, set[int]], user: Any,
            host: Any) -> dict[tuple[str, int], str]:
     """``(entity type, id) -> what the reader reads``: the record's name, or a mask when the
-    row filters hide it from ``user``. One query per kind of record."""
-    from carebiz.security.rows import hidden_ids
+    row filters hide it from ``user``. One query per kind of record: the names of the rows
+    the reader's filters let through; the others are masked."""
+    from carebiz.security.rows import filters_for
 
     out: dict[tuple[str, int], str] = {}
     for entity_type, ids in wanted.items():
         model = _model_of(entity_type)
-        mask = _(MASKS.get(entity_type, OTHER_RECORD))
-        if model is None or not hasattr(model, "id"):
+        column = _name_column(model) if model is not None else None
+        if model is None or column is None or not hasattr(model, "id"):
             continue  # nothing to name it by: the id stays
-        hidden = hidden_ids(session, model, user, ids, host)
-        shown = ids - set(hidden)
-        for record_id in hidden:
-            out[(entity_type, record_id)] = mask
-        column = _name_column(model)
-        if shown and column is not None:  # the name alone: no relationship is loaded
-            for record_id, name in session.execute(
-                    select(model.id, column).where(model.id.in_(sorted(shown)))):
-                out[(entity_type, record_id)] = str(name) if name else f"#{record_id}"
+        clauses = filters_for(model, user, host) if user is not None else []
+        rows = session.execute(select(model.id, column)
+                               .where(model.id.in_(sorted(ids)), *clauses))
+        for record_id, name in rows:
+            out[(entity_type, record_id)] = str(name) if name else f"#{record_id}"
+        mask = _(MASKS.get(entity_type, OTHER_RECORD))
+        for record_id in ids:
+            out.setdefault((entity_type, record_id), mask)
     return out
 
 
