@@ -63,3 +63,13 @@ def test_print_the_statement_from_the_360_page(page, live_server, app, seeded):
     shot(page, "desk-03-statement-preview")
     page.locator("[data-testid=document-record]").click()
     page.wait_for_url(f"{base}/customers/{party_id}")
+
+    # in Chinese: the same buttons and the history's labels in the reader's language
+    page.click("button[data-lang=zh_CN]")
+    page.wait_for_load_state()
+    page.goto(f"{base}/customers/{party_id}")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert page.locator("[data-testid=panel-documents] [data-doc-pdf]").is_visible()
+    history = page.locator("[data-audit-trail]").inner_text()
+    assert "branch_id" not in history and "customer.created" not in history
+    shot(page, "desk-04-360-documents-zh")
