@@ -196,7 +196,7 @@ def test_report_export_with_parameters_in_header(app, customers):
 
 
 def test_long_pdf_list_runs_as_a_job_and_a_short_one_at_once(app, seeded, monkeypatch):
-    """PDF lays out ~0.2-0.5 s a page: above the format's own row limit (200 rows, far below
+    """PDF lays out ~0.2-0.5 s a page: above the format's own row limit (150 rows, far below
     the 20,000 of the other formats) the list is printed by a job whose page shows progress,
     so no request hangs; a short list is answered at once."""
     from carebiz.crm.services.parties import create_party

@@ -129,11 +129,15 @@ def run_export(ctx: Any, table: str, format: str, args: dict[str, Any],
 
 
 def _counting(rows: Any, total: int, ctx: Any) -> Any:
+    """Progress while the writer reads the rows; then a message for the time a writer that
+    lays pages out after reading (PDF) still needs, so the page does not look stuck."""
     step = max(1, total // 50)
+    done = 0
     for done, row in enumerate(rows, start=1):
         if total and done % step == 0:
             ctx.progress(min(99, done * 100 // total))
         yield row
+    ctx.progress(99, _("%(n)s rows read; writing the file…", n=done))
 
 
 def has_file(job: Any) -> bool:

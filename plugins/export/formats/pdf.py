@@ -21,8 +21,8 @@ from .pdf_layout import ATOM, PHONE, Layout, Measure, choose_layout, unbroken_co
 FONTS = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif'
 
 #: a PDF list longer than this is written by a background job whose page shows progress
-#: (about 40 rows a page at 0.2-0.5 s a page: 200 rows take 1-2.5 s in the request)
-SYNC_ROWS = 200
+#: (about 40 rows a page at 0.2-0.4 s of CPU a page: 150 rows take 1-2 s in the request)
+SYNC_ROWS = 150
 
 
 def pdf_css(layout: Layout) -> str:
