@@ -105,8 +105,10 @@ def html_page(table: Table, rows: list[list[tuple[str, bool]]], layout: Layout) 
     head = "".join(f'<th{" class=num" if numeric[i] else ""}>{cell_html(str(c.label), False)}'
                    "</th>" for i, c in enumerate(table.columns))
     yield f"<table><colgroup>{cols}</colgroup>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
+    # last resort (a word wider than the page): text may break anywhere, so no nowrap spans
+    plain = [u or layout.break_anywhere for u in unbroken]
     for cells in rows:
-        yield "<tr>" + "".join(f"<td{attrs[i]}>{cell_html(text, unbroken[i])}</td>"
+        yield "<tr>" + "".join(f"<td{attrs[i]}>{cell_html(text, plain[i])}</td>"
                                for i, (text, _num) in enumerate(cells)) + "</tr>\n"
     yield "</tbody>\n</table>\n</body>\n</html>\n"
 

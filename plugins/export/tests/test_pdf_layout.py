@@ -26,6 +26,7 @@ CUSTOMER_COLUMNS = [
     Column("branch", "Branch"), Column("tags", "Tags"),
     Column("ltv", "Lifetime value", "money", currency_key="currency"),
     Column("currency", "Currency"), Column("segment", "Segment")]
+ARTEFACTS = Path(__file__).resolve().parents[3] / "test-results" / "screenshots"
 HEADER_WORDS = ["Id", "Name", "Kind", "Roles", "Phones", "E-mails", "Branch", "Tags",
                 "Lifetime", "value", "Currency", "Segment"]
 
@@ -116,6 +117,8 @@ def test_png_rendering_of_the_first_page(list_300, tmp_path):
                     str(tmp_path / "page")], check=True)
     png = next(tmp_path.glob("page*.png"))
     data = png.read_bytes()
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)  # beside the browser tests' screenshots
+    (ARTEFACTS / "pdf-list-300-customers-page-1.png").write_bytes(data)
     assert data.startswith(b"\x89PNG")
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width > height  # landscape
@@ -147,6 +150,17 @@ def test_font_steps_down_before_wrapping_then_wraps_only_at_spaces(tmp_path):
     text = "\n".join(layout_text(pdf, tmp_path))
     for word in note.split():  # wrapped at spaces: every word whole
         assert re.search(rf"(?<![\w']){re.escape(word)}(?![\w'])", text), word
+
+
+def test_a_word_wider_than_the_page_may_break_anywhere_as_a_last_resort():
+    measure, head = Measure(), Measure()
+    measure.add("x" * 400, False)
+    head.add("Notes", False)
+    layout = choose_layout([measure], [head])
+    assert layout.break_anywhere and layout.landscape
+    assert sum(layout.widths) <= 842  # still on the page
+    pdf = render([Column("notes", "Notes")], [{"notes": "x" * 400}], title="Notes")
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
 
 
 def test_phones_and_hyphenated_codes_are_kept_together():
