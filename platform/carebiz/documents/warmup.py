@@ -71,8 +71,11 @@ def warm_up(app: Flask) -> float:
         with app.app_context():
             from carebiz.documents import service
 
-            service.render_documents([SAMPLE], wait=False).write_pdf()
-            for problem in problems():
+            found = problems()
+            document = service.render_documents([SAMPLE], wait=False)
+            if HARFBUZZ_SUBSET_HINT not in found:  # else writing costs ~2 s and warms nothing
+                document.write_pdf()
+            for problem in found:
                 log.warning(problem)
     except Exception:  # never stop a server: the first real PDF reports its own error
         log.exception("warming up PDF printing failed")
