@@ -17,6 +17,7 @@ run: $(PY)
 	$(PIP_INSTALL) -e .
 	$(VENV)/bin/carebiz db upgrade
 	$(VENV)/bin/carebiz demo
+	@$(VENV)/bin/carebiz pdf-check || echo "PDFs will be slow or print Chinese as boxes: see above"
 	@echo "Open http://$(HOST):$(PORT)/ and log in as admin / carebiz-demo"
 	$(VENV)/bin/carebiz run --host $(HOST) --port $(PORT)
 

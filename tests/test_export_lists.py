@@ -193,3 +193,52 @@ def test_report_export_with_parameters_in_header(app, customers):
                       ).status_code == 403
     assert nobody.get("/export/crm.vehicles?format=csv").status_code == 403
     assert client.get("/export/query.report?format=csv&report=nope").status_code == 404
+
+
+def test_long_pdf_list_runs_as_a_job_and_a_short_one_at_once(app, seeded, monkeypatch):
+    """PDF lays out ~0.2-0.5 s a page: above the format's own row limit (150 rows, far below
+    the 20,000 of the other formats) the list is printed by a job whose page shows progress,
+    so no request hangs; a short list is answered at once."""
+    from carebiz.crm.services.parties import create_party
+    from carebiz.export import service
+    from carebiz_plugins.export.formats import pdf
+
+    monkeypatch.setattr(pdf, "SYNC_ROWS", 2)  # read when the app first collects the formats
+    ext = app.extensions["carebiz"]
+    with app.app_context(), ext.session_factory() as sess:
+        for i in range(3):
+            create_party(sess, {"name": f"客户{i}", "branch_id": seeded["branches"]["A"],
+                                "phones": [f"+8613800138{i:03d}"]},
+                         allow_duplicates=True)
+        sess.commit()
+    client = _client(app, "sales")
+    with app.test_request_context():
+        formats = service.formats(ext.host)
+    assert formats["pdf"].sync_rows == 2 and formats["csv"].sync_rows is None
+    short = client.get("/export/crm.customers?format=pdf&q=客户1")
+    assert short.status_code == 200 and short.mimetype == "application/pdf"
+    long = client.get("/export/crm.customers?format=pdf")
+    assert long.status_code == 302 and "/jobs/" in long.headers["Location"]
+    page = client.get(long.headers["Location"])
+    assert b'data-testid="export-download"' in page.data  # inline jobs finish at once
+    assert b'http-equiv="refresh"' not in page.data  # done: nothing to poll
+    job_id = long.headers["Location"].rsplit("/", 1)[1]
+    download = client.get(f"/export/download/{job_id}")
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+    assert client.get("/export/crm.customers?format=csv").mimetype == "text/csv"  # 3 < 20,000
+
+
+def test_unfinished_job_page_polls_and_refreshes_without_script(app, seeded):
+    from carebiz.models import User
+    from carebiz.models.job import Job
+
+    ext = app.extensions["carebiz"]
+    with app.app_context(), ext.session_factory() as sess:
+        user = sess.query(User).filter_by(username="sales").one()
+        sess.add(Job(id="a" * 32, task="core.export", params={}, status="running",
+                     progress=40, created_by=user.id))
+        sess.commit()
+    page = _client(app, "sales").get("/jobs/" + "a" * 32)
+    assert page.status_code == 200
+    assert b'<noscript><meta http-equiv="refresh" content="2"></noscript>' in page.data
+    assert b"data-job-poll=" in page.data and b"40 %" in page.data

@@ -384,6 +384,23 @@ def worker(burst: bool, interval: float) -> None:
     work(app, burst=burst, interval=interval)
 
 
+@main.command("pdf-check", with_appcontext=False)
+def pdf_check() -> None:
+    """Check this machine prints PDFs fast and in Chinese; time a first and a second PDF."""
+    from carebiz.documents import warmup
+
+    app = _loaded_app()
+    first = warmup.warm_up(app)
+    second = warmup.warm_up(app)
+    click.echo(f"first PDF in this process: {first:.2f} s; the next: {second:.2f} s")
+    found = warmup.problems()
+    for problem in found:
+        click.echo(f"problem: {problem}", err=True)
+    if found:
+        raise SystemExit(1)
+    click.echo("PDF printing is set up: HarfBuzz subsetting and a CJK font are present")
+
+
 @main.command("serve", with_appcontext=False)
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=lambda: min(2 * (os.cpu_count() or 1) + 1, 9),
@@ -401,7 +418,7 @@ def serve(bind: str, workers: int, timeout: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("timeout", timeout)
             self.cfg.set("accesslog", "-")
-            self.cfg.set("post_worker_init", check_no_app_context)
+            self.cfg.set("post_worker_init", lambda worker: boot_worker(worker, app))
             # gunicorn's most; longer addresses get the app's own 414 (JSON on the API)
             self.cfg.set("limit_request_line", 8190)
             self.cfg.set("post_request", _freeze_after_warm_up)
@@ -422,6 +439,17 @@ def serve(bind: str, workers: int, timeout: int) -> None:
     # Serve outside the app context this command runs in: a request reuses an app context it
     # finds, so every request of a worker would share one ``g`` (and its user).
     contextvars.Context().run(Server().run)
+
+
+def boot_worker(worker: Any, app: Flask) -> None:
+    """gunicorn's ``post_worker_init``: check the worker, then warm PDF printing up in the
+    background (threads do not survive the fork, so each worker starts its own; measured in
+    benchmarks/README.md, "Documents: the first PDF of a fresh server")."""
+    check_no_app_context(worker)
+    from carebiz.documents import warmup
+
+    if warmup.enabled(app):
+        warmup.start(app)
 
 
 def check_no_app_context(_worker: Any) -> None:

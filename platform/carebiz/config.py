@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     # characters of a request's path and query string (414 beyond; `carebiz serve` lets
     # gunicorn read request lines of up to 8190 bytes so the app answers first)
     "CAREBIZ_MAX_URL_LENGTH": 8000,
+    # render one small PDF in the background when a server starts serving, so the first
+    # person to print does not pay for WeasyPrint's start (auto: on, except in tests)
+    "CAREBIZ_PDF_WARM_UP": "auto",
 }
 
 BOOLEAN_KEYS = {"CAREBIZ_SECURE_COOKIES", "CAREBIZ_SQL_ECHO", "TESTING", "WTF_CSRF_ENABLED"}

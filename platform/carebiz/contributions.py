@@ -250,6 +250,10 @@ class ExportFormat:
             (streaming its rows where the format allows) and returns the rows written.
         weight: position in the export menu (lower first).
         documents: the format can also render printable documents (html, pdf, docx).
+        sync_rows: above this many rows the export runs as a background job with a progress
+            page, not in the request (None: the service's default, ``SYNC_ROWS``). A format
+            that is slow per row (PDF lays out pages, ~0.2 s each) sets a low one so no
+            request hangs for more than a couple of seconds.
     """
 
     name: str
@@ -259,6 +263,7 @@ class ExportFormat:
     writer: Callable[..., int]
     weight: int = 100
     documents: bool = False
+    sync_rows: int | None = None
 
 
 class DocumentData(TypedDict, total=False):

@@ -36,5 +36,5 @@ def export_formats() -> list[ExportFormat]:
         ExportFormat("txt", _l("Plain text (TXT)"), "txt", "text/plain", txt.write_txt,
                      weight=90),
         ExportFormat("pdf", _l("PDF"), "pdf", "application/pdf", pdf.write_pdf, weight=100,
-                     documents=True),
+                     documents=True, sync_rows=pdf.SYNC_ROWS),
     ]

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from carebiz import hookimpl
 from carebiz.contributions import MenuItem, Task
+
+
+@hookimpl
+def init_app(app: Flask) -> None:
+    from carebiz.documents import warmup
+
+    warmup.install(app)  # the first PDF is not the one that pays for WeasyPrint's start
 
 
 @hookimpl

@@ -260,8 +260,13 @@ def fetcher() -> StaticOnlyFetcher:
                              current_app.static_url_path or "/static")
 
 
-def render_documents(html_pages: Iterable[str]) -> Any:
-    """Lay out one or more HTML documents into a single WeasyPrint document."""
+def render_documents(html_pages: Iterable[str], *, wait: bool = True) -> Any:
+    """Lay out one or more HTML documents into a single WeasyPrint document (after the
+    server's PDF warm-up, if one is running: :mod:`carebiz.documents.warmup`)."""
+    if wait:
+        from carebiz.documents import warmup
+
+        warmup.wait()
     from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
 

@@ -1,8 +1,9 @@
 """Exporting a data set in any registered format, at once or as a background job.
 
 A file is written completely before anything is sent, so a failure never leaves a
-half-written file offered for download. Exports larger than :data:`SYNC_ROWS` run as a job
-whose file waits in the instance folder for its owner."""
+half-written file offered for download. Exports larger than :data:`SYNC_ROWS` (or the
+format's own ``sync_rows``, lower for PDF) run as a job whose file waits in the instance
+folder for its owner."""
 
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ def get_table(host: Any, name: str, user: Any) -> Builder:
     if entry.permission and not can(user, entry.permission):
         raise Forbidden(_("You may not export this."))
     return entry.build
+
+
+def runs_as_job(table: Any, fmt: Any) -> bool:
+    """The export is too long for a request: more rows than the format writes in about two
+    seconds (an unknown total is written at once)."""
+    limit = fmt.sync_rows if getattr(fmt, "sync_rows", None) is not None else SYNC_ROWS
+    return (table.total or 0) > limit
 
 
 def filename(title: str, fmt: Any) -> str:
@@ -121,11 +129,15 @@ def run_export(ctx: Any, table: str, format: str, args: dict[str, Any],
 
 
 def _counting(rows: Any, total: int, ctx: Any) -> Any:
+    """Progress while the writer reads the rows; then a message for the time a writer that
+    lays pages out after reading (PDF) still needs, so the page does not look stuck."""
     step = max(1, total // 50)
+    done = 0
     for done, row in enumerate(rows, start=1):
         if total and done % step == 0:
             ctx.progress(min(99, done * 100 // total))
         yield row
+    ctx.progress(99, _("%(n)s rows read; writing the file…", n=done))
 
 
 def has_file(job: Any) -> bool:

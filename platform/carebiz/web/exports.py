@@ -105,7 +105,7 @@ def _export(name: str, format_name: str | None) -> Any:
                       if k not in ("format", "page")])
     sess = db.session()
     table = service.get_table(host, name, current_user)(sess, current_user, args)
-    if (table.total or 0) > service.SYNC_ROWS:
+    if service.runs_as_job(table, fmt):
         job = submit(sess, "core.export", {"table": name, "format": fmt.name,
                                            "args": args.to_dict(flat=False),
                                            "locale": service.current_locale()},
