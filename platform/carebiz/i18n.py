@@ -35,6 +35,8 @@ CORE_TRANSLATIONS = Path(__file__).parent / "translations"
 
 #: language code -> its own name, for the language switch
 LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
+#: language code -> the short name on the navbar's language switch (the full name is its title)
+LANGUAGE_SHORT = {"en": "EN", "zh_CN": "中文"}
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional name of the marker
@@ -100,7 +102,8 @@ def init_app(app: Flask, host: Any) -> Babel:
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True)
-    app.jinja_env.globals.update(html_lang=html_lang, LANGUAGES=LANGUAGES)
+    app.jinja_env.globals.update(html_lang=html_lang, LANGUAGES=LANGUAGES,
+                                 LANGUAGE_SHORT=LANGUAGE_SHORT)
     app.jinja_env.filters.update(datetime=datetime_filter, date=date_filter,
                                  number=number_filter, money=money_filter)
     return babel
