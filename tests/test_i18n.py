@@ -77,3 +77,24 @@ def test_number_reads_as_a_records_number_in_headers_and_numeric_as_a_field_type
         assert str(FIELD_TYPE_LABELS["number"]) == "数字"
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert str(FIELD_TYPE_LABELS["number"]) == "Number"
+
+
+def test_datetime_filter_reads_as_babel_writes_it(app):
+    """The filter looks Babel's patterns up once per language; the text stays Babel's own."""
+    import random
+
+    from flask_babel import force_locale, format_datetime
+
+    from carebiz.i18n import datetime_filter
+
+    rng = random.Random(8)
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    values = [start + dt.timedelta(seconds=rng.randrange(0, 10**8)) for _ in range(60)]
+    values += [v.replace(tzinfo=None) for v in values[:10]]  # naive values are UTC
+    with app.test_request_context("/"):
+        for code in ("en", "zh_CN"):
+            with force_locale(code):
+                for fmt in ("short", "medium", "long", "full", "yyyy-MM-dd HH:mm"):
+                    for value in values:
+                        assert datetime_filter(value, fmt) == format_datetime(value, fmt)
+        assert datetime_filter(None) == ""

@@ -8,6 +8,7 @@ request — also in a second app on the same database (as in another worker proc
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -379,3 +380,81 @@ def test_recording_a_token_use_never_commits_the_requests_own_work(app, seeded):
     with app.extensions["carebiz"].session_factory() as sess:
         assert sess.scalar(select(Branch.id).where(Branch.code == "LEAK")) is None
         assert sess.scalar(select(ApiToken.last_used_at)) is not None
+
+
+# -- navigation ---------------------------------------------------------------------------------
+
+
+def menu_names(page: bytes) -> set[str]:
+    return set(re.findall(r'data-menu="([^"]+)"', page.decode()))
+
+
+def active_menu(page: bytes) -> list[str]:
+    return re.findall(r'class="nav-link active"[^>]*data-menu="([^"]+)"', page.decode())
+
+
+def test_menu_follows_a_changed_grant_on_the_next_request_in_every_worker(workers):
+    """The menu is built once per user, grants, plugins and language, and a revoked grant
+    drops its item from the very next page in another worker."""
+    from carebiz.security.permissions import registered_permissions
+    from carebiz.services.roles import get_role, set_permissions
+
+    first, second, _ = workers
+    b = second.test_client()
+    login(b, "sales")
+    assert "crm.vehicles" in menu_names(b.get("/customers").data)
+    with first.test_request_context():
+        known = set(registered_permissions())
+
+    def revoke(sess: Any) -> None:
+        role = get_role(sess, "salesperson")
+        set_permissions(sess, role, role.permission_names - {"crm.vehicles.view"}, known)
+
+    change(first, revoke)
+    names = menu_names(b.get("/customers").data)
+    assert "crm.vehicles" not in names and "crm.customers" in names
+
+    def grant(sess: Any) -> None:
+        role = get_role(sess, "salesperson")
+        set_permissions(sess, role, role.permission_names | {"crm.vehicles.view"}, known)
+
+    change(first, grant)
+    assert "crm.vehicles" in menu_names(b.get("/customers").data)
+
+
+def test_menu_is_each_users_own(app, seeded):
+    """Two users served by one process one after the other get their own menus."""
+    admin, viewer = app.test_client(), app.test_client()
+    login(admin, "admin")
+    login(viewer, "viewer")
+    for _ in range(2):
+        assert "admin.users" in menu_names(admin.get("/customers").data)
+        assert "admin.users" not in menu_names(viewer.get("/customers").data)
+
+
+def test_menu_marks_the_page_of_each_request_and_speaks_its_language(app, seeded):
+    client = app.test_client()
+    login(client, "sales")
+    assert active_menu(client.get("/customers").data) == ["crm.customers"]
+    assert active_menu(client.get("/vehicles").data) == ["crm.vehicles"]
+    client.post("/language/zh_CN", data={"next": "/"})
+    page = client.get("/customers").data.decode()
+    assert re.search(r'data-menu="crm.customers"[^>]*>客户</a>', page)
+
+
+def test_menu_of_a_switched_off_plugin_vanishes_in_every_worker(fake_dists, make_app):
+    from carebiz.services import subsystems
+
+    fake_dists.dist("carebiz-sample", {"sample": "tests.sample_plugin.plugin"})
+    first = make_app(CAREBIZ_PLUGINS="sample")
+    second = make_app(CAREBIZ_PLUGINS="sample")
+    seed(first)
+    b = second.test_client()
+    login(b, "sales")
+    assert "sample.first" in menu_names(b.get("/customers").data)
+    change(first, lambda s: subsystems.switch(s, first.extensions["carebiz"].host, "sample",
+                                               False, "test"))
+    assert "sample.first" not in menu_names(b.get("/customers").data)
+    change(first, lambda s: subsystems.switch(s, first.extensions["carebiz"].host, "sample",
+                                               True, "test"))
+    assert "sample.first" in menu_names(b.get("/customers").data)

@@ -35,6 +35,8 @@ CORE_TRANSLATIONS = Path(__file__).parent / "translations"
 
 #: language code -> its own name, for the language switch
 LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
+#: language code -> the short name on the navbar's language switch (the full name is its title)
+LANGUAGE_SHORT = {"en": "EN", "zh_CN": "中文"}
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional name of the marker
@@ -100,7 +102,8 @@ def init_app(app: Flask, host: Any) -> Babel:
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True)
-    app.jinja_env.globals.update(html_lang=html_lang, LANGUAGES=LANGUAGES)
+    app.jinja_env.globals.update(html_lang=html_lang, LANGUAGES=LANGUAGES,
+                                 LANGUAGE_SHORT=LANGUAGE_SHORT)
     app.jinja_env.filters.update(datetime=datetime_filter, date=date_filter,
                                  number=number_filter, money=money_filter)
     return babel
@@ -140,9 +143,36 @@ def wtforms_catalog(locale: str) -> Any:
     return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
+#: Babel's named formats, whose patterns can be looked up once per language
+NAMED_FORMATS = frozenset({"full", "long", "medium", "short"})
+
+
 def datetime_filter(value: Any, fmt: str = "medium") -> str:
-    """A datetime in the user's language and the business's time zone."""
-    return format_datetime(value, fmt) if value else ""
+    """A datetime in the user's language and the business's time zone.
+
+    The same text as ``flask_babel.format_datetime``, but the patterns of a named format
+    are looked up and parsed once per language (Babel does both for every value: ~80 µs,
+    against the few µs of applying them; a timeline shows twenty of them) and the day part
+    comes from :func:`date_filter`'s memo."""
+    if not value:
+        return ""
+    if fmt not in NAMED_FORMATS or not isinstance(value, dt.datetime):
+        return format_datetime(value, fmt)
+    local = to_user_timezone(value)
+    locale = get_locale()
+    combine, time_pattern = _datetime_patterns(str(locale), fmt)
+    time_text = time_pattern.apply(local.timetz(), locale, reference_date=local.date())
+    return combine.replace("{0}", time_text).replace("{1}", date_filter(local.date(), fmt))
+
+
+@functools.lru_cache(maxsize=64)
+def _datetime_patterns(locale: str, fmt: str) -> tuple[str, Any]:
+    """How a language joins a day and a time, and its parsed time pattern, for ``fmt``."""
+    from babel.dates import get_datetime_format, get_time_format, parse_pattern
+
+    parsed = Locale.parse(locale)
+    return (get_datetime_format(fmt, locale=parsed).replace("'", ""),
+            parse_pattern(get_time_format(fmt, locale=parsed)))
 
 
 def date_filter(value: Any, fmt: str = "medium") -> str:

@@ -79,6 +79,9 @@ bp = Blueprint("crm", __name__, template_folder="templates")
 
 #: timeline entries per page on the 360° page
 TIMELINE_PAGE = 20
+#: open follow-ups listed on the 360° page (the count in its header reads the list when it
+#: holds them all)
+FOLLOWUPS_SHOWN = 50
 #: a search hit this good (an exact phone, VIN, plate, e-mail or ID) opens the record at once
 EXACT_SCORE = 90
 
@@ -439,15 +442,18 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
     before = request.args.get("before", type=int)
     if before is not None and record_id(before) is None:
         before = None
+    followups = timeline.open_followups(sess, party.id, current_user, limit=FOLLOWUPS_SHOWN + 1)
+    complete = len(followups) <= FOLLOWUPS_SHOWN  # all of them: the header counts this list
+    followups = followups[:FOLLOWUPS_SHOWN]
     ov = overview_service.overview(sess, party, current_user,
-                                   timeline_limit=TIMELINE_PAGE + 1, kinds=wanted)
+                                   timeline_limit=TIMELINE_PAGE + 1, kinds=wanted,
+                                   open_entries=followups if complete else None)
     if before:
         entries, cursor = timeline.timeline_page(sess, party.id, current_user, kinds=wanted,
                                                  before=before, limit=TIMELINE_PAGE)
     else:
         entries = ov["timeline"][:TIMELINE_PAGE]
         cursor = entries[-1].id if len(ov["timeline"]) > TIMELINE_PAGE else None
-    followups = timeline.open_followups(sess, party.id, current_user)
     known = {v.id: v for v in ov["vehicles"]}
     known.update({row["vehicle"].id: row["vehicle"] for row in ov["former_vehicles"]})
     missing = {e.vehicle_id for e in entries + followups if e.vehicle_id} - set(known)

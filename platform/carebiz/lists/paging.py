@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import request, url_for
+from flask import g, request, url_for
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -64,8 +65,13 @@ def paginate(stmt: Select[Any], per_page: int = PER_PAGE) -> Page:
 
 def list_url(**changes: Any) -> str:
     """The current list page's URL with some query arguments changed (None or "" drops one),
-    so filters, sort and page stay bookmarkable. Changing anything but the page resets it."""
-    args: dict[str, Any] = request.args.to_dict()
+    so filters, sort and page stay bookmarkable. Changing anything but the page resets it.
+
+    A list page asks for dozens of these (a tag link per row, the sort headers, the pages):
+    the page's own path is built once per request and only the query string per call, with
+    the encoding ``url_for`` gives query arguments."""
+    path, current = _list_base()
+    args = dict(current)
     if "page" not in changes:
         args.pop("page", None)
     for key, value in changes.items():
@@ -73,4 +79,19 @@ def list_url(**changes: Any) -> str:
             args.pop(key, None)
         else:
             args[key] = value
-    return url_for(request.endpoint or "home.index", **(request.view_args or {}), **args)
+    if not args:
+        return path
+    return f"{path}?{urlencode(list(args.items()), safe=QUERY_SAFE)}"
+
+
+#: the characters ``url_for`` (werkzeug) leaves unescaped in a query string
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
+def _list_base() -> tuple[str, dict[str, Any]]:
+    """The current page's path (without query) and its query arguments, once per request."""
+    memo = g.get("_carebiz_list_base")
+    if memo is None:
+        path = url_for(request.endpoint or "home.index", **(request.view_args or {}))
+        memo = g._carebiz_list_base = (path, request.args.to_dict())
+    return memo

@@ -19,18 +19,67 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import escape
 from werkzeug.routing import BuildError
 
+from carebiz.generations import PLUGINS, SECURITY
 from carebiz.security.permissions import can
 
 log = logging.getLogger(__name__)
 
 
+#: app extension key of the per-process navigation cache
+NAV_CACHE = "carebiz.navigation"
+#: entries kept before the cache starts over (users x languages x script roots)
+NAV_CACHE_SIZE = 1024
+
+
 def navigation(user: Any) -> dict[str, list[dict[str, Any]]]:
-    host = current_app.extensions["carebiz"].host
+    """The menu sections of ``user`` for this request, with the current page marked active.
+
+    What the menu holds depends only on the user and their grants, the switched-on plugins,
+    the language and where the app is mounted, so the labels and URLs are built once per
+    process for each such combination and reused until a cache generation moves (a changed
+    role or grant, or a plugin switched off, is seen on the very next request in every
+    worker; see ``carebiz.generations``). Only "active" is worked out per request."""
+    items = _menu(user)
+    path = request.path
     sections: dict[str, list[dict[str, Any]]] = {}
+    for section, name, label, url, icon in items:
+        active = (path == url or path.startswith(url.rstrip("/") + "/")) if url != "/" \
+            else path == "/"
+        sections.setdefault(section, []).append(
+            {"name": name, "label": label, "url": url, "icon": icon, "active": active})
+    return sections
+
+
+def _menu(user: Any) -> tuple[tuple[str, str, str, str, str], ...]:
+    """``(section, name, label, url, icon)`` of every menu item ``user`` may see."""
+    host = current_app.extensions["carebiz"].host
+    generations = host.generations
+    counters = generations.current() if generations is not None else None
+    key = None
+    if counters is not None:
+        authenticated = bool(getattr(user, "is_authenticated", False))
+        key = (getattr(user, "id", None) if authenticated else None, authenticated,
+               counters.get(SECURITY, 0), counters.get(PLUGINS, 0), str(get_locale()),
+               request.script_root)
+        cache = current_app.extensions.setdefault(NAV_CACHE, {})
+        found = cache.get(key)
+        if found is not None:
+            return found
+    built = tuple(_build_menu(host, user))
+    if key is not None:
+        if len(cache) >= NAV_CACHE_SIZE:
+            cache.clear()  # generations moved often or many users: start over
+        cache[key] = built
+    return built
+
+
+def _build_menu(host: Any, user: Any) -> list[tuple[str, str, str, str, str]]:
+    rows = []
     for item in host.collect("menu_items", user=user):
         if item.permission and not can(user, item.permission):
             continue
@@ -39,11 +88,8 @@ def navigation(user: Any) -> dict[str, list[dict[str, Any]]]:
         except BuildError:
             log.warning("menu item %s points to unknown endpoint %s", item.name, item.endpoint)
             continue
-        sections.setdefault(item.section, []).append(
-            {"name": item.name, "label": str(item.label), "url": url, "icon": item.icon,
-             "active": request.path == url or request.path.startswith(url.rstrip("/") + "/")
-             if url != "/" else request.path == "/"})
-    return sections
+        rows.append((item.section, item.name, str(item.label), url, item.icon))
+    return rows
 
 
 def vendor_folder(package: str) -> str:
@@ -56,8 +102,10 @@ def vendor_folder(package: str) -> str:
 
 def init_app(app: Flask) -> None:
     from carebiz.web import links
+    from carebiz.web.fields import form_control
 
     links.init_app(app)
+    app.jinja_env.globals["form_control"] = form_control
 
     @app.context_processor
     def inject_layout() -> dict[str, Any]:

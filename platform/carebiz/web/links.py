@@ -21,6 +21,27 @@ def pages() -> dict[str, Any]:
     return g._carebiz_record_pages
 
 
+#: an id no record has, built into a URL once and then replaced by each row's id
+_MARK = 918273645
+
+
+def id_url(endpoint: str, arg: str) -> Any:
+    """A function ``id -> URL`` of ``endpoint`` whose one argument ``arg`` is an integer id:
+    the URL is built once per request and endpoint with ``url_for`` and each row's id put in
+    its place. A list of fifty rows links each row; building fifty URLs through the routing
+    map costs more than the rest of the row."""
+    memo = g.setdefault("_carebiz_id_urls", {})
+    found = memo.get((endpoint, arg))
+    if found is None:
+        head, _mark, tail = url_for(endpoint, **{arg: _MARK}).rpartition(str(_MARK))
+
+        def found(ident: Any) -> str:
+            return f"{head}{int(ident)}{tail}"
+
+        memo[(endpoint, arg)] = found
+    return found
+
+
 def record_url(entity_type: str | None, entity_id: Any) -> str | None:
     """The URL of a record's page, or None when there is no page, the id is not a number,
     or the current user may not open it."""
@@ -48,4 +69,5 @@ def record_label(entity_type: str | None, entity_id: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["record_url"] = record_url
+    app.jinja_env.globals["id_url"] = id_url
     app.jinja_env.globals["record_label"] = record_label

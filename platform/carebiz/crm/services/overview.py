@@ -25,9 +25,12 @@ VISIT_KINDS = ("visit", "call", "message", "return_visit")
 
 
 def overview(session: Session, party: Party, user: Any, *, timeline_limit: int = 20,
-             kinds: list[str] | None = None) -> dict[str, Any]:
+             kinds: list[str] | None = None,
+             open_entries: list[TimelineEntry] | None = None) -> dict[str, Any]:
     """Header facts, vehicles (current and former, with periods), contacts, the latest
-    timeline entries and every switched-on plugin's panel."""
+    timeline entries and every switched-on plugin's panel. A caller that has read *all*
+    the customer's open entries the user may see (the 360° page lists them) passes them as
+    ``open_entries``, and they are counted instead of counted again in SQL."""
     vehicles = session.scalars(visible(
         select(Vehicle).where(Vehicle.owner_id == party.id).order_by(Vehicle.id)
         .options(lazyload(Vehicle.owner)),  # the owner is ``party``, in the identity map
@@ -43,7 +46,7 @@ def overview(session: Session, party: Party, user: Any, *, timeline_limit: int =
                                        user).limit(timeline_limit)).all()
     # two small queries rather than one aggregate over the whole history: the open items come
     # from a partial index, the last contact from the newest end of (party_id, occurred_at)
-    open_items = session.scalar(visible(
+    open_items = len(open_entries) if open_entries is not None else session.scalar(visible(
         select(func.count(TimelineEntry.id))
         .where(TimelineEntry.party_id == party.id, TimelineEntry.status == OPEN),
         TimelineEntry, user))

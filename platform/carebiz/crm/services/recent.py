@@ -19,7 +19,7 @@ KEEP = 20
 REFRESH = dt.timedelta(minutes=5)
 
 
-def seen_recently(trail: list[RecentView], entity_type: str, entity_id: Any,
+def seen_recently(trail: list[Any], entity_type: str, entity_id: Any,
                   label: str) -> bool:
     """True when the trail already says what a new view would: the record is the newest
     entry, or was opened less than :data:`REFRESH` ago, under the same label."""
@@ -31,7 +31,7 @@ def seen_recently(trail: list[RecentView], entity_type: str, entity_id: Any,
 
 
 def record_view(session: Session, user: Any, entity_type: str, entity_id: Any,
-                label: str, trail: list[RecentView] | None = None) -> bool:
+                label: str, trail: list[Any] | None = None) -> bool:
     """Remember that ``user`` opened a record; keep the newest :data:`KEEP`. With the
     user's ``trail`` (as :func:`trail` read it), a view the trail already shows is not
     written again. Returns whether anything was written."""
@@ -58,14 +58,18 @@ def record_view(session: Session, user: Any, entity_type: str, entity_id: Any,
     return True
 
 
-def trail(session: Session, user: Any, limit: int = 10) -> list[RecentView]:
+def trail(session: Session, user: Any, limit: int = 10) -> list[Any]:
     """The newest records the user opened, less the customers and vehicles they may no
     longer see (a record moved to another branch, a branch taken from the user): the label
-    is the name as it was, and it stays with the branch."""
+    is the name as it was, and it stays with the branch. Rows with ``entity_type``,
+    ``entity_id``, ``label`` and ``viewed_at``."""
     if not getattr(user, "is_authenticated", False):
         return []
-    rows = list(session.scalars(select(RecentView).where(RecentView.user_id == user.id)
-                                .order_by(RecentView.viewed_at.desc()).limit(limit)))
+    # plain rows, not ORM objects: read on every page for the navbar, never changed
+    rows = list(session.execute(
+        select(RecentView.entity_type, RecentView.entity_id, RecentView.label,
+               RecentView.viewed_at).where(RecentView.user_id == user.id)
+        .order_by(RecentView.viewed_at.desc()).limit(limit)))
     hidden = {(kind, str(i)) for kind, model in (("party", Party), ("vehicle", Vehicle))
               for i in hidden_ids(session, model, user,
                                   {int(r.entity_id) for r in rows
