@@ -408,7 +408,7 @@ def test_owner_change(admin_client: Any, app: Flask, seeded: dict[str, Any]) -> 
     resp = admin_client.post(f"/vehicles/{car}/owner",
                              data={"owner_id": "99999", "owner_since": "2024-03-01"})
     assert resp.status_code == 422
-    assert "No active customer" in invalid_feedback(text(resp), "owner_id")
+    assert "No active customer" in invalid_feedback(text(resp), "owner")
     resp = admin_client.post(f"/vehicles/{car}/owner",
                              data={"owner_id": str(buyer), "owner_since": "2019-01-01"})
     assert resp.status_code == 422

@@ -183,12 +183,16 @@ class CustomerForm(FlaskForm):
         }
 
 
+#: a vehicle known by its plate alone (a walk-in's old car) gets its VIN later
+VIN_LATER = _l("Empty if only the plate is known: add the VIN later.")
+
+
 class NewCustomerForm(CustomerForm):
     """Registering adds an optional first vehicle, saved in the same transaction."""
 
     vin = StringField(_l("VIN"), filters=[clean], render_kw={
         "autocomplete": "off", "maxlength": 24, "spellcheck": "false",
-        "autocapitalize": "characters"})
+        "autocapitalize": "characters"}, description=VIN_LATER)
     plate = StringField(_l("Licence plate"), filters=[clean], render_kw={"autocomplete": "off"})
     make = StringField(_l("Make"), filters=[clean], validators=[Length(max=60)])
     model = StringField(_l("Model"), filters=[clean], validators=[Length(max=80)])
@@ -228,7 +232,7 @@ class CompleteForm(FlaskForm):
 class VehicleForm(FlaskForm):
     vin = StringField(_l("VIN"), filters=[clean], render_kw={
         "autocomplete": "off", "maxlength": 24, "spellcheck": "false",
-        "autocapitalize": "characters"})
+        "autocapitalize": "characters"}, description=VIN_LATER)
     plate = StringField(_l("Licence plate"), filters=[clean], render_kw={"autocomplete": "off"})
     make = StringField(_l("Make"), filters=[clean], validators=[Length(max=60)])
     model = StringField(_l("Model"), filters=[clean], validators=[Length(max=80)])
@@ -277,8 +281,16 @@ class OdometerForm(FlaskForm):
 
 
 class OwnerForm(FlaskForm):
-    owner_id = StringField(_l("New owner (customer number)"), filters=[clean],
-                           validators=[DataRequired()], render_kw={"inputmode": "numeric"})
+    """The new owner is found by name, phone or plate (:mod:`carebiz.crm.picker`), not by
+    typing a customer number; ``owner_id`` is the match ticked on the page (or an old link's
+    number)."""
+
+    owner = StringField(_l("New owner"), filters=[clean], validators=[Length(max=200)],
+                        description=_l("Type a name, phone number or plate, then choose the "
+                                       "customer."),
+                        render_kw={"autocomplete": "off", "list": "owner-options",
+                                   "data-customer-picker": "owner-options"})
+    owner_id = StringField(filters=[clean], validators=[Length(max=20)])
     owner_since = DateField(_l("Owned since"), validators=[DataRequired()])
 
 
