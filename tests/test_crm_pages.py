@@ -375,7 +375,7 @@ def test_vehicle_list_new_and_edit(admin_client: Any, app: Flask,
     assert "京A12345" in page and "沪B54321" not in page
 
     page = text(admin_client.get(f"/vehicles/new?owner_id={party}"))
-    assert f'value="{party}"' in page and "Wang Wei" in page
+    assert f'value="Wang Wei · #{party}"' in page  # the owner picker, filled
     resp = admin_client.post(f"/vehicles/new?owner_id={party}", data={
         "vin": vin(1), "owner_id": str(party), "branch_id": str(a)})
     assert resp.status_code == 422

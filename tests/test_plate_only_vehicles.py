@@ -206,6 +206,33 @@ def test_owner_change_by_search_then_choose(client_for: Any, app: Flask,
     assert app.test_client().get("/customers/pick?q=Li").status_code in (302, 401)
 
 
+def test_new_vehicle_picks_its_owner_by_search(client_for: Any, app: Flask,
+                                               seeded: dict[str, Any]) -> None:
+    a = seeded["branches"]["A"]
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        buyer = _person(sess, "Li Na", a, "13800138001").id
+        _person(sess, "Li Ming", a)
+        sess.commit()
+    sales = client_for("sales")
+    page = _text(sales.get("/vehicles/new"))
+    assert 'list="owner-options"' in page and "customer number" not in page
+    data = {"plate": "京A55667", "branch_id": str(a)}
+    resp = sales.post("/vehicles/new", data={**data, "owner": "Li"})
+    assert resp.status_code == 422 and 'data-testid="owner-matches"' in _text(resp)
+    resp = sales.post("/vehicles/new", data={**data, "owner": "13800138001"})
+    assert resp.status_code == 422  # one match: still shown, ticked, to confirm
+    assert f'value="{buyer}" checked' in _text(resp)
+    resp = sales.post("/vehicles/new", data={**data, "owner": "13800138001",
+                                             "owner_id": str(buyer)})
+    assert resp.status_code == 302
+    resp = sales.post("/vehicles/new", data={"plate": "京A55668", "branch_id": str(a)})
+    assert resp.status_code == 302  # no owner: a vehicle in stock
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        owners = dict(sess.execute(select(Vehicle.plate, Vehicle.owner_id).where(
+            Vehicle.plate.in_(["京A55667", "京A55668"]))).all())
+    assert owners == {"京A55667": buyer, "京A55668": None}
+
+
 # -- API -----------------------------------------------------------------------------------------
 
 

@@ -260,10 +260,20 @@ class VehicleForm(FlaskForm):
                 "custom": custom_values(self)}
 
 
+#: the customer picker's text box (carebiz.crm.picker): found by what the desk knows
+PICKER_INPUT = {"autocomplete": "off", "list": "owner-options",
+                "data-customer-picker": "owner-options"}
+
+
 class NewVehicleForm(VehicleForm):
-    owner_id = StringField(_l("Owner (customer number)"), filters=[clean],
-                           render_kw={"inputmode": "numeric"},
-                           description=_l("Leave empty for a vehicle in stock."))
+    """The owner is picked by search like on the owner change (``owner_id``: a ticked match
+    or an old link's number); empty: a vehicle in stock."""
+
+    owner = StringField(_l("Owner"), filters=[clean], validators=[Length(max=200)],
+                        description=_l("Type a name, phone number or plate, then choose the "
+                                       "customer. Empty: a vehicle in stock."),
+                        render_kw=PICKER_INPUT)
+    owner_id = StringField(filters=[clean], validators=[Length(max=20)])
     owner_since = DateField(_l("Owned since"), validators=[Optional()],
                             description=_l("Empty: today."))
 
@@ -288,8 +298,7 @@ class OwnerForm(FlaskForm):
     owner = StringField(_l("New owner"), filters=[clean], validators=[Length(max=200)],
                         description=_l("Type a name, phone number or plate, then choose the "
                                        "customer."),
-                        render_kw={"autocomplete": "off", "list": "owner-options",
-                                   "data-customer-picker": "owner-options"})
+                        render_kw=PICKER_INPUT)
     owner_id = StringField(filters=[clean], validators=[Length(max=20)])
     owner_since = DateField(_l("Owned since"), validators=[DataRequired()])
 

@@ -748,14 +748,20 @@ def vehicle_new() -> Any:
     definitions = field_service.definitions(sess, "vehicle")
     typed = {k: request.args.get(k, "")[:40] for k in ("vin", "plate", "make", "model", "year")}
     form = f.add_custom_fields(f.NewVehicleForm, definitions)(data={
-        **typed, "owner_id": str(owner.id) if owner else "", "branch_id": str(branch or "")})
+        **typed, "owner": picker.option_label(sess, owner) if owner else "",
+        "branch_id": str(branch or "")})
     fit_branch_field(form.branch_id)
     existing = None
+    matches: list[dict[str, Any]] = []
     if form.validate_on_submit():
         values = form.values()
-        chosen = one_visible(Party, values["owner_id"]) if values["owner_id"] else None
-        if values["owner_id"] and (chosen is None or not chosen.active):
-            form.owner_id.errors = [_("No active customer with this number.")]
+        picked = picker.Picked()
+        if form.owner.data or form.owner_id.data:
+            picked = picker.resolve(sess, current_user, form.owner.data, form.owner_id.data)
+            matches = picked.matches
+        values["owner_id"] = picked.party.id if picked.party is not None else None
+        if picked.error:
+            form.owner.errors = [picked.error]
         else:
             with saving(form, custom_aliases(definitions)) as done:
                 car = vehicle_service.create_vehicle(sess, values, user=current_user)
@@ -767,7 +773,8 @@ def vehicle_new() -> Any:
                 found = done.error.details.get("existing") or {}
                 existing = one_visible(Vehicle, found.get("id")) if found else None
     return render_template("crm/vehicle_form.html", form=form, vehicle=None, owner=owner,
-                           existing=existing, custom_fields=definitions), form_status(form)
+                           existing=existing, custom_fields=definitions,
+                           owner_matches=matches), form_status(form)
 
 
 @bp.route("/vehicles/<int:vehicle_id>/edit", methods=["GET", "POST"])
@@ -795,7 +802,8 @@ def vehicle_edit(vehicle_id: int) -> Any:
             return redirect(url_for(".vehicle", vehicle_id=car.id))
     owner = one_visible(Party, car.owner_id) if car.owner_id else None
     return render_template("crm/vehicle_form.html", form=form, vehicle=car, owner=owner,
-                           existing=None, custom_fields=definitions), form_status(form)
+                           existing=None, custom_fields=definitions,
+                           owner_matches=[]), form_status(form)
 
 
 # -- custom fields -----------------------------------------------------------------------------
