@@ -66,7 +66,7 @@ def test_users_create_and_tokens_create(run, sample_app):
 def test_demo_and_worker(run, sample_app):
     result = run("demo")
     assert result.exit_code == 0, result.output
-    assert "2 branches" in result.output and "admin" in result.output
+    assert "3 branches" in result.output and "admin" in result.output
     result = run("worker", "--burst")
     assert result.exit_code == 0, result.output
     from sqlalchemy import select

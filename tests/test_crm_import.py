@@ -383,6 +383,19 @@ def test_a_vin_of_another_owner_and_an_email_on_file_are_errors(env):
     assert "registered already" in reasons[0] and "Already registered for A" in reasons[1]
 
 
+def test_a_car_without_vin_is_imported_by_its_plate_once(env):
+    """A walk-in's old car in the file has a plate but no VIN: registered by the plate, and
+    importing the file again leaves it as it is (no second car of the same plate)."""
+    sess, user = env
+    text = "name,phone,branch,plate,make\nD,13800138009,A,京A 5B6C7,Honda\n"
+    first = run(sess, user, csv_table(text))
+    assert first.counts["vehicles"] == 1 and first.errors == []
+    again = run(sess, user, csv_table(text))
+    assert again.counts["vehicles_unchanged"] == 1 and again.counts["vehicles"] == 0
+    cars = sess.scalars(select(Vehicle).where(Vehicle.plate == "京A5B6C7")).all()
+    assert len(cars) == 1 and cars[0].vin is None
+
+
 def test_identity_numbers_match_and_are_masked_in_the_report(env):
     sess, user = env
     run(sess, user, csv_table("name,id_number,branch\nA,11010519491231002X,A\n"))

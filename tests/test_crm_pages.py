@@ -375,7 +375,7 @@ def test_vehicle_list_new_and_edit(admin_client: Any, app: Flask,
     assert "京A12345" in page and "沪B54321" not in page
 
     page = text(admin_client.get(f"/vehicles/new?owner_id={party}"))
-    assert f'value="{party}"' in page and "Wang Wei" in page
+    assert f'value="Wang Wei · #{party}"' in page  # the owner picker, filled
     resp = admin_client.post(f"/vehicles/new?owner_id={party}", data={
         "vin": vin(1), "owner_id": str(party), "branch_id": str(a)})
     assert resp.status_code == 422
@@ -408,7 +408,7 @@ def test_owner_change(admin_client: Any, app: Flask, seeded: dict[str, Any]) -> 
     resp = admin_client.post(f"/vehicles/{car}/owner",
                              data={"owner_id": "99999", "owner_since": "2024-03-01"})
     assert resp.status_code == 422
-    assert "No active customer" in invalid_feedback(text(resp), "owner_id")
+    assert "No active customer" in invalid_feedback(text(resp), "owner")
     resp = admin_client.post(f"/vehicles/{car}/owner",
                              data={"owner_id": str(buyer), "owner_since": "2019-01-01"})
     assert resp.status_code == 422

@@ -310,6 +310,15 @@ def test_a_filter_the_user_may_not_use_is_refused(app, business, client_for):
     """Filtering by value segment would tell who is a champion: without the right, 422."""
     viewer = client_for("viewer")
     assert viewer.get("/customers").status_code == 200
+    assert viewer.get("/customers?format=csv").status_code == 403  # reads, does not export
+    from carebiz.security.permissions import registered_permissions
+    from carebiz.services.roles import get_role, set_permissions
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        role = get_role(sess, "read_only")
+        set_permissions(sess, role, role.permission_names | {"data.export"},
+                        registered_permissions())
+        sess.commit()
     resp = viewer.get("/customers?format=csv&segment=new")
     assert resp.status_code == 422 and b"segment" in resp.data
     assert viewer.get("/customers?segment=new").status_code == 422

@@ -41,7 +41,7 @@ def prepare(instance: Path) -> tuple[dict[str, str], dict[str, str]]:
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
         for name, role in (("admin", "admin"), ("viewer", "read_only")):
             user = create_user(sess, name, PASSWORD, roles=[role], all_branches=True)
-            tokens[name] = create_token(sess, user, "test")[1]
+            tokens[name] = create_token(sess, user, "test", by_operator=True)[1]
         sess.commit()
     app.extensions["carebiz"].engine.dispose()
     return env, tokens

@@ -259,7 +259,7 @@ def tokens_create(username: str, name: str) -> None:
     sess = _session()
     try:
         user = get_user(sess, username)
-        token, secret = create_token(sess, user, name or "cli")
+        token, secret = create_token(sess, user, name or "cli", by_operator=True)
     except ServiceError as exc:
         raise _fail(exc) from exc
     sess.commit()

@@ -1,5 +1,7 @@
-"""Demo data: two branches, one user per built-in role, then every switched-on plugin's own
-demo records through the ``demo_data`` hook. Safe to run twice."""
+"""Demo data: three branches (Beijing and Shanghai on the mainland, Hong Kong outside it), one
+user per built-in role, then every switched-on plugin's own demo records through the
+``demo_data`` hook (the CRM's customers, the currency's year of exchange rates …). Safe to run
+twice."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ DEMO_PASSWORD = "carebiz-demo"
 DEMO_BRANCHES = [
     ("BJ01", "Beijing Chaoyang showroom", "北京市朝阳区东四环中路 88 号", "+861065880000"),
     ("SH01", "Shanghai Pudong service centre", "上海市浦东新区张杨路 500 号", "+862150500000"),
+    # outside the mainland: English names, Hong Kong numbers, cross-border plates
+    ("HK01", "Hong Kong Kowloon showroom", "368 Nathan Road, Yau Ma Tei, Kowloon",
+     "+85223881234"),
 ]
 DEMO_USERS = {  # role -> (username, display name, all branches)
     "admin": ("admin", "System Administrator", True),

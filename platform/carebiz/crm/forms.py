@@ -183,12 +183,16 @@ class CustomerForm(FlaskForm):
         }
 
 
+#: a vehicle known by its plate alone (a walk-in's old car) gets its VIN later
+VIN_LATER = _l("Empty if only the plate is known: add the VIN later.")
+
+
 class NewCustomerForm(CustomerForm):
     """Registering adds an optional first vehicle, saved in the same transaction."""
 
     vin = StringField(_l("VIN"), filters=[clean], render_kw={
         "autocomplete": "off", "maxlength": 24, "spellcheck": "false",
-        "autocapitalize": "characters"})
+        "autocapitalize": "characters"}, description=VIN_LATER)
     plate = StringField(_l("Licence plate"), filters=[clean], render_kw={"autocomplete": "off"})
     make = StringField(_l("Make"), filters=[clean], validators=[Length(max=60)])
     model = StringField(_l("Model"), filters=[clean], validators=[Length(max=80)])
@@ -228,7 +232,7 @@ class CompleteForm(FlaskForm):
 class VehicleForm(FlaskForm):
     vin = StringField(_l("VIN"), filters=[clean], render_kw={
         "autocomplete": "off", "maxlength": 24, "spellcheck": "false",
-        "autocapitalize": "characters"})
+        "autocapitalize": "characters"}, description=VIN_LATER)
     plate = StringField(_l("Licence plate"), filters=[clean], render_kw={"autocomplete": "off"})
     make = StringField(_l("Make"), filters=[clean], validators=[Length(max=60)])
     model = StringField(_l("Model"), filters=[clean], validators=[Length(max=80)])
@@ -256,10 +260,20 @@ class VehicleForm(FlaskForm):
                 "custom": custom_values(self)}
 
 
+#: the customer picker's text box (carebiz.crm.picker): found by what the desk knows
+PICKER_INPUT = {"autocomplete": "off", "list": "owner-options",
+                "data-customer-picker": "owner-options"}
+
+
 class NewVehicleForm(VehicleForm):
-    owner_id = StringField(_l("Owner (customer number)"), filters=[clean],
-                           render_kw={"inputmode": "numeric"},
-                           description=_l("Leave empty for a vehicle in stock."))
+    """The owner is picked by search like on the owner change (``owner_id``: a ticked match
+    or an old link's number); empty: a vehicle in stock."""
+
+    owner = StringField(_l("Owner"), filters=[clean], validators=[Length(max=200)],
+                        description=_l("Type a name, phone number or plate, then choose the "
+                                       "customer. Empty: a vehicle in stock."),
+                        render_kw=PICKER_INPUT)
+    owner_id = StringField(filters=[clean], validators=[Length(max=20)])
     owner_since = DateField(_l("Owned since"), validators=[Optional()],
                             description=_l("Empty: today."))
 
@@ -277,8 +291,15 @@ class OdometerForm(FlaskForm):
 
 
 class OwnerForm(FlaskForm):
-    owner_id = StringField(_l("New owner (customer number)"), filters=[clean],
-                           validators=[DataRequired()], render_kw={"inputmode": "numeric"})
+    """The new owner is found by name, phone or plate (:mod:`carebiz.crm.picker`), not by
+    typing a customer number; ``owner_id`` is the match ticked on the page (or an old link's
+    number)."""
+
+    owner = StringField(_l("New owner"), filters=[clean], validators=[Length(max=200)],
+                        description=_l("Type a name, phone number or plate, then choose the "
+                                       "customer."),
+                        render_kw=PICKER_INPUT)
+    owner_id = StringField(filters=[clean], validators=[Length(max=20)])
     owner_since = DateField(_l("Owned since"), validators=[DataRequired()])
 
 

@@ -197,7 +197,7 @@ def _vehicle_rows(session: Session, user: Any,
     stmt = stmt.outerjoin(owners, owners.c.id == Vehicle.owner_id).add_columns(owners.c.name)
     for vehicle, owner in session.execute(stmt.execution_options(yield_per=1000)):
         fuel = vehicle.fuel_type or ""
-        yield {"id": vehicle.id, "plate": vehicle.plate or "", "vin": vehicle.vin,
+        yield {"id": vehicle.id, "plate": vehicle.plate or "", "vin": vehicle.vin or "",
                "make": vehicle.make, "model": vehicle.model, "year": vehicle.year,
                "fuel": str(FUEL_LABELS.get(fuel, fuel)), "colour": vehicle.colour,
                "owner": owner or "", "branch": codes.get(vehicle.branch_id, ""),

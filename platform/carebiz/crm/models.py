@@ -164,7 +164,11 @@ class ContactLink(Base):
 
 
 class Vehicle(Versioned, BranchOwned, TimestampMixin, Base):
-    """A vehicle identified by its VIN; its history follows the VIN across owners."""
+    """A vehicle identified by its VIN; its history follows the vehicle across owners.
+
+    The VIN may be missing for a while (a walk-in's old car known by its plate only): it is
+    unique when present (NULLs do not collide) and the services require a VIN or a plate.
+    Show a vehicle by :func:`carebiz.crm.services.vehicles.vehicle_label`, never by ``vin``."""
 
     __tablename__ = "vehicle"
     __table_args__ = (
@@ -173,7 +177,7 @@ class Vehicle(Versioned, BranchOwned, TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    vin: Mapped[str] = mapped_column(String(17), unique=True)
+    vin: Mapped[str | None] = mapped_column(String(17), unique=True)
     plate: Mapped[str | None] = mapped_column(String(16), index=True)
     make: Mapped[str] = mapped_column(String(60), default="")
     model: Mapped[str] = mapped_column(String(80), default="")
@@ -190,7 +194,7 @@ class Vehicle(Versioned, BranchOwned, TimestampMixin, Base):
     owner: Mapped[Party | None] = relationship(lazy="joined")
 
     def __repr__(self) -> str:
-        return f"<Vehicle {self.vin}>"
+        return f"<Vehicle {self.vin or self.plate}>"
 
 
 class VehicleOwnership(Base):

@@ -235,7 +235,8 @@ class MergeSchema(CrmSchema):
 
 class VehicleSchema(Schema):
     id = fields.Integer()
-    vin = fields.String()
+    vin = fields.String(allow_none=True, metadata={
+        "description": "Empty while only the plate is known (the VIN is added later)."})
     plate = fields.String(allow_none=True)
     make = fields.String()
     model = fields.String()
@@ -267,8 +268,12 @@ class VehicleDetailSchema(VehicleSchema):
                              metadata={"description": "Owners, newest first."})
 
 
+VIN_IN = ("17 characters; the check digit is verified. May be empty or null when the plate "
+          "is given: a vehicle needs a VIN or a plate, and its VIN can be added later.")
+
+
 class VehicleWriteSchema(CrmSchema):
-    vin = fields.String(metadata={"description": "17 characters; the check digit is verified."})
+    vin = fields.String(allow_none=True, metadata={"description": VIN_IN})
     plate = fields.String(allow_none=True, metadata={
         "description": "Stored upper-case without separators (粤B·12345 → 粤B12345)."})
     make = fields.String(allow_none=True)
@@ -286,8 +291,7 @@ class VehicleWriteSchema(CrmSchema):
 
 
 class VehicleCreateSchema(VehicleWriteSchema):
-    vin = fields.String(required=True, metadata={
-        "description": "17 characters; the check digit is verified."})
+    """A new vehicle: its VIN, or its plate alone until the VIN is known."""
 
 
 class VehicleUpdateSchema(VehicleWriteSchema):

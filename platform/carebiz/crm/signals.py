@@ -25,7 +25,7 @@ customer_merged = declare(
 vehicle_created = declare(
     "vehicle.created", "A vehicle was registered.",
     sent_by="carebiz.crm.services.vehicles.create_vehicle",
-    arguments={"vehicle_id": "int", "vin": "str", "owner_id": "int or None"})
+    arguments={"vehicle_id": "int", "vin": "str or None", "owner_id": "int or None"})
 
 vehicle_updated = declare(
     "vehicle.updated", "A vehicle's data changed.",

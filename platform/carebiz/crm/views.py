@@ -34,7 +34,7 @@ from carebiz import db, lists
 from carebiz.concurrency import parse_version
 from carebiz.crm import forms as f
 from carebiz.crm import lists as crm_lists
-from carebiz.crm import validation
+from carebiz.crm import picker, validation
 from carebiz.crm.models import (
     KINDS,
     ROLES,
@@ -350,16 +350,31 @@ def customer_new() -> Any:
     duplicates: list[dict[str, Any]] = []
     if form.validate_on_submit():
         with saving(form, custom_aliases(definitions)) as done:
-            party, _vehicle = parties.create_party_with_vehicle(
+            party, _vehicle, problems = parties.create_party_with_vehicle(
                 sess, form.values(), form.vehicle(), user=current_user,
                 allow_duplicates=form.allow_duplicates.data)
         if done.ok:
             flash(_("Customer %(name)s registered.", name=party.name), "success")
+            if problems:
+                return _vehicle_left_out(form, party, problems)
             return redirect(url_for(".customer", party_id=party.id))
         duplicates = duplicate_rows(done.error)
     return render_template("crm/customer_form.html", form=form, party=None,
                            duplicates=duplicates, warning=_warning(duplicates),
                            custom_fields=definitions), form_status(form)
+
+
+def _vehicle_left_out(form: f.NewCustomerForm, party: Party, problems: dict[str, str]) -> Any:
+    """The customer is saved but their first vehicle was not: say why, and open the vehicle
+    form for that customer with what was typed, so nothing is typed twice."""
+    labels = {name: str(form[name].label.text) for name in ("vin", "plate", "make", "model",
+                                                             "year")}
+    reasons = "; ".join(f"{labels.get(field, field)}: {message}"
+                        for field, message in sorted(problems.items()))
+    flash(_("The vehicle was not registered (%(reasons)s). Correct it below and save it.",
+            reasons=reasons), "warning")
+    typed = {k: x for k, x in form.vehicle().items() if x}
+    return redirect(url_for(".vehicle_new", owner_id=party.id, **typed))
 
 
 def _warning(duplicates: list[dict[str, Any]]) -> str:
@@ -428,7 +443,8 @@ def _timeline_form(party: Party, vehicles: list[Vehicle] | None = None) -> f.Tim
         "due_at": local_now().replace(hour=10, minute=0) + dt.timedelta(days=1)})
     form.kind.choices = f.options([(k, kinds[k].label) for k in f.MANUAL_KINDS if k in kinds])
     form.vehicle_id.choices = f.options(
-        [("", "—"), *((str(v.id), " ".join(filter(None, [v.plate, v.make, v.model])) or v.vin)
+        [("", "—"), *((str(v.id), " ".join(filter(None, [v.plate, v.make, v.model]))
+                       or vehicle_service.vehicle_label(v))
                       for v in (_party_vehicles(party) if vehicles is None else vehicles))])
     return form
 
@@ -648,14 +664,15 @@ def vehicles() -> Any:
 
 
 def _render_vehicle(vehicle: Vehicle, odometer_form: f.OdometerForm | None = None,
-                    owner_form: f.OwnerForm | None = None, status: int = 200) -> Any:
+                    owner_form: f.OwnerForm | None = None, status: int = 200,
+                    owner_matches: list[dict[str, Any]] | None = None) -> Any:
     sess = _sess()
     owner = one_visible(Party, vehicle.owner_id) if vehicle.owner_id else None
     readings = vehicle_service.odometer_history(sess, vehicle.id, limit=50)
     entries = timeline.vehicle_timeline(sess, vehicle.id, current_user)
     party_ids = {e.party_id for e in entries}
     return render_template(
-        "crm/vehicle.html", vehicle=vehicle, owner=owner,
+        "crm/vehicle.html", vehicle=vehicle, owner=owner, owner_matches=owner_matches or [],
         owner_hidden=vehicle.owner_id is not None and owner is None,
         ownerships=vehicle_service.ownerships(sess, vehicle.id, current_user),
         readings=readings,
@@ -680,7 +697,7 @@ def _render_vehicle(vehicle: Vehicle, odometer_form: f.OdometerForm | None = Non
 def vehicle(vehicle_id: int) -> Any:
     car = vehicle_or_404(vehicle_id)
     label = " · ".join(filter(None, [car.plate, " ".join(filter(None, [car.make, car.model]))]))
-    remember("vehicle", car.id, label or car.vin)
+    remember("vehicle", car.id, label or vehicle_service.vehicle_label(car))
     return _render_vehicle(car)
 
 
@@ -706,19 +723,29 @@ def odometer_add(vehicle_id: int) -> Any:
 def owner_change(vehicle_id: int) -> Any:
     car = vehicle_or_404(vehicle_id)
     form = f.OwnerForm()
+    matches: list[dict[str, Any]] = []
     if form.validate_on_submit():
-        owner = one_visible(Party, form.owner_id.data)
-        if owner is None or not owner.active:
-            form.owner_id.errors = [_("No active customer with this number.")]
+        picked = picker.resolve(_sess(), current_user, form.owner.data, form.owner_id.data)
+        owner, matches = picked.party, picked.matches
+        if owner is None:
+            form.owner.errors = [picked.error]
         elif owner.id == car.owner_id:
-            form.owner_id.errors = [_("This customer owns the vehicle already.")]
+            form.owner.errors = [_("This customer owns the vehicle already.")]
         else:
             with saving(form) as done:
                 vehicle_service.change_owner(_sess(), car, owner, form.owner_since.data)
             if done.ok:
                 flash(_("%(name)s is now the owner.", name=owner.name), "success")
                 return redirect(url_for(".vehicle", vehicle_id=car.id))
-    return _render_vehicle(car, owner_form=form, status=422)
+    return _render_vehicle(car, owner_form=form, status=422, owner_matches=matches)
+
+
+@bp.route("/customers/pick")
+@require("crm.customers.view")
+def customer_pick() -> Any:
+    """The customers matching ``q`` for a picker's list while the user types (JSON): only
+    active customers the user may see, so another branch's names never leave the server."""
+    return {"options": picker.options(_sess(), current_user, request.args.get("q", "")[:200])}
 
 
 @bp.route("/vehicles/new", methods=["GET", "POST"])
@@ -732,26 +759,35 @@ def vehicle_new() -> Any:
     if owner is not None and owner.branch_id in {b.id for b in my_branches()}:
         branch = owner.branch_id
     definitions = field_service.definitions(sess, "vehicle")
+    typed = {k: request.args.get(k, "")[:40] for k in ("vin", "plate", "make", "model", "year")}
     form = f.add_custom_fields(f.NewVehicleForm, definitions)(data={
-        "owner_id": str(owner.id) if owner else "", "branch_id": str(branch or "")})
+        **typed, "owner": picker.option_label(sess, owner) if owner else "",
+        "branch_id": str(branch or "")})
     fit_branch_field(form.branch_id)
     existing = None
+    matches: list[dict[str, Any]] = []
     if form.validate_on_submit():
         values = form.values()
-        chosen = one_visible(Party, values["owner_id"]) if values["owner_id"] else None
-        if values["owner_id"] and (chosen is None or not chosen.active):
-            form.owner_id.errors = [_("No active customer with this number.")]
+        picked = picker.Picked()
+        if form.owner.data or form.owner_id.data:
+            picked = picker.resolve(sess, current_user, form.owner.data, form.owner_id.data)
+            matches = picked.matches
+        values["owner_id"] = picked.party.id if picked.party is not None else None
+        if picked.error:
+            form.owner.errors = [picked.error]
         else:
             with saving(form, custom_aliases(definitions)) as done:
                 car = vehicle_service.create_vehicle(sess, values, user=current_user)
             if done.ok:
-                flash(_("Vehicle %(vin)s registered.", vin=car.vin), "success")
+                flash(_("Vehicle %(vin)s registered.", vin=vehicle_service.vehicle_label(car)),
+                      "success")
                 return redirect(url_for(".vehicle", vehicle_id=car.id))
             if done.error is not None:
                 found = done.error.details.get("existing") or {}
                 existing = one_visible(Vehicle, found.get("id")) if found else None
     return render_template("crm/vehicle_form.html", form=form, vehicle=None, owner=owner,
-                           existing=existing, custom_fields=definitions), form_status(form)
+                           existing=existing, custom_fields=definitions,
+                           owner_matches=matches), form_status(form)
 
 
 @bp.route("/vehicles/<int:vehicle_id>/edit", methods=["GET", "POST"])
@@ -762,7 +798,7 @@ def vehicle_edit(vehicle_id: int) -> Any:
     definitions = field_service.definitions(sess, "vehicle")
     custom = car.custom or {}
     form = f.add_custom_fields(f.VehicleForm, definitions)(data={
-        "vin": car.vin, "plate": car.plate or "", "make": car.make, "model": car.model,
+        "vin": car.vin or "", "plate": car.plate or "", "make": car.make, "model": car.model,
         "year": str(car.year or ""), "colour": car.colour, "engine_number": car.engine_number,
         "fuel_type": car.fuel_type or "", "branch_id": str(car.branch_id), "notes": car.notes,
         "version": str(car.version),
@@ -774,11 +810,13 @@ def vehicle_edit(vehicle_id: int) -> Any:
             vehicle_service.update_vehicle(sess, car, form.values(), user=current_user,
                                            expected_version=parse_version(form.version.data))
         if done.ok:
-            flash(_("Vehicle %(vin)s saved.", vin=car.vin), "success")
+            flash(_("Vehicle %(vin)s saved.", vin=vehicle_service.vehicle_label(car)),
+                  "success")
             return redirect(url_for(".vehicle", vehicle_id=car.id))
     owner = one_visible(Party, car.owner_id) if car.owner_id else None
     return render_template("crm/vehicle_form.html", form=form, vehicle=car, owner=owner,
-                           existing=None, custom_fields=definitions), form_status(form)
+                           existing=None, custom_fields=definitions,
+                           owner_matches=[]), form_status(form)
 
 
 # -- custom fields -----------------------------------------------------------------------------

@@ -51,3 +51,10 @@ def settings() -> list[SettingSpec]:
     return [SettingSpec("core.base_currency", "CNY", _l("Base currency of the company"),
                         weight=2,
                         description=_l("ISO 4217 code; values and reports are kept in it."))]
+
+
+@hookimpl
+def demo_data(session: Any) -> None:
+    from carebiz.currency.demo import load_rates
+
+    load_rates(session)

@@ -46,12 +46,18 @@ def get_format(host: Any, name: str | None) -> Any:
 
 
 def get_table(host: Any, name: str, user: Any) -> Builder:
-    """The builder of a registered data set the user may export."""
-    from carebiz.security.permissions import can
+    """The builder of a registered data set the user may export. Every export path comes
+    here (``/export/<name>``, ``?format=`` on a list or API endpoint, ``Accept: text/csv``, the
+    background job): exporting needs :data:`EXPORT_PERMISSION` besides the data set's own
+    permission, since seeing a list on screen is not taking the whole list away."""
+    from carebiz.security.permissions import EXPORT_PERMISSION, can
 
     entry = {t.name: t for t in host.collect("export_tables")}.get(name)
     if entry is None:
         raise NotFound(_("Nothing named '%(name)s' can be exported.", name=name))
+    if not can(user, EXPORT_PERMISSION):
+        raise Forbidden(_("Your role may read lists but not export them; ask an "
+                          "administrator for the permission to export."))
     if entry.permission and not can(user, entry.permission):
         raise Forbidden(_("You may not export this."))
     return entry.build

@@ -22,7 +22,12 @@ from carebiz.contributions import (
 )
 from carebiz.models import CORE_MODELS, AuditEntry
 from carebiz.security.rows import branch_rule
-from carebiz.toolkit.permissions import manager_permission
+from carebiz.toolkit.permissions import EXPORT_PERMISSION, TOKENS_PERMISSION, manager_permission
+
+#: the built-in roles that export lists and create tokens by default: all but the read-only
+#: one, which reads and takes nothing away (existing installs: migration core_0011)
+WORKING_ROLES = ("manager", "salesperson", "service_adviser", "technician", "parts_clerk",
+                 "dispatcher")
 
 
 @hookimpl
@@ -56,6 +61,13 @@ def permissions() -> list[Permission]:
         manager_permission(),
         Permission("audit.view", _l("Read the audit log"), default_roles=("manager",),
                    weight=20),
+        Permission(EXPORT_PERMISSION, _l("Export lists (download them as files)"),
+                   _l("Whole customer lists with phones and e-mails leave the system this "
+                      "way; seeing a list does not include taking it away."),
+                   default_roles=WORKING_ROLES, weight=21),
+        Permission(TOKENS_PERMISSION, _l("Create own API tokens"),
+                   _l("A token lets a program act as the user through the API."),
+                   default_roles=WORKING_ROLES, weight=22),
     ]
 
 

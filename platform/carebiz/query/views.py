@@ -42,6 +42,7 @@ from carebiz.export.csv_format import inert
 from carebiz.query import charts, operators, reports, service
 from carebiz.query import compiler as c
 from carebiz.query.models import BRANCH, PRIVATE, ROLE
+from carebiz.toolkit.permissions import EXPORT_PERMISSION, check_permission
 
 bp = Blueprint("query", __name__, url_prefix="/query", template_folder="templates")
 
@@ -487,7 +488,9 @@ def chart(source: str) -> Any:
 @bp.route("/<string(maxlength=60):source>/analysis.csv")
 @login_required
 def analysis_csv(source: str) -> Any:
-    """The analysis table of the page's state as CSV for Excel (UTF-8 with BOM)."""
+    """The analysis table of the page's state as CSV for Excel (UTF-8 with BOM): a file that
+    leaves the system, so it needs ``data.export`` like every list export."""
+    check_permission(EXPORT_PERMISSION)
     src, _state, view = _analysis_or_422(source)
     return csv_response(view, f"{_safe_name(src.name)}-analysis.csv")
 

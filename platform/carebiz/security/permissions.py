@@ -21,6 +21,14 @@ def registered_permissions() -> Mapping[str, Any]:
         {p.name: p for p in host.collect("permissions")}))
 
 
+#: exporting a list as a file (every export path checks it besides the list's own
+#: permission): reading a list on screen is not taking the whole list away
+EXPORT_PERMISSION = "data.export"
+
+#: creating API tokens for oneself (``admin.tokens`` manages everyone's)
+TOKENS_PERMISSION = "api.tokens"
+
+
 def can(user: Any, permission: str) -> bool:
     """True when ``user`` holds ``permission``. Unknown permissions are denied, including for
     superusers, so a typo never opens a door and a switched-off plugin's rights vanish."""

@@ -15,10 +15,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
-from carebiz.errors import Conflict, ValidationFailed
+from carebiz.errors import Conflict, Forbidden, ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.models import ApiToken, User
+from carebiz.security.permissions import TOKENS_PERMISSION, can
 from carebiz.signals import core as signals
 
 PREFIX = "cbz_"
@@ -29,8 +30,16 @@ def hash_token(token: str) -> str:
 
 
 def create_token(session: Session, user: User, name: str = "",
-                 expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
-    """Issue a token; return the record and the secret (the only time it is known)."""
+                 expires_at: dt.datetime | None = None, *,
+                 by_operator: bool = False) -> tuple[ApiToken, str]:
+    """Issue a token; return the record and the secret (the only time it is known).
+
+    A user issues tokens for themselves only with ``api.tokens`` (the read-only role has it
+    not: a token is a way to take data out in bulk). ``by_operator``: issued by whoever runs
+    ``carebiz tokens create`` at the server, who is trusted and not limited."""
+    if not by_operator and not can(user, TOKENS_PERMISSION):
+        raise Forbidden(_("Your role may not create API tokens; ask an administrator for "
+                          "the permission “Create own API tokens”."))
     if expires_at is not None and expires_at <= utcnow():
         raise ValidationFailed(_("The expiry date must lie in the future."),
                                {"expires_at": _("Must lie in the future.")})

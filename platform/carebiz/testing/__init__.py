@@ -90,7 +90,7 @@ def token_for(app: Flask, username: str) -> str:
     from carebiz.services.users import get_user
 
     with app.app_context(), _session(app) as sess:
-        _token, secret = create_token(sess, get_user(sess, username), "test")
+        _token, secret = create_token(sess, get_user(sess, username), "test", by_operator=True)
         sess.commit()
         return secret
 

@@ -26,6 +26,7 @@ from carebiz.toolkit.app_host import host
 from carebiz.toolkit.business_time import aware, business_tz, end_of_today, local_now, today
 from carebiz.toolkit.json_input import json_body
 from carebiz.toolkit.permissions import (
+    EXPORT_PERMISSION,
     MANAGE_TEAM,
     api_login_required,
     can,
@@ -38,7 +39,8 @@ from carebiz.toolkit.redirects import redirect_next, safe_next
 from carebiz.toolkit.save import Outcome, apply_errors, form_status, saving
 
 __all__ = [
-    "MANAGE_TEAM", "MAX_ID", "Outcome", "Page", "api_login_required", "apply_errors", "aware",
+    "EXPORT_PERMISSION", "MANAGE_TEAM", "MAX_ID", "Outcome", "Page", "api_login_required",
+    "apply_errors", "aware",
     "business_tz", "can", "check_permission", "end_of_today", "error_body", "flatten_errors",
     "form_status", "host", "is_manager", "json_body", "list_url", "local_now", "one_visible",
     "paginate", "record_id", "redirect_next", "require", "safe_next", "saving",

@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from carebiz.contributions import Permission
 from carebiz.security import api_login_required, can, require
-from carebiz.security.permissions import _is_api_request
+from carebiz.security.permissions import EXPORT_PERMISSION, TOKENS_PERMISSION, _is_api_request
 
 #: the permission of managers: see and act on colleagues' work in their branches (the whole
 #: branch's follow-ups on "my day", a team's figures), not just their own
@@ -47,5 +47,5 @@ def check_permission(permission: str, user: Any = None) -> None:
         abort(403)
 
 
-__all__ = ["MANAGE_TEAM", "api_login_required", "can", "check_permission", "is_manager",
-           "manager_permission", "require"]
+__all__ = ["EXPORT_PERMISSION", "MANAGE_TEAM", "TOKENS_PERMISSION", "api_login_required", "can",
+           "check_permission", "is_manager", "manager_permission", "require"]

@@ -35,7 +35,7 @@ from carebiz.models import ApiToken, AuditEntry, Branch, Role, User, user_roles
 from carebiz.models.audit import for_reader
 from carebiz.plugins.manifest import CORE
 from carebiz.security import can, require, sessions, visible
-from carebiz.security.permissions import registered_permissions
+from carebiz.security.permissions import TOKENS_PERMISSION, registered_permissions
 from carebiz.services import audit_labels, subsystems
 from carebiz.services import branches as branch_service
 from carebiz.services import roles as role_service
@@ -368,6 +368,9 @@ def tokens() -> Any:
     """Everyone manages their own tokens; ``admin.tokens`` sees and revokes all of them."""
     sess = db.session()
     form = TokenForm()
+    may_create = can(current_user, TOKENS_PERMISSION)
+    if request.method == "POST" and not may_create:
+        abort(403)
     if form.validate_on_submit():
         with saving(form) as saved:
             token, secret = token_service.create_token(sess, current_user, form.name.data,
@@ -394,7 +397,7 @@ def tokens() -> Any:
                           or_(ApiToken.expires_at.is_(None),
                               ApiToken.expires_at > db.utcnow()))
     return render_template("admin/tokens.html", form=form, page=paginate(stmt),
-                           see_all=see_all, owner=owner, state=state,
+                           see_all=see_all, owner=owner, state=state, may_create=may_create,
                            now=db.utcnow()), form_status(form)
 
 

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 from carebiz import db
 from carebiz.export import service
 from carebiz.jobs import submit, visible_job
+from carebiz.security.permissions import EXPORT_PERMISSION, can
 
 bp = Blueprint("exports", __name__, url_prefix="/export")
 
@@ -80,6 +81,13 @@ def accepted_format() -> str | None:
     best = request.accept_mimetypes.best_match([*NOT_NEGOTIATED, *offered])
     named = {value.lower() for value, _quality in request.accept_mimetypes}
     return offered.get(best) if best in offered and best in named else None
+
+
+@bp.app_template_global()
+def may_export() -> bool:
+    """Whether the Export control is shown: the user holds ``data.export`` (a template global,
+    so the control's macro sees it without the page's context)."""
+    return can(current_user, EXPORT_PERMISSION)
 
 
 @bp.app_template_global()

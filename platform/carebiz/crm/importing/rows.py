@@ -175,10 +175,14 @@ class RowImporter:
                 branch_id: int | None) -> tuple[str | None, list[tuple[str, str]]]:
         """Register the row's vehicle for its customer. A VIN already on file for this very
         customer is left as it is, so importing the same file twice changes nothing; on file
-        for someone else it is an error: an import does not move cars between owners."""
+        for someone else it is an error: an import does not move cars between owners. A row
+        without VIN registers the car by its plate, once per customer and plate."""
         values = dict(data)
         if party is not None:
             values["owner_id"] = party.id
+            if not str(values.get("vin") or "").strip() and values.get("plate") and \
+                    vehicles.owned_with_plate(self.session, party.id, values["plate"]):
+                return "vehicles_unchanged", []  # a plate-only car imported before
         if branch_id is not None:
             values["branch_id"] = branch_id
         try:

@@ -432,24 +432,37 @@ def search_names(stmt: Any, session: Session, prefix: str) -> Any:
 
 def create_party_with_vehicle(session: Session, data: dict[str, Any],
                               vehicle: dict[str, Any] | None = None, *, user: Any = None,
-                              allow_duplicates: bool = False) -> tuple[Party, Vehicle | None]:
+                              allow_duplicates: bool = False
+                              ) -> tuple[Party, Vehicle | None, dict[str, str]]:
     """Register a party and, when ``vehicle`` holds anything, their first vehicle, in the
-    caller's transaction. Field errors of both come at once (the vehicle's under its own
-    field names: vin, plate, make, model, year …); the VIN joins the duplicate check."""
+    caller's transaction. Returns the party, the vehicle (None when none was registered) and
+    the vehicle's problems.
+
+    The vehicle part never keeps the customer from being saved: a desk user registering
+    someone on the phone must not lose the customer over a mistyped VIN or a car known only
+    by its make. While the customer itself has errors, both sets come at once (the vehicle's
+    under its own field names: vin, plate, make, model, year …) so one round fixes all; once
+    the customer is valid, a vehicle with problems is left out and its problems returned for
+    the page to report. A valid VIN joins the duplicate check."""
     from carebiz.crm.services import vehicles as vehicle_service
 
     vehicle = {k: x for k, x in (vehicle or {}).items() if x not in (None, "")}
     if not vehicle:
-        return create_party(session, data, user=user, allow_duplicates=allow_duplicates), None
+        return create_party(session, data, user=user, allow_duplicates=allow_duplicates), \
+            None, {}
     _values, errors = _clean(session, data, None, user)
     checked, vehicle_errors = vehicle_service.check_vehicle(
         session, {**vehicle, "branch_id": data.get("branch_id")}, user=user)
-    errors = {**vehicle_errors, **errors}
+    vehicle_errors = {k: m for k, m in vehicle_errors.items() if k != "branch_id"}
     if errors:
+        errors = {**vehicle_errors, **errors}
         raise ValidationFailed(_("The customer is not valid: %(fields)s",
                                  fields=", ".join(sorted(errors))), errors)
+    vins = [checked["vin"]] if checked.get("vin") and not vehicle_errors else []
     party = create_party(session, data, user=user, allow_duplicates=allow_duplicates,
-                         vins=[checked["vin"]])
+                         vins=vins)
+    if vehicle_errors:
+        return party, None, vehicle_errors
     car = vehicle_service.create_vehicle(
         session, {**vehicle, "owner_id": party.id, "branch_id": party.branch_id}, user=user)
-    return party, car
+    return party, car, {}

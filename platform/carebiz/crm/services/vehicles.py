@@ -1,4 +1,5 @@
-"""Vehicles: registration by VIN, ownership history, odometer readings."""
+"""Vehicles: registration by VIN or, until the VIN is known, by plate alone; ownership
+history, odometer readings."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ FIELDS = ("vin", "plate", "make", "model", "year", "colour", "engine_number", "f
           "owner_id", "branch_id", "notes", "custom", "owner_since")
 
 
+def vehicle_label(vehicle: Any) -> str:
+    """How a person names the vehicle: its VIN, else its plate (a plate-only car), else its
+    number. Anything that shows a vehicle (titles, flashes, audit sentences, documents) uses
+    this rather than ``vin``, which may be empty."""
+    return vehicle.vin or vehicle.plate or f"#{vehicle.id}"
+
+
 def snapshot(vehicle: Vehicle) -> dict[str, Any]:
     return {"vin": vehicle.vin, "plate": vehicle.plate, "make": vehicle.make,
             "model": vehicle.model, "year": vehicle.year, "colour": vehicle.colour,
@@ -41,11 +49,15 @@ def _clean(session: Session, data: dict[str, Any], vehicle: Vehicle | None,
     out: dict[str, Any] = {}
     creating = vehicle is None
     if creating or "vin" in data:
-        try:
-            out["vin"] = v.validate_vin(str(data.get("vin") or ""),
-                                        check_digit=bool(setting(session, "crm.vin_check_digit")))
-        except ValidationFailed as exc:
-            errors["vin"] = exc.errors.get("vin") or exc.message
+        raw_vin = str(data.get("vin") or "").strip()
+        if not raw_vin:
+            out["vin"] = None  # known later; a plate then identifies the car
+        else:
+            try:
+                out["vin"] = v.validate_vin(
+                    raw_vin, check_digit=bool(setting(session, "crm.vin_check_digit")))
+            except ValidationFailed as exc:
+                errors["vin"] = exc.errors.get("vin") or exc.message
     if "plate" in data:
         raw = str(data["plate"] or "").strip()
         if raw:
@@ -87,7 +99,22 @@ def _clean(session: Session, data: dict[str, Any], vehicle: Vehicle | None,
         else:
             out["owner_id"] = owner.id
     clean_branch_and_custom(session, "vehicle", data, vehicle, user, out, errors)
+    _need_vin_or_plate(out, vehicle, errors)
     return out, errors
+
+
+def _need_vin_or_plate(out: dict[str, Any], vehicle: Vehicle | None,
+                       errors: dict[str, str]) -> None:
+    """A vehicle is found again by its VIN or its plate: it needs at least one of them once
+    saved (a VIN or plate that failed validation is reported under its own field already)."""
+    if "vin" in errors or "plate" in errors:
+        return
+    vin = out["vin"] if "vin" in out else getattr(vehicle, "vin", None)
+    plate = out["plate"] if "plate" in out else getattr(vehicle, "plate", None)
+    if not vin and not plate:
+        message = _("Give the VIN or the licence plate (the VIN can be added later).")
+        errors["vin"] = message
+        errors["plate"] = message
 
 
 def usable_owner(session: Session, user: Any, owner_id: Any) -> Party | None:
@@ -123,14 +150,16 @@ def _date(value: Any, field: str) -> dt.date:
 
 
 def create_vehicle(session: Session, data: dict[str, Any], *, user: Any = None) -> Vehicle:
-    """Register a vehicle; a VIN already on file is a conflict naming the record."""
+    """Register a vehicle by its VIN, or by its plate alone until the VIN is known; a VIN
+    already on file is a conflict naming the record (plates are not unique: they move)."""
     since = _date(data.get("owner_since"), "owner_since")
     values, errors = _clean(session, {k: x for k, x in data.items() if k != "owner_since"},
                             None, user)
     if errors:
         raise ValidationFailed(_("The vehicle is not valid: %(fields)s",
                                  fields=", ".join(sorted(errors))), errors)
-    existing = session.scalar(select(Vehicle).where(Vehicle.vin == values["vin"]))
+    existing = (session.scalar(select(Vehicle).where(Vehicle.vin == values["vin"]))
+                if values.get("vin") else None)
     if existing is not None:
         raise Conflict(_("The VIN %(vin)s is registered already (vehicle #%(id)s).",
                          vin=values["vin"], id=existing.id),
@@ -146,7 +175,8 @@ def create_vehicle(session: Session, data: dict[str, Any], *, user: Any = None) 
     emit(session, signals.vehicle_created, vehicle_id=vehicle.id, vin=vehicle.vin,
          owner_id=vehicle.owner_id,
          audit=Audit("vehicle", vehicle.id, N_("Vehicle %(vin)s registered"), None,
-                     snapshot(vehicle), branch_id=vehicle.branch_id, args={"vin": vehicle.vin},
+                     snapshot(vehicle), branch_id=vehicle.branch_id,
+                     args={"vin": vehicle_label(vehicle)},
                      version=vehicle.version))
     return vehicle
 
@@ -162,7 +192,7 @@ def update_vehicle(session: Session, vehicle: Vehicle, data: dict[str, Any], *,
     new_owner = data.pop("owner_id", None)
     since = data.pop("owner_since", None)
     values, errors = _clean(session, data, vehicle, user)
-    if "vin" in values and values["vin"] != vehicle.vin:
+    if values.get("vin") and values["vin"] != vehicle.vin:
         other = session.scalar(select(Vehicle).where(Vehicle.vin == values["vin"]))
         if other is not None:
             errors["vin"] = _("Already registered (vehicle #%(id)s).", id=other.id)
@@ -177,7 +207,7 @@ def update_vehicle(session: Session, vehicle: Vehicle, data: dict[str, Any], *,
     if new:
         emit(session, signals.vehicle_updated, vehicle_id=vehicle.id, changes=new,
              audit=Audit("vehicle", vehicle.id, N_("Vehicle %(vin)s changed"), old, new,
-                         branch_id=vehicle.branch_id, args={"vin": vehicle.vin},
+                         branch_id=vehicle.branch_id, args={"vin": vehicle_label(vehicle)},
                          version=vehicle.version))
     if new_owner not in (None, "") and _int(new_owner) != vehicle.owner_id:
         owner = usable_owner(session, user, new_owner)
@@ -211,7 +241,8 @@ def change_owner(session: Session, vehicle: Vehicle, owner: Party, since: dt.dat
          new_owner_id=owner.id, since=since,
          audit=Audit("vehicle", vehicle.id, N_("Vehicle %(vin)s now owned by %(name)s"),
                      {"owner_id": old_owner}, {"owner_id": owner.id, "since": since.isoformat()},
-                     branch_id=vehicle.branch_id, args={"vin": vehicle.vin, "name": owner.name},
+                     branch_id=vehicle.branch_id,
+                     args={"vin": vehicle_label(vehicle), "name": owner.name},
                      refs={"name": ("party", owner.id)},
                      version=vehicle.version))
     return vehicle
@@ -243,6 +274,17 @@ def ownerships(session: Session, vehicle_id: int, user: Any = None) -> list[Owne
     hidden = parties.hidden_parties(session, user, {o.party_id for o in rows})
     return [Owner(None, _(parties.OTHER_BRANCH), o.since, o.until) if o.party_id in hidden
             else Owner(o.party, o.party.name, o.since, o.until) for o in rows]
+
+
+def owned_with_plate(session: Session, owner_id: int, plate: Any) -> Vehicle | None:
+    """The owner's vehicle with this plate (as typed, normalised), if one: how a car known
+    by its plate alone is found again (an import run twice, a walk-in coming back)."""
+    try:
+        key = v.normalize_plate(str(plate or "").strip(), setting(session, "crm.plate_region"))
+    except ValidationFailed:
+        return None
+    return session.scalar(select(Vehicle).where(Vehicle.owner_id == owner_id,
+                                                Vehicle.plate == key).limit(1))
 
 
 def get_vehicle(session: Session, vehicle_id: int) -> Vehicle:
@@ -322,7 +364,7 @@ def check_vehicle(session: Session, data: dict[str, Any], *,
     Lets a form that registers a customer and their first vehicle show every error at once."""
     values, errors = _clean(session, {k: x for k, x in data.items() if k != "owner_since"},
                             None, user)
-    if "vin" in values and "vin" not in errors:
+    if values.get("vin") and "vin" not in errors:
         existing = session.scalar(select(Vehicle.id).where(Vehicle.vin == values["vin"]))
         if existing is not None:
             errors["vin"] = _("Already registered (vehicle #%(id)s).", id=existing)
