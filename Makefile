@@ -14,6 +14,7 @@ $(PY):
 
 ## Install, create the SQLite database with demo data, and start the app.
 run: $(PY)
+	@bash scripts/system-packages.sh run
 	$(PIP_INSTALL) -e .
 	$(VENV)/bin/carebiz db upgrade
 	$(VENV)/bin/carebiz demo
@@ -24,6 +25,7 @@ run: $(PY)
 ## Install test dependencies and run the linter, the import contracts, the type check and the
 ## whole suite.
 test: $(PY)
+	@bash scripts/system-packages.sh test
 	$(PIP_INSTALL) -e '.[test]'
 	$(MAKE) check
 
