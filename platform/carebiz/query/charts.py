@@ -26,20 +26,36 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def render(result: dict[str, Any], kind: str = "bar", title: str = "") -> bytes:
+def _group(row: dict[str, Any], key: str) -> str:
+    """A group's label: the answer's ``labels`` (choice label, branch name, period) if any."""
+    return _label((row.get("labels") or {}).get(key, row.get(key)))
+
+
+def render(result: dict[str, Any], kind: str = "bar", title: str = "",
+           locale: str | None = None) -> bytes:
     """The SVG of an :func:`carebiz.query.service.aggregate` result.
 
     One grouping: the groups along the x axis, a series per measure. Two groupings: the first
-    along the x axis, a series per value of the second (first measure only)."""
+    along the x axis, a series per value of the second (first measure only). Labels and
+    legends are never cut short (pygal truncates them by default); long x labels are turned
+    and the bottom margin grows to hold them; values are written in the reader's locale."""
+    from babel.numbers import format_decimal
+
+    def number(value: Any) -> str:
+        return "" if value is None else format_decimal(value, locale=locale or "en")
+
     config = {"js": [], "style": DefaultStyle, "title": title or None,
               "x_label_rotation": 30, "show_minor_x_labels": True, "width": 800,
-              "height": 400, "disable_xml_declaration": False}
+              "height": 440, "disable_xml_declaration": False,
+              "truncate_legend": -1, "truncate_label": -1, "legend_at_bottom": True,
+              "legend_at_bottom_columns": 3, "margin_bottom": 20, "margin_left": 20,
+              "value_formatter": number}
     chart_class = {"bar": pygal.Bar, "line": pygal.Line, "pie": pygal.Pie,
                    "stacked": pygal.StackedBar}[kind]
     chart = chart_class(**config)
     groups, measures, rows = result["group_by"], result["measures"], result["rows"]
     if len(groups) == 1:
-        labels = [_label(row[groups[0]]) for row in rows]
+        labels = [_group(row, groups[0]) for row in rows]
         if kind == "pie":
             for label, row in zip(labels, rows, strict=True):
                 chart.add(label, _number(row[measures[0]]))
@@ -50,10 +66,10 @@ def render(result: dict[str, Any], kind: str = "bar", title: str = "") -> bytes:
     else:
         first, second = groups
         measure = measures[0]
-        xs = list(dict.fromkeys(_label(row[first]) for row in rows))
+        xs = list(dict.fromkeys(_group(row, first) for row in rows))
         series: dict[str, dict[str, Any]] = {}
         for row in rows:
-            series.setdefault(_label(row[second]), {})[_label(row[first])] = _number(
+            series.setdefault(_group(row, second), {})[_group(row, first)] = _number(
                 row[measure])
         if kind == "pie":
             for name, values in series.items():
