@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
+from babel.numbers import format_decimal, get_currency_precision
 from flask import (
     Blueprint,
     Response,
@@ -29,7 +30,6 @@ from flask import (
     request,
     url_for,
 )
-from babel.numbers import format_decimal, get_currency_precision
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
