@@ -10,6 +10,13 @@ from typing import Any
 import pygal
 from pygal.style import DefaultStyle
 
+#: the page's own sans-serif (Chinese included) at a readable size, not pygal's monospace
+STYLE = DefaultStyle(
+    font_family="system-ui, 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'Helvetica Neue', "
+                "Arial, sans-serif",
+    label_font_size=12, major_label_font_size=12, legend_font_size=13, title_font_size=15,
+    value_font_size=12, tooltip_font_size=12)
+
 KINDS = ("bar", "line", "pie", "stacked")
 
 
@@ -44,7 +51,7 @@ def render(result: dict[str, Any], kind: str = "bar", title: str = "",
     def number(value: Any) -> str:
         return "" if value is None else format_decimal(value, locale=locale or "en")
 
-    config = {"js": [], "style": DefaultStyle, "title": title or None,
+    config = {"js": [], "style": STYLE, "title": title or None,
               "x_label_rotation": 30, "show_minor_x_labels": True, "width": 800,
               "height": 440, "disable_xml_declaration": False,
               "truncate_legend": -1, "truncate_label": -1, "legend_at_bottom": True,
@@ -61,8 +68,13 @@ def render(result: dict[str, Any], kind: str = "bar", title: str = "",
                 chart.add(label, _number(row[measures[0]]))
         else:
             chart.x_labels = labels
+            formats = result.get("formats") or {}
+            first = formats.get(measures[0])
             for measure in measures:
-                chart.add(measure, [_number(row[measure]) for row in rows])
+                # a count beside a sum of money would be a flat line on the money's axis:
+                # a measure of another kind than the first gets the right-hand axis
+                chart.add(measure, [_number(row[measure]) for row in rows],
+                          secondary=kind != "stacked" and formats.get(measure) != first)
     else:
         first, second = groups
         measure = measures[0]

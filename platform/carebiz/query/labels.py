@@ -13,7 +13,8 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from babel.dates import format_date, format_datetime, format_skeleton
+from babel import Locale
+from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_currency, format_decimal
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -26,7 +27,7 @@ from carebiz.toolkit.business_time import business_tz
 
 #: the one way a date (and a date-time's day) is written on query pages and exports
 DATE_FORMAT = "medium"
-DATETIME_FORMAT = "medium"
+DATETIME_FORMAT = "medium"  # how date and time are joined (the time is to the minute)
 BUCKETS = ("day", "week", "month", "quarter", "year")
 
 
@@ -142,7 +143,7 @@ class Labeller:
             if by == "quarter":
                 year, quarter = key.split("-Q")
                 day = dt.date(int(year), int(quarter) * 3 - 2, 1)
-                return format_date(day, "QQQ y", locale=self.locale)
+                return format_skeleton("yQQQ", day, locale=self.locale)
             if by == "month":
                 year, month = key.split("-")[:2]
                 return format_skeleton("yMMM", dt.date(int(year), int(month), 1),
@@ -173,11 +174,21 @@ class Labeller:
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
                 value = value.replace(tzinfo=dt.UTC)
-            return format_datetime(value.astimezone(self.tz), DATETIME_FORMAT,
-                                   tzinfo=self.tz, locale=self.locale)
+            return self.moment(value)
         if isinstance(value, dt.date):
             return format_date(value, DATE_FORMAT, locale=self.locale)
         return str(value)
+
+    def moment(self, value: dt.datetime) -> str:
+        """A date-time in the business time zone: the page's one date format and the time
+        to the minute, joined the locale's way ("Dec 2, 2026, 12:33 PM", "2026年12月2日
+        12:33")."""
+        local = value.astimezone(self.tz)
+        locale = Locale.parse(self.locale)
+        pattern = str(locale.datetime_formats.get(DATETIME_FORMAT, "{1} {0}"))
+        return pattern.replace("'", "").format(
+            format_time(local, "short", tzinfo=self.tz, locale=locale),
+            format_date(local.date(), DATE_FORMAT, locale=locale))
 
     def display(self, qfield: Any, value: Any, row: dict[str, Any] | None = None) -> str:
         """``value`` of ``qfield`` as a person reads it ('' for an empty value)."""
