@@ -43,6 +43,7 @@ from carebiz.export.csv_format import inert
 from carebiz.query import charts, labels, operators, reports, service
 from carebiz.query import compiler as c
 from carebiz.query.models import BRANCH, PRIVATE, ROLE
+from carebiz.query.parsing import BadInput, parse_number
 
 bp = Blueprint("query", __name__, url_prefix="/query", template_folder="templates")
 
@@ -115,30 +116,6 @@ class State:
 
     def error(self, key: str, message: Any) -> None:
         self.errors.setdefault(key, []).append(str(message))
-
-
-class BadInput(ValueError):
-    """A value typed in a condition row that cannot be read (the message says how to type
-    it); the page answers 422 with the message beside the row."""
-
-
-#: thousands separators people type: comma, space, no-break and thin spaces, apostrophe
-_GROUPING = re.compile(r"(?<=\d)[,\s\u00a0\u202f\u2009'](?=\d{3}(?!\d))")
-
-
-def parse_number(text: str, *, whole: bool = False) -> int | str:
-    """A number as people type it: ``100,000``, ``100 000``, ``1,999.50``, ``-5``. Whole
-    numbers come back as ``int``, others as exact decimal text (never a float for amounts);
-    raises :class:`BadInput` with a message a person can act on."""
-    raw = text.strip()
-    cleaned = _GROUPING.sub("", raw)
-    if re.fullmatch(r"[+-]?\d+", cleaned):
-        return int(cleaned)
-    if not whole and re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+)", cleaned):
-        with contextlib.suppress(InvalidOperation):
-            return str(Decimal(cleaned))
-    raise BadInput(_("“%(text)s” is not a number: type digits, e.g. 100,000 or 1999.50",
-                     text=raw))
 
 
 def _choice(qfield: Any, text: str) -> str:
@@ -369,17 +346,6 @@ def args_of(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- labels and analysis display ---------------------------------------------------------------
-
-
-def _display(qfield: Any, value: Any) -> Any:
-    """A value as a person reads it (kept for templates and callers of the old name)."""
-    return labels.Labeller(_sess(), _FieldsOnly((qfield,) if qfield else ())).display(
-        qfield, value)
-
-
-@dataclass
-class _FieldsOnly:
-    fields: tuple[Any, ...]
 
 
 def _measure_field(source: Any, key: str) -> tuple[str, Any]:
