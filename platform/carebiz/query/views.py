@@ -92,6 +92,9 @@ class Row:
     op: str = ""
     value: str = ""
     errors: list[str] = dc_field(default_factory=list)
+    #: the code a typed value stands for (a label or a branch's name): what its select box
+    #: shows picked
+    picked: str = ""
 
 
 @dataclass
@@ -244,6 +247,8 @@ def tree_of(source: Any, state: State) -> Any:
         except BadInput as exc:
             row.errors.append(str(exc))
             continue
+        if value is not None and not isinstance(value, list | bool):
+            row.picked = str(value)
         nodes.append({"field": row.field, "op": row.op, "value": value})
         state.row_index.append(i)
     group = {state.join: nodes} if nodes else None
