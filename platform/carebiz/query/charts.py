@@ -56,6 +56,7 @@ def render(result: dict[str, Any], kind: str = "bar", title: str = "",
               "height": 440, "disable_xml_declaration": False,
               "truncate_legend": -1, "truncate_label": -1, "legend_at_bottom": True,
               "legend_at_bottom_columns": 3, "margin_bottom": 20, "margin_left": 20,
+              "include_x_axis": True,  # bars and axes start at zero
               "value_formatter": number}
     chart_class = {"bar": pygal.Bar, "line": pygal.Line, "pie": pygal.Pie,
                    "stacked": pygal.StackedBar}[kind]

@@ -526,8 +526,10 @@ def builder(source: str) -> Any:
             place_errors(state, exc)
     if state.errors or any(row.errors for row in state.rows):
         status = 422
-    rows = list(state.rows)
-    while len(rows) < max(MIN_ROWS, len(state.rows) + 1):
+    # blank rows sent back are not kept (they would pile up at each run): the filled ones,
+    # then blanks up to MIN_ROWS and at least one
+    rows = [row for row in state.rows if row.field or row.value or row.errors]
+    while len(rows) < MIN_ROWS or not rows or rows[-1].field:
         rows.append(Row())
     query_string = request.query_string.decode("utf-8", "replace")
     svg = inline_svg(chart_svg(analysis, state.chart)) if analysis else None
