@@ -367,6 +367,10 @@ def test_exports_read_labels_and_type_money(app, data):
         assert first[keys.index("branch_id")] in ("Branch A", "Branch B")
         assert first[keys.index("segment")] in ("At risk", "Champion")
         assert results.columns[keys.index("branch_id")].type == "text"
+        narrowed = exports.results_table(sess, user, MultiDict([
+            ("source", "customers"), ("f", "segment"), ("o", "eq"), ("v", "at_risk"),
+            ("f", "branch_id"), ("o", "eq"), ("v", "b")]))
+        assert list(narrowed.filters) == ["Segment is At risk", "Branch is Branch B"]
         sess.close()
 
 

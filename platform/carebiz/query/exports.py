@@ -27,9 +27,7 @@ def results_table(session: Any, user: Any, args: Any) -> Any:
         raise ValidationFailed(_("The query is not valid."), problems)
     table = service.export_table(session, user, source.name, body)
     table.rows = _labelled_rows(session, source, table.rows)
-    lines = [f"{_('Search')}: {state.q}"] if state.q else []
-    lines += [" ".join(filter(None, (r.field, r.op, r.value))) for r in state.rows if r.field]
-    table.filters = lines
+    table.filters = views.condition_lines(source, state)
     return table
 
 
@@ -91,8 +89,7 @@ def analysis_table(session: Any, user: Any, args: Any) -> Table:
         **body, "group_by": views.group_by_of(source, state),
         "measures": views.measures_of(state)})
     view = views.analysis_view(source, result, str(source.label))
-    lines = [f"{_('Search')}: {state.q}"] if state.q else []
-    lines += [" ".join(filter(None, (r.field, r.op, r.value))) for r in state.rows if r.field]
+    lines = views.condition_lines(source, state)
     if state.where_text:
         lines.append(state.where_text)
     return _view_table(view, lines)

@@ -353,6 +353,31 @@ def args_of(definition: dict[str, Any]) -> dict[str, Any]:
 # -- labels and analysis display ---------------------------------------------------------------
 
 
+def condition_lines(source: Any, state: State) -> list[str]:
+    """The page's conditions as sentences for an export's header ("Segment is At risk"),
+    labels instead of codes."""
+    fields = c.fields_of(source)
+    labeller = labels.Labeller(_sess(), source)
+    lines = [f"{_('Search')}: {state.q}"] if state.q else []
+    for row in state.rows:
+        qfield = fields.get(row.field)
+        if qfield is None:
+            continue
+        value = row.value
+        if row.picked and labeller.labelled(qfield):
+            value = labeller.label(qfield, _typed(qfield, row.picked)) or value
+        lines.append(" ".join(filter(None, (str(qfield.label),
+                                            str(OP_LABELS.get(row.op, row.op)), value))))
+    return lines
+
+
+def _typed(qfield: Any, code: str) -> Any:
+    """A picked code back to its value's type (branch ids are numbers)."""
+    if qfield.relation and code.isdigit():
+        return int(code)
+    return code
+
+
 def _measure_field(source: Any, key: str) -> tuple[str, Any]:
     fn, _sep, name = key.partition("_")
     return fn, c.fields_of(source).get(name)
