@@ -79,6 +79,7 @@ def test_money_has_its_currency_and_minor_units_in_the_readers_locale(app):
         row = {"paid": "1200", "paid_currency": "JPY"}
         assert en.display(fields["paid"], "1200", row) == "¥1,200"  # yen has no minor unit
         assert en.currency_of(fields["paid"], {}) == "CNY"  # no code in the row: the base
+        assert en.display(fields["paid"], "12.5", {"paid_currency": "??"}) == "12.5"
 
 
 def test_dates_and_times_read_in_the_business_zone_one_format(app):
@@ -323,6 +324,18 @@ def test_filters_take_labels_names_and_grouped_numbers(app, data):
     assert "“lots” is not a number" in page
     page = _page(client, [("f", "segment"), ("o", "eq"), ("v", "Hero")], status=422)
     assert "“Hero” is not one of" in page
+
+
+def test_a_day_picked_for_a_date_time_means_the_whole_local_day(app, data):
+    client = _client(app, "admin")
+    # Wang Wei registered at 18:13 UTC on 1 December: 2 December in Shanghai
+    for op, day, found in (("eq", "2026-12-02", True), ("eq", "2026-12-01", False),
+                           ("le", "2026-12-02", True), ("gt", "2026-12-02", False),
+                           ("ge", "2026-12-02", True), ("lt", "2026-12-02", False),
+                           ("between", "2026-11-01 .. 2026-12-02", True)):
+        page = _page(client, [("f", "created_at"), ("o", op), ("v", day)])
+        results = page[page.index('data-testid="query-results"'):]
+        assert ("Wang Wei" in results) is found, (op, day)
 
 
 def test_result_columns_sort_on_the_server(app, data):

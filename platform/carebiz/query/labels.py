@@ -15,13 +15,15 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carebiz.contributions import BASE_CURRENCY, BRANCH_RELATION
+from carebiz.currency.format import format_money
+from carebiz.errors import ValidationFailed
 from carebiz.query import operators as ops
 from carebiz.toolkit.business_time import business_tz
 
@@ -162,7 +164,10 @@ class Labeller:
             return "" if amount is None else str(amount)
         if not currency:
             return format_decimal(value, locale=self.locale)
-        return format_currency(value, currency, locale=self.locale)
+        try:
+            return format_money(value, currency, locale=self.locale)
+        except (ValueError, ValidationFailed):  # a row field holding no currency code
+            return format_decimal(value, locale=self.locale)
 
     def date(self, value: Any) -> str:
         if isinstance(value, str):

@@ -249,7 +249,7 @@ def tree_of(source: Any, state: State) -> Any:
             continue
         if value is not None and not isinstance(value, list | bool):
             row.picked = str(value)
-        nodes.append({"field": row.field, "op": row.op, "value": value})
+        nodes.append(_whole_days(qfield, {"field": row.field, "op": row.op, "value": value}))
         state.row_index.append(i)
     group = {state.join: nodes} if nodes else None
     if group is not None and state.where:
@@ -259,6 +259,28 @@ def tree_of(source: Any, state: State) -> Any:
         state.row_prefix = f"where.{state.join}"
         return group
     return state.where or None
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_END_OF_DAY = "T23:59:59.999999"
+
+
+def _whole_days(qfield: Any, node: dict[str, Any]) -> dict[str, Any]:
+    """A date picked for a date-time field means the whole day in the business time zone:
+    "is 2 Dec" is that day from midnight to midnight, "at most 2 Dec" includes the day,
+    "after 2 Dec" starts the day after (not 00:00 of it)."""
+    value, op = node["value"], node["op"]
+    if qfield is None or qfield.type != operators.DATETIME:
+        return node
+    if isinstance(value, str) and _DAY.fullmatch(value):
+        if op == "eq":
+            return {**node, "op": "between", "value": [value, value + _END_OF_DAY]}
+        if op in ("le", "gt"):
+            return {**node, "value": value + _END_OF_DAY}
+    if op == "between" and isinstance(value, list) and len(value) == 2 and isinstance(
+            value[1], str) and _DAY.fullmatch(value[1]):
+        return {**node, "value": [value[0], value[1] + _END_OF_DAY]}
+    return node
 
 
 def group_by_of(source: Any, state: State) -> list[Any]:
