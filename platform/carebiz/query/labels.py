@@ -86,6 +86,11 @@ class Labeller:
         self._session = session
         self._branches: dict[int, str] | None = None
         self._base: str | None = None
+        # translated once per answer: a page of 50 rows × 10 fields would otherwise look
+        # up the catalog for every cell
+        self._choices: dict[str, dict[Any, str]] = {}
+        self._yes_no: tuple[str, str] | None = None
+        self._locale = Locale.parse(self.locale)
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -126,9 +131,14 @@ class Labeller:
             except (TypeError, ValueError):
                 return str(value)
         if qfield.type == ops.BOOL:
-            return str(_("yes") if value else _("no"))
+            if self._yes_no is None:
+                self._yes_no = (str(_("yes")), str(_("no")))
+            return self._yes_no[0] if value else self._yes_no[1]
         if qfield.choices:
-            return str(dict(qfield.choices).get(value, value))
+            found = self._choices.get(qfield.name)
+            if found is None:
+                found = self._choices[qfield.name] = {k: str(v) for k, v in qfield.choices}
+            return found.get(value, str(value))
         return None
 
     def labelled(self, qfield: Any) -> bool:
@@ -189,7 +199,7 @@ class Labeller:
         to the minute, joined the locale's way ("Dec 2, 2026, 12:33 PM", "2026年12月2日
         12:33")."""
         local = value.astimezone(self.tz)
-        locale = Locale.parse(self.locale)
+        locale = self._locale
         pattern = str(locale.datetime_formats.get(DATETIME_FORMAT, "{1} {0}"))
         return pattern.replace("'", "").format(
             format_time(local, "short", tzinfo=self.tz, locale=locale),
