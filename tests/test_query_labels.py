@@ -269,6 +269,22 @@ def test_analysis_by_segment_shows_labels_money_and_no_codes(app, data):
     assert "At risk" in chart and ">at_risk<" not in chart
 
 
+def test_lowest_and_highest_dates_read_as_dates_everywhere(app, data):
+    client = _client(app, "admin")
+    args = [("g1", "segment"), ("m", "min:created_at"), ("m", "max:name")]
+    page = _page(client, args)
+    table = _analysis_table(page)
+    # the earliest registrations, 40 and 400 days before LATE, in Shanghai time
+    assert "Oct 23, 2026, 2:13\u202fAM" in table and "Oct 28, 2025, 2:13\u202fAM" in table
+    assert "Zhang San" in table  # the highest name of the at-risk customers
+    assert not ISO_WITH_OFFSET.search(page)
+    text = client.get("/query/customers/analysis.csv?" + urlencode(args)).data.decode()
+    assert "Oct 23, 2026" in text and not ISO_WITH_OFFSET.search(text)
+    exported = client.get("/export/query.analysis?format=xlsx&source=customers&"
+                          + urlencode(args))
+    assert exported.status_code == 200
+
+
 def test_results_show_branch_names_local_dates_and_money(app, data):
     page = _page(_client(app, "admin"), [("sort", "name")])
     results = page[page.index('data-testid="query-results"'):]

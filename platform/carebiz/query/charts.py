@@ -66,15 +66,19 @@ def render(result: dict[str, Any], kind: str = "bar", title: str = "",
         labels = [_group(row, groups[0]) for row in rows]
         if kind == "pie":
             for label, row in zip(labels, rows, strict=True):
-                chart.add(label, _number(row[measures[0]]))
+                if _number(row[measures[0]]) is not None:
+                    chart.add(label, _number(row[measures[0]]))
         else:
             chart.x_labels = labels
             formats = result.get("formats") or {}
             first = formats.get(measures[0])
             for measure in measures:
+                values = [_number(row[measure]) for row in rows]
+                if all(value is None for value in values):
+                    continue  # a lowest date or name is no bar (pygal fails on it)
                 # a count beside a sum of money would be a flat line on the money's axis:
                 # a measure of another kind than the first gets the right-hand axis
-                chart.add(measure, [_number(row[measure]) for row in rows],
+                chart.add(measure, values,
                           secondary=kind != "stacked" and formats.get(measure) != first)
     else:
         first, second = groups
@@ -84,6 +88,8 @@ def render(result: dict[str, Any], kind: str = "bar", title: str = "",
         for row in rows:
             series.setdefault(_group(row, second), {})[_group(row, first)] = _number(
                 row[measure])
+        series = {name: values for name, values in series.items()
+                  if any(v is not None for v in values.values())}
         if kind == "pie":
             for name, values in series.items():
                 chart.add(name, sum(v or 0 for v in values.values()))

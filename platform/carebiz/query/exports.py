@@ -63,13 +63,16 @@ def _view_table(view: dict[str, Any], filters: list[str]) -> Table:
     ngroups = view["ngroups"]
     kinds = view.get("kinds") or [(TEXT, None)] * ngroups + [(NUMBER, None)] * (
         len(view["labels"]) - ngroups)
+    # numbers and money stay typed; the lowest/highest date or name is written as shown
+    kinds = [(k if k in (NUMBER, MONEY) else TEXT, cur) for k, cur in kinds]
     columns = [Column(f"c{i}", label, TEXT if i < ngroups else kind,
                       currency=currency if kind == MONEY else None)
                for i, (label, (kind, currency)) in enumerate(zip(view["labels"], kinds,
                                                                     strict=True))]
     source_rows = view.get("values") or view["rows"]
-    rows = [[cell if i < ngroups else _number(cell) for i, cell in enumerate(row)]
-            for row in source_rows]
+    rows = [[_number(cell) if i >= ngroups and kinds[i][0] != TEXT else shown[i]
+             for i, cell in enumerate(row)]
+            for row, shown in zip(source_rows, view["rows"], strict=True)]
     return Table(view["title"], columns, iter(rows), filters=filters, total=len(rows))
 
 

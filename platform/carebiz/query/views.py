@@ -405,6 +405,21 @@ def _measure_field(source: Any, key: str) -> tuple[str, Any]:
     return fn, c.fields_of(source).get(name)
 
 
+def _measure_text(labeller: Any, value: Any, kind: tuple[str, str | None]) -> str:
+    """A measure as people read it: money with its currency, a count grouped, the lowest or
+    highest date in the page's date format."""
+    if value is None or value == "":
+        return ""
+    if kind[0] == "money":
+        return labeller.money(value, kind[1])
+    if kind[0] in DATE_TYPES:
+        return labeller.date(value)
+    if kind[0] == "number":
+        with contextlib.suppress(InvalidOperation, ValueError):
+            return format_decimal(Decimal(str(value)), locale=labeller.locale)
+    return str(value)
+
+
 def analysis_view(source: Any, result: dict[str, Any], title: str) -> dict[str, Any]:
     """An aggregate result with translated column labels and values as people read them
     (choice labels, branch names, periods, money with its currency), its chart data, ready
@@ -430,7 +445,13 @@ def analysis_view(source: Any, result: dict[str, Any], title: str) -> dict[str, 
             str(MEASURE_LABELS[fn] % {"field": qfield.label}) if qfield and fn in MEASURE_LABELS
             else key)
         columns.append((key, label))
-        kinds.append(("money", currencies[key]) if key in currencies else ("number", None))
+        if key in currencies:
+            kinds.append(("money", currencies[key]))
+        elif qfield is not None and fn in ("min", "max") and qfield.type in (
+                *DATE_TYPES, operators.TEXT):
+            kinds.append((qfield.type, None))  # the earliest date, the first name
+        else:
+            kinds.append(("number", None))
     ngroups = len(result["group_by"])
     keys = labels.group_keys(source, result["group_by"])
     group_text: list[list[str]] = []
@@ -443,11 +464,8 @@ def analysis_view(source: Any, result: dict[str, Any], title: str) -> dict[str, 
         measures = [row.get(key) for key, _l2 in columns[ngroups:]]
         group_text.append(groups)
         values.append(groups + measures)
-        rows.append(groups + [
-            labeller.money(value, currency) if kind == "money" else (
-                "" if value is None else format_decimal(Decimal(str(value)),
-                                                        locale=labeller.locale))
-            for value, (kind, currency) in zip(measures, kinds[ngroups:], strict=True)])
+        rows.append(groups + [_measure_text(labeller, value, kind)
+                              for value, kind in zip(measures, kinds[ngroups:], strict=True)])
     names = [label for _k, label in columns]
     shown = {"group_by": names[:ngroups], "measures": names[ngroups:],
              "rows": [dict(zip(names, value_row, strict=True)) for value_row in values],
@@ -491,9 +509,9 @@ def csv_response(view: dict[str, Any], filename: str) -> Response:
     kinds = view["kinds"]
     writer.writerow([inert(f"{label} ({kind[1]})" if kind[0] == "money" and kind[1] else label)
                      for label, kind in zip(view["labels"], kinds, strict=True)])
-    for row in view["values"]:
-        writer.writerow([inert(cell) if i < ngroups else _csv_cell(cell, kinds[i])
-                         for i, cell in enumerate(row)])
+    for row, shown in zip(view["values"], view["rows"], strict=True):
+        writer.writerow([_csv_cell(cell, kinds[i]) if i >= ngroups and kinds[i][0] in (
+            "money", "number") else inert(shown[i]) for i, cell in enumerate(row)])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={filename}"})
 
