@@ -411,3 +411,19 @@ def test_report_parameters_take_grouped_numbers(app, data):
     assert "Dec 2026" in page and 'inputmode="decimal"' in page
     bad = client.get("/query/reports/crm.new_customers_by_month?days=many")
     assert bad.status_code == 422 and "not a number" in bad.get_data(as_text=True)
+
+
+def test_chart_labels_and_legends_are_never_cut_short():
+    from carebiz.query import charts
+
+    long = "Shanghai Pudong service centre and workshop"
+    rows = [{"branch": f"{long} {i}", "count": i + 1, "labels": {}} for i in range(8)]
+    for kind in charts.KINDS:
+        svg = charts.render({"group_by": ["branch"], "measures": ["count"], "rows": rows},
+                            kind, "Cars").decode()
+        assert f"{long} 7" in svg and "…" not in svg, kind
+    # many long labels turn, with room below them; a few short ones stay straight
+    assert charts._x_label_layout([r["branch"] for r in rows])["x_label_rotation"] == 30
+    assert charts._x_label_layout([r["branch"] for r in rows])["margin_bottom"] > 100
+    assert charts._x_label_layout(["流失风险客户", "核心客户"]) == {"x_label_rotation": 0}
+    assert charts._text_width("核心客户") > charts._text_width("core")

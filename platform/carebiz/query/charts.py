@@ -38,6 +38,21 @@ def _group(row: dict[str, Any], key: str) -> str:
     return _label((row.get("labels") or {}).get(key, row.get(key)))
 
 
+def _text_width(text: str, size: int = 12) -> float:
+    """About how wide ``text`` is in pixels: Chinese characters are full width (pygal's own
+    estimate counts every character as half width, so Chinese labels ran into the legend)."""
+    return sum(size if ord(ch) > 0x2E7F else size * 0.6 for ch in text)
+
+
+def _x_label_layout(labels: list[str], width: int = 800) -> dict[str, Any]:
+    """Straight x labels when they fit side by side, else turned 30° with the bottom margin
+    grown to hold the longest one."""
+    widest = max((_text_width(label) for label in labels), default=0.0)
+    if not labels or widest * len(labels) < width * 0.8:
+        return {"x_label_rotation": 0}
+    return {"x_label_rotation": 30, "margin_bottom": 20 + int(widest * 0.5)}
+
+
 def render(result: dict[str, Any], kind: str = "bar", title: str = "",
            locale: str | None = None) -> bytes:
     """The SVG of an :func:`carebiz.query.service.aggregate` result.
@@ -49,7 +64,11 @@ def render(result: dict[str, Any], kind: str = "bar", title: str = "",
     from babel.numbers import format_decimal
 
     def number(value: Any) -> str:
-        return "" if value is None else format_decimal(value, locale=locale or "en")
+        if value is None:
+            return ""
+        # whole figures on a money axis (865,886 not 865,886.4); small values keep decimals
+        pattern = "#,##0" if abs(value) >= 1000 or value == int(value) else None
+        return format_decimal(value, format=pattern, locale=locale or "en")
 
     config = {"js": [], "style": STYLE, "title": title or None,
               "x_label_rotation": 30, "show_minor_x_labels": True, "width": 800,
@@ -60,8 +79,9 @@ def render(result: dict[str, Any], kind: str = "bar", title: str = "",
               "value_formatter": number}
     chart_class = {"bar": pygal.Bar, "line": pygal.Line, "pie": pygal.Pie,
                    "stacked": pygal.StackedBar}[kind]
-    chart = chart_class(**config)
     groups, measures, rows = result["group_by"], result["measures"], result["rows"]
+    config.update(_x_label_layout([_group(row, groups[0]) for row in rows]))
+    chart = chart_class(**config)
     if len(groups) == 1:
         labels = [_group(row, groups[0]) for row in rows]
         if kind == "pie":
