@@ -158,7 +158,7 @@ def test_analysis_export(app, customers):
     assert b"Download chart (SVG)" in page.data and b"Download table (CSV)" not in page.data
     text = _csv(client.get("/export/query.analysis?format=csv&" + args))
     lines = text.splitlines()
-    assert lines[0] == "name starts_with 王"
+    assert lines[0] == "Name starts with 王"  # the condition as a sentence, not codes
     counts = {line.split(",")[0]: line.split(",")[1] for line in lines[2:]}
     assert sorted(counts.values()) == ["1", "1"]  # 王伟 and 王氏车队, not branch B's
     cells = _xlsx(client.get("/export/query.analysis?format=xlsx&source=customers&g1=kind"))

@@ -293,10 +293,10 @@ def data(app: Flask, seeded: dict[str, Any]) -> dict[str, Any]:
 
     a, b = seeded["branches"]["A"], seeded["branches"]["B"]
     now = dt.datetime.now(dt.UTC)
-    people = [("王伟", a, "上海", "vip", "1200.50", now),
+    people = [("王伟", a, "上海", "champion", "1200.50", now),
               ("Li 100% Lei", a, "Beijing", None, None, now - dt.timedelta(days=40)),
               ("Zhang_San", a, "上海", "new", "80", now - dt.timedelta(days=400)),
-              ("Bob B", b, "Shenzhen", "vip", "999", now)]
+              ("Bob B", b, "Shenzhen", "champion", "999", now)]
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
         ids = add_people(sess, people)
         merged = Party(name="Merged Away", name_key="mergedaway", branch_id=a, active=False)
@@ -336,7 +336,7 @@ def test_sources_list_fields_types_labels_and_operators(api):
 
 def test_composite_query_sort_and_paging(api):
     where = {"and": [{"field": "city", "op": "in", "value": ["上海", "Beijing", "Shenzhen"]},
-                     {"or": [{"field": "segment", "op": "eq", "value": "vip"},
+                     {"or": [{"field": "segment", "op": "eq", "value": "champion"},
                              {"field": "name", "op": "contains", "value": "100%"}]}]}
     result = api.query("customers", {"where": where, "sort": ["-name"]})
     assert names(result) == ["王伟", "Li 100% Lei", "Bob B"] and result["total"] == 3
@@ -468,7 +468,7 @@ def test_aggregate_as_svg_chart_without_external_scripts(api, chart):
                     {"group_by": ["make", "fuel_type"], "title": "Cars"})
     assert resp.status_code == 200 and resp.mimetype == "image/svg+xml"
     svg = resp.get_data(as_text=True)
-    assert "<svg" in svg and "petrol" in svg and "kozea.github.io" not in svg
+    assert "<svg" in svg and "Petrol" in svg and "kozea.github.io" not in svg
     assert re.search(r"<script[^>]*(src|href)=", svg) is None  # no CDN script
 
 

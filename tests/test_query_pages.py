@@ -21,10 +21,10 @@ def data(app: Flask, seeded: dict[str, Any]) -> dict[str, Any]:
 
     a, b = seeded["branches"]["A"], seeded["branches"]["B"]
     now = dt.datetime.now(dt.UTC)
-    people = [("Wang Wei", a, "Shanghai", "vip", "1200.50", now),
+    people = [("Wang Wei", a, "Shanghai", "champion", "1200.50", now),
               ("Li Lei", a, "Beijing", None, None, now - dt.timedelta(days=40)),
               ("Zhang San", a, "Shanghai", "new", "80", now - dt.timedelta(days=400)),
-              ("Bob Branchb", b, "Shanghai", "vip", "999", now)]
+              ("Bob Branchb", b, "Shanghai", "champion", "999", now)]
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
         ids = add_people(sess, people)
         create_user(sess, "nobody", PASSWORD, branches=["A"])
@@ -68,7 +68,7 @@ def test_composite_condition_narrows_rows_and_branch_filter_holds(app, data):
     assert "Bob Branchb" not in page and 'data-count="1"' in page
     either = client.get(url("customers", [("join", "or"),
                                           ("f", "name"), ("o", "contains"), ("v", "li lei"),
-                                          ("f", "segment"), ("o", "in"), ("v", "new, vip")]))
+                                          ("f", "segment"), ("o", "in"), ("v", "new, champion")]))
     page = either.get_data(as_text=True)
     assert 'data-count="3"' in page and "Bob Branchb" not in page
     # the manager sees every branch
@@ -106,7 +106,7 @@ def test_analysis_table_chart_and_csv(app, data):
     csv_resp = client.get("/query/customers/analysis.csv?" + urlencode(args))
     assert csv_resp.status_code == 200 and csv_resp.mimetype == "text/csv"
     text = csv_resp.data.decode("utf-8")
-    assert text.startswith("\ufeffCity,Count,Sum of Lifetime value")
+    assert text.startswith("\ufeffCity,Count,Sum of Lifetime value (CNY)")
     assert "Shanghai,2,1280.50" in text  # branch B's Shanghai customer is not counted
     by_month = client.get(url("customers", [("g1", "created_at"), ("b1", "month"),
                                             ("g2", "city"), ("chart", "stacked")]))
@@ -185,7 +185,7 @@ def test_saved_deep_tree_opens_as_where(app, data):
     from carebiz.query.views import args_of
 
     tree = {"and": [{"field": "city", "op": "eq", "value": "Shanghai"},
-                    {"or": [{"field": "segment", "op": "eq", "value": "vip"},
+                    {"or": [{"field": "segment", "op": "eq", "value": "champion"},
                             {"field": "segment", "op": "eq", "value": "new"}]}]}
     args = args_of({"where": tree})
     assert json.loads(args["where"]) == tree

@@ -122,6 +122,12 @@ class TimelineKind:
     weight: int = 100
 
 
+#: :attr:`QueryField.currency` for amounts in the company's base currency
+BASE_CURRENCY = "base"
+#: :attr:`QueryField.relation` of a branch id
+BRANCH_RELATION = "branch"
+
+
 @dataclass(frozen=True)
 class QueryField:
     """A field of a :class:`QuerySource`: what users may filter, sort and group by.
@@ -139,6 +145,17 @@ class QueryField:
             query with that table's row filters added to the ``ON`` clause.
         prefix: ``(value, dialect) -> condition``: an index-friendly "starts with" for this
             field (optional).
+        relation: the record a value points at, shown by its name instead of its id:
+            ``"branch"`` (a branch id, shown and picked by the branch's name or code).
+        currency: for ``money``: the amounts' currency, so pages, charts and exports write
+            ``¥962,016.00`` and not ``962016.0000``: an ISO 4217 code (``"CNY"``),
+            :data:`BASE_CURRENCY` (the company's base currency, the default) or the name of
+            another field of the source that holds each row's code.
+
+    How a value reads is declared once here: ``choice`` values show their ``choices`` label
+    (``at_risk`` → "At risk"), relations their record's name, money its currency, dates and
+    times the business time zone and the reader's language. The query API keeps the codes
+    and adds the labels (``labels`` beside each row).
     """
 
     name: str
@@ -150,6 +167,8 @@ class QueryField:
     join: tuple[Any, ColumnElement[bool]] | None = field(default=None, compare=False)
     prefix: Callable[[str, str], ColumnElement[bool]] | None = field(default=None,
                                                                       compare=False)
+    relation: str | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)

@@ -163,8 +163,11 @@ def timeline_kinds() -> list[TimelineKind]:
 @hookimpl
 def query_sources() -> list[QuerySource]:
     """Customers and vehicles for the query service (weighted after plugins' sources)."""
+    from carebiz.contributions import BASE_CURRENCY, BRANCH_RELATION
+    from carebiz.crm.forms import FUEL_LABELS, KIND_LABELS
     from carebiz.crm.models import FUEL_TYPES, KINDS, Party, PartyValue, Vehicle
     from carebiz.crm.services.parties import name_prefix
+    from carebiz.crm.services.value import SEGMENTS
 
     value_join = (PartyValue, PartyValue.party_id == Party.id)
     branch_ops = ("eq", "ne", "in", "empty", "not_empty")
@@ -172,15 +175,17 @@ def query_sources() -> list[QuerySource]:
         QueryField("id", _l("Number"), "number"),
         QueryField("name", _l("Name"), "text", prefix=name_prefix),
         QueryField("kind", _l("Kind"), "choice",
-                   choices=((KINDS[0], _l("Person")), (KINDS[1], _l("Organization")))),
-        QueryField("branch_id", _l("Branch"), "number", branch_ops),
+                   choices=tuple((kind, KIND_LABELS[kind]) for kind in KINDS)),
+        QueryField("branch_id", _l("Branch"), "number", branch_ops,
+                   relation=BRANCH_RELATION),
         QueryField("created_at", _l("Registered"), "datetime"),
         QueryField("source", _l("Source"), "text"),
         QueryField("city", _l("City"), "text"),
-        QueryField("segment", _l("Segment"), "text", column=PartyValue.segment,
-                   join=value_join),
+        QueryField("segment", _l("Segment"), "choice", column=PartyValue.segment,
+                   join=value_join, choices=tuple(SEGMENTS.items())),
         QueryField("lifetime_value", _l("Lifetime value"), "money",
-                   column=PartyValue.lifetime_value, join=value_join),
+                   column=PartyValue.lifetime_value, join=value_join,
+                   currency=BASE_CURRENCY),
         QueryField("do_not_contact", _l("Do not contact"), "bool"),
     ), permission="crm.customers.view", weight=200, where=lambda m: m.active.is_(True))
     vehicles = QuerySource("vehicles", _l("Vehicles"), Vehicle, (
@@ -191,10 +196,11 @@ def query_sources() -> list[QuerySource]:
         QueryField("model", _l("Model"), "text"),
         QueryField("year", _l("Year"), "number"),
         QueryField("fuel_type", _l("Fuel"), "choice",
-                   choices=tuple((fuel, fuel) for fuel in FUEL_TYPES)),
+                   choices=tuple((fuel, FUEL_LABELS[fuel]) for fuel in FUEL_TYPES)),
         QueryField("odometer_km", _l("Odometer (km)"), "number"),
         QueryField("created_at", _l("Registered"), "datetime"),
-        QueryField("branch_id", _l("Branch"), "number", branch_ops),
+        QueryField("branch_id", _l("Branch"), "number", branch_ops,
+                   relation=BRANCH_RELATION),
         QueryField("owner", _l("Owner"), "text", column=Party.name,
                    join=(Party, Party.id == Vehicle.owner_id)),
     ), permission="crm.vehicles.view", weight=201)

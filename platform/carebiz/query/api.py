@@ -16,7 +16,7 @@ from flask_login import current_user
 from carebiz import db
 from carebiz.api.common import ApiBlueprint
 from carebiz.concurrency import etag_headers, expected_version
-from carebiz.query import charts, operators, service
+from carebiz.query import operators, service
 from carebiz.query import schemas as s
 from carebiz.security import api_login_required
 from carebiz.toolkit import saving
@@ -63,9 +63,13 @@ class Aggregate(MethodView):
         ``?format=svg`` answers a chart (``chart``: bar, line, pie, stacked)."""
         result = service.aggregate(db.session(), _user(), source, body)
         if args["format"] == "svg":
+            from carebiz.query.views import analysis_view, chart_svg
+
             kind = args["chart"] or body.get("chart") or "bar"
-            svg = charts.render(result, kind, body.get("title") or "")
-            return Response(svg, mimetype="image/svg+xml")
+            # the chart reads as the page's does: labels, translated measure names
+            view = analysis_view(service.get_source(_user(), source), result,
+                                 body.get("title") or "")
+            return Response(chart_svg(view, kind), mimetype="image/svg+xml")
         return result
 
 

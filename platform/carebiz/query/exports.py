@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from carebiz.errors import ValidationFailed
-from carebiz.export.table import NUMBER, TEXT, Column, Table
+from carebiz.export.table import MONEY, NUMBER, TEXT, Column, Table
 from carebiz.query import service
 
 
@@ -26,10 +26,25 @@ def results_table(session: Any, user: Any, args: Any) -> Any:
     if problems:
         raise ValidationFailed(_("The query is not valid."), problems)
     table = service.export_table(session, user, source.name, body)
-    lines = [f"{_('Search')}: {state.q}"] if state.q else []
-    lines += [" ".join(filter(None, (r.field, r.op, r.value))) for r in state.rows if r.field]
-    table.filters = lines
+    table.rows = _labelled_rows(session, source, table.rows)
+    table.filters = views.condition_lines(source, state)
     return table
+
+
+def _labelled_rows(session: Any, source: Any, rows: Any) -> Any:
+    """Result rows with choice codes and branch ids replaced by their labels (money, dates
+    and numbers stay typed: the writers format those)."""
+    from carebiz.query.labels import Labeller
+
+    labeller = Labeller(session, source)
+    labelled = [f for f in source.fields if labeller.labelled(f) and f.type != "bool"]
+    for row in rows:
+        values = dict(row)
+        for qfield in labelled:
+            label = labeller.label(qfield, values.get(qfield.name))
+            if label is not None:
+                values[qfield.name] = label
+        yield values
 
 
 def _number(value: Any) -> Any:
@@ -43,12 +58,21 @@ def _number(value: Any) -> Any:
 
 
 def _view_table(view: dict[str, Any], filters: list[str]) -> Table:
-    """An analysis as shown (translated labels and values): groups, then measures."""
+    """An analysis as shown (translated labels, branch names, periods): groups as text, then
+    measures as typed cells (money with its currency, so every writer formats it)."""
     ngroups = view["ngroups"]
-    columns = [Column(f"c{i}", label, TEXT if i < ngroups else NUMBER)
-               for i, label in enumerate(view["labels"])]
-    rows = [[cell if i < ngroups else _number(cell) for i, cell in enumerate(row)]
-            for row in view["rows"]]
+    kinds = view.get("kinds") or [(TEXT, None)] * ngroups + [(NUMBER, None)] * (
+        len(view["labels"]) - ngroups)
+    # numbers and money stay typed; the lowest/highest date or name is written as shown
+    kinds = [(k if k in (NUMBER, MONEY) else TEXT, cur) for k, cur in kinds]
+    columns = [Column(f"c{i}", label, TEXT if i < ngroups else kind,
+                      currency=currency if kind == MONEY else None)
+               for i, (label, (kind, currency)) in enumerate(zip(view["labels"], kinds,
+                                                                    strict=True))]
+    source_rows = view.get("values") or view["rows"]
+    rows = [[_number(cell) if i >= ngroups and kinds[i][0] != TEXT else shown[i]
+             for i, cell in enumerate(row)]
+            for row, shown in zip(source_rows, view["rows"], strict=True)]
     return Table(view["title"], columns, iter(rows), filters=filters, total=len(rows))
 
 
@@ -68,8 +92,7 @@ def analysis_table(session: Any, user: Any, args: Any) -> Table:
         **body, "group_by": views.group_by_of(source, state),
         "measures": views.measures_of(state)})
     view = views.analysis_view(source, result, str(source.label))
-    lines = [f"{_('Search')}: {state.q}"] if state.q else []
-    lines += [" ".join(filter(None, (r.field, r.op, r.value))) for r in state.rows if r.field]
+    lines = views.condition_lines(source, state)
     if state.where_text:
         lines.append(state.where_text)
     return _view_table(view, lines)

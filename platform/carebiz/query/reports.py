@@ -5,7 +5,6 @@ the source's permission always apply)."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from carebiz.errors import Forbidden, NotFound, ValidationFailed
 from carebiz.query import operators as ops
 from carebiz.query import service
+from carebiz.query.parsing import BadInput, parse_number
 from carebiz.security.permissions import can
 from carebiz.text import bad_text_in
 
@@ -48,17 +48,12 @@ def default_of(param: Any) -> Any:
 
 def _convert(param: Any, text: str) -> Any:
     """A parameter typed in a form, converted to the JSON value the compiler expects."""
-    if param.type == ops.NUMBER:
+    if param.type in (ops.NUMBER, ops.MONEY):
         try:
-            return int(text)
-        except ValueError:
-            try:
-                number = float(text)
-            except ValueError:
-                raise ValueError(_("expected a number")) from None
-            if not math.isfinite(number):
-                raise ValueError(_("expected a number")) from None
-            return number
+            number = parse_number(text)  # 100,000 as people type it
+        except BadInput as exc:
+            raise ValueError(str(exc)) from None
+        return number if isinstance(number, int) or param.type == ops.MONEY else float(number)
     if param.type == ops.BOOL:
         return text.lower() in ("1", "true", "yes", "on")
     if param.type == ops.DATE:

@@ -45,8 +45,14 @@ class AggregateArgs(Schema):
     chart = fields.String(load_default=None, validate=validate.OneOf(KINDS))
 
 
+LABELS_DOC = ("Each row keeps the codes (choice values, branch ids, date groups such as "
+              "2026-11) and adds ``labels``: {field: label} for its choice, branch, yes/no "
+              "and date-group values, in the reader's language (Accept-Language), e.g. "
+              '{"segment": "at_risk", "labels": {"segment": "At risk"}}.')
+
+
 class Page(Schema):
-    items = fields.List(fields.Dict())
+    items = fields.List(fields.Dict(), metadata={"description": LABELS_DOC})
     total = fields.Integer(metadata={"description": "Exact up to 10,000; see total_capped."})
     total_capped = fields.Boolean(metadata={
         "description": "True when more rows match than ``total`` says (counting stops at "
@@ -58,7 +64,10 @@ class Page(Schema):
 class AggregateResult(Schema):
     group_by = fields.List(fields.String())
     measures = fields.List(fields.String())
-    rows = fields.List(fields.Dict())
+    rows = fields.List(fields.Dict(), metadata={"description": LABELS_DOC})
+    currencies = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": 'The ISO 4217 currency of each money measure, e.g. '
+                       '{"sum_lifetime_value": "CNY"}.'})
 
 
 class SourceField(Schema):
@@ -67,6 +76,12 @@ class SourceField(Schema):
     type = fields.String()
     operators = fields.List(fields.String())
     choices = fields.List(fields.Dict())
+    relation = fields.String(allow_none=True, metadata={
+        "description": 'What the value points at ("branch": a branch id); its label is the '
+                       "record's name."})
+    currency = fields.String(allow_none=True, metadata={
+        "description": 'A money field\'s currency: an ISO code, "base" (the company\'s base '
+                       "currency) or the field holding each row's code."})
 
 
 class Source(Schema):

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from carebiz.concurrency import check_version
 from carebiz.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from carebiz.query import compiler as c
+from carebiz.query import labels as labels_
 from carebiz.query import operators as ops
 from carebiz.security.permissions import can
 from carebiz.security.rows import filters_for, visible
@@ -77,7 +78,8 @@ def describe(source: Any) -> dict[str, Any]:
         "label": str(source.label),
         "fields": [{"name": f.name, "label": str(f.label), "type": f.type,
                     "operators": list(ops.operators_for(f)),
-                    "choices": [{"value": k, "label": str(v)} for k, v in f.choices]}
+                    "choices": [{"value": k, "label": str(v)} for k, v in f.choices],
+                    "relation": f.relation, "currency": f.currency}
                    for f in source.fields],
     }
 
@@ -241,6 +243,11 @@ def run(session: Session, user: Any, source_name: str, body: dict[str, Any] | No
                                .offset((page - 1) * per_page)).all()
     items = [{name: jsonable(value) for name, value in zip(names, row, strict=True)}
              for row in rows]
+    labeller = labels_.Labeller(session, source)
+    labelled = {f.name: f for f in source.fields if labeller.labelled(f)}
+    for item in items:
+        # the codes stay (integrators need them); their labels go beside them
+        item["labels"] = labeller.row_labels(item, labelled)
     capped = total > COUNT_CAP
     return {"items": items, "total": min(total, COUNT_CAP), "total_capped": capped,
             "page": page, "per_page": per_page}
@@ -284,10 +291,31 @@ def aggregate(session: Session, user: Any, source_name: str, body: dict[str, Any
         raise ValidationFailed(
             _("The analysis has more than %(n)s groups. Narrow the conditions or group by a "
               "longer period.", n=MAX_GROUPS), {"group_by": _("too many groups")})
-    return {"group_by": [label for label, _e in groups],
-            "measures": [label for label, _e in measures],
-            "rows": [{label: jsonable(value) for label, value in zip(labels, row, strict=True)}
-                     for row in rows]}
+    group_names = [label for label, _e in groups]
+    measure_names = [label for label, _e in measures]
+    answer_rows = [{label: jsonable(value) for label, value in zip(labels, row, strict=True)}
+                   for row in rows]
+    labeller = labels_.Labeller(session, source)
+    keys = labels_.group_keys(source, group_names)
+    for answer in answer_rows:
+        answer["labels"] = labeller.row_labels(answer, keys)
+    return {"group_by": group_names, "measures": measure_names, "rows": answer_rows,
+            "currencies": measure_currencies(source, measure_names, labeller)}
+
+
+def measure_currencies(source: Any, measures: list[str], labeller: Any) -> dict[str, str]:
+    """The currency of each money measure (``sum_lifetime_value`` → ``CNY``)."""
+    fields = c.fields_of(source)
+    found: dict[str, str] = {}
+    for key in measures:
+        fn, _sep, name = key.partition("_")
+        qfield = fields.get(name)
+        if fn in ("sum", "avg", "min", "max") and qfield is not None and (
+                qfield.type == ops.MONEY):
+            code = labeller.currency_of(qfield)
+            if code:
+                found[key] = code
+    return found
 
 
 # --- saved queries ------------------------------------------------------------------------
@@ -473,8 +501,11 @@ def export_table(session: Session, user: Any, source_name: str, body: dict[str, 
         from carebiz.services.settings import get as setting
 
         currency = setting(session, _host(host), "core.base_currency")
-    table_columns = [Column(f.name, str(f.label), EXPORT_TYPES.get(f.type, "text"),
-                            currency=currency if f.type == "money" else None)
+    labeller = labels_.Labeller(session, source)
+    table_columns = [Column(f.name, str(f.label),
+                            "text" if f.relation else EXPORT_TYPES.get(f.type, "text"),
+                            currency=(labeller.currency_of(f) or currency)
+                            if f.type == "money" else None)
                      for f in source.fields]
 
     def rows() -> Any:

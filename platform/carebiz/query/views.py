@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
+from babel.numbers import format_decimal, get_currency_precision
 from flask import (
     Blueprint,
     Response,
@@ -39,9 +40,10 @@ from werkzeug.datastructures import MultiDict
 from carebiz import db
 from carebiz.errors import ServiceError, ValidationFailed
 from carebiz.export.csv_format import inert
-from carebiz.query import charts, operators, reports, service
+from carebiz.query import charts, labels, operators, reports, service
 from carebiz.query import compiler as c
 from carebiz.query.models import BRANCH, PRIVATE, ROLE
+from carebiz.query.parsing import BadInput, parse_number
 from carebiz.toolkit.permissions import EXPORT_PERMISSION, check_permission
 
 bp = Blueprint("query", __name__, url_prefix="/query", template_folder="templates")
@@ -91,6 +93,9 @@ class Row:
     op: str = ""
     value: str = ""
     errors: list[str] = dc_field(default_factory=list)
+    #: the code a typed value stands for (a label or a branch's name): what its select box
+    #: shows picked
+    picked: str = ""
 
 
 @dataclass
@@ -117,14 +122,40 @@ class State:
         self.errors.setdefault(key, []).append(str(message))
 
 
+def _choice(qfield: Any, text: str) -> str:
+    """A choice typed or picked: its code, or its label in any case (``Champion``)."""
+    codes = {key for key, _label in qfield.choices}
+    if text in codes:
+        return text
+    lowered = text.casefold()
+    for key, label in qfield.choices:
+        if str(label).casefold() == lowered or key.casefold() == lowered:
+            return key
+    raise BadInput(_("“%(text)s” is not one of: %(choices)s", text=text,
+                     choices=", ".join(str(label) for _key, label in qfield.choices)))
+
+
+def _branch(text: str) -> int:
+    """A branch typed or picked: its id, code or name (any case)."""
+    with contextlib.suppress(ValueError):
+        return int(text)
+    from carebiz.models.branch import Branch
+
+    lowered = text.casefold()
+    for branch in _sess().scalars(select(Branch)):
+        if lowered in (branch.code.casefold(), branch.name.casefold()):
+            return branch.id
+    raise BadInput(_("No branch named “%(text)s”: pick one from the list", text=text))
+
+
 def _scalar(qfield: Any, text: str) -> Any:
     text = text.strip()
-    if qfield.type == operators.NUMBER:
-        with contextlib.suppress(ValueError):
-            return int(text)
-        with contextlib.suppress(InvalidOperation):
-            return str(Decimal(text))  # exact: never a float for amounts typed by people
-        return text  # the compiler names the problem next to the row
+    if qfield.relation == labels.BRANCH_RELATION:
+        return _branch(text)
+    if qfield.type in (operators.NUMBER, operators.MONEY):
+        return parse_number(text)
+    if qfield.type == operators.CHOICE and qfield.choices:
+        return _choice(qfield, text)
     if qfield.type == operators.BOOL:
         lowered = text.lower()
         if lowered in ("1", "true", "yes", "y", str(_("yes")).lower()):
@@ -134,22 +165,34 @@ def _scalar(qfield: Any, text: str) -> Any:
     return text
 
 
-def row_value(qfield: Any, op: str, text: str) -> Any:
-    """The JSON value of a condition row typed in the form."""
+#: "is one of" separators: a semicolon, or a comma that is not a thousands separator
+_LIST_SEPARATOR = re.compile(r";|,(?!\d{3}(?!\d))")
+
+
+def row_value(qfield: Any, op: str, text: str | list[str]) -> Any:
+    """The JSON value of a condition row typed in the form (several picked values of a
+    select box come as a list); raises :class:`BadInput`."""
+    if isinstance(text, list):
+        picked = [t for t in (p.strip() for p in text) if t]
+        if op == "in":
+            return [_scalar(qfield, p) for p in picked] or None
+        text = picked[0] if picked else ""
     text = (text or "").strip()
     if op in operators.NO_VALUE or text == "":
         return None
     if op == operators.LAST_DAYS:
-        try:
-            return int(text)
-        except ValueError:
-            return text
+        return parse_number(text, whole=True)
     if op == "between":
-        parts = text.split("..") if ".." in text else text.split(",")
+        numeric = qfield.type in NUMERIC
+        parts = text.split("..") if ".." in text else (
+            re.split(r"\s+-\s+|\s*[–—]\s*", text) if numeric else text.split(","))
         parts = [p for p in (part.strip() for part in parts) if p]
-        return [_scalar(qfield, p) for p in parts] if len(parts) == 2 else text
+        if len(parts) != 2:
+            raise BadInput(_("type two values separated by “..”, e.g. 100,000 .. 200,000"))
+        return [_scalar(qfield, p) for p in parts]
     if op == "in":
-        return [_scalar(qfield, p) for p in text.split(",") if p.strip()]
+        separator = _LIST_SEPARATOR if qfield.type in NUMERIC else re.compile(r"[,;]")
+        return [_scalar(qfield, p.strip()) for p in separator.split(text) if p.strip()]
     return _scalar(qfield, text)
 
 
@@ -200,8 +243,14 @@ def tree_of(source: Any, state: State) -> Any:
         if not row.field:
             continue
         qfield = fields.get(row.field)
-        value = row_value(qfield, row.op, row.value) if qfield is not None else row.value
-        nodes.append({"field": row.field, "op": row.op, "value": value})
+        try:
+            value = row_value(qfield, row.op, row.value) if qfield is not None else row.value
+        except BadInput as exc:
+            row.errors.append(str(exc))
+            continue
+        if value is not None and not isinstance(value, list | bool):
+            row.picked = str(value)
+        nodes.append(_whole_days(qfield, {"field": row.field, "op": row.op, "value": value}))
         state.row_index.append(i)
     group = {state.join: nodes} if nodes else None
     if group is not None and state.where:
@@ -211,6 +260,28 @@ def tree_of(source: Any, state: State) -> Any:
         state.row_prefix = f"where.{state.join}"
         return group
     return state.where or None
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_END_OF_DAY = "T23:59:59.999999"
+
+
+def _whole_days(qfield: Any, node: dict[str, Any]) -> dict[str, Any]:
+    """A date picked for a date-time field means the whole day in the business time zone:
+    "is 2 Dec" is that day from midnight to midnight, "at most 2 Dec" includes the day,
+    "after 2 Dec" starts the day after (not 00:00 of it)."""
+    value, op = node["value"], node["op"]
+    if qfield is None or qfield.type != operators.DATETIME:
+        return node
+    if isinstance(value, str) and _DAY.fullmatch(value):
+        if op == "eq":
+            return {**node, "op": "between", "value": [value, value + _END_OF_DAY]}
+        if op in ("le", "gt"):
+            return {**node, "value": value + _END_OF_DAY}
+    if op == "between" and isinstance(value, list) and len(value) == 2 and isinstance(
+            value[1], str) and _DAY.fullmatch(value[1]):
+        return {**node, "value": [value[0], value[1] + _END_OF_DAY]}
+    return node
 
 
 def group_by_of(source: Any, state: State) -> list[Any]:
@@ -305,48 +376,107 @@ def args_of(definition: dict[str, Any]) -> dict[str, Any]:
 # -- labels and analysis display ---------------------------------------------------------------
 
 
-def _display(qfield: Any, value: Any) -> Any:
+def condition_lines(source: Any, state: State) -> list[str]:
+    """The page's conditions as sentences for an export's header ("Segment is At risk"),
+    labels instead of codes."""
+    fields = c.fields_of(source)
+    labeller = labels.Labeller(_sess(), source)
+    lines = [f"{_('Search')}: {state.q}"] if state.q else []
+    for row in state.rows:
+        qfield = fields.get(row.field)
+        if qfield is None:
+            continue
+        value = row.value
+        if row.picked and labeller.labelled(qfield):
+            value = labeller.label(qfield, _typed(qfield, row.picked)) or value
+        lines.append(" ".join(filter(None, (str(qfield.label),
+                                            str(OP_LABELS.get(row.op, row.op)), value))))
+    return lines
+
+
+def _typed(qfield: Any, code: str) -> Any:
+    """A picked code back to its value's type (branch ids are numbers)."""
+    if qfield.relation and code.isdigit():
+        return int(code)
+    return code
+
+
+def _measure_field(source: Any, key: str) -> tuple[str, Any]:
+    fn, _sep, name = key.partition("_")
+    return fn, c.fields_of(source).get(name)
+
+
+def _measure_text(labeller: Any, value: Any, kind: tuple[str, str | None]) -> str:
+    """A measure as people read it: money with its currency, a count grouped, the lowest or
+    highest date in the page's date format."""
     if value is None or value == "":
         return ""
-    if qfield is not None and qfield.type == operators.BOOL:
-        return _("yes") if value else _("no")
-    if qfield is not None and qfield.choices:
-        return str(dict(qfield.choices).get(value, value))
-    return value
+    if kind[0] == "money":
+        return labeller.money(value, kind[1])
+    if kind[0] in DATE_TYPES:
+        return labeller.date(value)
+    if kind[0] == "number":
+        with contextlib.suppress(InvalidOperation, ValueError):
+            return format_decimal(Decimal(str(value)), locale=labeller.locale)
+    return str(value)
 
 
 def analysis_view(source: Any, result: dict[str, Any], title: str) -> dict[str, Any]:
-    """An aggregate result with translated column labels and values, its chart as inline SVG
-    markup, ready for the template and the CSV."""
+    """An aggregate result with translated column labels and values as people read them
+    (choice labels, branch names, periods, money with its currency), its chart data, ready
+    for the template, the chart and the exports (which keep the raw numbers typed)."""
+    labeller = labels.Labeller(_sess(), source)
     fields = c.fields_of(source)
-    columns: list[tuple[str, str, Any]] = []  # key, label, field (for values)
+    currencies = result.get("currencies") or {}
+    columns: list[tuple[str, str]] = []  # key, label
+    kinds: list[tuple[str, str | None]] = []  # export type, currency
     for key in result["group_by"]:
         qfield = fields.get(key)
         if qfield is None:
             name, _sep, by = key.rpartition("_")
             qfield = fields.get(name)
             label = f"{qfield.label} ({BUCKET_LABELS.get(by, by)})" if qfield else key
-            columns.append((key, label, None))
         else:
-            columns.append((key, str(qfield.label), qfield))
+            label = str(qfield.label)
+        columns.append((key, label))
+        kinds.append(("text", None))
     for key in result["measures"]:
-        fn, _sep, name = key.partition("_")
-        qfield = fields.get(name)
+        fn, qfield = _measure_field(source, key)
         label = str(_("Count")) if key == "count" else (
             str(MEASURE_LABELS[fn] % {"field": qfield.label}) if qfield and fn in MEASURE_LABELS
             else key)
-        columns.append((key, label, None))
-    labels = [label for _k, label, _f in columns]
-    rows = [[_display(qf, row[key]) for key, _l2, qf in columns] for row in result["rows"]]
+        columns.append((key, label))
+        if key in currencies:
+            kinds.append(("money", currencies[key]))
+        elif qfield is not None and fn in ("min", "max") and qfield.type in (
+                *DATE_TYPES, operators.TEXT):
+            kinds.append((qfield.type, None))  # the earliest date, the first name
+        else:
+            kinds.append(("number", None))
     ngroups = len(result["group_by"])
-    shown = {"group_by": labels[:ngroups], "measures": labels[ngroups:],
-             "rows": [dict(zip(labels, row, strict=True)) for row in rows]}
-    return {"labels": labels, "rows": rows, "ngroups": ngroups, "shown": shown,
-            "title": title}
+    keys = labels.group_keys(source, result["group_by"])
+    group_text: list[list[str]] = []
+    values: list[list[Any]] = []
+    rows: list[list[str]] = []
+    for row in result["rows"]:
+        shown_labels = row.get("labels") or labeller.row_labels(row, keys)
+        groups = [shown_labels.get(key, "" if row.get(key) is None else str(row.get(key)))
+                  for key, _l2 in columns[:ngroups]]
+        measures = [row.get(key) for key, _l2 in columns[ngroups:]]
+        group_text.append(groups)
+        values.append(groups + measures)
+        rows.append(groups + [_measure_text(labeller, value, kind)
+                              for value, kind in zip(measures, kinds[ngroups:], strict=True)])
+    names = [label for _k, label in columns]
+    shown = {"group_by": names[:ngroups], "measures": names[ngroups:],
+             "rows": [dict(zip(names, value_row, strict=True)) for value_row in values],
+             "formats": {names[ngroups + i]: kind for i, kind in enumerate(kinds[ngroups:])}}
+    return {"labels": names, "rows": rows, "values": values, "kinds": kinds,
+            "ngroups": ngroups, "shown": shown, "title": title, "locale": labeller.locale}
 
 
 def chart_svg(view: dict[str, Any], kind: str) -> bytes:
-    return charts.render(view["shown"], kind, view["title"])
+    return charts.render(view["shown"], kind, view["title"], locale=view.get("locale"))
 
 
 def inline_svg(svg: bytes) -> Markup:
@@ -357,12 +487,32 @@ def inline_svg(svg: bytes) -> Markup:
     return Markup(text)  # noqa: S704 - pygal escapes every label and value it writes
 
 
+def _csv_cell(value: Any, kind: tuple[str, str | None]) -> Any:
+    """A measure for a spreadsheet: a plain number (money to its currency's minor units,
+    the currency named in the heading) so Excel can add it up."""
+    if value is None or value == "":
+        return ""
+    with contextlib.suppress(InvalidOperation, ValueError):
+        number = Decimal(str(value))
+        if kind[0] == "money" and kind[1]:
+            places = get_currency_precision(kind[1])
+            return str(number.quantize(Decimal(1).scaleb(-places)))
+        return str(number.normalize()) if number == number.to_integral() else str(number)
+    return value
+
+
 def csv_response(view: dict[str, Any], filename: str) -> Response:
+    """The analysis as CSV for Excel: labels as people read them, measures as numbers with
+    the currency in the money columns' headings."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([inert(label) for label in view["labels"]])
-    for row in view["rows"]:
-        writer.writerow([inert(cell) for cell in row])
+    ngroups = view["ngroups"]
+    kinds = view["kinds"]
+    writer.writerow([inert(f"{label} ({kind[1]})" if kind[0] == "money" and kind[1] else label)
+                     for label, kind in zip(view["labels"], kinds, strict=True)])
+    for row, shown in zip(view["values"], view["rows"], strict=True):
+        writer.writerow([_csv_cell(cell, kinds[i]) if i >= ngroups and kinds[i][0] in (
+            "money", "number") else inert(shown[i]) for i, cell in enumerate(row)])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={filename}"})
 
@@ -433,7 +583,7 @@ def builder(source: str) -> Any:
     result = None
     analysis = None
     status = 200
-    if not state.errors:
+    if not state.errors and not any(row.errors for row in state.rows):
         try:
             result = service.run(_sess(), _user(), src.name,
                                  {**body, "page": state.page, "per_page": PER_PAGE})
@@ -442,19 +592,71 @@ def builder(source: str) -> Any:
             place_errors(state, exc)
     if state.errors or any(row.errors for row in state.rows):
         status = 422
-    rows = list(state.rows)
-    while len(rows) < max(MIN_ROWS, len(state.rows) + 1):
+    # blank rows sent back are not kept (they would pile up at each run): the filled ones,
+    # then blanks up to MIN_ROWS and at least one
+    rows = [row for row in state.rows if row.field or row.value or row.errors]
+    while len(rows) < MIN_ROWS or not rows or rows[-1].field:
         rows.append(Row())
     query_string = request.query_string.decode("utf-8", "replace")
     svg = inline_svg(chart_svg(analysis, state.chart)) if analysis else None
+    labeller = labels.Labeller(_sess(), src)
     return render_template(
         "query/builder.html", source=src, state=state, rows=rows, result=result,
         analysis=analysis, svg=svg, query_string=query_string, page_url=_page_url,
-        op_labels=OP_LABELS, bucket_labels=BUCKET_LABELS, chart_labels=CHART_LABELS,
-        measure_choices=_measure_choices(src), share_choices=_share_choices(),
-        field_info={f.name: {"ops": list(operators.operators_for(f)),
-                             "choices": [k for k, _v in f.choices]} for f in src.fields},
-        date_types=DATE_TYPES, display=_display, per_page=PER_PAGE), status
+        sort_url=_sort_url, op_labels=OP_LABELS, bucket_labels=BUCKET_LABELS,
+        chart_labels=CHART_LABELS, measure_choices=_measure_choices(src),
+        share_choices=_share_choices(), field_info=field_info(src),
+        date_types=DATE_TYPES, display=labeller.display, per_page=PER_PAGE,
+        value_widget=value_widget), status
+
+
+def field_info(source: Any) -> dict[str, dict[str, Any]]:
+    """What the condition rows need per field: its operators, the values to pick from
+    (``[code, label]``: choices, or the branches the user may see) and its input kind."""
+    info: dict[str, dict[str, Any]] = {}
+    for qfield in source.fields:
+        if qfield.relation == labels.BRANCH_RELATION:
+            picks = [[str(i), f"{name} ({code})"]
+                     for i, name, code in labels.branch_choices(_sess(), _user())]
+        else:
+            picks = [[k, str(v)] for k, v in qfield.choices]
+        kind = ("date" if qfield.type in DATE_TYPES else
+                "number" if qfield.type in NUMERIC else "text")
+        info[qfield.name] = {"ops": list(operators.operators_for(qfield)), "choices": picks,
+                             "input": kind}
+    return info
+
+
+#: operators whose value is one pick of a choice (a select box); "is one of" is typed
+PICK_OPS = ("eq", "ne")
+#: operators whose value is one date (a date picker)
+DATE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
+
+
+def value_widget(info: dict[str, Any] | None, op: str) -> str:
+    """How a row's value is asked: ``none`` (relative dates, empty), ``select``, ``date``
+    or ``text``; the page's script switches it when the field or operator changes."""
+    if info is None:
+        return "text"
+    if op in operators.NO_VALUE:
+        return "none"
+    op = op or (info["ops"][0] if info["ops"] else "")
+    if info["choices"] and op in PICK_OPS:
+        return "select"
+    if info["input"] == "date" and op in DATE_OPS:
+        return "date"
+    return "text"
+
+
+def _sort_url(name: str) -> str:
+    """The page sorted by ``name``: ascending first, descending when already ascending."""
+    args = MultiDict(request.args)
+    current = args.get("sort") == name and args.get("dir") != "desc"
+    args.setlist("sort", [name])
+    args.setlist("dir", ["desc" if current else "asc"])
+    args.setlist("page", [])
+    return url_for("query.builder", source=request.view_args["source"],
+                   **args.to_dict(flat=False))
 
 
 def _measure_choices(source: Any) -> list[tuple[str, str]]:
