@@ -15,7 +15,7 @@ def test_core_migrations_match_models(make_app):
     assert migrate.differences(app, "core") == []
     tables = set(inspect(app.extensions["carebiz"].engine).get_table_names())
     assert {"alembic_version", "user_account", "branch", "audit_entry", "job"} <= tables
-    assert migrate.current(app) == {"core": ("core_0009_pending_merges",)}
+    assert migrate.current(app) == {"core": ("core_0010_search",)}
     assert migrate.upgrade(app) == ["core"]  # idempotent
 
 
@@ -42,7 +42,7 @@ def test_cli_db_upgrade(make_app):
     assert result.exit_code == 0, result.output
     assert "upgraded core" in result.output
     result = app.test_cli_runner().invoke(main, ["db", "current"])
-    assert "core: core_0009_pending_merges" in result.output
+    assert "core: core_0010_search" in result.output
 
 
 def test_db_check_notices_a_schema_drift(make_app):
