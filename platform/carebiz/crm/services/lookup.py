@@ -130,7 +130,7 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
         add(session.scalars(select(Vehicle.owner_id).where(Vehicle.plate == plate)),
             EXACT_PLATE, "plate")
     plate_key = keys.plate_key(query)
-    if plate_key and 5 <= len(plate_key) <= 9 and any(c.isdigit() for c in plate_key):
+    if plate_key and 5 <= len(plate_key) <= 9 and plate_key.isalnum():
         partial(select(Party.id).join(Vehicle, Vehicle.owner_id == Party.id)
                 .where(Vehicle.plate_key == plate_key), PLATE_KEY, "plate")
     if "@" in query:
