@@ -111,12 +111,13 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
     if phone:
         add(session.scalars(select(PartyPhone.party_id).where(PartyPhone.e164 == phone)),
             EXACT_PHONE, "phone")
+    # parts of a number: only when the query is not a whole number already
     digits = keys.phone_digits(query) if _PHONE_TYPED.fullmatch(query) else ""
     by_phone_part = select(Party.id).join(PartyPhone, PartyPhone.party_id == Party.id)
-    if len(digits) >= keys.PHONE_TAIL_MIN:
+    if not phone and len(digits) >= keys.PHONE_TAIL_MIN:
         partial(by_phone_part.where(starts_with(PartyPhone.digits_rev, digits[::-1], dialect)),
                 PHONE_TAIL, "phone_tail")
-    if len(digits) >= keys.PHONE_RUN_MIN:
+    if not phone and len(digits) >= keys.PHONE_RUN_MIN:
         partial(by_phone_part.where(phone_run(digits, dialect)), PHONE_RUN, "phone_part")
     vin = v.vin_search_key(query)
     if vin and len(vin) == 17:
