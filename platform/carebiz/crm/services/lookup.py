@@ -100,8 +100,14 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
             best, reasons = found.get(pid, (0, []))
             found[pid] = (max(best, score), reasons + [reason])
 
-    def partial(stmt: Select[Any], score: int, reason: str) -> None:
+    def partial(stmt: Select[Any], score: int, reason: str, key: Any = None) -> None:
+        """Candidates of a partial match, ordered by the indexed ``key`` when there is one:
+        the order is stable, and it keeps PostgreSQL on the index under LIMIT (measured at a
+        million phones: without it, the planner misjudged how many numbers end in 4 given
+        digits and scanned the table, 45-150 ms instead of 0.1 ms)."""
         stmt = visible(stmt.where(Party.active.is_(True)), Party, user)
+        if key is not None:
+            stmt = stmt.order_by(key)
         if own and sees_others:
             add(session.scalars(stmt.where(Party.branch_id.in_(sorted(own))).limit(limit)),
                 score, reason)
@@ -116,7 +122,7 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
     by_phone_part = select(Party.id).join(PartyPhone, PartyPhone.party_id == Party.id)
     if not phone and len(digits) >= keys.PHONE_TAIL_MIN:
         partial(by_phone_part.where(starts_with(PartyPhone.digits_rev, digits[::-1], dialect)),
-                PHONE_TAIL, "phone_tail")
+                PHONE_TAIL, "phone_tail", PartyPhone.digits_rev)
     if not phone and len(digits) >= keys.PHONE_RUN_MIN:
         partial(by_phone_part.where(phone_run(digits, dialect)), PHONE_RUN, "phone_part")
     vin = v.vin_search_key(query)
@@ -125,7 +131,8 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
             EXACT_VIN, "vin")
     elif _VIN_PART.fullmatch(vin):
         partial(select(Party.id).join(Vehicle, Vehicle.owner_id == Party.id)
-                .where(starts_with(Vehicle.vin_rev, vin[::-1], dialect)), VIN_TAIL, "vin_tail")
+                .where(starts_with(Vehicle.vin_rev, vin[::-1], dialect)), VIN_TAIL, "vin_tail",
+                Vehicle.vin_rev)
     plate = v.plate_search_key(query)
     if plate and 5 <= len(plate) <= 10:
         add(session.scalars(select(Vehicle.owner_id).where(Vehicle.plate == plate)),
@@ -155,10 +162,10 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
         if not digits and (len(key) >= 2 or keys.is_cjk(key[0])):
             partial(select(Party.id).join(PartyNamePart, PartyNamePart.party_id == Party.id)
                     .where(starts_with(PartyNamePart.key, key[:200], dialect)),
-                    NAME_PART, "name_part")
+                    NAME_PART, "name_part", PartyNamePart.key)
         if _INITIALS.fullmatch(key):
             partial(select(Party.id).where(starts_with(Party.name_initials, key, dialect)),
-                    NAME_INITIALS, "name_initials")
+                    NAME_INITIALS, "name_initials", Party.name_initials)
     if not found:
         return []
     # rank on light rows, then load whole records (with their phones …) for the page only

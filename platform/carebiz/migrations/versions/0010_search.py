@@ -122,6 +122,11 @@ def _phone_trigrams() -> None:
         return
     if conn.dialect.name != 'postgresql':
         return
+    # finer statistics for the reversed keys: with the default 100 histogram buckets the
+    # planner guessed 11,000 phones ending in 4 given digits (there are ~110 in a million)
+    # and went for a parallel scan; with 1,000 its estimate was exact (measured)
+    for table, column in (('party_phone', 'digits_rev'), ('vehicle', 'vin_rev')):
+        op.execute(f'ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS 1000')
     try:
         with conn.begin_nested():
             conn.exec_driver_sql(PG_TRIGRAM_EXTENSION)
