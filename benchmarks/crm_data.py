@@ -59,8 +59,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-BIG_TABLES = ("party", "party_phone", "party_email", "party_role", "party_tag", "vehicle",
-              "vehicle_ownership", "timeline_entry")
+BIG_TABLES = ("party", "party_name_part", "party_phone", "party_email", "party_role",
+              "party_tag", "vehicle", "vehicle_ownership", "timeline_entry")
 
 START = dt.datetime(2016, 1, 1)  # the dealer's records begin here …
 END = dt.datetime(2026, 11, 1)   # … and end here (fixed, so runs are reproducible)
@@ -268,16 +268,19 @@ class Plan:
 
 # --- row makers ------------------------------------------------------------------------------
 
-PARTY_COLS = ("id", "kind", "name", "name_key", "gender", "birthday", "id_kind", "id_number",
+PARTY_COLS = ("id", "kind", "name", "name_key", "name_initials", "gender", "birthday",
+              "id_kind", "id_number",
               "source", "province", "city", "district", "street", "postal_code",
               "do_not_contact", "preferred_channel", "notes", "custom", "active",
               "merged_into_id", "created_by", "version", "branch_id", "created_at",
               "updated_at")
-PHONE_COLS = ("id", "party_id", "e164", "label", "position")
+PART_COLS = ("party_id", "key")
+PHONE_COLS = ("id", "party_id", "e164", "digits_rev", "label", "position")
 EMAIL_COLS = ("id", "party_id", "email", "position")
 ROLE_COLS = ("party_id", "role")
 TAG_COLS = ("party_id", "tag")
-VEHICLE_COLS = ("id", "vin", "plate", "make", "model", "year", "colour", "engine_number",
+VEHICLE_COLS = ("id", "vin", "plate", "plate_key", "vin_rev", "make", "model", "year",
+                "colour", "engine_number",
                 "fuel_type", "owner_id", "odometer_km", "custom", "notes", "version",
                 "branch_id", "created_at", "updated_at")
 OWNERSHIP_COLS = ("id", "vehicle_id", "party_id", "since", "until", "note")
@@ -395,8 +398,12 @@ class Loader(abc.ABC):
     def drop_indexes(self) -> None:
         from sqlalchemy.schema import DropIndex
 
+        dialect = self.engine.dialect.name
         for table in self.tables.values():
             for index in sorted(table.indexes, key=lambda i: i.name):
+                only = getattr(index, "_ddl_if", None)  # an index for one database only
+                if only is not None and only.dialect not in (None, dialect):
+                    continue
                 self.conn.execute(DropIndex(index))
                 self.dropped_indexes.append(index)
         self.conn.commit()
@@ -592,6 +599,7 @@ def generate(url: str, customers: int = 1_000_000, vehicles: int = 1_500_000,
     from sqlalchemy import func, select
 
     from carebiz import migrate
+    from carebiz.crm import search_keys as keys
     from carebiz.crm.models import Party
     from carebiz.crm.services.parties import name_key
 
@@ -635,7 +643,8 @@ def generate(url: str, customers: int = 1_000_000, vehicles: int = 1_500_000,
     former_for_special = [p for p in specials for _ in range(2)]
 
     def flush() -> None:
-        for table, cols in (("party", PARTY_COLS), ("party_phone", PHONE_COLS),
+        for table, cols in (("party", PARTY_COLS), ("party_name_part", PART_COLS),
+                            ("party_phone", PHONE_COLS),
                             ("party_email", EMAIL_COLS), ("party_role", ROLE_COLS),
                             ("party_tag", TAG_COLS), ("vehicle", VEHICLE_COLS),
                             ("vehicle_ownership", OWNERSHIP_COLS)):
@@ -669,13 +678,16 @@ def generate(url: str, customers: int = 1_000_000, vehicles: int = 1_500_000,
                 id_kind = "cn_resident"
         street = f"{rng.choice(STREETS)}{rng.randrange(1, 300)}号" if rnd() < 0.7 else ""
         buf["party"].append((
-            pid, "organization" if kind == ORG else "person", name, name_key(name), gender,
+            pid, "organization" if kind == ORG else "person", name, name_key(name),
+            keys.name_initials(name), gender,
             birthday, id_kind, id_number, "bench", branch[2], branch[3], branch[4], street,
             branch[7], rnd() < 0.03, None, "", "{}", True, None, None, 1, branch_ids[b],
             created_s, created_s))
+        buf["party_name_part"] += [(pid, part) for part in keys.name_parts(name)]
         for position in range(2 if rnd() < 0.1 else 1):
             phone_k += 1
-            buf["party_phone"].append((phone_k, pid, codes.phone_number(phone_k),
+            e164 = codes.phone_number(phone_k)
+            buf["party_phone"].append((phone_k, pid, e164, keys.digits_reversed(e164),
                                        "mobile", position))
         if rnd() < 0.25:
             email_id += 1
@@ -694,8 +706,9 @@ def generate(url: str, customers: int = 1_000_000, vehicles: int = 1_500_000,
             nev = fuel in ("bev", "phev")
             plate = codes.plate_number(b, nev) if rnd() < 0.98 else None
             since = min(created + rng.randrange(0, 86400 * 400), SPAN - 86400)
+            vin = codes.vin_number(rng, vehicle_id - 1, wmi, year)
             buf["vehicle"].append((
-                vehicle_id, codes.vin_number(rng, vehicle_id - 1, wmi, year), plate, make,
+                vehicle_id, vin, plate, keys.plate_key(plate), keys.vin_reversed(vin), make,
                 model, year, rng.choice(COLOURS), "", fuel, pid,
                 rng.randrange(1000, 200_000), "{}", "", 1, branch_ids[b], _ts(since),
                 _ts(since)))

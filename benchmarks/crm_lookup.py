@@ -13,6 +13,12 @@ few warm-up calls with other values:
   (``138 0013 8000``, ``138-0013-8000``, ``13800138000``, ``+86 138 0013 8000``), by a number
   nobody has, by plate (as stored, with a middle dot ``粤B·12345``, lower case), by VIN (as
   stored, lower case), and by name prefix: 1 and 2 Chinese characters, 3 English letters;
+- the same search box by what people remember (issue 10, target p95 < 50 ms): a phone's
+  last 4 digits, 7 digits from inside it, a plate without its province character (half of
+  them with O for 0 and I for 1, in lower case), a Chinese given name, an English family
+  name, the pinyin initials of a Chinese name, a VIN's last 6 characters; with ``--bare``,
+  each lookup/search probe is followed by its raw limit: the statements one call sends,
+  captured and run again bare through the driver on one open connection;
 - ``crm.services.lookup.by_phone()`` (the call-centre screen-pop), known and unknown numbers;
 - ``get_party()`` + ``crm.services.overview.overview()`` of the customers with 20 vehicles
   and 2,000 timeline entries (and of the heaviest customers, for information).
@@ -45,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crm_data import make_app, read_info  # noqa: E402
 
-TARGETS = {"lookup": 20.0, "by_phone": 20.0, "overview": 100.0}
+TARGETS = {"lookup": 20.0, "by_phone": 20.0, "overview": 100.0, "search": 50.0}
 
 
 class StatementCounter:
@@ -103,7 +109,20 @@ def probe_values(session: Any, n: int, seed: int) -> dict[str, list[Any]]:
     names = sample(Party, Party.name, 20 * n, Party.kind == "person")
     chinese = [x for x in names if "\u4e00" <= x[0] <= "\u9fff"]
     english = [x for x in names if x[0].isascii()]
+    from carebiz.crm.search_keys import name_initials
+
+    # issue 10: what people remember of a number, a plate, a name, a VIN
+    no_province = [p[1:] for p in plates]
+    confused = [p.replace("0", "O", 1).replace("1", "I", 1) for p in no_province]
     return {
+        "phone_tail": [p[-4:] for p in phones],
+        "phone_run": [p[5:12] for p in phones],  # 7 digits inside the national number
+        "plate_no_province": [(p, c.lower())[k % 2] for k, (p, c) in
+                              enumerate(zip(no_province, confused, strict=True))],
+        "name_part": [x[1:] for x in chinese[:n]],  # the given name
+        "name_part_en": [x.split()[-1] for x in english[:n]],
+        "pinyin": [name_initials(x) for x in chinese[:n]],
+        "vin6": [v[-6:] for v in vins],
         "phone": [typed_phone(p, k) for k, p in enumerate(phones)],
         "phone_unknown": unknown,
         "plate": [(p, p[:2] + "·" + p[2:], p.lower())[k % 3] for k, p in enumerate(plates)],
@@ -227,12 +246,40 @@ class Bench:
         self.slowest[(user_name, row["probe"])] = (fn, worst[1])
         print(_format_row(row), flush=True)
 
+    def run_bare(self, user_name: str, label: str, fn: Callable[[Any, Any, Any], Any],
+                 values: list[Any]) -> None:
+        """The raw limit of a probe: the very statements one service call sends (captured),
+        run again bare through the driver on one open connection, without the ORM, the
+        session or Python's ranking — what the database alone costs."""
+        user = self.users[user_name]
+        measured = values[self.warmup: self.warmup + self.probes] or values
+        samples: list[float] = []
+        with self.engine.connect() as conn:
+            for value in measured:
+                self.counter.capture = []
+                with self.ext.session_factory() as s:
+                    fn(s, user, value)
+                captured, self.counter.capture = self.counter.capture, None
+                start = time.perf_counter()
+                for statement, params in captured:
+                    conn.exec_driver_sql(statement, params).fetchall()
+                samples.append((time.perf_counter() - start) * 1000)
+            conn.rollback()
+        samples.sort()
+        row = {"user": user_name, "probe": "bare " + label, "n": len(samples),
+               "found": float("nan"), "results": float("nan"),
+               "p50": percentile(samples, 0.50), "p95": percentile(samples, 0.95),
+               "p99": percentile(samples, 0.99), "max": samples[-1],
+               "sql_mean": float("nan"), "sql_max": 0, "target": None}
+        self.results.append(row)
+        print(_format_row(row), flush=True)
+
     def plans(self, only_slow: bool) -> None:
         print("\nquery plans of the slowest call of each probe"
               + (" (probes near or over target only)" if only_slow else ""))
         dialect = self.engine.dialect.name
         for row in self.results:
-            if row["probe"].startswith("cold "):
+            if row["probe"].startswith(("cold ", "bare ")):
                 continue
             if only_slow and row["target"] and row["p95"] < row["target"] / 4:
                 continue
@@ -361,6 +408,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cold", type=int, default=0, metavar="N",
                         help="then N calls per probe (admin user) with the database's files "
                              "dropped from the OS page cache before each call")
+    parser.add_argument("--bare", action="store_true",
+                        help="after each lookup/search probe, its raw limit: the statements "
+                             "one call sends, run bare through the driver")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() after start-up, as a tuned worker would (full "
                              "collections over the app's ~100k start-up objects otherwise "
@@ -394,6 +444,13 @@ def main(argv: list[str] | None = None) -> None:
         ("lookup name zh 2 chars", call_lookup, "name_zh2"),
         ("lookup name en 3 letters", call_lookup, "name_en3"),
         ("lookup name (no match)", call_lookup, "name_none"),
+        ("search phone tail 4", call_lookup, "phone_tail"),
+        ("search phone run 7", call_lookup, "phone_run"),
+        ("search plate w/o province", call_lookup, "plate_no_province"),
+        ("search name part zh", call_lookup, "name_part"),
+        ("search name part en", call_lookup, "name_part_en"),
+        ("search pinyin initials", call_lookup, "pinyin"),
+        ("search VIN last 6", call_lookup, "vin6"),
         ("by_phone (screen-pop)", call_by_phone, "phone"),
         ("by_phone (unknown number)", call_by_phone, "phone_unknown"),
     ]
@@ -403,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
             if only and not any(label.startswith(o) for o in only):
                 continue
             bench.run(user_name, label, fn, v[key])
+            if args.bare and label.startswith(("search", "lookup")):
+                bench.run_bare(user_name, label, fn, v[key])
         if not only or any("overview".startswith(o) or o.startswith("overview") for o in only):
             ids = info["overview_party_ids"]
             if ids:

@@ -148,11 +148,16 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
             {"kind": "organization"}, {"branch_id": ids["B"]}, {"branch": ids["A"]},
             {"segment": "new"}, {"include_merged": "true", "q": "王伟"},
             {"include_merged": "1"}, {"custom.membership": "gold"},
-            {"custom.membership": "gold", "include_merged": "yes", "sort": "-name"}],
+            {"custom.membership": "gold", "include_merged": "yes", "sort": "-name"},
+            # what people remember (issue 10): a phone's tail and a run of its digits, the
+            # plate without its province, part of a name, pinyin initials, a VIN's end
+            {"q": "8000"}, {"q": "0013800"}, {"q": "B12345"}, {"q": "伟"}, {"q": "fang"},
+            {"q": "ww"}, {"q": ids["vin"][-6:]}],
         "crm.vehicles": [
             {"make": "byd"}, {"fuel_type": "bev"}, {"fuel": "phev"}, {"q": "Han"},
             {"vin": ids["vin"][-6:]}, {"plate": "粤b·12345"}, {"owner_id": ids["wang"]},
-            {"branch_id": ids["B"], "sort": "-year"}],
+            {"branch_id": ids["B"], "sort": "-year"}, {"q": "B12345"},
+            {"q": ids["vin"][-6:]}],
         "admin.users": [{"q": "sa"}, {"role": "salesperson"}, {"status": "active"}],
         "admin.branches": [{"q": "branch"}, {"status": "inactive"}],
         "admin.audit": [{"entity_type": "party"}, {"entity_id": str(ids["wang"])},

@@ -69,7 +69,7 @@ def test_0011_plate_only_vehicles_and_the_new_permissions(make_app):
     from carebiz.models import Branch
 
     app = make_app(schema=False, CAREBIZ_PLUGINS="none")
-    migrate.upgrade(app, "core_0009_pending_merges")
+    migrate.upgrade(app, "core_0010_search")
     engine = app.extensions["carebiz"].engine
     with engine.begin() as conn:
         for name in ("admin", "salesperson", "read_only", "cashier"):  # cashier: a custom role
@@ -101,14 +101,14 @@ def test_0011_plate_only_vehicles_and_the_new_permissions(make_app):
     def downgrade() -> None:
         with engine.begin() as conn:
             command.downgrade(migrate.alembic_config(app, "core", conn),
-                              "core_0009_pending_merges")
+                              "core_0010_search")
 
     with pytest.raises(RuntimeError, match="2 vehicles have no VIN"):
         downgrade()
     with engine.begin() as conn:
         conn.execute(text("UPDATE vehicle SET vin = 'V' || id"))
     downgrade()
-    assert migrate.current(app) == {"core": ("core_0009_pending_merges",)}
+    assert migrate.current(app) == {"core": ("core_0010_search",)}
     columns = {c["name"]: c for c in inspect(engine).get_columns("vehicle")}
     assert columns["vin"]["nullable"] is False
     with engine.connect() as conn:

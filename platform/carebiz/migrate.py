@@ -29,9 +29,15 @@ def differences(app: Flask, plugin: str) -> list[Any]:
     ext = app.extensions["carebiz"]
     own = {t for t, owner in ext.table_owner.items() if owner == plugin}
 
+    dialect = ext.engine.dialect.name
+
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table":
             return name in own
+        # an index a model declares for one database only (``Index(...).ddl_if(dialect=)``)
+        ddl_if = getattr(obj, "_ddl_if", None)
+        if not reflected and ddl_if is not None and ddl_if.dialect not in (None, dialect):
+            return False
         table = getattr(obj, "table", None)
         return table is None or table.name in own
 

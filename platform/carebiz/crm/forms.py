@@ -52,7 +52,11 @@ FIELD_TYPE_LABELS = {"text": _l("Text"), "number": lazy_pgettext("field type", "
 ENTITY_LABELS = {"party": _l("Customers"), "vehicle": _l("Vehicles")}
 STATUS_LABELS = {"open": _l("Open"), "done": _l("Done"), "cancelled": _l("Cancelled")}
 REASON_LABELS = {"phone": _l("phone"), "vin": _l("VIN"), "plate": _l("plate"),
-                 "email": _l("e-mail"), "id_number": _l("ID number"), "name": _l("name")}
+                 "email": _l("e-mail"), "id_number": _l("ID number"), "name": _l("name"),
+                 # partial matches (issue 10)
+                 "phone_tail": _l("last digits of the phone"),
+                 "phone_part": _l("digits of the phone"), "vin_tail": _l("end of the VIN"),
+                 "name_part": _l("part of the name"), "name_initials": _l("pinyin initials")}
 
 #: timeline kinds people record by hand; plugins' kinds come from their documents
 MANUAL_KINDS = ("call", "visit", "message", "note", "task", "return_visit")

@@ -64,8 +64,9 @@ def _having(stmt: Select[Any], party_id: Any, condition: Any) -> Select[Any]:
 
 
 def _search_customers(session: Session, user: Any, stmt: Select[Any], q: str) -> Searched:
-    """Any identifier (phone in any format, plate, VIN, e-mail, ID number) or a name
-    prefix. The lookup service's hits come first, best first; the name prefix also finds
+    """Any identifier (phone in any format or its tail, plate with or without its province,
+    VIN or its end, e-mail, ID number), any part of a name or its pinyin initials. The lookup
+    service's hits come first, best first; the name prefix also finds
     what the lookup leaves out (beyond its limit, or merged records when they are listed)."""
     from carebiz.crm.services.parties import name_key, name_prefix
 
@@ -168,8 +169,9 @@ def page_details(session: Session, ids: list[int]) -> dict[int, dict[str, list[s
 
 
 def _search_vehicles(session: Session, user: Any, stmt: Select[Any], q: str) -> Searched:
-    """The end of a VIN, a plate (its start), a make or a model."""
-    clause = lookup_service.vehicle_filter(q)
+    """The end of a VIN, part of a plate (or the plate without its province character), a
+    make or a model."""
+    clause = lookup_service.vehicle_filter(q, session.get_bind().dialect.name)
     return Searched(stmt if clause is None else stmt.where(clause))
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Date,
     ForeignKey,
@@ -20,10 +21,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from carebiz.crm import search_keys
 from carebiz.db import Base, BranchOwned, TimestampMixin, Versioned, utcnow
 
 PERSON, ORGANIZATION = "person", "organization"
@@ -44,6 +47,8 @@ class Party(Versioned, BranchOwned, TimestampMixin, Base):
         Index("ix_party_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
         # the query service's date conditions ("created in the last 30 days")
         Index("ix_party_created_at", "created_at"),
+        Index("ix_party_name_initials", "name_initials",
+              postgresql_ops={"name_initials": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,6 +56,8 @@ class Party(Versioned, BranchOwned, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     #: case-folded name without spaces, for prefix search (an index serves LIKE 'abc%')
     name_key: Mapped[str] = mapped_column(String(200))
+    #: pinyin initials of a Chinese name ('王建国' → 'wjg'), for prefix search; None otherwise
+    name_initials: Mapped[str | None] = mapped_column(String(40))
     gender: Mapped[str | None] = mapped_column(String(8))
     birthday: Mapped[dt.date | None] = mapped_column(Date)
     id_kind: Mapped[str | None] = mapped_column(String(16))
@@ -81,6 +88,21 @@ class Party(Versioned, BranchOwned, TimestampMixin, Base):
         back_populates="party", cascade="all, delete-orphan", lazy="selectin")
     tag_rows: Mapped[list[PartyTag]] = relationship(
         back_populates="party", cascade="all, delete-orphan", lazy="selectin")
+    #: the later parts of the name ('thomas' of 'Ava Thomas', '建国' of '王建国'), kept by
+    #: :meth:`_keys_of_name`; never loaded with the party
+    name_parts: Mapped[list[PartyNamePart]] = relationship(
+        cascade="all, delete-orphan", lazy="select", passive_deletes=True)
+
+    @validates("name")
+    def _keys_of_name(self, _key: str, name: str) -> str:
+        """Every write of a name — the services, an import, a plugin, the demo — keeps its
+        search keys with it: the name key, the pinyin initials and the name's parts."""
+        if name != self.name or self.name_key is None:
+            self.name_key = search_keys.name_key(name)
+            self.name_initials = search_keys.name_initials(name)
+            self.name_parts = [PartyNamePart(key=k[:200])
+                               for k in search_keys.name_parts(name)]
+        return name
 
     @property
     def roles(self) -> list[str]:
@@ -102,16 +124,79 @@ class Party(Versioned, BranchOwned, TimestampMixin, Base):
         return f"<Party {self.id} {self.name}>"
 
 
+class PartyNamePart(Base):
+    """A later part of a customer's name (see :func:`search_keys.name_parts`): a search
+    for 'Thomas' or '建国' is a prefix range of this table's index, on any database."""
+
+    __tablename__ = "party_name_part"
+    __table_args__ = (Index("ix_party_name_part_key", "key",
+                            postgresql_ops={"key": "text_pattern_ops"}),)
+
+    party_id: Mapped[int] = mapped_column(ForeignKey("party.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
 class PartyPhone(Base):
     __tablename__ = "party_phone"
+    __table_args__ = (
+        # a number's tail (尾号) is a prefix of its reversed digits
+        Index("ix_party_phone_digits_rev", "digits_rev",
+              postgresql_ops={"digits_rev": "text_pattern_ops"}),
+        # any run of digits inside the number: trigrams (PostgreSQL; SQLite has an FTS5
+        # trigram table instead, see PHONE_TRIGRAMS below)
+        Index("ix_party_phone_e164_trgm", "e164", postgresql_using="gin",
+              postgresql_ops={"e164": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     party_id: Mapped[int] = mapped_column(ForeignKey("party.id", ondelete="CASCADE"), index=True)
     e164: Mapped[str] = mapped_column(String(20), index=True)
+    #: the number's digits last first, kept by :meth:`_keys_of_number`
+    digits_rev: Mapped[str | None] = mapped_column(String(20))
     label: Mapped[str] = mapped_column(String(20), default="")  # mobile, work, home …
     position: Mapped[int] = mapped_column(default=0)
 
     party: Mapped[Party] = relationship(back_populates="phones")
+
+    @validates("e164")
+    def _keys_of_number(self, _key: str, e164: str) -> str:
+        self.digits_rev = search_keys.digits_reversed(e164)
+        return e164
+
+
+#: SQLite's index of runs of digits inside phone numbers: an FTS5 table with the trigram
+#: tokenizer over ``party_phone.e164`` (external content: it stores only the index), kept
+#: in step by triggers, so every write to ``party_phone`` — whatever path — updates it.
+#: PostgreSQL gets the ``pg_trgm`` GIN index ``ix_party_phone_e164_trgm`` instead.
+PHONE_TRIGRAMS = "party_phone_trgm"
+SQLITE_PHONE_TRIGRAM_DDL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {PHONE_TRIGRAMS} USING fts5(e164, "
+    "content='party_phone', content_rowid='id', tokenize='trigram')",
+    f"CREATE TRIGGER IF NOT EXISTS {PHONE_TRIGRAMS}_ai AFTER INSERT ON party_phone BEGIN "
+    f"INSERT INTO {PHONE_TRIGRAMS}(rowid, e164) VALUES (new.id, new.e164); END",
+    f"CREATE TRIGGER IF NOT EXISTS {PHONE_TRIGRAMS}_ad AFTER DELETE ON party_phone BEGIN "
+    f"INSERT INTO {PHONE_TRIGRAMS}({PHONE_TRIGRAMS}, rowid, e164) "
+    "VALUES ('delete', old.id, old.e164); END",
+    f"CREATE TRIGGER IF NOT EXISTS {PHONE_TRIGRAMS}_au AFTER UPDATE OF e164 ON party_phone "
+    f"BEGIN INSERT INTO {PHONE_TRIGRAMS}({PHONE_TRIGRAMS}, rowid, e164) "
+    "VALUES ('delete', old.id, old.e164); "
+    f"INSERT INTO {PHONE_TRIGRAMS}(rowid, e164) VALUES (new.id, new.e164); END",
+)
+SQLITE_PHONE_TRIGRAM_DROP = (
+    f"DROP TRIGGER IF EXISTS {PHONE_TRIGRAMS}_au", f"DROP TRIGGER IF EXISTS {PHONE_TRIGRAMS}_ad",
+    f"DROP TRIGGER IF EXISTS {PHONE_TRIGRAMS}_ai", f"DROP TABLE IF EXISTS {PHONE_TRIGRAMS}")
+#: the extension the trigram index needs (the migration creates it when it may)
+PG_TRIGRAM_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
+
+event.listen(PartyPhone.__table__, "before_create",
+             DDL(PG_TRIGRAM_EXTENSION).execute_if(dialect="postgresql"))
+for _statement in SQLITE_PHONE_TRIGRAM_DDL:
+    event.listen(PartyPhone.__table__, "after_create",
+                 DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in SQLITE_PHONE_TRIGRAM_DROP:
+    event.listen(PartyPhone.__table__, "before_drop",
+                 DDL(_statement).execute_if(dialect="sqlite"))
 
 
 class PartyEmail(Base):
@@ -174,11 +259,17 @@ class Vehicle(Versioned, BranchOwned, TimestampMixin, Base):
     __table_args__ = (
         # the query service's common vehicle filters: energy type, make, model year
         Index("ix_vehicle_fuel_make_year", "fuel_type", "make", "year"),
+        Index("ix_vehicle_vin_rev", "vin_rev", postgresql_ops={"vin_rev": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     vin: Mapped[str | None] = mapped_column(String(17), unique=True)
     plate: Mapped[str | None] = mapped_column(String(16), index=True)
+    #: the plate without its province character, O read as 0 and I as 1 (kept by
+    #: :meth:`_keys_of_plate`): 'A4W9XT' finds 沪A4W9XT
+    plate_key: Mapped[str | None] = mapped_column(String(16), index=True)
+    #: the VIN last character first: its last 6 characters are an index prefix
+    vin_rev: Mapped[str | None] = mapped_column(String(17))
     make: Mapped[str] = mapped_column(String(60), default="")
     model: Mapped[str] = mapped_column(String(80), default="")
     year: Mapped[int | None]
@@ -192,6 +283,16 @@ class Vehicle(Versioned, BranchOwned, TimestampMixin, Base):
     notes: Mapped[str] = mapped_column(Text, default="")
 
     owner: Mapped[Party | None] = relationship(lazy="joined")
+
+    @validates("plate")
+    def _keys_of_plate(self, _key: str, plate: str | None) -> str | None:
+        self.plate_key = search_keys.plate_key(plate)
+        return plate
+
+    @validates("vin")
+    def _keys_of_vin(self, _key: str, vin: str) -> str:
+        self.vin_rev = search_keys.vin_reversed(vin)
+        return vin
 
     def __repr__(self) -> str:
         return f"<Vehicle {self.vin or self.plate}>"
@@ -362,6 +463,7 @@ class RecentView(Base):
     viewed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-CRM_MODELS: list[type] = [Party, PartyPhone, PartyEmail, PartyRole, PartyTag, ContactLink,
+CRM_MODELS: list[type] = [Party, PartyNamePart, PartyPhone, PartyEmail, PartyRole, PartyTag,
+                          ContactLink,
                           Vehicle, VehicleOwnership, OdometerReading, TimelineEntry,
                           CustomField, RevenueEvent, PartyValue, RecentView]

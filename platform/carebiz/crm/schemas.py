@@ -479,8 +479,15 @@ class LookupItemSchema(Schema):
 
     customer = fields.Nested(CustomerSchema)
     score = fields.Integer(metadata={"description": "With q: 100 phone, 95 VIN, 90 plate, "
-                                                    "e-mail or ID, 70 name, 50 name prefix."})
-    reasons = fields.List(fields.String(), metadata={"description": "With q: what matched."})
+                                                    "e-mail or ID, 85 plate without its "
+                                                    "province, 70 name; partial: 65 VIN end, "
+                                                    "60 phone's last digits, 55 digits inside "
+                                                    "the phone, 50 name prefix, 45 later part "
+                                                    "of the name, 40 pinyin initials."})
+    reasons = fields.List(fields.String(), metadata={
+        "description": "With q: what matched (phone, vin, plate, email, id_number, name, "
+                       "vin_tail, phone_tail, phone_part, name_part, name_initials, or a "
+                       "plugin's reason)."})
     sections = fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={
         "description": "With phone: each switched-on subsystem's summary."})
     open_items = fields.Integer(metadata={"description": "With phone: open follow-ups."})

@@ -3,20 +3,42 @@ format), plate, VIN, e-mail, ID number, or an identifier a plugin knows, ranked.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, literal_column, or_, select, table
 from sqlalchemy.orm import Session
 
+from carebiz.crm import search_keys as keys
 from carebiz.crm import validation as v
-from carebiz.crm.models import Party, PartyEmail, PartyPhone, Vehicle
+from carebiz.crm.models import (
+    PHONE_TRIGRAMS,
+    Party,
+    PartyEmail,
+    PartyNamePart,
+    PartyPhone,
+    Vehicle,
+)
 from carebiz.crm.services.common import host_of, setting
 from carebiz.crm.services.parties import name_key, search_names
 from carebiz.security.rows import visible
 
+# exact matches: the whole identifier
 EXACT_PHONE, EXACT_VIN, EXACT_PLATE, EXACT_ID, EXACT_EMAIL = 100, 95, 90, 90, 90
-EXACT_NAME, NAME_PREFIX = 70, 50
+#: the plate without its province character, or with O/0 and I/1 mixed up
+PLATE_KEY = 85
+EXACT_NAME = 70
+# partial matches: every one ranks below every exact one
+VIN_TAIL, PHONE_TAIL, PHONE_RUN = 65, 60, 55
+NAME_PREFIX, NAME_PART, NAME_INITIALS = 50, 45, 40
+
+#: what a typed phone number (or part of one) may hold besides digits
+_PHONE_TYPED = re.compile(r"[\d\s\-+().]+")
+#: a VIN or its tail: no I, O or Q
+_VIN_PART = re.compile(rf"[A-HJ-NPR-Z0-9]{{{keys.VIN_TAIL_MIN},16}}")
+_INITIALS = re.compile(r"[a-z]{2,10}")
 
 
 @dataclass
@@ -26,13 +48,50 @@ class Hit:
     reasons: list[str] = field(default_factory=list)
 
 
+def starts_with(column: Any, prefix: str, dialect: str) -> Any:
+    """``column`` starts with ``prefix``, in a way each database serves from its index
+    (GLOB on SQLite, whose LIKE ignores case and so no index; LIKE on PostgreSQL, whose
+    indexes here use text_pattern_ops)."""
+    if dialect == "sqlite":
+        escaped = "".join(f"[{c}]" if c in "*?[" else c for c in prefix)
+        return column.op("GLOB")(escaped + "*")
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(escaped + "%", escape="\\")
+
+
+def phone_run(digits: str, dialect: str) -> Any:
+    """Phones holding the run of ``digits`` anywhere: PostgreSQL's trigram index serves
+    ``LIKE '%…%'``; on SQLite the FTS5 trigram table gives the phones' ids."""
+    if dialect == "sqlite":
+        trigrams = table(PHONE_TRIGRAMS, literal_column("rowid"))
+        return PartyPhone.id.in_(
+            select(literal_column("rowid")).select_from(trigrams)
+            .where(literal_column(PHONE_TRIGRAMS).op("MATCH")(f'"{digits}"')))
+    return PartyPhone.e164.contains(digits, autoescape=True)
+
+
 def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit]:
-    """Ranked parties the user may see. Each kind of identifier is one indexed equality, so
-    the cost does not grow with the number of customers."""
-    query = (query or "").strip()
+    """Ranked parties the user may see: exact matches before partial ones, then customers
+    of the user's own branches, then by name and id. Each kind of match is one index range,
+    so the cost does not grow with the number of customers:
+
+    - exact: phone in any format, VIN, plate, e-mail, ID number, a plugin's identifier, name;
+    - the plate without its province character, O/0 and I/1 folded (``A4W9XT``);
+    - partial: the last 6+ characters of a VIN, the last 4+ digits of a phone (尾号), any
+      run of 7+ digits of a phone, the start of a name, the start of any later part of a
+      name (``Thomas`` of Ava Thomas, ``建国`` of 王建国), pinyin initials (``wjg``).
+
+    Partial candidates are read with the row filter and a limit in SQL (a branch-limited
+    user still gets a full page); for a user who sees other branches too, the own
+    branches' candidates are read first so they are not crowded out by the limit."""
+    query = unicodedata.normalize("NFKC", (query or "").strip())
     if not query:
         return []
+    dialect = session.get_bind().dialect.name
     found: dict[int, tuple[int, list[str]]] = {}
+    own = set(getattr(user, "branch_ids", None) or ())
+    sees_others = bool(getattr(user, "all_branches", False)
+                       or getattr(user, "is_superuser", False))
 
     def add(party_ids: Any, score: int, reason: str) -> None:
         for pid in party_ids:
@@ -41,18 +100,47 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
             best, reasons = found.get(pid, (0, []))
             found[pid] = (max(best, score), reasons + [reason])
 
+    def partial(stmt: Select[Any], score: int, reason: str, key: Any = None) -> None:
+        """Candidates of a partial match, ordered by the indexed ``key`` when there is one:
+        the order is stable, and it keeps PostgreSQL on the index under LIMIT (measured at a
+        million phones: without it, the planner misjudged how many numbers end in 4 given
+        digits and scanned the table, 45-150 ms instead of 0.1 ms)."""
+        stmt = visible(stmt.where(Party.active.is_(True)), Party, user)
+        if key is not None:
+            stmt = stmt.order_by(key)
+        if own and sees_others:
+            add(session.scalars(stmt.where(Party.branch_id.in_(sorted(own))).limit(limit)),
+                score, reason)
+        add(session.scalars(stmt.limit(limit)), score, reason)
+
     phone = v.phone_search_key(query, setting(session, "crm.phone_region"))
     if phone:
         add(session.scalars(select(PartyPhone.party_id).where(PartyPhone.e164 == phone)),
             EXACT_PHONE, "phone")
+    # parts of a number: only when the query is not a whole number already
+    digits = keys.phone_digits(query) if _PHONE_TYPED.fullmatch(query) else ""
+    by_phone_part = select(Party.id).join(PartyPhone, PartyPhone.party_id == Party.id)
+    if not phone and len(digits) >= keys.PHONE_TAIL_MIN:
+        partial(by_phone_part.where(starts_with(PartyPhone.digits_rev, digits[::-1], dialect)),
+                PHONE_TAIL, "phone_tail", PartyPhone.digits_rev)
+    if not phone and len(digits) >= keys.PHONE_RUN_MIN:
+        partial(by_phone_part.where(phone_run(digits, dialect)), PHONE_RUN, "phone_part")
     vin = v.vin_search_key(query)
     if vin and len(vin) == 17:
         add(session.scalars(select(Vehicle.owner_id).where(Vehicle.vin == vin)),
             EXACT_VIN, "vin")
+    elif _VIN_PART.fullmatch(vin):
+        partial(select(Party.id).join(Vehicle, Vehicle.owner_id == Party.id)
+                .where(starts_with(Vehicle.vin_rev, vin[::-1], dialect)), VIN_TAIL, "vin_tail",
+                Vehicle.vin_rev)
     plate = v.plate_search_key(query)
     if plate and 5 <= len(plate) <= 10:
         add(session.scalars(select(Vehicle.owner_id).where(Vehicle.plate == plate)),
             EXACT_PLATE, "plate")
+    plate_key = keys.plate_key(query)
+    if plate_key and 5 <= len(plate_key) <= 9 and plate_key.isalnum():
+        partial(select(Party.id).join(Vehicle, Vehicle.owner_id == Party.id)
+                .where(Vehicle.plate_key == plate_key), PLATE_KEY, "plate")
     if "@" in query:
         add(session.scalars(select(PartyEmail.party_id)
                             .where(PartyEmail.email == query.lower())), EXACT_EMAIL, "email")
@@ -71,12 +159,20 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
                             .limit(limit)), EXACT_NAME, "name")
         add(session.scalars(visible(search_names(mine, session, query), Party, user)
                             .limit(limit)), NAME_PREFIX, "name")
+        if not digits and (len(key) >= 2 or keys.is_cjk(key[0])):
+            partial(select(Party.id).join(PartyNamePart, PartyNamePart.party_id == Party.id)
+                    .where(starts_with(PartyNamePart.key, key[:200], dialect)),
+                    NAME_PART, "name_part", PartyNamePart.key)
+        if _INITIALS.fullmatch(key):
+            partial(select(Party.id).where(starts_with(Party.name_initials, key, dialect)),
+                    NAME_INITIALS, "name_initials", Party.name_initials)
     if not found:
         return []
     # rank on light rows, then load whole records (with their phones …) for the page only
-    rows = session.execute(visible(select(Party.id, Party.name_key).where(
+    rows = session.execute(visible(select(Party.id, Party.name_key, Party.branch_id).where(
         Party.id.in_(list(found)), Party.active.is_(True)), Party, user)).all()
-    ids = [r.id for r in sorted(rows, key=lambda r: (-found[r.id][0], r.name_key, r.id))][:limit]
+    ids = [r.id for r in sorted(rows, key=lambda r: (-found[r.id][0], r.branch_id not in own,
+                                                     r.name_key, r.id))][:limit]
     parties = {p.id: p for p in session.scalars(select(Party).where(Party.id.in_(ids)))}
     return [Hit(parties[i], found[i][0], sorted(set(found[i][1]))) for i in ids]
 
@@ -100,10 +196,16 @@ def count_customers(session: Session, user: Any) -> int:
 # --- finding vehicles by VIN, plate or model ------------------------------------------------
 
 
-def vehicle_filter(query: str) -> Any:
+def vin_tail(vin: str, dialect: str) -> Any:
+    """Vehicles whose VIN ends with ``vin`` (a prefix of the reversed VIN: indexed)."""
+    return starts_with(Vehicle.vin_rev, vin[::-1], dialect)
+
+
+def vehicle_filter(query: str, dialect: str = "postgresql") -> Any:
     """A WHERE clause for vehicles matching a typed query: the end of a VIN (people read out
-    the last 6 or 8 characters), part of a plate in any spelling (粤B·12345), or part of the
-    make or model. None for an empty query."""
+    the last 6 or 8 characters), part of a plate in any spelling (粤B·12345), the plate
+    without its province character or with O/0 and I/1 mixed up, or part of the make or
+    model. None for an empty query."""
     query = (query or "").strip()
     if not query:
         return None
@@ -113,27 +215,35 @@ def vehicle_filter(query: str) -> Any:
     if len(vin) == 17:
         clauses.append(Vehicle.vin == vin)
     elif len(vin) >= 4:
-        clauses.append(Vehicle.vin.endswith(vin, autoescape=True))
+        clauses.append(vin_tail(vin, dialect))
     plate = v.plate_search_key(query)
     if len(plate) >= 2:
         clauses.append(Vehicle.plate.contains(plate, autoescape=True))
+    key = keys.plate_key(query)
+    if key and 5 <= len(key) <= 9:
+        clauses.append(Vehicle.plate_key == key)
     return or_(*clauses)
 
 
 def find_vehicles(session: Session, user: Any, query: str, limit: int = 20) -> list[Vehicle]:
-    """Vehicles the user may see whose VIN or plate is the query (or whose VIN ends with it),
-    for the search page: a plate or VIN leads to the car even when it has no owner."""
+    """Vehicles the user may see whose VIN or plate is the query (or whose VIN ends with it,
+    or whose plate is it without the province character), for the search page: a plate or
+    VIN leads to the car even when it has no owner."""
     vin = v.vin_search_key(query)
     plate = v.plate_search_key(query)
     if len(vin) < 6 and len(plate) < 5:
         return []
+    dialect = session.get_bind().dialect.name
     clauses = []
     if len(vin) == 17:
         clauses.append(Vehicle.vin == vin)
     elif len(vin) >= 6:
-        clauses.append(Vehicle.vin.endswith(vin, autoescape=True))
+        clauses.append(vin_tail(vin, dialect))
     if 5 <= len(plate) <= 10:
         clauses.append(Vehicle.plate == plate)
+    key = keys.plate_key(query)
+    if key and 5 <= len(key) <= 9:
+        clauses.append(Vehicle.plate_key == key)
     stmt = select(Vehicle).where(or_(*clauses)).order_by(Vehicle.vin).limit(limit)
     return list(session.scalars(visible(stmt, Vehicle, user)))
 

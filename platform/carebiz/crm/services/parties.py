@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +28,7 @@ from carebiz.crm.models import (
     PartyTag,
     Vehicle,
 )
+from carebiz.crm.search_keys import name_key
 from carebiz.crm.services.common import clean_branch_and_custom, host_of, setting
 from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
@@ -56,12 +56,6 @@ TEXT_FIELDS = {"name": 200, "source": 40, "province": 60, "city": 60, "district"
 FIELDS = ("kind", "name", "phones", "emails", "roles", "tags", "branch_id", "gender",
           "birthday", "id_kind", "id_number", "source", "province", "city", "district",
           "street", "postal_code", "do_not_contact", "preferred_channel", "notes", "custom")
-
-
-def name_key(name: str) -> str:
-    """Case-folded, width-normalised, without spaces: 'Wang  Wei' and 'wangwei' and
-    full-width 'ＷＡＮＧ' share a key, so prefix search forgives typing habits."""
-    return "".join(unicodedata.normalize("NFKC", name or "").casefold().split())
 
 
 #: how a customer the reader may not see is named wherever another record points to them

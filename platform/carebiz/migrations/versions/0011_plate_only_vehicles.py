@@ -1,7 +1,7 @@
 """plate-only vehicles (VIN may be empty) and the data.export / api.tokens permissions
 
 Revision ID: core_0011_plate_only_vehicles
-Revises: core_0009_pending_merges
+Revises: core_0010_search
 Create Date: 2026-12-02 05:00:00.000000
 
 Two changes of issue 10:
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 
 revision = 'core_0011_plate_only_vehicles'
-down_revision = 'core_0009_pending_merges'
+down_revision = 'core_0010_search'
 branch_labels = None
 depends_on = None
 
