@@ -14,7 +14,8 @@ from carebiz.plugins.manifest import CORE
 
 #: what each default plugin may register: its own feature's names only
 FEATURE_PREFIXES = {
-    "carebiz.kernel.plugin": ("admin.", "audit.", "team.", "core.company_name",
+    "carebiz.kernel.plugin": ("admin.", "audit.", "team.", "data.export", "api.tokens",
+                              "core.company_name",
                               "core.jobs_keep_days", "core.purge_jobs"),
     "carebiz.export.plugin": ("core.export", "csv"),
     "carebiz.crm.plugin": ("crm.",),

@@ -24,7 +24,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship, validates
 
 from carebiz.crm import search_keys
 from carebiz.db import Base, BranchOwned, TimestampMixin, Versioned, utcnow
@@ -100,8 +100,13 @@ class Party(Versioned, BranchOwned, TimestampMixin, Base):
         if name != self.name or self.name_key is None:
             self.name_key = search_keys.name_key(name)
             self.name_initials = search_keys.name_initials(name)
-            self.name_parts = [PartyNamePart(key=k[:200])
-                               for k in search_keys.name_parts(name)]
+            parts = [PartyNamePart(key=k[:200]) for k in search_keys.name_parts(name)]
+            session = object_session(self)
+            if session is None:
+                self.name_parts = parts
+            else:  # loading the old parts must not flush the half-made change (two versions)
+                with session.no_autoflush:
+                    self.name_parts = parts
         return name
 
     @property
