@@ -17,9 +17,13 @@ from sqlalchemy import update
 from carebiz import hookimpl
 from carebiz.concurrency import bumped
 from carebiz.contributions import (
+    ExportTable,
     MenuItem,
+    Panel,
     Permission,
+    QuerySource,
     RecordPage,
+    Report,
     SettingSpec,
     TimelineKind,
 )
@@ -28,7 +32,9 @@ from carebiz.plugins import PluginManifest
 
 from . import __version__, api, views
 from . import models as sales_models
+from .lists import LISTS as SALES_LISTS
 from .services.choices import LISTS
+from .services.dashboard import QUERY_SOURCES
 
 if TYPE_CHECKING:
     import flask
@@ -140,3 +146,38 @@ def customer_merge(session: Session, keep: Party, remove: Party) -> None:
         if "customer_id" in model.__table__.c:
             session.execute(update(model).where(model.customer_id == remove.id)
                             .values(customer_id=keep.id, **bumped(model)))
+
+
+@hookimpl
+def query_sources() -> list[QuerySource]:
+    """Prospects, their points and models of interest, return visits: the dashboard's charts
+    and anyone's analyses read them through the core query service."""
+    return list(QUERY_SOURCES)
+
+
+@hookimpl
+def reports() -> list[Report]:
+    return [
+        Report("sales.won_by_month", _l("Deals won by month"), "sales_prospects",
+               where={"field": "status", "op": "eq", "value": "won"},
+               group_by=[{"field": "closed_at", "by": "month"}], chart="line", weight=300),
+        Report("sales.prospects_by_source", _l("Prospects by source"), "sales_prospects",
+               group_by=["source", "status"], chart="stacked", weight=301),
+    ]
+
+
+@hookimpl
+def export_tables() -> list[ExportTable]:
+    return [ExportTable.of_list(definition, weight=300 + i)
+            for i, definition in enumerate(SALES_LISTS)]
+
+
+@hookimpl
+def customer_panels(session: Session, customer: Party,
+                    user: User | AnonymousUserMixin) -> list[Panel]:
+    """The customer's prospects, open return visits and test drives, as ``user`` may see
+    them (read with the ``session`` handed over: the 360° page is built outside requests
+    too)."""
+    from .panel import customer_panel
+
+    return customer_panel(session, customer, user)

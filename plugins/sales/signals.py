@@ -17,6 +17,13 @@ prospect_registered = declare(
                "salesperson_id": "int or None", "source": "str",
                "new_customer": "bool: the customer was created for this prospect"})
 
+prospect_updated = declare(
+    "sales.prospect.updated",
+    "What was learnt about a prospect changed (source, salesperson, budget, interests …).",
+    sent_by="carebiz_plugins.sales.services.prospects.update_prospect",
+    arguments={"prospect_id": "int", "customer_id": "int",
+               "changes": "dict field -> new value"})
+
 prospect_status_changed = declare(
     "sales.prospect.status_changed",
     "A prospect moved from one status to another (approved, rejected, won, lost, reopened).",
@@ -32,6 +39,19 @@ return_visit_done = declare(
     arguments={"visit_id": "int", "prospect_id": "int", "customer_id": "int",
                "outcome": "str", "next_visit_id": "int or None"})
 
+showroom_visit_logged = declare(
+    "sales.showroom_visit.logged",
+    "A party walking into the showroom was logged.",
+    sent_by="carebiz_plugins.sales.services.showroom.log_visit",
+    arguments={"visit_id": "int", "branch_id": "int", "customer_id": "int or None"})
+
+test_drive_booked = declare(
+    "sales.test_drive.booked",
+    "A test drive was booked on a demo car.",
+    sent_by="carebiz_plugins.sales.services.test_drives.book_drive",
+    arguments={"test_drive_id": "int", "vehicle_id": "int", "customer_id": "int",
+               "starts_at": "datetime", "ends_at": "datetime"})
+
 test_drive_returned = declare(
     "sales.test_drive.returned",
     "A demo car came back from a test drive; its odometer reading is on the core vehicle.",
@@ -39,4 +59,5 @@ test_drive_returned = declare(
     arguments={"test_drive_id": "int", "vehicle_id": "int", "customer_id": "int",
                "odometer_in": "int", "distance_km": "int"})
 
-ALL = [prospect_registered, prospect_status_changed, return_visit_done, test_drive_returned]
+ALL = [prospect_registered, prospect_updated, prospect_status_changed, return_visit_done,
+       showroom_visit_logged, test_drive_booked, test_drive_returned]
