@@ -49,7 +49,8 @@ def log_visit(session: Session, data: dict[str, Any], *, user: Any) -> SalesShow
     left = _when(data.get("left_at"), "left_at", errors)
     if left is not None and left < arrived:
         errors["left_at"] = _("Not before the arrival.")
-    size = data.get("party_size") or 1
+    size = data.get("party_size")
+    size = 1 if size is None else size
     if not isinstance(size, int) or not 1 <= size <= 50:
         errors["party_size"] = _("From 1 to 50 people.")
     outcome = data.get("outcome") or "browsing"
