@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from carebiz.crm.models import Party
-    from carebiz.models import User
+    from carebiz.models import Branch, User
 
 manifest = PluginManifest(
     name="sales",
@@ -181,3 +181,11 @@ def customer_panels(session: Session, customer: Party,
     from .panel import customer_panel
 
     return customer_panel(session, customer, user)
+
+
+@hookimpl
+def demo_data(session: Session, branches: list[Branch], users: dict[str, User]) -> None:
+    """A showroom's month in the first demo branch (once; see :mod:`.demo`)."""
+    from .demo import load
+
+    load(session, branches, users)

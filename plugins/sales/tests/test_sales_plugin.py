@@ -26,3 +26,20 @@ def test_migrations_create_the_tables_and_match_the_models(
     assert migrate.current(app)["sales"] == ("sales_0001",)
     assert set(migrate.plugin_metadata(app, "sales").tables) >= SALES_TABLES
     assert migrate.differences(app, "sales") == []
+
+
+def test_demo_data_is_a_showroom_month_and_runs_twice(make_app: Callable[..., Flask]) -> None:
+    from sqlalchemy import func, select
+
+    from carebiz.demo import load_demo
+    from carebiz_plugins.sales.models import SalesProspect, SalesReturnVisit, SalesTestDrive
+
+    app = make_app(CAREBIZ_PLUGINS="sales")
+    load_demo(app)
+    load_demo(app)
+    with app.app_context(), app.extensions["carebiz"].session_factory() as session:
+        count = session.scalar(select(func.count(SalesProspect.id)))
+        statuses = set(session.scalars(select(SalesProspect.status)))
+        assert count == 40 and {"won", "lost", "consulting"} <= statuses
+        assert session.scalar(select(func.count(SalesReturnVisit.id))) > 10
+        assert session.scalar(select(func.count(SalesTestDrive.id))) == 2
