@@ -81,7 +81,7 @@ class ProspectForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    outcome = SelectField(_l("Outcome"), choices=[("won", _l("Won")), ("lost", _l("Lost"))])
+    outcome = SelectField(_l("Outcome"), choices=[("won", _l("Won")), ("lost", _l("Deal lost"))])
     lost_reason = SelectField(_l("Lost reason"), validators=[Optional()])
     version = HiddenField()
 

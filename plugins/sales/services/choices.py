@@ -21,7 +21,7 @@ from carebiz.toolkit import host
 SOURCES = {
     "walk_in": _l("Walk-in"), "phone": _l("Phone call"), "website": _l("Website"),
     "referral": _l("Referral"), "autohome": _l("Autohome"), "dongchedi": _l("Dongchedi"),
-    "event": _l("Event"), "wechat": _l("WeChat"),
+    "event": _l("Marketing event"), "wechat": _l("WeChat"),
 }
 POINTS_OF_INTEREST = {
     "price": _l("Price"), "fuel_economy": _l("Fuel economy"), "safety": _l("Safety"),

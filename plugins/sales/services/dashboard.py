@@ -50,7 +50,7 @@ _prospect_join = (SalesProspect, SalesProspect.id == SalesProspectInterest.prosp
 _model_join = (SalesProspect, SalesProspect.id == SalesProspectModel.prospect_id)
 
 PROSPECT_SOURCE = QuerySource("sales_prospects", _l("Prospects"), SalesProspect, (
-    QueryField("id", _l("Number"), "number"),
+    QueryField("id", _l("No."), "number"),
     QueryField("status", _l("Status"), "choice", choices=_status_choices),
     QueryField("source", _l("Source"), "text"),
     QueryField("industry", _l("Industry"), "text"),
@@ -81,7 +81,7 @@ MODEL_SOURCE = QuerySource("sales_prospect_models", _l("Prospects' models of int
 ), permission="sales.view", weight=302)
 
 VISIT_SOURCE = QuerySource("sales_return_visits", _l("Return visits"), SalesReturnVisit, (
-    QueryField("id", _l("Number"), "number"),
+    QueryField("id", _l("No."), "number"),
     QueryField("status", _l("Status"), "choice",
                choices=(("open", "open"), ("done", "done"), ("cancelled", "cancelled"))),
     QueryField("outcome", _l("Outcome"), "text"),

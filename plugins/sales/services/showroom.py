@@ -25,7 +25,7 @@ from ..models import SalesProspect, SalesShowroomVisit
 from .prospects import check_salesperson, pick_branch
 
 OUTCOMES = {"browsing": _l("Just looking"), "test_drive": _l("Test drive"),
-            "quotation": _l("Quotation"), "order": _l("Order"), "left": _l("Left")}
+            "quotation": _l("Quotation"), "order": _l("Placed an order"), "left": _l("Left")}
 
 
 def _when(value: Any, field: str, errors: dict[str, str]) -> dt.datetime | None:
