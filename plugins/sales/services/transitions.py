@@ -42,7 +42,7 @@ class Machine:
         step = self.actions.get(action)
         if step is None or status not in step[0]:
             raise IllegalTransition(
-                _("This %(what)s is %(status)s: it cannot be %(action)s. Possible now: "
+                _("This %(what)s is %(status)s: %(action)s is not possible. Possible now: "
                   "%(allowed)s.", what=self.name, status=status, action=action,
                   allowed=", ".join(self.allowed(status)) or _("nothing")),
                 {"status": _("Not possible from %(status)s.", status=status)},
