@@ -16,7 +16,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carebiz.db import Base, BranchOwned, TimestampMixin, UTCDateTime, Versioned, utcnow
@@ -170,6 +170,8 @@ class SalesShowroomVisit(BranchOwned, TimestampMixin, Base):
     salesperson_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
     arrived_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: the hour of arrival on the business's wall clock (0–23), for traffic by hour
+    arrived_hour: Mapped[int] = mapped_column(SmallInteger, default=0)
     left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     party_size: Mapped[int] = mapped_column(default=1)
     first_visit: Mapped[bool] = mapped_column(default=True)

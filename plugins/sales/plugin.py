@@ -24,6 +24,7 @@ from carebiz.contributions import (
     QuerySource,
     RecordPage,
     Report,
+    ReportParam,
     SettingSpec,
     TimelineKind,
 )
@@ -163,6 +164,19 @@ def reports() -> list[Report]:
                group_by=[{"field": "closed_at", "by": "month"}], chart="line", weight=300),
         Report("sales.prospects_by_source", _l("Prospects by source"), "sales_prospects",
                group_by=["source", "status"], chart="stacked", weight=301),
+        Report("sales.traffic_by_day", _l("Showroom traffic by day"), "sales_showroom_visits",
+               params=(ReportParam("days", _l("Days back"), "number", 30),),
+               where={"field": "arrived_at", "op": "last_days", "value": {"param": "days"}},
+               group_by=[{"field": "arrived_at", "by": "day"}], chart="line", weight=302),
+        Report("sales.traffic_by_hour", _l("Showroom traffic by hour"), "sales_showroom_visits",
+               params=(ReportParam("days", _l("Days back"), "number", 30),),
+               where={"field": "arrived_at", "op": "last_days", "value": {"param": "days"}},
+               group_by=["arrived_hour", "outcome"], chart="stacked", weight=303),
+        Report("sales.traffic_by_salesperson", _l("Showroom conversion by salesperson"),
+               "sales_showroom_visits",
+               params=(ReportParam("days", _l("Days back"), "number", 30),),
+               where={"field": "arrived_at", "op": "last_days", "value": {"param": "days"}},
+               group_by=["salesperson_id", "outcome"], chart="stacked", weight=304),
     ]
 
 

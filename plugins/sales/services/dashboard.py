@@ -91,7 +91,19 @@ VISIT_SOURCE = QuerySource("sales_return_visits", _l("Return visits"), SalesRetu
     QueryField("done_at", _l("Done"), "datetime"),
 ), permission="sales.view", weight=303)
 
-QUERY_SOURCES = (PROSPECT_SOURCE, POINT_SOURCE, MODEL_SOURCE, VISIT_SOURCE)
+_outcomes = tuple((k, k) for k in ("browsing", "test_drive", "quotation", "order", "left"))
+SHOWROOM_SOURCE = QuerySource("sales_showroom_visits", _l("Showroom traffic"),
+                              SalesShowroomVisit, (
+    QueryField("arrived_at", _l("Arrived"), "datetime"),
+    QueryField("arrived_hour", _l("Hour of arrival"), "number"),
+    QueryField("salesperson_id", _l("Salesperson"), "number"),
+    QueryField("party_size", _l("Party size"), "number"),
+    QueryField("first_visit", _l("First visit"), "bool"),
+    QueryField("outcome", _l("Outcome"), "choice", choices=_outcomes),
+    QueryField("branch_id", _l("Branch"), "number"),
+), permission="sales.view", weight=304)
+
+QUERY_SOURCES = (PROSPECT_SOURCE, POINT_SOURCE, MODEL_SOURCE, VISIT_SOURCE, SHOWROOM_SOURCE)
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:

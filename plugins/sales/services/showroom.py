@@ -79,7 +79,8 @@ def log_visit(session: Session, data: dict[str, Any], *, user: Any) -> SalesShow
     visit = SalesShowroomVisit(
         branch_id=branch.id, customer_id=customer_id,
         prospect_id=prospect.id if prospect else None, salesperson_id=salesperson,
-        arrived_at=arrived, left_at=left, party_size=size, first_visit=bool(first),
+        arrived_at=arrived, arrived_hour=arrived.astimezone(business_tz()).hour,
+        left_at=left, party_size=size, first_visit=bool(first),
         models=models, outcome=outcome, notes=str(data.get("notes") or "").strip())
     session.add(visit)
     session.flush()

@@ -195,3 +195,15 @@ def test_chinese_from_the_sales_catalog_without_changing_the_cores(
         assert gettext("Walk-in") == "自然到店"
         # a word the core translates keeps the core's Chinese on the core's pages
         assert gettext("Open") == "待处理" and gettext("Close") == "关闭"
+
+
+def test_showroom_traffic_reports_run_through_the_query_service(
+        app: Flask, seeded: dict[str, Any], api_client: Any) -> None:
+    sales = api_client("sales")
+    for hour_size in (1, 2, 3):
+        assert sales.post("/api/v1/sales/showroom-visits",
+                          json={"party_size": hour_size}).status_code == 201
+    by_hour = sales.get("/api/v1/reports/sales.traffic_by_hour").get_json()
+    assert sum(row["count"] for row in by_hour["rows"]) == 3
+    by_day = sales.get("/api/v1/reports/sales.traffic_by_day?days=7").get_json()
+    assert sum(row["count"] for row in by_day["rows"]) == 3

@@ -102,6 +102,7 @@ def upgrade() -> None:
     sa.Column('prospect_id', sa.Integer(), nullable=True),
     sa.Column('salesperson_id', sa.Integer(), nullable=True),
     sa.Column('arrived_at', carebiz.db.UTCDateTime(), nullable=False),
+    sa.Column('arrived_hour', sa.SmallInteger(), nullable=False),
     sa.Column('left_at', carebiz.db.UTCDateTime(), nullable=True),
     sa.Column('party_size', sa.Integer(), nullable=False),
     sa.Column('first_visit', sa.Boolean(), nullable=False),
