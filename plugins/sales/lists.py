@@ -158,7 +158,7 @@ PROSPECTS = ListDefinition(
            "status": SalesProspect.status},
     default_sort="-registered_at",
     export=ExportSpec(_l("Prospects"), lambda user: [
-        Column("id", _l("No."), NUMBER), Column("customer", _l("Customer")),
+        Column("id", _l("Id"), NUMBER), Column("customer", _l("Customer")),
         Column("status", _l("Status")), Column("source", _l("Source")),
         Column("points", _l("Points of interest")), Column("models", _l("Models of interest")),
         Column("registered_at", _l("Registered"), DATETIME),
@@ -214,7 +214,7 @@ RETURN_VISITS = ListDefinition(
     sorts={"due_at": SalesReturnVisit.due_at, "done_at": SalesReturnVisit.done_at},
     default_sort="due_at",
     export=ExportSpec(_l("Return visits"), lambda user: [
-        Column("id", _l("No."), NUMBER), Column("prospect_id", _l("Prospect"), NUMBER),
+        Column("id", _l("Id"), NUMBER), Column("prospect_id", _l("Prospect"), NUMBER),
         Column("customer", _l("Customer")), Column("due_at", _l("Due"), DATETIME),
         Column("status", _l("Status")), Column("overdue", _l("Overdue"), "bool"),
         Column("outcome", _l("Outcome")), Column("done_at", _l("Done"), DATETIME)],
@@ -253,7 +253,7 @@ SHOWROOM_VISITS = ListDefinition(
     sorts={"arrived_at": SalesShowroomVisit.arrived_at},
     default_sort="-arrived_at",
     export=ExportSpec(_l("Showroom traffic"), lambda user: [
-        Column("id", _l("No."), NUMBER), Column("customer", _l("Customer")),
+        Column("id", _l("Id"), NUMBER), Column("customer", _l("Customer")),
         Column("arrived_at", _l("Arrived"), DATETIME), Column("left_at", _l("Left"), DATETIME),
         Column("party_size", _l("Party size"), NUMBER),
         Column("first_visit", _l("First visit"), "bool"), Column("models", _l("Models")),
@@ -287,7 +287,7 @@ TEST_DRIVES = ListDefinition(
     sorts={"starts_at": SalesTestDrive.starts_at},
     default_sort="-starts_at",
     export=ExportSpec(_l("Test drives"), lambda user: [
-        Column("id", _l("No."), NUMBER), Column("customer", _l("Customer")),
+        Column("id", _l("Id"), NUMBER), Column("customer", _l("Customer")),
         Column("vehicle_id", _l("Vehicle"), NUMBER),
         Column("starts_at", _l("Starts"), DATETIME), Column("ends_at", _l("Ends"), DATETIME),
         Column("status", _l("Status")), Column("odometer_out", _l("Odometer out"), NUMBER),
