@@ -33,7 +33,7 @@ from carebiz.security import can
 from carebiz.security.rows import hidden_ids
 from carebiz.services import settings
 from carebiz.services.branches import default_branch_for, usable_branches
-from carebiz.toolkit import host
+from carebiz.toolkit import host, record_id
 
 from .. import signals
 from ..models import SalesProspect, SalesProspectInterest, SalesProspectModel
@@ -158,10 +158,8 @@ def check_salesperson(session: Session, user_id: Any, branch_id: int | None,
     """An active user who works in the prospect's branch, or None (unassigned)."""
     if user_id in (None, ""):
         return None
-    try:
-        person = session.get(User, int(user_id))
-    except (TypeError, ValueError):
-        person = None
+    wanted = record_id(user_id)
+    person = session.get(User, wanted) if wanted is not None else None
     if person is None or not person.active:
         errors["salesperson_id"] = _("No active user with this id.")
         return None
@@ -182,10 +180,8 @@ def pick_branch(session: Session, user: Any, branch_id: Any,
         if branch is None:
             errors["branch_id"] = _("Choose a branch.")
         return branch
-    try:
-        branch = usable.get(int(branch_id))
-    except (TypeError, ValueError):
-        branch = None
+    wanted = record_id(branch_id)
+    branch = usable.get(wanted) if wanted is not None else None
     if branch is None:
         errors["branch_id"] = _("Choose a branch you work in.")
     return branch

@@ -92,6 +92,15 @@ def schedule_visit(session: Session, prospect: SalesProspect, *, due_at: Any, us
     if errors:
         raise ValidationFailed(_("The return visit was not planned: %(fields)s.",
                                  fields=", ".join(sorted(errors))), errors)
+    if assignee_id is not None:
+        from .prospects import check_salesperson
+
+        assignee_id = check_salesperson(session, assignee_id, prospect.branch_id, errors)
+        if "salesperson_id" in errors:
+            errors["assignee_id"] = errors.pop("salesperson_id")
+    if errors:
+        raise ValidationFailed(_("The return visit was not planned: %(fields)s.",
+                                 fields=", ".join(sorted(errors))), errors)
     assignee = assignee_id or prospect.salesperson_id or getattr(user, "id", None)
     entry = add_entry(session, party_id=prospect.customer_id, kind="return_visit", user=user,
                       subject=_("Return visit (%(channel)s)", channel=str(CHANNELS[channel])),
@@ -137,8 +146,12 @@ def complete_visit(session: Session, visit: SalesReturnVisit, *, outcome: str, u
     if prospect is not None and (next_due_at or days is not None):
         due = next_due_at or now.astimezone(business_tz()) + dt.timedelta(days=days or 0)
         try:
-            next_visit = schedule_visit(session, prospect, due_at=due, user=user,
-                                        channel=visit.channel, assignee_id=visit.assignee_id)
+            try:
+                next_visit = schedule_visit(session, prospect, due_at=due, user=user,
+                                            channel=visit.channel, assignee_id=visit.assignee_id)
+            except ValidationFailed:  # the assignee left meanwhile: the prospect's salesperson
+                next_visit = schedule_visit(session, prospect, due_at=due, user=user,
+                                            channel=visit.channel)
         except Conflict:
             next_visit = None  # the prospect was closed meanwhile: nothing to plan
     visit.next_visit_id = next_visit.id if next_visit else None

@@ -218,6 +218,14 @@ def test_api_contract(app: Flask, seeded: dict[str, Any], api_client: Any) -> No
                         json={"notes": "x", "version": 1})
     assert stale.status_code == 409
     assert sales.get("/api/v1/sales/prospects?status=nonsense").status_code == 422
+    huge = sales.post("/api/v1/sales/prospects", json={**WALK_IN, "phone": "13900139009",
+                                                      "salesperson_id": 2**40,
+                                                      "branch_id": 2**40})
+    assert huge.status_code == 422
+    assert set(huge.get_json()["errors"]) >= {"branch_id"}
+    visit = sales.post("/api/v1/sales/return-visits", json={
+        "prospect_id": 2**40, "due_at": "2030-01-01T10:00:00+08:00"})
+    assert visit.status_code in (404, 422)
 
 
 def test_api_permissions_and_branches(app: Flask, seeded: dict[str, Any],
