@@ -49,9 +49,9 @@ def upgrade() -> None:
     with op.batch_alter_table('sales_prospect', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sales_prospect_branch_id'), ['branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sales_prospect_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index('ix_sales_prospect_registered', ['registered_at'], unique=False)
+        batch_op.create_index('ix_sales_prospect_registered', ['registered_at', 'branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sales_prospect_salesperson_id'), ['salesperson_id'], unique=False)
-        batch_op.create_index('ix_sales_prospect_status_closed', ['status', 'closed_at'], unique=False)
+        batch_op.create_index('ix_sales_prospect_status_closed', ['status', 'closed_at', 'branch_id'], unique=False)
 
     op.create_table('sales_demo_car',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -153,9 +153,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sales_return_visit_assignee_id'), ['assignee_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sales_return_visit_branch_id'), ['branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sales_return_visit_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index('ix_sales_return_visit_done', ['done_at'], unique=False)
+        batch_op.create_index('ix_sales_return_visit_done', ['done_at', 'branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sales_return_visit_prospect_id'), ['prospect_id'], unique=False)
-        batch_op.create_index('ix_sales_return_visit_status_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_sales_return_visit_status_due', ['status', 'due_at', 'branch_id'], unique=False)
 
     op.create_table('sales_test_drive',
     sa.Column('id', sa.Integer(), nullable=False),
