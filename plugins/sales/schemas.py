@@ -6,14 +6,36 @@ OpenAPI document."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields
-from marshmallow.validate import OneOf
+from marshmallow.validate import Length, OneOf, Range
 
 from carebiz.api.common import ListArgs, page_schema
+from carebiz.lists.definition import FALSE_WORDS, TRUE_WORDS
+from carebiz.toolkit import MAX_ID
 
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES
 from .services.prospects import STATUSES
 from .services.visits import CHANNELS, OUTCOMES
+
+
+def _qid(**kwargs: Any) -> fields.Integer:
+    """An id in the query string: 1 … MAX_ID, as the list filters read it."""
+    return fields.Integer(validate=Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _bid(**kwargs: Any) -> fields.Integer:
+    """An id in a JSON body."""
+    return fields.Integer(strict=True, validate=Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _yes_no() -> fields.String:
+    return fields.String(validate=OneOf((*TRUE_WORDS, *FALSE_WORDS)))
+
+
+def _text(limit: int) -> fields.String:
+    return fields.String(validate=Length(max=limit))
 
 
 class SalesProspectSchema(Schema):
@@ -86,20 +108,20 @@ class SalesProspectActionSchema(Schema):
 
 class SalesProspectListArgs(ListArgs):
     status = fields.String(validate=OneOf(STATUSES))
-    open = fields.String()
-    source = fields.String()
-    salesperson_id = fields.Integer()
-    mine = fields.String()
-    branch_id = fields.Integer()
-    customer_id = fields.Integer()
-    industry = fields.String()
-    point = fields.String()
-    model = fields.String()
+    open = _yes_no()
+    source = _text(40)
+    salesperson_id = _qid()
+    mine = _yes_no()
+    branch_id = _qid()
+    customer_id = _qid()
+    industry = _text(60)
+    point = _text(40)
+    model = _text(80)
     registered_from = fields.Date()
     registered_to = fields.Date()
     closed_from = fields.Date()
     closed_to = fields.Date()
-    q = fields.String()
+    q = _text(200)
     sort = fields.String(validate=OneOf(PROSPECTS.sort_values))
 
 
@@ -131,14 +153,14 @@ class SalesReturnVisitDoneSchema(Schema):
 
 class SalesReturnVisitListArgs(ListArgs):
     status = fields.String(validate=OneOf(("open", "done", "cancelled")))
-    overdue = fields.String()
+    overdue = _yes_no()
     due_from = fields.Date()
     due_to = fields.Date()
-    assignee_id = fields.Integer()
-    mine = fields.String()
-    prospect_id = fields.Integer()
-    customer_id = fields.Integer()
-    q = fields.String()
+    assignee_id = _qid()
+    mine = _yes_no()
+    prospect_id = _qid()
+    customer_id = _qid()
+    q = _text(200)
     sort = fields.String(validate=OneOf(RETURN_VISITS.sort_values))
 
 
@@ -189,9 +211,9 @@ class SalesShowroomVisitSchema(Schema):
 class SalesShowroomListArgs(ListArgs):
     arrived_from = fields.Date()
     arrived_to = fields.Date()
-    salesperson_id = fields.Integer()
-    first_visit = fields.String()
-    outcome = fields.String()
+    salesperson_id = _qid()
+    first_visit = _yes_no()
+    outcome = _text(20)
     sort = fields.String(validate=OneOf(SHOWROOM_VISITS.sort_values))
 
 
@@ -218,8 +240,8 @@ class SalesTestDriveSchema(Schema):
 
 class SalesTestDriveListArgs(ListArgs):
     status = fields.String(validate=OneOf(("booked", "out", "returned", "cancelled")))
-    vehicle_id = fields.Integer()
-    customer_id = fields.Integer()
+    vehicle_id = _qid()
+    customer_id = _qid()
     starts_from = fields.Date()
     starts_to = fields.Date()
     sort = fields.String(validate=OneOf(TEST_DRIVES.sort_values))
