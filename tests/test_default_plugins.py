@@ -76,7 +76,10 @@ def test_feature_tables_belong_to_the_core(app: Flask) -> None:
 
 def test_admin_sees_the_core_menu_in_its_order(admin_client: Any) -> None:
     html = admin_client.get("/").get_data(as_text=True)
-    menu = re.findall(r'data-menu="([^"]+)"', html)
+    # the core's items only: installed industry plugins (sales …) add their own beside them
+    owners = admin_client.application.extensions["carebiz"].host.names
+    menu = [m for m in re.findall(r'data-menu="([^"]+)"', html)
+            if m.split(".")[0] not in owners]
     assert menu == [
         "crm.my_day", "crm.customers", "crm.vehicles", "query",
         "admin.users", "admin.roles", "admin.branches", "admin.tokens", "admin.plugins",

@@ -135,8 +135,28 @@ def business(app, seeded) -> dict[str, Any]:
         make_vehicle(sess, 20, a, user=admin, make="Toyota", model="Camry", year=2019)
         make_vehicle(sess, 30, b, user=admin, make="BYD", model="Tang", fuel_type="phev",
                      year=2021)
+        if "sales" in ext.host.names:  # the sales plugin's lists get rows in both branches
+            _sales_rows(sess, admin, a, b)
         sess.commit()
         return {"A": a, "B": b, "wang": wang.id, "vin": valid_vin(10)}
+
+
+def _sales_rows(sess: Any, admin: Any, a: int, b: int) -> None:
+    import datetime as dt
+
+    from carebiz_plugins.sales.services import prospects, showroom, visits
+
+    now = dt.datetime.now(dt.UTC)
+    made = []
+    for k, (branch, source) in enumerate([(a, "walk_in"), (b, "phone"), (a, "autohome")]):
+        prospect, _new = prospects.register_prospect(sess, {
+            "name": f"Sales {k}", "phone": f"1390000000{k}", "source": source,
+            "branch_id": branch, "points_of_interest": ["price"], "industry": "it",
+            "models_of_interest": ["Camry"]}, user=admin)
+        made.append(prospect)
+        visits.schedule_visit(sess, prospect, due_at=now - dt.timedelta(days=k), user=admin)
+        showroom.log_visit(sess, {"prospect_id": prospect.id, "branch_id": branch}, user=admin)
+    prospects.close_prospect(sess, made[2], outcome="won", user=admin)
 
 
 def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
@@ -162,6 +182,22 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
         "admin.branches": [{"q": "branch"}, {"status": "inactive"}],
         "admin.audit": [{"entity_type": "party"}, {"entity_id": str(ids["wang"])},
                         {"actor": "admin"}, {"entity_type": "vehicle", "sort": "id"}],
+        # the sales plugin's lists (installed with the platform)
+        "sales.prospects": [
+            {"status": "won"}, {"open": "1"}, {"source": "walk_in"}, {"mine": "yes"},
+            {"salesperson_id": ids["A"]}, {"branch_id": ids["B"]}, {"customer_id": ids["wang"]},
+            {"industry": "it"}, {"point": "price"}, {"model": "Camry"}, {"q": "sales"},
+            {"registered_from": "2020-01-01"}, {"closed_to": "2030-01-01"}],
+        "sales.return_visits": [
+            {"status": "open"}, {"overdue": "1"}, {"due_from": "2020-01-01"},
+            {"assignee_id": ids["A"]}, {"mine": "1"}, {"prospect_id": "1"},
+            {"customer_id": ids["wang"]}, {"q": "13900000001"}],
+        "sales.showroom_visits": [
+            {"arrived_from": "2020-01-01"}, {"salesperson_id": ids["A"]},
+            {"first_visit": "true"}, {"outcome": "browsing"}],
+        "sales.test_drives": [
+            {"status": "booked"}, {"vehicle_id": "1"}, {"customer_id": ids["wang"]},
+            {"starts_to": "2030-01-01"}],
     }
     return [{k: str(v) for k, v in args.items()} for args in sets[name]]
 

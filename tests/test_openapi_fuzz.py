@@ -69,6 +69,22 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/documents/{type_name}/batch": "the records must exist and be visible",
     "GET /api/v1/documents/{type_name}/{record_id}": "formats and papers of the document "
                                                      "type",
+    # the sales plugin (installed with the platform): configured lists and states
+    "POST /api/v1/sales/prospects": "sources and points of interest are settings; the phone "
+                                    "format; the branch and salesperson must be yours",
+    "PATCH /api/v1/sales/prospects/{prospect_id}": "as on create",
+    "POST /api/v1/sales/prospects/{prospect_id}/close": "a lost reason from the setting's list",
+    "POST /api/v1/sales/return-visits": "the assignee must work in the prospect's branch",
+    "POST /api/v1/sales/return-visits/{visit_id}/done": "an appointment needs its time",
+    "POST /api/v1/sales/showroom-visits": "the customer and prospect must be visible; party "
+                                          "size 1 to 50",
+    "POST /api/v1/sales/test-drives": "a demo car; a valid licence; at most 12 hours",
+    "POST /api/v1/sales/test-drives/{drive_id}/{action}": "the waiver; the odometer may not "
+                                                          "go backwards",
+    "GET /api/v1/sales/prospects": "a date range's start may not follow its end",
+    "GET /api/v1/sales/return-visits": "as for prospects",
+    "GET /api/v1/sales/showroom-visits": "as for prospects",
+    "GET /api/v1/sales/test-drives": "as for prospects",
 }
 POSITIVE_EXPECTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
