@@ -17,6 +17,7 @@ from sqlalchemy import update
 from carebiz import hookimpl
 from carebiz.concurrency import bumped
 from carebiz.contributions import (
+    ExportTable,
     MenuItem,
     Permission,
     RecordPage,
@@ -26,7 +27,7 @@ from carebiz.contributions import (
 from carebiz.db import Base
 from carebiz.plugins import PluginManifest
 
-from . import __version__, api, views
+from . import __version__, api, commerce, views
 from . import models as sales_models
 from .services.choices import LISTS
 
@@ -73,7 +74,7 @@ def web_blueprints() -> list[flask.Blueprint]:
 
 @hookimpl
 def api_blueprints() -> list[flask_smorest.Blueprint]:
-    return [api.blp]
+    return [api.blp, *commerce.BLUEPRINTS]
 
 
 @hookimpl
@@ -86,6 +87,7 @@ def permissions() -> list[Permission]:
                    default_roles=("manager",), weight=302),
         Permission("sales.showroom", _l("Log showroom visits and book test drives"),
                    default_roles=SELLERS, weight=303),
+        *commerce.PERMISSIONS,
     ]
 
 
@@ -109,7 +111,7 @@ def settings() -> list[SettingSpec]:
         "sales.review_branches", "", _l("Branches whose new prospects a manager reviews"),
         description=_l("Branch codes, comma-separated; * for every branch; empty: no review."),
         weight=310))
-    return specs
+    return specs + commerce.SETTINGS
 
 
 @hookimpl
@@ -140,3 +142,8 @@ def customer_merge(session: Session, keep: Party, remove: Party) -> None:
         if "customer_id" in model.__table__.c:
             session.execute(update(model).where(model.customer_id == remove.id)
                             .values(customer_id=keep.id, **bumped(model)))
+
+
+@hookimpl
+def export_tables() -> list[ExportTable]:
+    return [ExportTable.of_list(definition) for definition in commerce.LISTS]
