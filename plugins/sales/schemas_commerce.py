@@ -221,7 +221,8 @@ class SalesOrderSchema(Schema):
     plate = fields.String()
     total = Money()
     paid = Money()
-    outstanding = fields.Function(lambda o: str(order_service.outstanding(o)))
+    outstanding = fields.Function(lambda o: DecimalString()._serialize(
+        order_service.outstanding(o), None, None))
     deposit = Money()
     payment_due_on = ISODate(allow_none=True)
     currency = fields.String()
@@ -314,7 +315,8 @@ class SalesPurchaseOrderSchema(Schema):
     total = Money()
     received_value = Money()
     paid = Money()
-    payable = fields.Function(lambda p: str(max(p.received_value - p.paid, 0)))
+    payable = fields.Function(lambda p: DecimalString()._serialize(
+        max(p.received_value - p.paid, 0), None, None))
     expected_on = ISODate(allow_none=True)
     lines = fields.List(fields.Nested(SalesPurchaseLineSchema))
     branch_id = fields.Integer()

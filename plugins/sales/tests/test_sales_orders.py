@@ -25,7 +25,7 @@ LINES = [{"kind": "vehicle", "description": "Lavida 1.5L", "amount": "150000.00"
 
 def _stock(api: Any, serial: int, branch: int = 1, **extra: Any) -> dict[str, Any]:
     resp = api.post("/api/v1/sales/stock", json={"branch_id": branch,
-        "vin": valid_vin(serial), "make": "Volkswagen", "model": "Lavida", "year": 2025,
+        "vin": valid_vin(10 * serial), "make": "Volkswagen", "model": "Lavida", "year": 2025,
         "colour": "white", "cost": "120000", "currency": "CNY", **extra})
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
@@ -65,7 +65,7 @@ def test_walk_from_quotation_to_delivery(app: Flask, api_client: Any, people: di
     assert order["total"] == "129500"
     assert (order["status"], order["payment_status"], order["vehicle_status"],
             order["delivery_status"]) == ("confirmed", "unpaid", "in_stock", "pending")
-    assert order["customer_id"] == people["alice"] and order["vin"] == valid_vin(1)
+    assert order["customer_id"] == people["alice"] and order["vin"] == valid_vin(10 * 1)
     assert order["paid"] == "0" and order["currency"] == "CNY"
     assert [name for name, _kw in caught] == ["sales.order.confirmed"]
     oid = order["id"]
@@ -225,7 +225,7 @@ def test_services_without_http(app: Flask, people: dict[str, int], seeded: Any) 
 
     with app.app_context():
         sess = app.extensions["carebiz"].session_factory()
-        car = stock.create_stock(sess, {"vin": valid_vin(9), "model": "Tiguan L",
+        car = stock.create_stock(sess, {"vin": valid_vin(10 * 9), "model": "Tiguan L",
                                         "cost": "200000", "branch_id": seeded["branches"]["A"]})
         q = quotations.create_quotation(sess, {
             "customer_id": people["alice"], "stock_id": car.id, "currency": "USD",
