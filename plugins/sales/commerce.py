@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from carebiz.contributions import Permission, SettingSpec
 
 from . import api_commerce
+from .documents import DOCUMENTS
 from .lists_commerce import ALL as LISTS
 from .services.quotations import DEFAULT_FEES, DEFAULT_LIMITS
 
@@ -44,4 +45,4 @@ SETTINGS = [
 
 BLUEPRINTS = [api_commerce.blp]
 
-__all__ = ["BLUEPRINTS", "LISTS", "PERMISSIONS", "SETTINGS"]
+__all__ = ["BLUEPRINTS", "DOCUMENTS", "LISTS", "PERMISSIONS", "SETTINGS"]

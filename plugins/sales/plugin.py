@@ -17,6 +17,7 @@ from sqlalchemy import update
 from carebiz import hookimpl
 from carebiz.concurrency import bumped
 from carebiz.contributions import (
+    DocumentType,
     ExportTable,
     MenuItem,
     Permission,
@@ -147,3 +148,8 @@ def customer_merge(session: Session, keep: Party, remove: Party) -> None:
 @hookimpl
 def export_tables() -> list[ExportTable]:
     return [ExportTable.of_list(definition) for definition in commerce.LISTS]
+
+
+@hookimpl
+def document_types() -> list[DocumentType]:
+    return list(commerce.DOCUMENTS)

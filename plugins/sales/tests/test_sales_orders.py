@@ -238,3 +238,25 @@ def test_services_without_http(app: Flask, people: dict[str, int], seeded: Any) 
         assert refused.value.details["allowed"] == ["cancel", "inspect", "pay", "register"]
         sess.commit()
         assert sess.get(SalesOrder, order.id).currency == "USD"
+
+
+def test_sales_order_and_delivery_note_print(app: Flask, api_client: Any,
+                                             people: dict[str, int], seeded: Any) -> None:
+    sales, manager = api_client("sales"), api_client("manager")
+    order = _order(sales, manager, people["alice"])
+    oid = order["id"]
+    sales.post(f"/api/v1/sales/orders/{oid}/inspect", json={"passed": True})
+    sales.post(f"/api/v1/sales/orders/{oid}/payments", json={"amount": "129500"})
+    sales.post(f"/api/v1/sales/orders/{oid}/deliver", json={})
+    html = sales.get(f"/api/v1/documents/sales.order/{oid}?format=html",
+                     headers={"Accept-Language": "en"})
+    assert html.status_code == 200, html.get_data(as_text=True)[:500]
+    text = html.get_data(as_text=True)
+    assert "Sales order" in text and valid_vin(10 * 1) in text and "Alice Wang" in text
+    note = sales.get(f"/api/v1/documents/sales.delivery_note/{oid}?format=pdf")
+    assert note.status_code == 200 and note.data.startswith(b"%PDF")
+    word = sales.get(f"/api/v1/documents/sales.delivery_note/{oid}?format=docx")
+    assert word.status_code == 200 and word.data.startswith(b"PK")
+    theirs = _order(manager, manager, people["bob"], serial=2, branch=seeded["branches"]["B"])
+    assert sales.get(f"/api/v1/documents/sales.order/{theirs['id']}?format=html"
+                     ).status_code == 404

@@ -118,3 +118,13 @@ def test_cancel_only_before_anything_arrived(app: Flask, people: dict[str, int],
         with pytest.raises(IllegalTransition) as refused:
             purchasing.cancel(sess, sess.get(SalesPurchaseOrder, po.id))
         assert refused.value.details["allowed"] == ["receive"]
+
+
+def test_purchase_order_prints(app: Flask, api_client: Any, people: dict[str, int]) -> None:
+    manager = api_client("manager")
+    po = _po(manager, people["supplier"]).get_json()
+    html = manager.get(f"/api/v1/documents/sales.purchase_order/{po['id']}?format=html",
+                       headers={"Accept-Language": "en"})
+    assert html.status_code == 200
+    text = html.get_data(as_text=True)
+    assert "Purchase order" in text and "FAW-Volkswagen Sales" in text and "Tiguan L" in text

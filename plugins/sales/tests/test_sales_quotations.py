@@ -174,3 +174,17 @@ def test_limits_setting_is_read_safely(app: Flask) -> None:
                                 "salesperson: 5, broken, manager: x, read_only: 1")
         assert quotations.discount_limits(sess) == {"salesperson": Decimal(5),
                                                     "read_only": Decimal(1)}
+
+
+def test_quotation_prints_with_capital_numerals(app: Flask, api_client: Any,
+                                                people: dict[str, int]) -> None:
+    sales = api_client("sales")
+    q = _quote(sales, people["alice"], lines=_lines(trade_in="40000")).get_json()
+    html = sales.get(f"/api/v1/documents/sales.quotation/{q['id']}?format=html",
+                     headers={"Accept-Language": "en"})
+    assert html.status_code == 200
+    text = html.get_data(as_text=True)
+    assert "Quotation" in text and "Camry 2.0G" in text and "Trade-in" in text
+    assert "壹拾贰万捌仟贰佰柒拾肆元叁角肆分" in text  # 128 274.34
+    assert api_client("viewer").get(
+        f"/api/v1/documents/sales.quotation/{q['id']}?format=pdf").status_code == 200
