@@ -21,7 +21,9 @@ from carebiz.contributions import (
     ExportTable,
     MenuItem,
     Permission,
+    QuerySource,
     RecordPage,
+    Report,
     SettingSpec,
     TimelineKind,
 )
@@ -145,11 +147,25 @@ def customer_merge(session: Session, keep: Party, remove: Party) -> None:
                             .values(customer_id=keep.id, **bumped(model)))
 
 
-@hookimpl
-def export_tables() -> list[ExportTable]:
+@hookimpl(specname="export_tables")
+def commerce_export_tables() -> list[ExportTable]:
     return [ExportTable.of_list(definition) for definition in commerce.LISTS]
 
 
-@hookimpl
-def document_types() -> list[DocumentType]:
+@hookimpl(specname="document_types")
+def commerce_document_types() -> list[DocumentType]:
     return list(commerce.DOCUMENTS)
+
+
+@hookimpl(specname="query_sources")
+def commerce_query_sources() -> list[QuerySource]:
+    from . import queries
+
+    return list(queries.SOURCES)
+
+
+@hookimpl(specname="reports")
+def commerce_reports() -> list[Report]:
+    from . import queries
+
+    return list(queries.REPORTS)

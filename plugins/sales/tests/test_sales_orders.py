@@ -260,3 +260,17 @@ def test_sales_order_and_delivery_note_print(app: Flask, api_client: Any,
     theirs = _order(manager, manager, people["bob"], serial=2, branch=seeded["branches"]["B"])
     assert sales.get(f"/api/v1/documents/sales.order/{theirs['id']}?format=html"
                      ).status_code == 404
+
+
+def test_sales_by_model_and_month_report(app: Flask, api_client: Any,
+                                         people: dict[str, int]) -> None:
+    sales, manager = api_client("sales"), api_client("manager")
+    oid = _order(sales, manager, people["alice"])["id"]
+    sales.post(f"/api/v1/sales/orders/{oid}/inspect", json={"passed": True})
+    sales.post(f"/api/v1/sales/orders/{oid}/payments", json={"amount": "129500"})
+    assert sales.post(f"/api/v1/sales/orders/{oid}/deliver", json={}).status_code == 200
+    _order(sales, manager, people["alice"], serial=2)  # confirmed, not delivered
+    report = sales.get("/api/v1/reports/sales.by_model_month?days=30")
+    assert report.status_code == 200, report.get_json()
+    rows = report.get_json()["rows"]
+    assert len(rows) == 1 and "Lavida" in str(rows[0]), rows

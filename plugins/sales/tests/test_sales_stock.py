@@ -166,3 +166,19 @@ def test_two_reservations_of_one_car_cannot_both_win(app: Flask, seeded: Any) ->
         with pytest.raises(IllegalTransition):
             stock.move(other, stale, "reserve")
         other.rollback()
+
+
+def test_stock_aging_report_and_query_source(app: Flask, api_client: Any, seeded: Any) -> None:
+    manager, sales = api_client("manager"), api_client("sales")
+    _car(manager, 70, seeded["branches"]["A"])
+    _car(manager, 71, seeded["branches"]["B"])
+    _car(manager, 72, seeded["branches"]["A"], status="ordered")
+    report = manager.get("/api/v1/reports/sales.stock_aging")
+    assert report.status_code == 200, report.get_json()
+    rows = report.get_json()["rows"]
+    assert sum(row["count_id"] if "count_id" in row else row.get("count", 0)
+               for row in rows) == 2, rows
+    mine = sales.get("/api/v1/reports/sales.stock_aging").get_json()["rows"]
+    assert sum(row.get("count_id", row.get("count", 0)) for row in mine) == 1
+    names = {r["name"] for r in manager.get("/api/v1/reports").get_json()["items"]}
+    assert {"sales.stock_aging", "sales.by_model_month"} <= names
