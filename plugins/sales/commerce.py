@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from carebiz.contributions import Permission, SettingSpec
+from carebiz.contributions import MenuItem, Permission, RecordPage, SettingSpec
 
-from . import api_commerce
+from . import api_commerce, views_commerce
 from .documents import DOCUMENTS
 from .lists_commerce import ALL as LISTS
 from .services.quotations import DEFAULT_FEES, DEFAULT_LIMITS
@@ -44,5 +44,23 @@ SETTINGS = [
 ]
 
 BLUEPRINTS = [api_commerce.blp]
+WEB_BLUEPRINTS = [views_commerce.bp]
 
-__all__ = ["BLUEPRINTS", "DOCUMENTS", "LISTS", "PERMISSIONS", "SETTINGS"]
+MENU = [MenuItem("sales.stock", _l("Stock"), "sales_commerce.stock_list",
+                 permission="sales.view", section="main", icon="car-front-fill", weight=305),
+        MenuItem("sales.orders", _l("Orders"), "sales_commerce.order_list",
+                 permission="sales.view", section="main", icon="receipt", weight=306)]
+
+RECORD_PAGES = [
+    RecordPage("sales_stock", "sales_commerce.stock_item", "stock_id", "sales.view",
+               label=_l("Stock vehicle")),
+    RecordPage("sales_quotation", "sales_commerce.quotation_item", "quotation_id",
+               "sales.view", label=_l("Quotation")),
+    RecordPage("sales_order", "sales_commerce.order_item", "order_id", "sales.view",
+               label=_l("Sales order")),
+    RecordPage("sales_purchase_order", "sales_commerce.purchase_item", "po_id", "sales.view",
+               label=_l("Purchase order")),
+]
+
+__all__ = ["BLUEPRINTS", "DOCUMENTS", "LISTS", "MENU", "PERMISSIONS", "RECORD_PAGES", "SETTINGS",
+           "WEB_BLUEPRINTS"]

@@ -38,7 +38,7 @@ def _stock_rows(session: Session, user: Any, stmt: Any) -> Iterator[dict[str, An
 
 STOCK = ListDefinition(
     name="sales.stock", label=_l("Vehicle stock"), model=SalesStock, key=SalesStock.id,
-    permission="sales.view", api="sales_commerce_api.StockList",
+    permission="sales.view", page="sales_commerce.stock_list", api="sales_commerce_api.StockList",
     filters=(
         Filter("status", _l("Status"), type=CHOICE, choices=STATUSES,
                apply=_eq(SalesStock.status)),
@@ -69,7 +69,8 @@ def _quotation_rows(session: Session, user: Any, stmt: Any) -> Iterator[dict[str
 
 QUOTATIONS = ListDefinition(
     name="sales.quotations", label=_l("Quotations"), model=SalesQuotation,
-    key=SalesQuotation.id, permission="sales.view", api="sales_commerce_api.Quotations",
+    key=SalesQuotation.id, permission="sales.view", page="sales_commerce.quotation_list",
+    api="sales_commerce_api.Quotations",
     filters=(
         Filter("status", _l("Status"), type=CHOICE, choices=QUOTATION_STATUSES,
                apply=_eq(SalesQuotation.status)),
@@ -97,7 +98,7 @@ def _order_rows(session: Session, user: Any, stmt: Any) -> Iterator[dict[str, An
 
 ORDERS = ListDefinition(
     name="sales.orders", label=_l("Sales orders"), model=SalesOrder, key=SalesOrder.id,
-    permission="sales.view", api="sales_commerce_api.Orders",
+    permission="sales.view", page="sales_commerce.order_list", api="sales_commerce_api.Orders",
     filters=(
         Filter("status", _l("Status"), type=CHOICE, choices=ORDER_STATUSES,
                apply=_eq(SalesOrder.status)),
@@ -128,7 +129,7 @@ def _purchase_rows(session: Session, user: Any, stmt: Any) -> Iterator[dict[str,
 PURCHASE_ORDERS = ListDefinition(
     name="sales.purchase_orders", label=_l("Purchase orders"), model=SalesPurchaseOrder,
     key=SalesPurchaseOrder.id, permission="sales.view",
-    api="sales_commerce_api.PurchaseOrders",
+    page="sales_commerce.purchase_list", api="sales_commerce_api.PurchaseOrders",
     filters=(
         Filter("status", _l("Status"), type=CHOICE, choices=PURCHASE_STATUSES,
                apply=_eq(SalesPurchaseOrder.status)),

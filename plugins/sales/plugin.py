@@ -72,7 +72,7 @@ def models() -> list[type[Base]]:
 
 @hookimpl
 def web_blueprints() -> list[flask.Blueprint]:
-    return [views.bp]
+    return [views.bp, *commerce.WEB_BLUEPRINTS]
 
 
 @hookimpl
@@ -97,7 +97,7 @@ def permissions() -> list[Permission]:
 @hookimpl
 def menu_items(user: User | AnonymousUserMixin) -> list[MenuItem]:
     return [MenuItem("sales", _l("Sales"), "sales.dashboard", permission="sales.view",
-                     section="main", icon="car-front", weight=300)]
+                     section="main", icon="car-front", weight=300), *commerce.MENU]
 
 
 @hookimpl
@@ -134,6 +134,7 @@ def record_pages() -> list[RecordPage]:
                    label=_l("Prospect")),
         RecordPage("sales_test_drive", "sales.test_drive", "drive_id", "sales.view",
                    label=_l("Test drive")),
+        *commerce.RECORD_PAGES,
     ]
 
 

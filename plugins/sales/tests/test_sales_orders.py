@@ -274,3 +274,36 @@ def test_sales_by_model_and_month_report(app: Flask, api_client: Any,
     assert report.status_code == 200, report.get_json()
     rows = report.get_json()["rows"]
     assert len(rows) == 1 and "Lavida" in str(rows[0]), rows
+
+
+def test_pages_walk_an_order_to_delivery(app: Flask, api_client: Any, client_for: Any,
+                                         people: dict[str, int]) -> None:
+    """The English pages: the lists, the order page's forms (payment, inspection,
+    delivery), and the actions offered only when the state allows them."""
+    sales_api, manager = api_client("sales"), api_client("manager")
+    order = _order(sales_api, manager, people["alice"])
+    page = client_for("sales")
+    en = {"Accept-Language": "en"}
+    for url in ("/sales/stock", "/sales/quotations", "/sales/orders", "/sales/purchase-orders",
+                f"/sales/orders/{order['id']}", f"/sales/quotations/{order['quotation_id']}",
+                f"/sales/stock/{order['stock_id']}", "/sales/quotations/new"):
+        resp = page.get(url, headers=en)
+        assert resp.status_code == 200, url
+    listed = page.get("/sales/orders", headers=en).get_data(as_text=True)
+    assert "Alice Wang" in listed and valid_vin(10) in listed
+    detail = page.get(f"/sales/orders/{order['id']}", headers=en).get_data(as_text=True)
+    assert 'data-testid="payment-form"' in detail and 'data-testid="deliver-form"' not in detail
+
+    app.config["WTF_CSRF_ENABLED"] = False  # the forms' fields are what is tested here
+    bad = page.post(f"/sales/orders/{order['id']}/payment", data={"amount": "-1",
+                                                                  "method": "cash"}, headers=en)
+    assert bad.status_code == 422 and "above zero" in bad.get_data(as_text=True)
+    assert page.post(f"/sales/orders/{order['id']}/inspect",
+                     data={"passed": "y", "version": ""}).status_code == 302
+    assert page.post(f"/sales/orders/{order['id']}/payment",
+                     data={"amount": "129500", "method": "transfer"}).status_code == 302
+    ready = page.get(f"/sales/orders/{order['id']}", headers=en).get_data(as_text=True)
+    assert 'data-testid="deliver-form"' in ready
+    assert page.post(f"/sales/orders/{order['id']}/deliver", data={}).status_code == 302
+    done = sales_api.get(f"/api/v1/sales/orders/{order['id']}").get_json()
+    assert done["status"] == "delivered"
