@@ -143,30 +143,32 @@ def customer_merge(session: Session, keep: Party, remove: Party) -> None:
     """Every sales row of the merged-away customer now belongs to the one kept, in the
     merge's own transaction (versioned rows are bumped, so open forms see the change)."""
     for model in _tables():
-        if "customer_id" in model.__table__.c:
-            session.execute(update(model).where(model.customer_id == remove.id)
-                            .values(customer_id=keep.id, **bumped(model)))
+        for column in ("customer_id", "supplier_id"):  # a purchase order names a supplier
+            if column in model.__table__.c:
+                session.execute(update(model).where(model.__table__.c[column] == remove.id)
+                                .values({column: keep.id, **bumped(model)}))
 
 
-@hookimpl(specname="export_tables")
-def commerce_export_tables() -> list[ExportTable]:
+@hookimpl
+def export_tables() -> list[ExportTable]:
     return [ExportTable.of_list(definition) for definition in commerce.LISTS]
 
 
-@hookimpl(specname="document_types")
-def commerce_document_types() -> list[DocumentType]:
+@hookimpl
+def document_types() -> list[DocumentType]:
     return list(commerce.DOCUMENTS)
 
 
-@hookimpl(specname="query_sources")
-def commerce_query_sources() -> list[QuerySource]:
+@hookimpl
+def query_sources() -> list[QuerySource]:
     from . import queries
 
     return list(queries.SOURCES)
 
 
-@hookimpl(specname="reports")
-def commerce_reports() -> list[Report]:
+@hookimpl
+def reports() -> list[Report]:
     from . import queries
 
     return list(queries.REPORTS)
+

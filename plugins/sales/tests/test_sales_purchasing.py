@@ -128,3 +128,33 @@ def test_purchase_order_prints(app: Flask, api_client: Any, people: dict[str, in
     assert html.status_code == 200
     text = html.get_data(as_text=True)
     assert "Purchase order" in text and "FAW-Volkswagen Sales" in text and "Tiguan L" in text
+
+
+def test_migration_sales_0002_matches_the_models(make_app: Any) -> None:
+    from carebiz import migrate
+
+    app = make_app(schema=False, CAREBIZ_PLUGINS="sales")
+    assert migrate.upgrade(app) == ["core", "sales"]
+    assert migrate.current(app)["sales"] == ("sales_0002",)
+    assert {"sales_stock", "sales_quotation", "sales_quotation_line",
+            "sales_quotation_revision", "sales_order", "sales_payment", "sales_purchase_order",
+            "sales_purchase_line"} <= set(migrate.plugin_metadata(app, "sales").tables)
+    assert migrate.differences(app, "sales") == []
+
+
+def test_merging_suppliers_moves_their_purchase_orders(app: Flask, api_client: Any,
+                                                       people: dict[str, int],
+                                                       seeded: Any) -> None:
+    from carebiz.crm.models import Party
+    from carebiz.crm.services.merge import merge_parties
+    from carebiz.testing import make_customer
+
+    po = _po(api_client("manager"), people["supplier"]).get_json()
+    with app.app_context():
+        sess = app.extensions["carebiz"].session_factory()
+        twin = make_customer(sess, "FAW-VW Sales Co.", seeded["branches"]["A"],
+                             kind="organization", roles=["supplier"])
+        sess.commit()
+        merge_parties(sess, sess.get(Party, twin.id), sess.get(Party, people["supplier"]))
+        sess.commit()
+        assert sess.get(SalesPurchaseOrder, po["id"]).supplier_id == twin.id
