@@ -157,6 +157,8 @@ def _attach(session: Session, order: SalesOrder, stock: SalesStock) -> None:
     else:
         stock_service.STOCK.target(stock.status, "reserve")  # raises the 409
     order.stock_id = stock.id
+    session.flush()
+    session.expire(order, ["stock"])  # the read-only relationship follows the new id
 
 
 def accept_quotation(session: Session, quotation: SalesQuotation, data: dict[str, Any]

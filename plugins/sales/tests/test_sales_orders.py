@@ -307,3 +307,88 @@ def test_pages_walk_an_order_to_delivery(app: Flask, api_client: Any, client_for
     assert page.post(f"/sales/orders/{order['id']}/deliver", data={}).status_code == 302
     done = sales_api.get(f"/api/v1/sales/orders/{order['id']}").get_json()
     assert done["status"] == "delivered"
+
+
+def test_two_cashiers_paying_at_once_both_count(app: Flask, api_client: Any,
+                                                people: dict[str, int]) -> None:
+    """Each payment re-reads the order under its row lock: the second cashier, holding a
+    stale copy, still sees the first payment and cannot pay more than is left."""
+    from carebiz.errors import ValidationFailed
+    from carebiz_plugins.sales.services import orders
+
+    order = _order(api_client("sales"), api_client("manager"), people["alice"])
+    with app.app_context():
+        factory = app.extensions["carebiz"].session_factory
+        first, second = factory(), factory()
+        mine, theirs = first.get(SalesOrder, order["id"]), second.get(SalesOrder, order["id"])
+        orders.add_payment(first, mine, {"amount": "80000"})
+        first.commit()
+        with pytest.raises(ValidationFailed) as refused:
+            orders.add_payment(second, theirs, {"amount": "80000"})
+        assert "49500" in refused.value.message
+        second.rollback()
+        orders.add_payment(second, second.get(SalesOrder, order["id"]), {"amount": "49500"})
+        second.commit()
+        assert factory().get(SalesOrder, order["id"]).paid == Decimal("129500")
+
+
+def test_an_unpaid_order_past_its_due_date_is_overdue(app: Flask, api_client: Any,
+                                                      people: dict[str, int]) -> None:
+    sales, manager = api_client("sales"), api_client("manager")
+    car = _stock(manager, 5)
+    q = sales.post("/api/v1/sales/quotations", json={
+        "customer_id": people["alice"], "stock_id": car["id"], "lines": LINES[:1]}).get_json()
+    accepted = sales.post(f"/api/v1/sales/quotations/{q['id']}/accept",
+                          json={"deposit": "5000", "payment_due_on": "2020-01-31"})
+    assert accepted.status_code == 201, accepted.get_json()
+    order = sales.get(f"/api/v1/sales/orders/{accepted.get_json()['order_id']}").get_json()
+    assert order["payment_status"] == "overdue" and order["deposit"] == "5000"
+    too_big = sales.post("/api/v1/sales/quotations", json={
+        "customer_id": people["alice"], "model": "Lavida", "lines": LINES[:1]}).get_json()
+    refused = sales.post(f"/api/v1/sales/quotations/{too_big['id']}/accept",
+                         json={"deposit": "999999"})
+    assert refused.status_code == 422 and "deposit" in refused.get_json()["errors"]
+
+
+def test_an_order_without_a_car_is_allocated_one(app: Flask, api_client: Any,
+                                                 people: dict[str, int], seeded: Any) -> None:
+    sales, manager = api_client("sales"), api_client("manager")
+    q = sales.post("/api/v1/sales/quotations", json={
+        "customer_id": people["alice"], "model": "Lavida", "colour": "white",
+        "lines": LINES[:1]}).get_json()
+    oid = sales.post(f"/api/v1/sales/quotations/{q['id']}/accept", json={}).get_json()["order_id"]
+    order = sales.get(f"/api/v1/sales/orders/{oid}").get_json()
+    assert order["vehicle_status"] == "to_allocate" and order["vin"] is None
+    assert "allocate" in order["allowed"]
+    theirs = _stock(manager, 6, seeded["branches"]["B"])
+    hidden = sales.post(f"/api/v1/sales/orders/{oid}/allocate", json={"stock_id": theirs["id"]})
+    assert hidden.status_code == 422 and "stock_id" in hidden.get_json()["errors"]
+    car = _stock(manager, 7)
+    done = sales.post(f"/api/v1/sales/orders/{oid}/allocate", json={"stock_id": car["id"]})
+    assert done.status_code == 200 and done.get_json()["vehicle_status"] == "in_stock"
+    assert done.get_json()["vin"] == valid_vin(70)
+    q2 = sales.post("/api/v1/sales/quotations", json={
+        "customer_id": people["alice"], "model": "Lavida", "lines": LINES[:1]}).get_json()
+    o2 = sales.post(f"/api/v1/sales/quotations/{q2['id']}/accept", json={}).get_json()["order_id"]
+    taken = sales.post(f"/api/v1/sales/orders/{o2}/allocate", json={"stock_id": car["id"]})
+    assert taken.status_code == 409 and taken.get_json()["allowed"] == ["release", "sell"]
+
+
+def test_openapi_documents_the_routes(app: Flask, api_client: Any) -> None:
+    spec = api_client("admin").get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/sales/stock", "/api/v1/sales/quotations/{quotation_id}/accept",
+                 "/api/v1/sales/orders/{order_id}/deliver", "/api/v1/sales/purchase-orders"):
+        assert path in spec["paths"], path
+    assert "SalesOrder" in spec["components"]["schemas"]
+
+
+def test_works_beside_the_export_plugin(make_app: Any) -> None:
+    from carebiz.testing import seed, token_for
+    from carebiz.testing.plugin import ApiClient
+
+    app = make_app(CAREBIZ_PLUGINS="sales,export")
+    ids = seed(app)
+    manager = ApiClient(app, token_for(app, "manager"))
+    _stock(manager, 8, ids["branches"]["A"])
+    sheet = manager.get("/api/v1/sales/stock?format=xlsx")
+    assert sheet.status_code == 200 and sheet.data.startswith(b"PK")
