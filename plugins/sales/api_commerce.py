@@ -18,8 +18,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from carebiz import db, lists
-from carebiz.api.common import Blueprint
+from carebiz.api.common import Blueprint, page_of
 from carebiz.concurrency import etag_headers, expected_version
+from carebiz.security.rows import visible
 from carebiz.toolkit import MAX_ID, require, saving, today, visible_or_404
 
 from . import schemas_commerce as s
@@ -30,6 +31,7 @@ from .models import (
     SalesQuotation,
     SalesQuotationRevision,
     SalesStock,
+    SalesSupplierQuote,
 )
 from .services import orders, purchasing, quotations, stock
 
@@ -414,3 +416,70 @@ class PurchaseCancel(MethodView):
             po = purchasing.cancel(db.session(), po, expected_version=_version(data))
         return po, 200
 
+
+
+# --- price inquiries and supplier quotes ------------------------------------------------
+
+
+@blp.route("/supplier-quotes")
+class SupplierQuotes(MethodView):
+    @require("sales.purchasing")
+    @blp.arguments(s.SalesSupplierQuoteListArgs, location="query")
+    @blp.response(200, s.SalesSupplierQuotePage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Price inquiries and supplier quotes of your branches, newest first."""
+        stmt = select(SalesSupplierQuote).order_by(SalesSupplierQuote.id.desc())
+        if args.get("status"):
+            stmt = stmt.where(SalesSupplierQuote.status == args["status"])
+        return page_of(db.session(), visible(stmt, SalesSupplierQuote, _user()),
+                       args["page"], args["per_page"])
+
+    @require("sales.purchasing")
+    @blp.arguments(s.SalesSupplierQuoteCreateSchema)
+    @blp.response(201, s.SalesSupplierQuoteSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Ask a supplier for a price (a price inquiry, status ``requested``)."""
+        with saving():
+            quote = purchasing.request_quote(db.session(), data, user=_user())
+        return quote, 201, etag_headers(quote)
+
+
+def _supplier_quote(quote_id: int) -> SalesSupplierQuote:
+    return visible_or_404(SalesSupplierQuote, quote_id, _("No supplier quote with this id."))
+
+
+@blp.route(f"/supplier-quotes/<{ID}:quote_id>/price")
+class SupplierQuotePrice(MethodView):
+    @require("sales.purchasing")
+    @blp.arguments(s.SalesSupplierQuotePriceSchema)
+    @blp.response(200, s.SalesSupplierQuoteSchema)
+    def post(self, data: dict[str, Any], quote_id: int) -> Any:
+        """Record the supplier's answer (status ``quoted``)."""
+        quote = _supplier_quote(quote_id)
+        with saving():
+            quote = purchasing.record_quote(db.session(), quote, data,
+                                            expected_version=_version(data))
+        return quote, 200, etag_headers(quote)
+
+
+@blp.route(f"/supplier-quotes/<{ID}:quote_id>/order")
+class SupplierQuoteOrder(MethodView):
+    @require("sales.purchasing")
+    @blp.response(201, s.SalesPurchaseOrderSchema)
+    def post(self, quote_id: int) -> Any:
+        """Place a purchase order at the quoted price."""
+        quote = _supplier_quote(quote_id)
+        with saving():
+            po = purchasing.order_from_quote(db.session(), quote, user=_user(), today=today())
+        return po, 201, etag_headers(po)
+
+
+@blp.route(f"/supplier-quotes/<{ID}:quote_id>/decline")
+class SupplierQuoteDecline(MethodView):
+    @require("sales.purchasing")
+    @blp.response(200, s.SalesSupplierQuoteSchema)
+    def post(self, quote_id: int) -> Any:
+        quote = _supplier_quote(quote_id)
+        with saving():
+            quote = purchasing.decline_quote(db.session(), quote)
+        return quote, 200

@@ -432,3 +432,27 @@ class SalesPurchaseLine(BranchOwned, Base):
     quantity: Mapped[int] = mapped_column(default=1)
     received: Mapped[int] = mapped_column(default=0)
     unit_cost: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+
+
+class SalesSupplierQuote(Versioned, BranchOwned, TimestampMixin, Base):
+    """A price inquiry to a supplier and, once answered, its quote: so many cars of a model
+    at a unit cost, valid until a date. ``status``: ``requested`` → ``quoted`` →
+    ``ordered`` (a purchase order was placed from it), or ``declined``."""
+
+    __tablename__ = "sales_supplier_quote"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    make: Mapped[str] = mapped_column(String(60), default="")
+    model: Mapped[str] = mapped_column(String(80), default="")
+    trim: Mapped[str] = mapped_column(String(80), default="")
+    colour: Mapped[str] = mapped_column(String(40), default="")
+    year: Mapped[int | None]
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="requested", index=True)
+    purchase_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sales_purchase_order.id", ondelete="SET NULL"))
+    notes: Mapped[str] = mapped_column(Text, default="")

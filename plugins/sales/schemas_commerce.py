@@ -364,3 +364,48 @@ class SalesPayableSchema(Schema):
 class SalesPayablesSchema(Schema):
     items = fields.List(fields.Nested(SalesPayableSchema))
     total = fields.Integer()
+
+
+class SalesSupplierQuoteCreateSchema(Schema):
+    supplier_id = fields.Integer(required=True)
+    make = fields.String()
+    model = fields.String(required=True)
+    trim = fields.String()
+    colour = fields.String()
+    year = fields.Integer(allow_none=True)
+    quantity = fields.Integer(load_default=1)
+    branch_id = fields.Integer(allow_none=True)
+    notes = fields.String()
+
+
+class SalesSupplierQuotePriceSchema(Schema):
+    version = fields.Integer(load_default=None)
+    unit_cost = Money(required=True)
+    currency = fields.String()
+    valid_until = fields.String(allow_none=True)
+
+
+class SalesSupplierQuoteSchema(Schema):
+    id = fields.Integer()
+    supplier_id = fields.Integer()
+    make = fields.String()
+    model = fields.String()
+    trim = fields.String()
+    colour = fields.String()
+    year = fields.Integer(allow_none=True)
+    quantity = fields.Integer()
+    unit_cost = Money(allow_none=True)
+    currency = fields.String()
+    valid_until = ISODate(allow_none=True)
+    status = fields.String()
+    purchase_order_id = fields.Integer(allow_none=True)
+    branch_id = fields.Integer()
+    version = fields.Integer()
+
+
+SalesSupplierQuotePage = page_schema(SalesSupplierQuoteSchema, "SalesSupplierQuotePage")
+
+
+class SalesSupplierQuoteListArgs(ListArgs):
+    status = fields.String(validate=validate.OneOf(("requested", "quoted", "ordered",
+                                                    "declined")))

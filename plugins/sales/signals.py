@@ -93,10 +93,15 @@ vehicle_delivered = declare(
 
 purchase_order_saved = declare(
     "sales.purchase_order.saved",
-    "A purchase order was placed, cancelled or a payment to its supplier recorded.",
-    sent_by="carebiz_plugins.sales.services.purchasing.create_purchase_order, cancel, pay",
-    arguments={"purchase_order_id": "int", "supplier_id": "int", "status": "str",
-               "step": "str: placed, cancelled or paid"})
+    "A purchase order was placed, cancelled or a payment to its supplier recorded; or a "
+    "price inquiry to a supplier was sent, answered, ordered or declined.",
+    sent_by="carebiz_plugins.sales.services.purchasing.create_purchase_order, cancel, pay, "
+            "request_quote, record_quote, order_from_quote, decline_quote",
+    arguments={"purchase_order_id": "int (0 for a quote not ordered yet)",
+               "supplier_id": "int",
+               "status": "str (the purchase order's, or the quote's for quote_… steps)",
+               "step": "str: placed, cancelled, paid, quote_requested, quote_quoted, "
+                       "quote_ordered or quote_declined"})
 
 purchase_received = declare(
     "sales.purchase_order.received",

@@ -24,11 +24,11 @@ from carebiz.i18n import N_
 from carebiz.security.rows import visible
 from carebiz.text import text_problem
 
-from ..models import SalesPurchaseLine, SalesPurchaseOrder, SalesStock
+from ..models import SalesPurchaseLine, SalesPurchaseOrder, SalesStock, SalesSupplierQuote
 from ..signals import purchase_order_saved, purchase_received
 from . import stock as stock_service
 from .money import amount, currency_code
-from .transitions import machine
+from .transitions import IllegalTransition, machine
 
 PURCHASE = machine(N_("purchase order"), {
     "receive": ({"ordered", "partly_received"}, "partly_received"),
@@ -241,3 +241,122 @@ def payables(session: Session, user: Any) -> list[dict[str, Any]]:
                    .order_by(SalesPurchaseOrder.supplier_id), SalesPurchaseOrder, user)
     return [{"supplier_id": s, "currency": c, "owed": Decimal(o), "orders": n}
             for s, c, o, n in session.execute(stmt)]
+
+
+# --- price inquiries and supplier quotes -------------------------------------------------
+
+SUPPLIER_QUOTE = machine(N_("supplier quote"), {
+    "price": ({"requested", "quoted"}, "quoted"),
+    "order": ({"quoted"}, "ordered"),
+    "decline": ({"requested", "quoted"}, "declined"),
+})
+
+
+def request_quote(session: Session, data: dict[str, Any], *, user: Any = None
+                  ) -> SalesSupplierQuote:
+    """Ask a supplier the price of so many cars of a model (a price inquiry)."""
+    errors: dict[str, Any] = {}
+    supplier = stock_service.visible_row(session, Party, data.get("supplier_id"), user)
+    if supplier is None or not supplier.active or "supplier" not in supplier.roles:
+        errors["supplier_id"] = _("No supplier with this id (a party in the supplier role).")
+    texts = {}
+    for field, limit in (("make", 60), ("model", 80), ("trim", 80), ("colour", 40),
+                         ("notes", 5000)):
+        text = str(data.get(field) or "").strip()
+        if text_problem(text, limit):
+            errors[field] = text_problem(text, limit)
+        texts[field] = text
+    if not texts["model"]:
+        errors["model"] = _("Name the model.")
+    quantity = _int(data.get("quantity", 1))
+    if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
+        errors["quantity"] = _("A whole number from 1 to %(max)s.", max=MAX_QUANTITY)
+    branch_id = stock_service.branch_for(session, user, data.get("branch_id"), errors)
+    if errors:
+        raise ValidationFailed(_("The price inquiry is not valid: %(fields)s",
+                                 fields=", ".join(sorted(errors))), errors)
+    quote = SalesSupplierQuote(supplier_id=supplier.id, quantity=quantity, branch_id=branch_id,
+                               year=_int(data.get("year")) if data.get("year") else None,
+                               **texts)
+    session.add(quote)
+    session.flush()
+    _quote_event(session, quote, N_("Price inquiry %(id)s sent"), None)
+    return quote
+
+
+def _quote_snapshot(quote: SalesSupplierQuote) -> dict[str, Any]:
+    return {"status": quote.status, "unit_cost": str(quote.unit_cost or ""),
+            "currency": quote.currency, "quantity": quote.quantity,
+            "valid_until": quote.valid_until.isoformat() if quote.valid_until else None}
+
+
+def _quote_event(session: Session, quote: SalesSupplierQuote, summary: str,
+                 before: dict[str, Any] | None) -> None:
+    emit(session, purchase_order_saved, purchase_order_id=quote.purchase_order_id or 0,
+         supplier_id=quote.supplier_id, status=quote.status, step=f"quote_{quote.status}",
+         audit=Audit("sales_supplier_quote", quote.id, summary, before,
+                     _quote_snapshot(quote), branch_id=quote.branch_id, args={"id": quote.id},
+                     version=quote.version))
+
+
+def record_quote(session: Session, quote: SalesSupplierQuote, data: dict[str, Any], *,
+                 expected_version: Any = None) -> SalesSupplierQuote:
+    """The supplier answered: unit cost, currency and how long the price holds."""
+    check_version(session, quote, expected_version, entity_type="sales_supplier_quote",
+                  current=_quote_snapshot(quote))
+    quote = lock(session, SalesSupplierQuote, [quote.id])[quote.id]
+    target = SUPPLIER_QUOTE.target(quote.status, "price")
+    errors: dict[str, Any] = {}
+    currency = quote.currency
+    try:
+        currency = currency_code(data.get("currency") or quote.currency)
+        cost = amount(data.get("unit_cost"), currency, "unit_cost", positive=True)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    valid = None
+    if data.get("valid_until") not in (None, ""):
+        try:
+            valid = dt.date.fromisoformat(str(data["valid_until"]))
+        except ValueError:
+            errors["valid_until"] = _("Enter a date as YYYY-MM-DD.")
+    if errors:
+        raise ValidationFailed(_("The quote is not valid: %(fields)s",
+                                 fields=", ".join(sorted(errors))), errors)
+    before = _quote_snapshot(quote)
+    quote.unit_cost, quote.currency, quote.valid_until = cost, currency, valid
+    quote.status = target
+    session.flush()
+    _quote_event(session, quote, N_("Supplier quote %(id)s received"), before)
+    return quote
+
+
+def order_from_quote(session: Session, quote: SalesSupplierQuote, *, user: Any = None,
+                     today: dt.date | None = None) -> SalesPurchaseOrder:
+    """Place a purchase order at the quoted price (an expired quote must be priced again)."""
+    quote = lock(session, SalesSupplierQuote, [quote.id])[quote.id]
+    target = SUPPLIER_QUOTE.target(quote.status, "order")
+    if quote.valid_until is not None and quote.valid_until < (today or dt.date.today()):
+        raise IllegalTransition(_("This quote expired on %(date)s: ask the supplier again.",
+                                  date=quote.valid_until.isoformat()),
+                                {"valid_until": _("Expired.")},
+                                {"current_status": "expired", "allowed": ["decline", "price"]})
+    po = create_purchase_order(session, {
+        "supplier_id": quote.supplier_id, "currency": quote.currency,
+        "branch_id": quote.branch_id, "notes": _("From supplier quote %(id)s", id=quote.id),
+        "lines": [{"make": quote.make, "model": quote.model, "trim": quote.trim,
+                   "colour": quote.colour, "year": quote.year, "quantity": quote.quantity,
+                   "unit_cost": quote.unit_cost}]}, user=user)
+    before = _quote_snapshot(quote)
+    quote.status, quote.purchase_order_id = target, po.id
+    session.flush()
+    _quote_event(session, quote, N_("Supplier quote %(id)s ordered"), before)
+    return po
+
+
+def decline_quote(session: Session, quote: SalesSupplierQuote) -> SalesSupplierQuote:
+    quote = lock(session, SalesSupplierQuote, [quote.id])[quote.id]
+    before = _quote_snapshot(quote)
+    quote.status = SUPPLIER_QUOTE.target(quote.status, "decline")
+    session.flush()
+    _quote_event(session, quote, N_("Supplier quote %(id)s declined"), before)
+    return quote

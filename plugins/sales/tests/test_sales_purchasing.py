@@ -138,7 +138,8 @@ def test_migration_sales_0002_matches_the_models(make_app: Any) -> None:
     assert migrate.current(app)["sales"] == ("sales_0002",)
     assert {"sales_stock", "sales_quotation", "sales_quotation_line",
             "sales_quotation_revision", "sales_order", "sales_payment", "sales_purchase_order",
-            "sales_purchase_line"} <= set(migrate.plugin_metadata(app, "sales").tables)
+            "sales_purchase_line", "sales_supplier_quote"} <= set(
+                migrate.plugin_metadata(app, "sales").tables)
     assert migrate.differences(app, "sales") == []
 
 
@@ -158,3 +159,34 @@ def test_merging_suppliers_moves_their_purchase_orders(app: Flask, api_client: A
         merge_parties(sess, sess.get(Party, twin.id), sess.get(Party, people["supplier"]))
         sess.commit()
         assert sess.get(SalesPurchaseOrder, po["id"]).supplier_id == twin.id
+
+
+def test_price_inquiry_quote_and_order(app: Flask, api_client: Any,
+                                       people: dict[str, int]) -> None:
+    manager = api_client("manager")
+    ask = manager.post("/api/v1/sales/supplier-quotes", json={
+        "supplier_id": people["supplier"], "make": "Volkswagen", "model": "ID.4 CROZZ",
+        "quantity": 4, "branch_id": 1})
+    assert ask.status_code == 201, ask.get_json()
+    quote = ask.get_json()
+    assert quote["status"] == "requested" and quote["unit_cost"] is None
+    early = manager.post(f"/api/v1/sales/supplier-quotes/{quote['id']}/order")
+    assert early.status_code == 409 and early.get_json()["allowed"] == ["decline", "price"]
+    bad = manager.post(f"/api/v1/sales/supplier-quotes/{quote['id']}/price",
+                       json={"unit_cost": "0"})
+    assert bad.status_code == 422 and "unit_cost" in bad.get_json()["errors"]
+    priced = manager.post(f"/api/v1/sales/supplier-quotes/{quote['id']}/price",
+                          json={"unit_cost": "168000", "valid_until": "2099-12-31",
+                                "version": quote["version"]})
+    assert priced.status_code == 200 and priced.get_json()["status"] == "quoted"
+    ordered = manager.post(f"/api/v1/sales/supplier-quotes/{quote['id']}/order")
+    assert ordered.status_code == 201, ordered.get_json()
+    po = ordered.get_json()
+    assert (po["total"], po["lines"][0]["quantity"], po["supplier_id"]) == (
+        "672000", 4, people["supplier"])
+    listed = manager.get("/api/v1/sales/supplier-quotes?status=ordered").get_json()
+    assert listed["total"] == 1 and listed["items"][0]["purchase_order_id"] == po["id"]
+    assert api_client("sales").get("/api/v1/sales/supplier-quotes").status_code == 403
+    not_supplier = manager.post("/api/v1/sales/supplier-quotes", json={
+        "supplier_id": people["alice"], "model": "ID.4", "branch_id": 1})
+    assert not_supplier.status_code == 422 and "supplier_id" in not_supplier.get_json()["errors"]

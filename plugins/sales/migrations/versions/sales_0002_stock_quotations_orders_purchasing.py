@@ -2,7 +2,7 @@
 
 Revision ID: sales_0002
 Revises: sales_0001
-Create Date: 2026-12-02 04:41:08.792008
+Create Date: 2026-12-02 05:05:19.393901
 """
 
 from alembic import op
@@ -98,6 +98,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sales_stock_order_id'), ['order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sales_stock_purchase_order_id'), ['purchase_order_id'], unique=False)
         batch_op.create_index('ix_sales_stock_status_received', ['status', 'received_on'], unique=False)
+
+    op.create_table('sales_supplier_quote',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('supplier_id', sa.Integer(), nullable=False),
+    sa.Column('make', sa.String(length=60), nullable=False),
+    sa.Column('model', sa.String(length=80), nullable=False),
+    sa.Column('trim', sa.String(length=80), nullable=False),
+    sa.Column('colour', sa.String(length=40), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=True),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('unit_cost', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('purchase_order_id', sa.Integer(), nullable=True),
+    sa.Column('notes', sa.Text(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('branch_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', carebiz.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', carebiz.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['branch_id'], ['branch.id'], name=op.f('fk_sales_supplier_quote_branch_id_branch')),
+    sa.ForeignKeyConstraint(['purchase_order_id'], ['sales_purchase_order.id'], name=op.f('fk_sales_supplier_quote_purchase_order_id_sales_purchase_order'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['supplier_id'], ['party.id'], name=op.f('fk_sales_supplier_quote_supplier_id_party')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sales_supplier_quote'))
+    )
+    with op.batch_alter_table('sales_supplier_quote', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sales_supplier_quote_branch_id'), ['branch_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sales_supplier_quote_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sales_supplier_quote_supplier_id'), ['supplier_id'], unique=False)
 
     op.create_table('sales_quotation',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -274,6 +303,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sales_quotation_branch_id'))
 
     op.drop_table('sales_quotation')
+    with op.batch_alter_table('sales_supplier_quote', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sales_supplier_quote_supplier_id'))
+        batch_op.drop_index(batch_op.f('ix_sales_supplier_quote_status'))
+        batch_op.drop_index(batch_op.f('ix_sales_supplier_quote_branch_id'))
+
+    op.drop_table('sales_supplier_quote')
     with op.batch_alter_table('sales_stock', schema=None) as batch_op:
         batch_op.drop_index('ix_sales_stock_status_received')
         batch_op.drop_index(batch_op.f('ix_sales_stock_purchase_order_id'))
