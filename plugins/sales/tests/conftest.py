@@ -42,3 +42,13 @@ def people(app: Flask, seeded: dict[str, Any]) -> dict[str, int]:
         ids = {"alice": alice.id, "bob": bob.id, "supplier": supplier.id}
         sess.close()
         return ids
+
+
+@pytest.fixture(autouse=True)
+def _close_sessions() -> Any:
+    """Close the sessions a test opened by hand: on PostgreSQL an open transaction would
+    hold its locks and block the next test's reset of the database."""
+    yield
+    from sqlalchemy.orm import close_all_sessions
+
+    close_all_sessions()
