@@ -157,6 +157,14 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
         "admin.branches": [{"q": "branch"}, {"status": "inactive"}],
         "admin.audit": [{"entity_type": "party"}, {"entity_id": str(ids["wang"])},
                         {"actor": "admin"}, {"entity_type": "vehicle", "sort": "id"}],
+        # the sales plugin's (installed with the platform)
+        "sales.stock": [{"status": "in_stock"}, {"branch_id": ids["B"]}, {"model": "camry"}],
+        "sales.quotations": [{"status": "open"}, {"customer_id": ids["wang"]},
+                             {"branch_id": ids["A"]}],
+        "sales.orders": [{"status": "confirmed"}, {"customer_id": ids["wang"]},
+                         {"branch_id": ids["A"]}, {"vehicle_status": "in_stock"}],
+        "sales.purchase_orders": [{"status": "ordered"}, {"supplier_id": ids["wang"]},
+                                  {"branch_id": ids["A"]}],
     }
     return [{k: str(v) for k, v in args.items()} for args in sets[name]]
 
