@@ -7,6 +7,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from carebiz.api.common import DecimalString, ListArgs, StrictBoolean, page_schema
+from carebiz.toolkit import MAX_ID
 
 from .lists_commerce import (
     ORDER_STATUSES,
@@ -22,6 +23,7 @@ from .services.quotations import KINDS
 from .services.stock import STATUSES, days_in_stock
 
 Money = DecimalString
+ID_RANGE = validate.Range(min=1, max=MAX_ID)
 ISODate = fields.Date
 
 
@@ -35,8 +37,8 @@ class _Versioned(Schema):
 
 class SalesStockListArgs(ListArgs):
     status = fields.String(validate=validate.OneOf(STATUSES))
-    branch_id = fields.Integer()
-    model = fields.String()
+    branch_id = fields.Integer(validate=ID_RANGE)
+    model = fields.String(validate=validate.Length(max=80))
     sort = fields.String(validate=validate.OneOf(STOCK.sort_values))
 
 
@@ -92,7 +94,7 @@ class SalesStockTransferSchema(_Versioned):
 
 
 class SalesAgingArgs(Schema):
-    branch_id = fields.Integer()
+    branch_id = fields.Integer(validate=ID_RANGE)
 
 
 class SalesAgingBucketSchema(Schema):
@@ -179,8 +181,8 @@ SalesQuotationPage = page_schema(SalesQuotationSchema, "SalesQuotationPage")
 
 class SalesQuotationListArgs(ListArgs):
     status = fields.String(validate=validate.OneOf(QUOTATION_STATUSES))
-    customer_id = fields.Integer()
-    branch_id = fields.Integer()
+    customer_id = fields.Integer(validate=ID_RANGE)
+    branch_id = fields.Integer(validate=ID_RANGE)
     sort = fields.String(validate=validate.OneOf(QUOTATIONS.sort_values))
 
 
@@ -238,9 +240,10 @@ SalesOrderPage = page_schema(SalesOrderSchema, "SalesOrderPage")
 
 class SalesOrderListArgs(ListArgs):
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
-    customer_id = fields.Integer()
-    branch_id = fields.Integer()
-    vehicle_status = fields.String()
+    customer_id = fields.Integer(validate=ID_RANGE)
+    branch_id = fields.Integer(validate=ID_RANGE)
+    vehicle_status = fields.String(validate=validate.OneOf(
+        ("to_allocate", "in_transit", "in_stock", "ready")))
     sort = fields.String(validate=validate.OneOf(ORDERS.sort_values))
 
 
@@ -328,8 +331,8 @@ SalesPurchaseOrderPage = page_schema(SalesPurchaseOrderSchema, "SalesPurchaseOrd
 
 class SalesPurchaseListArgs(ListArgs):
     status = fields.String(validate=validate.OneOf(PURCHASE_STATUSES))
-    supplier_id = fields.Integer()
-    branch_id = fields.Integer()
+    supplier_id = fields.Integer(validate=ID_RANGE)
+    branch_id = fields.Integer(validate=ID_RANGE)
     sort = fields.String(validate=validate.OneOf(PURCHASE_ORDERS.sort_values))
 
 
