@@ -198,6 +198,13 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
         "sales.test_drives": [
             {"status": "booked"}, {"vehicle_id": "1"}, {"customer_id": ids["wang"]},
             {"starts_to": "2030-01-01"}],
+        "sales.stock": [{"status": "in_stock"}, {"branch_id": ids["B"]}, {"model": "camry"}],
+        "sales.quotations": [{"status": "open"}, {"customer_id": ids["wang"]},
+                             {"branch_id": ids["A"]}],
+        "sales.orders": [{"status": "confirmed"}, {"customer_id": ids["wang"]},
+                         {"branch_id": ids["A"]}, {"vehicle_status": "in_stock"}],
+        "sales.purchase_orders": [{"status": "ordered"}, {"supplier_id": ids["wang"]},
+                                  {"branch_id": ids["A"]}],
     }
     return [{k: str(v) for k, v in args.items()} for args in sets[name]]
 

@@ -85,6 +85,30 @@ RULES_BEYOND_THE_SCHEMA = {
     "GET /api/v1/sales/return-visits": "as for prospects",
     "GET /api/v1/sales/showroom-visits": "as for prospects",
     "GET /api/v1/sales/test-drives": "as for prospects",
+    # the sales plugin's commerce: VINs, currencies, branches, customers and every status move are
+    # the services' rules (an illegal move is a documented 409, a broken rule a 422)
+    "POST /api/v1/sales/stock": "the VIN check digit, ISO currency, a branch of yours",
+    "POST /api/v1/sales/stock/{stock_id}/ship": "only an ordered car ships",
+    "POST /api/v1/sales/stock/{stock_id}/receive": "only a car on its way arrives",
+    "POST /api/v1/sales/stock/{stock_id}/transfer": "a branch of yours, not the car's own",
+    "POST /api/v1/sales/quotations": "a visible customer and car, lines that total ≥ 0",
+    "POST /api/v1/sales/quotations/{quotation_id}/revisions": "as on create; open only",
+    "POST /api/v1/sales/quotations/{quotation_id}/approve": "pending ones, within your limit",
+    "POST /api/v1/sales/quotations/{quotation_id}/decline": "open or pending ones only",
+    "POST /api/v1/sales/quotations/{quotation_id}/accept": "open, unexpired ones only",
+    "POST /api/v1/sales/orders/{order_id}/payments": "at most what is outstanding; a rate",
+    "POST /api/v1/sales/orders/{order_id}/allocate": "a visible car in stock, order without",
+    "POST /api/v1/sales/orders/{order_id}/inspect": "the car must stand reserved",
+    "POST /api/v1/sales/orders/{order_id}/register": "a car must be allocated",
+    "POST /api/v1/sales/orders/{order_id}/cancel": "a reason; open orders only",
+    "POST /api/v1/sales/orders/{order_id}/deliver": "ready and paid, or a manager's reason",
+    "POST /api/v1/sales/purchase-orders": "a visible supplier in the supplier role",
+    "POST /api/v1/sales/purchase-orders/{po_id}/receive": "lines of the order, valid VINs",
+    "POST /api/v1/sales/purchase-orders/{po_id}/payments": "at most what is owed",
+    "POST /api/v1/sales/purchase-orders/{po_id}/cancel": "nothing received yet",
+    "POST /api/v1/sales/supplier-quotes": "a visible supplier in the supplier role",
+    "POST /api/v1/sales/supplier-quotes/{quote_id}/price": "requested or quoted ones",
+    "POST /api/v1/sales/supplier-quotes/{quote_id}/order": "quoted, unexpired ones",
 }
 POSITIVE_EXPECTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 

@@ -220,3 +220,243 @@ class SalesTestDrive(Versioned, BranchOwned, TimestampMixin, Base):
     odometer_out: Mapped[int | None]
     odometer_in: Mapped[int | None]
     feedback: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- vehicle stock, quotations, orders and purchasing (sales_0002) ------------------------
+#
+# Money is ``Numeric(14, 2)`` beside its ISO currency code and read as ``Decimal``; statuses
+# move only through the machines of ``services.stock``, ``services.quotations``,
+# ``services.orders`` and ``services.purchasing``.
+
+
+class SalesStock(Versioned, BranchOwned, TimestampMixin, Base):
+    """One vehicle of the dealership's stock, by VIN: a core vehicle (``vehicle_id``) with
+    what the stock needs besides — where it stands, what it cost, its status.
+
+    ``status``: ``ordered`` → ``in_transit`` → ``in_stock`` → ``reserved`` → ``sold`` →
+    ``delivered`` (``release`` takes a reservation back). ``received_on`` starts its days in
+    stock (aging); ``order_id`` is the sales order the car is allocated to, even before it
+    arrives (it is then reserved on receipt)."""
+
+    __tablename__ = "sales_stock"
+    __table_args__ = (Index("ix_sales_stock_status_received", "status", "received_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), unique=True)
+    vin: Mapped[str] = mapped_column(String(17), unique=True)
+    make: Mapped[str] = mapped_column(String(60), default="")
+    model: Mapped[str] = mapped_column(String(80), default="", index=True)
+    trim: Mapped[str] = mapped_column(String(80), default="")
+    colour: Mapped[str] = mapped_column(String(40), default="")
+    year: Mapped[int | None]
+    location: Mapped[str] = mapped_column(String(60), default="")
+    status: Mapped[str] = mapped_column(String(12), default="in_stock")
+    cost: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    received_on: Mapped[dt.date | None] = mapped_column(Date)
+    delivered_on: Mapped[dt.date | None] = mapped_column(Date)
+    inspection_notes: Mapped[str] = mapped_column(Text, default="")
+    purchase_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sales_purchase_order.id", ondelete="SET NULL"), index=True)
+    order_id: Mapped[int | None] = mapped_column(index=True)
+
+
+class SalesQuotation(Versioned, BranchOwned, TimestampMixin, Base):
+    """A price offered to a customer for a car: a specific stock vehicle or a model, trim
+    and colour, priced by its lines (:class:`SalesQuotationLine`).
+
+    ``status``: ``open`` (may be accepted), ``pending_approval`` (its discount exceeds the
+    author's limit and waits for a manager), ``accepted``, ``declined``, ``expired``. Every
+    change of lines is a new ``revision``; the earlier ones stay in
+    :class:`SalesQuotationRevision`."""
+
+    __tablename__ = "sales_quotation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    stock_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sales_stock.id", ondelete="SET NULL"), index=True)
+    make: Mapped[str] = mapped_column(String(60), default="")
+    model: Mapped[str] = mapped_column(String(80), default="", index=True)
+    trim: Mapped[str] = mapped_column(String(80), default="")
+    colour: Mapped[str] = mapped_column(String(40), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    discount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    revision: Mapped[int] = mapped_column(default=1)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    finance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    salesperson_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    approved_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    lines: Mapped[list[SalesQuotationLine]] = relationship(
+        cascade="all, delete-orphan", order_by="SalesQuotationLine.position")
+
+
+class SalesQuotationLine(BranchOwned, Base):
+    """One line of a quotation's current revision. ``amount`` is always positive; ``kind``
+    says its sign: ``discount`` and ``trade_in`` (the customer's old car, credited) are
+    taken off, ``vehicle``, ``option``, ``accessory`` and ``fee`` added."""
+
+    __tablename__ = "sales_quotation_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quotation_id: Mapped[int] = mapped_column(
+        ForeignKey("sales_quotation.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(String(12))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    trade_in_vehicle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("vehicle.id", ondelete="SET NULL"))
+
+
+class SalesQuotationRevision(BranchOwned, Base):
+    """An earlier revision of a quotation as it was offered: its lines and total, kept so
+    what the customer was shown before can always be printed again."""
+
+    __tablename__ = "sales_quotation_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quotation_id: Mapped[int] = mapped_column(
+        ForeignKey("sales_quotation.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int]
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    saved_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+
+
+class SalesOrder(Versioned, BranchOwned, TimestampMixin, Base):
+    """A booking made from an accepted quotation, followed through parallel sub-statuses:
+    payment (stored as ``unpaid``/``partly_paid``/``paid``; ``overdue`` is read from
+    ``payment_due_on``), vehicle (``to_allocate``/``in_transit``/``in_stock``/``ready``),
+    pre-delivery inspection, registration and delivery. ``status`` is the headline derived
+    from them (:func:`carebiz_plugins.sales.services.orders.headline`), stored so lists
+    filter by it."""
+
+    __tablename__ = "sales_order"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quotation_id: Mapped[int] = mapped_column(ForeignKey("sales_quotation.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    stock_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sales_stock.id", ondelete="SET NULL"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    paid: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    deposit: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    payment_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="confirmed", index=True)
+    payment_state: Mapped[str] = mapped_column(String(12), default="unpaid")
+    vehicle_status: Mapped[str] = mapped_column(String(12), default="to_allocate")
+    pdi_status: Mapped[str] = mapped_column(String(12), default="pending")
+    pdi_notes: Mapped[str] = mapped_column(Text, default="")
+    registration_status: Mapped[str] = mapped_column(String(12), default="pending")
+    plate: Mapped[str] = mapped_column(String(20), default="")
+    delivery_status: Mapped[str] = mapped_column(String(12), default="pending")
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    override_reason: Mapped[str] = mapped_column(Text, default="")
+    override_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+    salesperson_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+
+    stock: Mapped[SalesStock | None] = relationship(lazy="selectin", viewonly=True)
+
+    @property
+    def vin(self) -> str | None:
+        return self.stock.vin if self.stock is not None else None
+
+
+class SalesPayment(BranchOwned, TimestampMixin, Base):
+    """Money received against an order, in the currency it was paid in and converted to
+    the order's at the rate of the day it was paid (``order_amount``)."""
+
+    __tablename__ = "sales_payment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("sales_order.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    order_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    method: Mapped[str] = mapped_column(String(20), default="cash")
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+
+
+class SalesPurchaseOrder(Versioned, BranchOwned, TimestampMixin, Base):
+    """Vehicles ordered from a supplier (a core party in the ``supplier`` role).
+
+    ``status``: ``ordered`` → ``partly_received`` → ``received``, or ``cancelled`` before
+    anything arrived. ``paid`` against the cost of what was received is what the business
+    still owes (payables)."""
+
+    __tablename__ = "sales_purchase_order"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="ordered", index=True)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    received_value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    paid: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    expected_on: Mapped[dt.date | None] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    lines: Mapped[list[SalesPurchaseLine]] = relationship(
+        cascade="all, delete-orphan", order_by="SalesPurchaseLine.id")
+
+
+class SalesPurchaseLine(BranchOwned, Base):
+    """So many cars of one make, model, trim and colour at a unit cost; ``received`` counts
+    those that arrived (each became a :class:`SalesStock` row)."""
+
+    __tablename__ = "sales_purchase_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(
+        ForeignKey("sales_purchase_order.id", ondelete="CASCADE"), index=True)
+    make: Mapped[str] = mapped_column(String(60), default="")
+    model: Mapped[str] = mapped_column(String(80), default="")
+    trim: Mapped[str] = mapped_column(String(80), default="")
+    colour: Mapped[str] = mapped_column(String(40), default="")
+    year: Mapped[int | None]
+    quantity: Mapped[int] = mapped_column(default=1)
+    received: Mapped[int] = mapped_column(default=0)
+    unit_cost: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+
+
+class SalesSupplierQuote(Versioned, BranchOwned, TimestampMixin, Base):
+    """A price inquiry to a supplier and, once answered, its quote: so many cars of a model
+    at a unit cost, valid until a date. ``status``: ``requested`` → ``quoted`` →
+    ``ordered`` (a purchase order was placed from it), or ``declined``."""
+
+    __tablename__ = "sales_supplier_quote"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    make: Mapped[str] = mapped_column(String(60), default="")
+    model: Mapped[str] = mapped_column(String(80), default="")
+    trim: Mapped[str] = mapped_column(String(80), default="")
+    colour: Mapped[str] = mapped_column(String(40), default="")
+    year: Mapped[int | None]
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="requested", index=True)
+    purchase_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sales_purchase_order.id", ondelete="SET NULL"))
+    notes: Mapped[str] = mapped_column(Text, default="")

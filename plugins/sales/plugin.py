@@ -17,6 +17,7 @@ from sqlalchemy import update
 from carebiz import hookimpl
 from carebiz.concurrency import bumped
 from carebiz.contributions import (
+    DocumentType,
     ExportTable,
     MenuItem,
     Panel,
@@ -31,7 +32,7 @@ from carebiz.contributions import (
 from carebiz.db import Base
 from carebiz.plugins import PluginManifest
 
-from . import __version__, api, views
+from . import __version__, api, commerce, views
 from . import models as sales_models
 from .lists import LISTS as SALES_LISTS
 from .services.choices import LISTS
@@ -75,12 +76,12 @@ def models() -> list[type[Base]]:
 
 @hookimpl
 def web_blueprints() -> list[flask.Blueprint]:
-    return [views.bp]
+    return [views.bp, *commerce.WEB_BLUEPRINTS]
 
 
 @hookimpl
 def api_blueprints() -> list[flask_smorest.Blueprint]:
-    return [api.blp]
+    return [api.blp, *commerce.BLUEPRINTS]
 
 
 @hookimpl
@@ -93,13 +94,14 @@ def permissions() -> list[Permission]:
                    default_roles=("manager",), weight=302),
         Permission("sales.showroom", _l("Log showroom visits and book test drives"),
                    default_roles=SELLERS, weight=303),
+        *commerce.PERMISSIONS,
     ]
 
 
 @hookimpl
 def menu_items(user: User | AnonymousUserMixin) -> list[MenuItem]:
     return [MenuItem("sales", _l("Sales"), "sales.dashboard", permission="sales.view",
-                     section="main", icon="car-front", weight=300)]
+                     section="main", icon="car-front", weight=300), *commerce.MENU]
 
 
 @hookimpl
@@ -116,7 +118,7 @@ def settings() -> list[SettingSpec]:
         "sales.review_branches", "", _l("Branches whose new prospects a manager reviews"),
         description=_l("Branch codes, comma-separated; * for every branch; empty: no review."),
         weight=310))
-    return specs
+    return specs + commerce.SETTINGS
 
 
 @hookimpl
@@ -136,6 +138,7 @@ def record_pages() -> list[RecordPage]:
                    label=_l("Prospect")),
         RecordPage("sales_test_drive", "sales.test_drive", "drive_id", "sales.view",
                    label=_l("Test drive")),
+        *commerce.RECORD_PAGES,
     ]
 
 
@@ -144,20 +147,25 @@ def customer_merge(session: Session, keep: Party, remove: Party) -> None:
     """Every sales row of the merged-away customer now belongs to the one kept, in the
     merge's own transaction (versioned rows are bumped, so open forms see the change)."""
     for model in _tables():
-        if "customer_id" in model.__table__.c:
-            session.execute(update(model).where(model.customer_id == remove.id)
-                            .values(customer_id=keep.id, **bumped(model)))
+        for column in ("customer_id", "supplier_id"):  # a purchase order names a supplier
+            if column in model.__table__.c:
+                session.execute(update(model).where(model.__table__.c[column] == remove.id)
+                                .values({column: keep.id, **bumped(model)}))
 
 
 @hookimpl
 def query_sources() -> list[QuerySource]:
     """Prospects, their points and models of interest, return visits: the dashboard's charts
     and anyone's analyses read them through the core query service."""
-    return list(QUERY_SOURCES)
+    from . import queries
+
+    return [*QUERY_SOURCES, *queries.SOURCES]
 
 
 @hookimpl
 def reports() -> list[Report]:
+    from . import queries
+
     return [
         Report("sales.won_by_month", _l("Deals won by month"), "sales_prospects",
                where={"field": "status", "op": "eq", "value": "won"},
@@ -177,13 +185,14 @@ def reports() -> list[Report]:
                params=(ReportParam("days", _l("Days back"), "number", 30),),
                where={"field": "arrived_at", "op": "last_days", "value": {"param": "days"}},
                group_by=["salesperson_id", "outcome"], chart="stacked", weight=304),
+        *queries.REPORTS,
     ]
 
 
 @hookimpl
 def export_tables() -> list[ExportTable]:
     return [ExportTable.of_list(definition, weight=300 + i)
-            for i, definition in enumerate(SALES_LISTS)]
+            for i, definition in enumerate([*SALES_LISTS, *commerce.LISTS])]
 
 
 @hookimpl
@@ -203,3 +212,8 @@ def demo_data(session: Session, branches: list[Branch], users: dict[str, User]) 
     from .demo import load
 
     load(session, branches, users)
+
+
+@hookimpl
+def document_types() -> list[DocumentType]:
+    return list(commerce.DOCUMENTS)

@@ -59,5 +59,78 @@ test_drive_returned = declare(
     arguments={"test_drive_id": "int", "vehicle_id": "int", "customer_id": "int",
                "odometer_in": "int", "distance_km": "int"})
 
+
+# --- stock, quotations, orders, purchasing ---------------------------------------------
+
+stock_changed = declare(
+    "sales.stock.changed",
+    "A stock vehicle was taken into stock, changed status or moved to another branch.",
+    sent_by="carebiz_plugins.sales.services.stock.create_stock, move, transfer",
+    arguments={"stock_id": "int", "vehicle_id": "int", "vin": "str",
+               "old_status": "str (empty when taken into stock)", "new_status": "str",
+               "branch_id": "int (where the car is now)"})
+
+quotation_saved = declare(
+    "sales.quotation.saved",
+    "A quotation was written or revised (a new revision), or approved by a manager.",
+    sent_by="carebiz_plugins.sales.services.quotations.create_quotation, revise, approve",
+    arguments={"quotation_id": "int", "customer_id": "int", "revision": "int",
+               "total": "Decimal", "currency": "str", "status": "str"})
+
+order_confirmed = declare(
+    "sales.order.confirmed",
+    "A customer accepted a quotation: a sales order (booking) exists, its VIN reserved if "
+    "the quotation named a stock car.",
+    sent_by="carebiz_plugins.sales.services.orders.accept_quotation",
+    arguments={"order_id": "int", "quotation_id": "int", "customer_id": "int",
+               "branch_id": "int", "vehicle_id": "int or None", "total": "Decimal",
+               "currency": "str"})
+
+order_progressed = declare(
+    "sales.order.progressed",
+    "A step of a sales order was taken besides payment and delivery: a car allocated, its "
+    "inspection recorded, its registration done, the order cancelled.",
+    sent_by="carebiz_plugins.sales.services.orders.allocate, inspect, register, cancel",
+    arguments={"order_id": "int", "step": "str: allocate, inspect, register or cancel",
+               "status": "str (the headline status now)"})
+
+payment_received = declare(
+    "sales.order.payment_received",
+    "Money was received against a sales order.",
+    sent_by="carebiz_plugins.sales.services.orders.add_payment",
+    arguments={"order_id": "int", "payment_id": "int", "amount": "Decimal",
+               "currency": "str", "payment_status": "str"})
+
+vehicle_delivered = declare(
+    "sales.vehicle.delivered",
+    "A sold car was handed over: the core vehicle is now the customer's, the sale is in "
+    "the customer's lifetime value and the customer has the customer role. The care "
+    "plugin schedules the first service from this.",
+    sent_by="carebiz_plugins.sales.services.orders.deliver",
+    arguments={"order_id": "int", "customer_id": "int", "vehicle_id": "int", "vin": "str",
+               "branch_id": "int", "delivered_on": "date", "total": "Decimal",
+               "currency": "str", "overridden": "bool: delivered with money outstanding"})
+
+purchase_order_saved = declare(
+    "sales.purchase_order.saved",
+    "A purchase order was placed, cancelled or a payment to its supplier recorded; or a "
+    "price inquiry to a supplier was sent, answered, ordered or declined.",
+    sent_by="carebiz_plugins.sales.services.purchasing.create_purchase_order, cancel, pay, "
+            "request_quote, record_quote, order_from_quote, decline_quote",
+    arguments={"purchase_order_id": "int (0 for a quote not ordered yet)",
+               "supplier_id": "int",
+               "status": "str (the purchase order's, or the quote's for quote_… steps)",
+               "step": "str: placed, cancelled, paid, quote_requested, quote_quoted, "
+                       "quote_ordered or quote_declined"})
+
+purchase_received = declare(
+    "sales.purchase_order.received",
+    "Vehicles of a purchase order arrived and entered stock.",
+    sent_by="carebiz_plugins.sales.services.purchasing.receive",
+    arguments={"purchase_order_id": "int", "supplier_id": "int",
+               "stock_ids": "list of int", "status": "str"})
+
 ALL = [prospect_registered, prospect_updated, prospect_status_changed, return_visit_done,
-       showroom_visit_logged, test_drive_booked, test_drive_returned]
+       showroom_visit_logged, test_drive_booked, test_drive_returned,
+       stock_changed, quotation_saved, order_confirmed, order_progressed, payment_received,
+       vehicle_delivered, purchase_order_saved, purchase_received]

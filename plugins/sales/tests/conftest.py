@@ -17,3 +17,38 @@ from flask import Flask
 def app(make_app: Callable[..., Flask]) -> Flask:
     """The core with sales only: sales must work without any other plugin."""
     return make_app(CAREBIZ_PLUGINS="sales")
+
+
+# --- stock, quotations, orders and purchasing -------------------------------------------
+
+from typing import Any  # noqa: E402
+
+from carebiz.testing import make_customer  # noqa: E402
+
+
+@pytest.fixture
+def people(app: Flask, seeded: dict[str, Any]) -> dict[str, int]:
+    """Customers in branches A and B and a supplier (a party in the ``supplier`` role)
+    in A, committed: ``{"alice": id, "bob": id, "supplier": id}``."""
+    with app.app_context():
+        sess = app.extensions["carebiz"].session_factory()
+        a, b = seeded["branches"]["A"], seeded["branches"]["B"]
+        alice = make_customer(sess, "Alice Wang", a, phones=["13800138001"],
+                              roles=["prospect"])
+        bob = make_customer(sess, "Bob Li", b, phones=["13800138002"])
+        supplier = make_customer(sess, "FAW-Volkswagen Sales", a, kind="organization",
+                                 roles=["supplier"])
+        sess.commit()
+        ids = {"alice": alice.id, "bob": bob.id, "supplier": supplier.id}
+        sess.close()
+        return ids
+
+
+@pytest.fixture(autouse=True)
+def _close_sessions() -> Any:
+    """Close the sessions a test opened by hand: on PostgreSQL an open transaction would
+    hold its locks and block the next test's reset of the database."""
+    yield
+    from sqlalchemy.orm import close_all_sessions
+
+    close_all_sessions()

@@ -1,0 +1,82 @@
+"""Query sources (``sales_stock``, ``sales_quotations``, ``sales_orders``) and reports
+(sales by model and month, stock aging) of the stock and order areas, registered with the
+core query service, which applies the branch row filter and the source's permission."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from carebiz.contributions import QueryField, QuerySource, Report, ReportParam
+
+from .lists_commerce import ORDER_STATUSES, QUOTATION_STATUSES
+from .models import SalesOrder, SalesQuotation, SalesStock
+from .services.stock import STATUSES
+
+BRANCH_OPS = ("eq", "ne", "in", "empty", "not_empty")
+
+
+def _choices(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((v, v) for v in values)
+
+
+STOCK_JOIN = (SalesStock, SalesStock.id == SalesOrder.stock_id)
+
+SOURCES = [
+    QuerySource("sales_stock", _l("Vehicle stock"), SalesStock, (
+        QueryField("id", _l("Number"), "number"),
+        QueryField("vin", _l("VIN"), "text"),
+        QueryField("make", _l("Make"), "text"),
+        QueryField("model", _l("Model"), "text"),
+        QueryField("colour", _l("Colour"), "text"),
+        QueryField("year", _l("Year"), "number"),
+        QueryField("status", _l("Status"), "choice", choices=_choices(STATUSES)),
+        QueryField("location", _l("Location"), "text"),
+        QueryField("cost", _l("Cost"), "money"),
+        QueryField("currency", _l("Currency"), "text"),
+        QueryField("received_on", _l("Received on"), "date"),
+        QueryField("branch_id", _l("Branch"), "number", BRANCH_OPS),
+    ), permission="sales.view", weight=320),
+    QuerySource("sales_quotations", _l("Quotations"), SalesQuotation, (
+        QueryField("id", _l("Number"), "number"),
+        QueryField("model", _l("Model"), "text"),
+        QueryField("status", _l("Status"), "choice", choices=_choices(QUOTATION_STATUSES)),
+        QueryField("total", _l("Total"), "money"),
+        QueryField("currency", _l("Currency"), "text"),
+        QueryField("revision", _l("Revision"), "number"),
+        QueryField("created_at", _l("Written"), "datetime"),
+        QueryField("valid_until", _l("Valid until"), "date"),
+        QueryField("salesperson_id", _l("Salesperson"), "number"),
+        QueryField("branch_id", _l("Branch"), "number", BRANCH_OPS),
+    ), permission="sales.view", weight=321),
+    QuerySource("sales_orders", _l("Sales orders"), SalesOrder, (
+        QueryField("id", _l("Number"), "number"),
+        QueryField("status", _l("Status"), "choice", choices=_choices(ORDER_STATUSES)),
+        QueryField("vehicle_status", _l("Vehicle"), "text"),
+        QueryField("total", _l("Total"), "money"),
+        QueryField("paid", _l("Paid"), "money"),
+        QueryField("currency", _l("Currency"), "text"),
+        QueryField("created_at", _l("Ordered"), "datetime"),
+        QueryField("delivered_at", _l("Delivered"), "datetime"),
+        QueryField("salesperson_id", _l("Salesperson"), "number"),
+        QueryField("branch_id", _l("Branch"), "number", BRANCH_OPS),
+        QueryField("model", _l("Model"), "text", column=SalesStock.model, join=STOCK_JOIN),
+        QueryField("make", _l("Make"), "text", column=SalesStock.make, join=STOCK_JOIN),
+    ), permission="sales.view", weight=322),
+]
+
+REPORTS = [
+    Report("sales.by_model_month", _l("Sales by model and month"), "sales_orders",
+           _l("Cars delivered in the chosen number of days, by model and month."),
+           params=(ReportParam("days", _l("Days back"), "number", 365),),
+           where={"and": [{"field": "delivered_at", "op": "last_days",
+                           "value": {"param": "days"}}]},
+           group_by=[{"field": "delivered_at", "by": "month"}, "model"], chart="stacked",
+           weight=320),
+    Report("sales.stock_aging", _l("Stock aging"), "sales_stock",
+           _l("Cars on the floor (in stock or reserved) by the month they arrived, with "
+              "their cost."),
+           where={"field": "status", "op": "in", "value": ["in_stock", "reserved"]},
+           group_by=[{"field": "received_on", "by": "month"}],
+           measures=[{"fn": "count", "field": "id"}, {"fn": "sum", "field": "cost"}],
+           chart="bar", weight=321),
+]

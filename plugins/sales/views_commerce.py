@@ -1,0 +1,340 @@
+"""Pages of stock, quotations, orders and purchasing under ``/sales``: lists read their list
+definitions (so the page, the API and the Export control list the same rows), records show
+their statuses and offer exactly the actions their state allows; every form posts to a
+service through :func:`carebiz.toolkit.saving`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from carebiz import db, lists
+from carebiz.concurrency import parse_version
+from carebiz.crm.models import Party
+from carebiz.services import settings
+from carebiz.services.branches import usable_branches
+from carebiz.toolkit import form_status, host, require, saving, today, visible_or_404
+
+from . import forms_commerce as f
+from .lists_commerce import ORDERS, PURCHASE_ORDERS, QUOTATIONS, STOCK
+from .models import (
+    SalesOrder,
+    SalesPayment,
+    SalesPurchaseOrder,
+    SalesQuotation,
+    SalesQuotationRevision,
+    SalesStock,
+)
+from .services import orders, purchasing, quotations, stock
+from .services.stock import days_in_stock
+
+bp = Blueprint("sales_commerce", __name__, url_prefix="/sales", template_folder="templates")
+
+
+def _user() -> Any:
+    return current_user._get_current_object()
+
+
+def _listed(definition: Any, template: str, **extra: Any) -> Any:
+    sess = db.session()
+    listed = lists.prepare(definition, request.args, sess, _user())
+    page = lists.page(listed, sess, request.args.get("page", 1, type=int) or 1, clamp=True)
+    return render_template(template, page=page, values=listed.values, sort=listed.sort,
+                           list_name=definition.name, **extra)
+
+
+def _names(ids: Any) -> dict[int, str]:
+    """Names of the customers the reader may see; another branch's stay out."""
+    from carebiz.security.rows import visible
+
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    stmt = visible(select(Party.id, Party.name).where(Party.id.in_(wanted)), Party, _user())
+    return dict(db.session().execute(stmt).all())
+
+
+def _branch_choices() -> list[tuple[str, str]]:
+    return [(str(b.id), b.name) for b in usable_branches(db.session(), _user())]
+
+
+# --- stock --------------------------------------------------------------------------
+
+
+@bp.get("/stock")
+@require("sales.view")
+def stock_list() -> Any:
+    return _listed(STOCK, "sales/commerce/stock_list.html", statuses=stock.STATUSES,
+                   days=days_in_stock)
+
+
+@bp.route("/stock/new", methods=["GET", "POST"])
+@require("sales.stock")
+def stock_new() -> Any:
+    form = f.StockForm()
+    form.branch_id.choices = _branch_choices()
+    if form.validate_on_submit():
+        with saving(form) as done:
+            row = stock.create_stock(db.session(), form.payload(), user=_user())
+        if done.ok:
+            return redirect(url_for(".stock_item", stock_id=row.id))
+    return render_template("sales/commerce/form.html", form=form, heading="stock"
+                           ), form_status(form)
+
+
+def _render_stock(row: SalesStock, receive: Any = None, transfer: Any = None,
+                  status: int = 200) -> Any:
+    receive = receive or f.ReceiveForm(version=row.version, location=row.location)
+    transfer = transfer or f.TransferForm(version=row.version)
+    transfer.branch_id.choices = _branch_choices()
+    return render_template("sales/commerce/stock_item.html", row=row, receive=receive,
+                           transfer=transfer, allowed=stock.STOCK.allowed(row.status),
+                           days=days_in_stock(row, today())), status
+
+
+@bp.get("/stock/<int:stock_id>")
+@require("sales.view")
+def stock_item(stock_id: int) -> Any:
+    return _render_stock(visible_or_404(SalesStock, stock_id))
+
+
+@bp.post("/stock/<int:stock_id>/<action>")
+@require("sales.stock")
+def stock_action(stock_id: int, action: str) -> Any:
+    row = visible_or_404(SalesStock, stock_id)
+    if action == "receive":
+        form = f.ReceiveForm()
+        if form.validate_on_submit():
+            with saving(form) as done:
+                stock.receive(db.session(), row, {"location": form.location.data,
+                                                  "inspection_notes": form.inspection_notes.data},
+                              expected_version=parse_version(form.version.data))
+            if done.ok:
+                return redirect(url_for(".stock_item", stock_id=row.id))
+        return _render_stock(row, receive=form, status=form_status(form))
+    if action == "transfer":
+        form = f.TransferForm()
+        form.branch_id.choices = _branch_choices()
+        if form.validate_on_submit():
+            with saving(form) as done:
+                stock.transfer(db.session(), row, {"branch_id": form.branch_id.data,
+                                                   "location": form.location.data},
+                               user=_user(), expected_version=parse_version(form.version.data))
+            if done.ok:
+                return redirect(url_for(".stock_list"))
+        return _render_stock(row, transfer=form, status=form_status(form))
+    if action == "ship":
+        with saving() as done:
+            stock.move(db.session(), row, "ship")
+        return redirect(url_for(".stock_item", stock_id=row.id))
+    return redirect(url_for(".stock_item", stock_id=row.id))
+
+
+# --- quotations ---------------------------------------------------------------------
+
+
+@bp.get("/quotations")
+@require("sales.view")
+def quotation_list() -> Any:
+    listed = lists.prepare(QUOTATIONS, request.args, db.session(), _user())
+    page = lists.page(listed, db.session(), request.args.get("page", 1, type=int) or 1,
+                      clamp=True)
+    return render_template("sales/commerce/quotation_list.html", page=page,
+                           values=listed.values, sort=listed.sort, list_name=QUOTATIONS.name,
+                           names=_names(q.customer_id for q in page.items))
+
+
+def _fees() -> list[str]:
+    raw = str(settings.get(db.session(), host(), "sales.fee_lines") or "")
+    return [n.strip() for n in raw.replace("，", ",").split(",") if n.strip()]
+
+
+@bp.route("/quotations/new", methods=["GET", "POST"])
+@require("sales.quotations")
+def quotation_new() -> Any:
+    form = f.quotation_form(_fees())
+    if request.method == "GET":
+        form.customer_id.data = request.args.get("customer_id", type=int)
+        form.stock_id.data = request.args.get("stock_id", type=int)
+    if form.validate_on_submit():
+        with saving(form) as done:
+            q = quotations.create_quotation(db.session(), form.payload(), user=_user())
+        if done.ok:
+            return redirect(url_for(".quotation_item", quotation_id=q.id))
+    return render_template("sales/commerce/form.html", form=form, heading="quotation"
+                           ), form_status(form)
+
+
+@bp.get("/quotations/<int:quotation_id>")
+@require("sales.view")
+def quotation_item(quotation_id: int) -> Any:
+    q = visible_or_404(SalesQuotation, quotation_id)
+    revisions = db.session().scalars(select(SalesQuotationRevision).where(
+        SalesQuotationRevision.quotation_id == q.id).order_by(SalesQuotationRevision.revision))
+    order_id = db.session().scalar(select(SalesOrder.id).where(SalesOrder.quotation_id == q.id))
+    return render_template("sales/commerce/quotation_item.html", q=q, revisions=list(revisions),
+                           names=_names([q.customer_id]), order_id=order_id,
+                           allowed=quotations.QUOTATION.allowed(q.status),
+                           percent=quotations.discount_percent(q))
+
+
+@bp.post("/quotations/<int:quotation_id>/<action>")
+@require("sales.quotations")
+def quotation_action(quotation_id: int, action: str) -> Any:
+    q = visible_or_404(SalesQuotation, quotation_id)
+    sess = db.session()
+    if action == "accept":
+        with saving() as done:
+            order = orders.accept_quotation(sess, q, user=_user())
+        if done.ok:
+            return redirect(url_for(".order_item", order_id=order.id))
+    elif action == "approve":
+        with saving():
+            quotations.approve(sess, q, user=_user())
+    elif action == "decline":
+        with saving():
+            quotations.decline(sess, q)
+    return redirect(url_for(".quotation_item", quotation_id=quotation_id))
+
+
+# --- orders -------------------------------------------------------------------------
+
+
+@bp.get("/orders")
+@require("sales.view")
+def order_list() -> Any:
+    listed = lists.prepare(ORDERS, request.args, db.session(), _user())
+    page = lists.page(listed, db.session(), request.args.get("page", 1, type=int) or 1,
+                      clamp=True)
+    return render_template("sales/commerce/order_list.html", page=page, values=listed.values,
+                           sort=listed.sort, list_name=ORDERS.name,
+                           names=_names(o.customer_id for o in page.items),
+                           payment_status=orders.payment_status)
+
+
+def _render_order(order: SalesOrder, status: int = 200, **forms: Any) -> Any:
+    v = order.version
+    forms.setdefault("payment", f.PaymentForm(currency=order.currency))
+    forms.setdefault("inspect", f.InspectForm(version=v))
+    forms.setdefault("register", f.RegisterForm(version=v, plate=order.plate))
+    forms.setdefault("deliver", f.DeliverForm(version=v))
+    forms.setdefault("cancel", f.CancelForm(version=v))
+    payments = db.session().scalars(select(SalesPayment).where(
+        SalesPayment.order_id == order.id).order_by(SalesPayment.id))
+    return render_template("sales/commerce/order_item.html", order=order,
+                           names=_names([order.customer_id]), payments=list(payments),
+                           payment_status=orders.payment_status(order),
+                           outstanding=orders.outstanding(order),
+                           allowed=orders.allowed_actions(order, _user()), forms=forms), status
+
+
+@bp.get("/orders/<int:order_id>")
+@require("sales.view")
+def order_item(order_id: int) -> Any:
+    return _render_order(visible_or_404(SalesOrder, order_id))
+
+
+ORDER_FORMS = {"payment": f.PaymentForm, "inspect": f.InspectForm,
+               "register": f.RegisterForm, "deliver": f.DeliverForm, "cancel": f.CancelForm}
+
+
+@bp.post("/orders/<int:order_id>/<action>")
+@require("sales.orders")
+def order_action(order_id: int, action: str) -> Any:
+    order = visible_or_404(SalesOrder, order_id)
+    if action not in ORDER_FORMS:
+        return redirect(url_for(".order_item", order_id=order_id))
+    form = ORDER_FORMS[action]()
+    if form.validate_on_submit():
+        sess, data = db.session(), {k: v for k, v in form.data.items()
+                                    if k not in ("csrf_token", "version")}
+        expected = parse_version(getattr(form, "version", None) and form.version.data)
+        with saving(form) as done:
+            if action == "payment":
+                orders.add_payment(sess, order, data, user=_user())
+            else:
+                step = {"inspect": orders.inspect, "register": orders.register,
+                        "deliver": orders.deliver, "cancel": orders.cancel}[action]
+                step(sess, order, data, user=_user(), expected_version=expected)
+        if done.ok:
+            return redirect(url_for(".order_item", order_id=order_id))
+    return _render_order(order, form_status(form), **{action: form})
+
+
+# --- purchasing ---------------------------------------------------------------------
+
+
+@bp.get("/purchase-orders")
+@require("sales.view")
+def purchase_list() -> Any:
+    listed = lists.prepare(PURCHASE_ORDERS, request.args, db.session(), _user())
+    page = lists.page(listed, db.session(), request.args.get("page", 1, type=int) or 1,
+                      clamp=True)
+    return render_template("sales/commerce/purchase_list.html", page=page,
+                           values=listed.values, sort=listed.sort,
+                           list_name=PURCHASE_ORDERS.name,
+                           names=_names(p.supplier_id for p in page.items),
+                           payables=purchasing.payables(db.session(), _user()))
+
+
+@bp.route("/purchase-orders/new", methods=["GET", "POST"])
+@require("sales.purchasing")
+def purchase_new() -> Any:
+    form = f.PurchaseForm()
+    form.branch_id.choices = _branch_choices()
+    if form.validate_on_submit():
+        with saving(form) as done:
+            po = purchasing.create_purchase_order(db.session(), form.payload(), user=_user())
+        if done.ok:
+            return redirect(url_for(".purchase_item", po_id=po.id))
+    return render_template("sales/commerce/form.html", form=form, heading="purchase"
+                           ), form_status(form)
+
+
+def _render_purchase(po: SalesPurchaseOrder, receive: Any = None, pay: Any = None,
+                     status: int = 200) -> Any:
+    receive = receive or f.PurchaseReceiveForm(version=po.version)
+    receive.line_id.choices = [(str(ln.id), f"{ln.model} {ln.trim} ({ln.received}/"
+                                f"{ln.quantity})") for ln in po.lines
+                               if ln.received < ln.quantity]
+    pay = pay or f.PurchasePayForm()
+    return render_template("sales/commerce/purchase_item.html", po=po, receive=receive,
+                           pay=pay, names=_names([po.supplier_id]),
+                           payable=purchasing.payable(po)), status
+
+
+@bp.get("/purchase-orders/<int:po_id>")
+@require("sales.view")
+def purchase_item(po_id: int) -> Any:
+    return _render_purchase(visible_or_404(SalesPurchaseOrder, po_id))
+
+
+@bp.post("/purchase-orders/<int:po_id>/<action>")
+@require("sales.purchasing")
+def purchase_action(po_id: int, action: str) -> Any:
+    po = visible_or_404(SalesPurchaseOrder, po_id)
+    if action == "receive":
+        form = f.PurchaseReceiveForm()
+        form.line_id.choices = [(str(ln.id), "") for ln in po.lines]
+        if form.validate_on_submit():
+            with saving(form, aliases={"vehicles[0].vin": "vin",
+                                       "vehicles[0].line_id": "line_id"}) as done:
+                purchasing.receive(db.session(), po, {"vehicles": [{
+                    "line_id": form.line_id.data, "vin": form.vin.data,
+                    "inspection_notes": form.inspection_notes.data}]},
+                    expected_version=parse_version(form.version.data))
+            if done.ok:
+                return redirect(url_for(".purchase_item", po_id=po_id))
+        return _render_purchase(po, receive=form, status=form_status(form))
+    if action == "pay":
+        form = f.PurchasePayForm()
+        if form.validate_on_submit():
+            with saving(form) as done:
+                purchasing.pay(db.session(), po, {"amount": form.amount.data})
+            if done.ok:
+                return redirect(url_for(".purchase_item", po_id=po_id))
+        return _render_purchase(po, pay=form, status=form_status(form))
+    return redirect(url_for(".purchase_item", po_id=po_id))
