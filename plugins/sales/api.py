@@ -22,8 +22,8 @@ from . import schemas as s
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES, customer_names
 from .models import SalesProspect, SalesReturnVisit, SalesTestDrive
 from .services import dashboard as dashboard_rules
+from .services import drives, showroom, visits
 from .services import prospects as rules
-from .services import showroom, test_drives, visits
 
 blp = Blueprint("sales_api", __name__, url_prefix="/api/v1/sales",
                 description="Sales: prospects, return visits, showroom, test drives, "
@@ -223,7 +223,7 @@ class TestDrives(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Book a demo car; an overlapping booking of the same car is a 409."""
         with saving():
-            drive = test_drives.book_drive(db.session(), data, user=_user())
+            drive = drives.book_drive(db.session(), data, user=_user())
         return drive
 
 
@@ -238,11 +238,11 @@ class TestDriveAction(MethodView):
         drive = visible_or_404(SalesTestDrive, drive_id)
         with saving():
             if action == "start":
-                drive = test_drives.start_drive(db.session(), drive, user=_user(),
+                drive = drives.start_drive(db.session(), drive, user=_user(),
                                                 odometer_out=data["odometer_km"],
                                                 waiver_signed=data.get("waiver_signed"))
             else:
-                drive = test_drives.return_car(db.session(), drive, user=_user(),
+                drive = drives.return_car(db.session(), drive, user=_user(),
                                                odometer_in=data["odometer_km"],
                                                feedback=data["feedback"])
         return drive

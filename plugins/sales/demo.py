@@ -20,8 +20,8 @@ from carebiz.crm.validation import vin_check_digit
 from carebiz.db import utcnow
 
 from .models import SalesProspect, SalesReturnVisit
+from .services import drives, showroom, visits
 from .services import prospects as rules
-from .services import showroom, test_drives, visits
 
 NAMES = ["王建国", "李秀英", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周杰", "吴敏",
          "徐涛", "孙悦", "马超", "朱琳", "胡军", "郭蕾", "何鹏", "高燕", "林峰", "罗佳",
@@ -104,16 +104,16 @@ def _demo_fleet(session: Session, branch: Any, user: Any, now: dt.datetime) -> N
         car = create_vehicle(session, {"vin": _vin(91000 + n), "make": "Toyota",
                                        "model": model, "year": now.year,
                                        "branch_id": branch.id}, user=user)
-        test_drives.add_demo_car(session, car)
+        drives.add_demo_car(session, car)
         start = (now + dt.timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0)
         if n == 0:
             start = now - dt.timedelta(hours=3)
-        drive = test_drives.book_drive(session, {
+        drive = drives.book_drive(session, {
             "vehicle_id": car.id, "customer_id": customer_id, "starts_at": start,
             "ends_at": start + dt.timedelta(minutes=45), "licence_number": f"11010819850{n}12345",
             "licence_expiry": (now + dt.timedelta(days=900)).date(), "waiver_signed": True},
             user=user)
         if n == 0:
-            test_drives.start_drive(session, drive, odometer_out=1520, user=user)
-            test_drives.return_car(session, drive, odometer_in=1538, user=user,
+            drives.start_drive(session, drive, odometer_out=1520, user=user)
+            drives.return_car(session, drive, odometer_in=1538, user=user,
                                    feedback="安静，加速平顺 / quiet, smooth")

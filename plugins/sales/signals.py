@@ -48,14 +48,14 @@ showroom_visit_logged = declare(
 test_drive_booked = declare(
     "sales.test_drive.booked",
     "A test drive was booked on a demo car.",
-    sent_by="carebiz_plugins.sales.services.test_drives.book_drive",
+    sent_by="carebiz_plugins.sales.services.drives.book_drive",
     arguments={"test_drive_id": "int", "vehicle_id": "int", "customer_id": "int",
                "starts_at": "datetime", "ends_at": "datetime"})
 
 test_drive_returned = declare(
     "sales.test_drive.returned",
     "A demo car came back from a test drive; its odometer reading is on the core vehicle.",
-    sent_by="carebiz_plugins.sales.services.test_drives.return_car",
+    sent_by="carebiz_plugins.sales.services.drives.return_car",
     arguments={"test_drive_id": "int", "vehicle_id": "int", "customer_id": "int",
                "odometer_in": "int", "distance_km": "int"})
 

@@ -40,8 +40,8 @@ from carebiz.toolkit import (
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES, customer_names
 from .models import SalesProspect, SalesReturnVisit, SalesTestDrive
 from .services import dashboard as dashboard_rules
+from .services import drives, showroom, visits
 from .services import prospects as rules
-from .services import showroom, test_drives, visits
 from .services.choices import INDUSTRY_LIST, LOST_REASON_LIST, POINT_LIST, SOURCE_LIST
 
 bp = Blueprint("sales", __name__, url_prefix="/sales", template_folder="templates")
@@ -280,7 +280,7 @@ def test_drives_page() -> Any:
         check_permission("sales.showroom")
     if form.validate_on_submit():
         with saving(form) as done:
-            drive = test_drives.book_drive(db.session(), {
+            drive = drives.book_drive(db.session(), {
                 "vehicle_id": form.vehicle_id.data, "customer_id": form.customer_id.data,
                 "starts_at": aware(form.starts_at.data), "ends_at": aware(form.ends_at.data),
                 "licence_number": form.licence_number.data,
@@ -304,10 +304,10 @@ def test_drive(drive_id: int) -> Any:
     if form.validate_on_submit():
         with saving(form) as done:
             if drive.status == "booked":
-                test_drives.start_drive(db.session(), drive, odometer_out=form.odometer_km.data,
+                drives.start_drive(db.session(), drive, odometer_out=form.odometer_km.data,
                                         user=_user(), waiver_signed=True)
             else:
-                test_drives.return_car(db.session(), drive, odometer_in=form.odometer_km.data,
+                drives.return_car(db.session(), drive, odometer_in=form.odometer_km.data,
                                        feedback=form.feedback.data or "", user=_user())
         if done.ok:
             return redirect(url_for(".test_drive", drive_id=drive_id))

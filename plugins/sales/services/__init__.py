@@ -10,5 +10,5 @@ loader, a job and a test call the same function and own the transaction.
 - :mod:`.prospects`: registering, reviewing and closing prospects;
 - :mod:`.visits`: return visits (回访) on the customer's timeline;
 - :mod:`.dashboard`: the day's figures and breakdowns;
-- :mod:`.showroom`: the traffic log; :mod:`.test_drives`: demo cars and bookings.
+- :mod:`.showroom`: the traffic log; :mod:`.drives`: demo cars and bookings.
 """

@@ -16,8 +16,8 @@ from carebiz.models import User
 from carebiz.testing import make_customer, make_vehicle
 from carebiz.toolkit import today
 from carebiz_plugins.sales.services import dashboard as board
+from carebiz_plugins.sales.services import drives, visits
 from carebiz_plugins.sales.services import prospects as rules
-from carebiz_plugins.sales.services import test_drives, visits
 from carebiz_plugins.sales.services.transitions import IllegalTransition
 
 UTC = dt.UTC
@@ -82,7 +82,7 @@ def test_dashboard_api_and_page(app: Flask, seeded: dict[str, Any], api_client: 
 
 def _demo_car(session: Session, seeded: dict[str, Any]) -> tuple[Vehicle, Any]:
     car = make_vehicle(session, 7, seeded["branches"]["A"])
-    test_drives.add_demo_car(session, car)
+    drives.add_demo_car(session, car)
     customer = make_customer(session, "Zhao Lei", seeded["branches"]["A"])
     session.commit()
     return car, customer
@@ -101,35 +101,35 @@ def test_test_drives_never_double_book_and_write_the_odometer(
     sales = user(session, "sales")
     start = dt.datetime.now(UTC).replace(microsecond=0) + dt.timedelta(hours=1)
     with app.test_request_context():
-        drive = test_drives.book_drive(session, _booking(car, customer, start), user=sales)
+        drive = drives.book_drive(session, _booking(car, customer, start), user=sales)
         session.commit()
         with pytest.raises(Conflict):
-            test_drives.book_drive(session, _booking(car, customer, start +
+            drives.book_drive(session, _booking(car, customer, start +
                                                      dt.timedelta(minutes=30)), user=sales)
         session.rollback()
         # back to back is fine
-        test_drives.book_drive(session, _booking(car, customer, start + dt.timedelta(hours=1)),
+        drives.book_drive(session, _booking(car, customer, start + dt.timedelta(hours=1)),
                                user=sales)
         session.commit()
         with pytest.raises(ValidationFailed) as info:
-            test_drives.book_drive(session, _booking(
+            drives.book_drive(session, _booking(
                 car, customer, start + dt.timedelta(days=1),
                 licence_expiry=(today() - dt.timedelta(days=1)).isoformat()), user=sales)
         assert "licence_expiry" in info.value.errors
         session.rollback()
         with pytest.raises(ValidationFailed):  # no waiver, no drive
-            test_drives.start_drive(session, drive, odometer_out=1200, user=sales)
+            drives.start_drive(session, drive, odometer_out=1200, user=sales)
         session.rollback()
-        test_drives.start_drive(session, drive, odometer_out=1200, user=sales,
+        drives.start_drive(session, drive, odometer_out=1200, user=sales,
                                 waiver_signed=True)
         session.commit()
         with pytest.raises(ValidationFailed):  # the odometer cannot go backwards
-            test_drives.return_car(session, drive, odometer_in=1100, user=sales)
+            drives.return_car(session, drive, odometer_in=1100, user=sales)
         session.rollback()
-        test_drives.return_car(session, drive, odometer_in=1215, user=sales, feedback="Quiet")
+        drives.return_car(session, drive, odometer_in=1215, user=sales, feedback="Quiet")
         session.commit()
         with pytest.raises(IllegalTransition):
-            test_drives.return_car(session, drive, odometer_in=1300, user=sales)
+            drives.return_car(session, drive, odometer_in=1300, user=sales)
         session.rollback()
     assert session.get(Vehicle, car.id).odometer_km == 1215
     assert (drive.odometer_out, drive.odometer_in, drive.status) == (1200, 1215, "returned")
