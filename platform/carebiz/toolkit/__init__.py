@@ -15,6 +15,8 @@ What each does, with an example, is in ``docs/plugin-guide.md`` ("Toolkit", "API
 - **saving**: :func:`saving`, :class:`Outcome`, :func:`form_status`, :func:`apply_errors`;
 - **API input and errors**: :func:`json_body`, :func:`error_body`, :func:`flatten_errors`,
   :func:`status_word`;
+- **state changes**: :func:`machine`, :class:`Machine`, :class:`IllegalTransition` (an
+  illegal move answers 409 with the record's ``status`` and the ``allowed`` actions);
 - **paging and sorting** of pages that are not a declared list (``carebiz.lists``):
   :class:`Page`, :func:`paginate`, :func:`list_url`, :func:`sorted_by`.
 """
@@ -37,9 +39,11 @@ from carebiz.toolkit.permissions import (
 from carebiz.toolkit.records import MAX_ID, one_visible, record_id, visible_or_404
 from carebiz.toolkit.redirects import redirect_next, safe_next
 from carebiz.toolkit.save import Outcome, apply_errors, form_status, saving
+from carebiz.toolkit.transitions import IllegalTransition, Machine, machine
 
 __all__ = [
-    "EXPORT_PERMISSION", "MANAGE_TEAM", "MAX_ID", "Outcome", "Page", "api_login_required",
+    "EXPORT_PERMISSION", "IllegalTransition", "MANAGE_TEAM", "MAX_ID", "Machine", "Outcome",
+    "Page", "api_login_required", "machine",
     "apply_errors", "aware",
     "business_tz", "can", "check_permission", "end_of_today", "error_body", "flatten_errors",
     "form_status", "host", "is_manager", "json_body", "list_url", "local_now", "one_visible",

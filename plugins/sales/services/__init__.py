@@ -6,7 +6,7 @@ event with :func:`carebiz.events.emit`, and never commits: the page, the API, th
 loader, a job and a test call the same function and own the transaction.
 
 - :mod:`.choices`: the configurable lists (sources, points of interest, lost reasons);
-- :mod:`.transitions`: explicit state machines and the 409 answer of an illegal move;
+- the state machines come from :mod:`carebiz.toolkit.transitions` (an illegal move: 409);
 - :mod:`.prospects`: registering, reviewing and closing prospects;
 - :mod:`.visits`: return visits (回访) on the customer's timeline;
 - :mod:`.dashboard`: the day's figures and breakdowns;

@@ -23,10 +23,10 @@ from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.toolkit import business_tz, one_visible
 from carebiz.toolkit import today as business_today
+from carebiz.toolkit.transitions import machine
 
 from .. import signals
 from ..models import SalesDemoCar, SalesProspect, SalesTestDrive
-from .transitions import machine
 
 HOLDING = ("booked", "out")  # statuses that hold the car
 DRIVE_FLOW = machine("test drive", {

@@ -31,6 +31,7 @@ from carebiz.i18n import N_
 from carebiz.text import text_problem
 from carebiz.toolkit import can
 from carebiz.toolkit import today as business_today
+from carebiz.toolkit.transitions import IllegalTransition
 
 from ..models import SalesOrder, SalesPayment, SalesQuotation, SalesStock
 from ..signals import order_confirmed, order_progressed, payment_received, vehicle_delivered
@@ -38,7 +39,6 @@ from . import stock as stock_service
 from .money import amount, currency_code
 from .quotations import QUOTATION
 from .quotations import snapshot as quotation_snapshot
-from .transitions import IllegalTransition
 
 METHODS = ("cash", "card", "transfer", "wechat", "alipay", "finance", "cheque")
 OVERRIDE = "sales.override_delivery"

@@ -34,11 +34,11 @@ from carebiz.security.rows import hidden_ids
 from carebiz.services import settings
 from carebiz.services.branches import default_branch_for, usable_branches
 from carebiz.toolkit import host, record_id
+from carebiz.toolkit.transitions import machine
 
 from .. import signals
 from ..models import SalesProspect, SalesProspectInterest, SalesProspectModel
 from .choices import INDUSTRY_LIST, LOST_REASON_LIST, POINT_LIST, SOURCE_LIST
-from .transitions import machine
 from .visits import cancel_open_visits
 
 PENDING, CONSULTING, WON, LOST, REJECTED = (

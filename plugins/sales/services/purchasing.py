@@ -23,12 +23,12 @@ from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.security.rows import visible
 from carebiz.text import text_problem
+from carebiz.toolkit.transitions import IllegalTransition, machine
 
 from ..models import SalesPurchaseLine, SalesPurchaseOrder, SalesStock, SalesSupplierQuote
 from ..signals import purchase_order_saved, purchase_received
 from . import stock as stock_service
 from .money import amount, currency_code
-from .transitions import IllegalTransition, machine
 
 PURCHASE = machine(N_("purchase order"), {
     "receive": ({"ordered", "partly_received"}, "partly_received"),

@@ -26,13 +26,13 @@ from carebiz.services import settings
 from carebiz.text import text_problem
 from carebiz.toolkit import can, host
 from carebiz.toolkit import today as business_today
+from carebiz.toolkit.transitions import machine
 
 from ..models import SalesQuotation, SalesQuotationLine, SalesQuotationRevision, SalesStock
 from ..signals import quotation_saved
 from . import stock as stock_service
 from .money import amount, currency_code
 from .stock import branch_for
-from .transitions import machine
 
 KINDS = ("vehicle", "option", "accessory", "fee", "discount", "trade_in")
 CREDITS = frozenset({"discount", "trade_in"})

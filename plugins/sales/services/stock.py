@@ -25,11 +25,11 @@ from carebiz.models import Branch
 from carebiz.services.branches import default_branch_for, usable_branches
 from carebiz.text import text_problem
 from carebiz.toolkit import one_visible, record_id
+from carebiz.toolkit.transitions import machine
 
 from ..models import SalesStock
 from ..signals import stock_changed
 from .money import amount, currency_code
-from .transitions import machine
 
 STATUSES = ("ordered", "in_transit", "in_stock", "reserved", "sold", "delivered")
 

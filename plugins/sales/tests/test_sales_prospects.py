@@ -15,10 +15,10 @@ from carebiz.errors import Conflict, Forbidden, ValidationFailed
 from carebiz.models import AuditEntry, User
 from carebiz.services import settings
 from carebiz.testing import make_customer, make_user
+from carebiz.toolkit.transitions import IllegalTransition
 from carebiz_plugins.sales.models import SalesProspect, SalesReturnVisit
 from carebiz_plugins.sales.services import prospects as rules
 from carebiz_plugins.sales.services import visits
-from carebiz_plugins.sales.services.transitions import IllegalTransition
 
 WALK_IN = {"name": "王伟", "phone": "138 0013 8000", "source": "walk_in",
            "models_of_interest": ["Camry 2.0", "RAV4"], "points_of_interest": ["price", "safety"]}
@@ -117,7 +117,7 @@ def test_review_per_branch(session: Session, seeded: dict[str, Any]) -> None:
     session.rollback()
     with pytest.raises(IllegalTransition) as info:
         rules.transition(session, prospect, "win", user=user(session, "sales"))
-    assert info.value.details == {"current_status": "pending_review",
+    assert info.value.details == {"current_status": "pending_review", "error": "invalid_transition",
                                   "allowed": ["approve", "reject"]}
     session.rollback()
     rules.transition(session, prospect, "approve", user=user(session, "manager"))
@@ -211,7 +211,8 @@ def test_api_contract(app: Flask, seeded: dict[str, Any], api_client: Any) -> No
     illegal = sales.post(f"/api/v1/sales/prospects/{body['id']}/close",
                          json={"outcome": "lost", "lost_reason": "price"})
     assert illegal.status_code == 409
-    assert illegal.get_json()["status"] == "invalid_transition"
+    assert illegal.get_json()["status"] == "won"  # the contract: where the prospect is
+    assert illegal.get_json()["error"] == "invalid_transition"
     assert illegal.get_json()["allowed"] == []
     assert illegal.get_json()["current_status"] == "won"
     stale = sales.patch(f"/api/v1/sales/prospects/{body['id']}",

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 
 from carebiz.testing import valid_vin
+from carebiz.toolkit.transitions import IllegalTransition
 from carebiz_plugins.sales.models import SalesPurchaseOrder
 from carebiz_plugins.sales.services import purchasing
-from carebiz_plugins.sales.services.transitions import IllegalTransition
 
 URL = "/api/v1/sales/purchase-orders"
 

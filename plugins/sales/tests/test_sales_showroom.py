@@ -15,10 +15,10 @@ from carebiz.errors import Conflict, ValidationFailed
 from carebiz.models import User
 from carebiz.testing import make_customer, make_vehicle
 from carebiz.toolkit import today
+from carebiz.toolkit.transitions import IllegalTransition
 from carebiz_plugins.sales.services import dashboard as board
 from carebiz_plugins.sales.services import drives, visits
 from carebiz_plugins.sales.services import prospects as rules
-from carebiz_plugins.sales.services.transitions import IllegalTransition
 
 UTC = dt.UTC
 
