@@ -70,6 +70,9 @@ class MenuItem:
         icon: a Bootstrap icon name without the ``bi-`` prefix (optional).
         weight: position within the section (lower first).
         url_values: extra arguments for ``url_for(endpoint, **url_values)``.
+        parent: the ``name`` of a main item whose dropdown this item joins, so a plugin
+            with several pages takes one place in the top bar (which must fit at 1366 px
+            with every plugin switched on); shown at the top level when that item is absent.
     """
 
     name: str
@@ -80,6 +83,7 @@ class MenuItem:
     icon: str = ""
     weight: int = 100
     url_values: Mapping[str, Any] = field(default_factory=dict)
+    parent: str | None = None
 
 
 @dataclass(frozen=True)

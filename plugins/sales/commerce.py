@@ -47,9 +47,11 @@ BLUEPRINTS = [api_commerce.blp]
 WEB_BLUEPRINTS = [views_commerce.bp]
 
 MENU = [MenuItem("sales.stock", _l("Stock"), "sales_commerce.stock_list",
-                 permission="sales.view", section="main", icon="car-front-fill", weight=305),
+                 permission="sales.view", section="main", icon="car-front-fill", weight=305,
+                 parent="sales"),
         MenuItem("sales.orders", _l("Orders"), "sales_commerce.order_list",
-                 permission="sales.view", section="main", icon="receipt", weight=306)]
+                 permission="sales.view", section="main", icon="receipt", weight=306,
+                 parent="sales")]
 
 RECORD_PAGES = [
     RecordPage("sales_stock", "sales_commerce.stock_item", "stock_id", "sales.view",

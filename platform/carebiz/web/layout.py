@@ -47,16 +47,26 @@ def navigation(user: Any) -> dict[str, list[dict[str, Any]]]:
     items = _menu(user)
     path = request.path
     sections: dict[str, list[dict[str, Any]]] = {}
-    for section, name, label, url, icon in items:
+    by_name: dict[tuple[str, str], dict[str, Any]] = {}
+    shown = {(section, name) for section, name, *_rest in items}
+    for section, name, label, url, icon, parent in items:
         active = (path == url or path.startswith(url.rstrip("/") + "/")) if url != "/" \
             else path == "/"
-        sections.setdefault(section, []).append(
-            {"name": name, "label": label, "url": url, "icon": icon, "active": active})
+        entry = {"name": name, "label": label, "url": url, "icon": icon, "active": active,
+                 "children": []}
+        by_name[(section, name)] = entry
+        if parent and (section, parent) in shown and (section, parent) in by_name:
+            head = by_name[(section, parent)]
+            head["children"].append(entry)
+            head["active"] = head["active"] or active
+        else:
+            sections.setdefault(section, []).append(entry)
     return sections
 
 
-def _menu(user: Any) -> tuple[tuple[str, str, str, str, str], ...]:
-    """``(section, name, label, url, icon)`` of every menu item ``user`` may see."""
+def _menu(user: Any) -> tuple[tuple[str, str, str, str, str, str | None], ...]:
+    """``(section, name, label, url, icon, parent)`` of every menu item ``user`` may see, in
+    menu order (a parent before the items that join its dropdown)."""
     host = current_app.extensions["carebiz"].host
     generations = host.generations
     counters = generations.current() if generations is not None else None
@@ -78,7 +88,7 @@ def _menu(user: Any) -> tuple[tuple[str, str, str, str, str], ...]:
     return built
 
 
-def _build_menu(host: Any, user: Any) -> list[tuple[str, str, str, str, str]]:
+def _build_menu(host: Any, user: Any) -> list[tuple[str, str, str, str, str, str | None]]:
     rows = []
     for item in host.collect("menu_items", user=user):
         if item.permission and not can(user, item.permission):
@@ -88,8 +98,9 @@ def _build_menu(host: Any, user: Any) -> list[tuple[str, str, str, str, str]]:
         except BuildError:
             log.warning("menu item %s points to unknown endpoint %s", item.name, item.endpoint)
             continue
-        rows.append((item.section, item.name, str(item.label), url, item.icon))
-    return rows
+        rows.append((item.section, item.name, str(item.label), url, item.icon, item.parent))
+    # parents first, so a child always finds its dropdown's head (weights may say otherwise)
+    return sorted(rows, key=lambda row: row[5] is not None)
 
 
 def vendor_folder(package: str) -> str:
