@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FOLDER = Path("/tmp/carebiz-page-instructions")
+FOLDER = Path(os.environ.get("CAREBIZ_PAGE_FOLDER", "/tmp/carebiz-page-instructions"))
 PROBES = {"list": "/customers", "360": "/customers/{party}", "layout": "/account/password",
           "healthz": "/healthz"}
 
