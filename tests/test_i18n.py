@@ -98,3 +98,26 @@ def test_datetime_filter_reads_as_babel_writes_it(app):
                     for value in values:
                         assert datetime_filter(value, fmt) == format_datetime(value, fmt)
         assert datetime_filter(None) == ""
+
+
+def test_remembered_catalog_follows_each_language_change(app):
+    """The request's catalog is remembered, but ``force_locale`` (e-mails and documents in
+    the recipient's language) and ``refresh`` (a language switch) still translate in the
+    language they name, and lazy labels follow."""
+    from flask_babel import force_locale, gettext, lazy_gettext, refresh
+
+    label = lazy_gettext("Vehicle")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert (gettext("Customers"), str(label)) == ("Customers", "Vehicle")
+        with force_locale("zh_CN"):
+            assert (gettext("Customers"), str(label)) == ("客户", "车辆")
+        assert (gettext("Customers"), str(label)) == ("Customers", "Vehicle")
+        from flask import session
+
+        session["locale"] = "zh_CN"
+        refresh()
+        assert (gettext("Customers"), str(label)) == ("客户", "车辆")
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert gettext("Customers") == "客户"
+    with app.app_context():  # no request: the configured default language
+        assert gettext("Customers") == "Customers"

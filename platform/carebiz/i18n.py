@@ -20,6 +20,7 @@ from babel import Locale, support
 from flask import Flask, Request, current_app, g, has_request_context, request, session
 from flask_babel import (
     Babel,
+    Domain,
     format_currency,
     format_date,
     format_datetime,
@@ -92,7 +93,7 @@ def init_app(app: Flask, host: Any) -> Babel:
     app.config["BABEL_DOMAIN"] = ";".join(domains)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config.get("CAREBIZ_DEFAULT_LOCALE", "en"))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("CAREBIZ_TIMEZONE", "UTC"))
-    babel = Babel(app, locale_selector=select_locale)  # one per app: it caches its domain
+    babel = CatalogBabel(app, locale_selector=select_locale)  # one per app: caches its domain
     app.request_class = CatalogRequest
     # templates translate through the request's catalog found once (flask-babel looks it up
     # again, through three context lookups, for each of the hundred strings of a page)
@@ -107,6 +108,37 @@ def init_app(app: Flask, host: Any) -> Babel:
     app.jinja_env.filters.update(datetime=datetime_filter, date=date_filter,
                                  number=number_filter, money=money_filter)
     return babel
+
+
+class CatalogDomain(Domain):
+    """flask-babel's domain, with the request's catalog remembered beside flask-babel's own
+    state in ``g``: every ``gettext`` and every lazy label (a page shows some hundred)
+    otherwise finds it again through some seven context-local lookups. Remembered for as
+    long as the language object stays the same (``force_locale`` and ``refresh`` change or
+    drop it, and so the remembered catalog)."""
+
+    def get_translations(self) -> Any:
+        try:
+            state = g._flask_babel
+        except (AttributeError, RuntimeError):  # no context, or nothing looked up yet
+            return super().get_translations()
+        memo = getattr(state, "carebiz_catalog", None)
+        if memo is not None and memo[0] is self and memo[1] is getattr(
+                state, "babel_locale", None):
+            return memo[2]
+        found = super().get_translations()
+        locale = getattr(state, "babel_locale", None)
+        if locale is not None:
+            state.carebiz_catalog = (self, locale, found)
+        return found
+
+
+class CatalogBabel(Babel):
+    """flask-babel, translating through :class:`CatalogDomain`."""
+
+    @functools.cached_property
+    def domain_instance(self) -> Domain:
+        return CatalogDomain(domain=self.domain)
 
 
 def translations() -> Any:
