@@ -121,3 +121,23 @@ def test_remembered_catalog_follows_each_language_change(app):
         assert gettext("Customers") == "客户"
     with app.app_context():  # no request: the configured default language
         assert gettext("Customers") == "Customers"
+
+
+def test_days_and_times_in_the_business_zone_as_babel_writes_them(make_app):
+    """The date and datetime filters find the language and zone once per request; the day
+    of a late-evening UTC moment is the next day in Shanghai, as Babel says, and naive
+    values count as UTC."""
+    from flask_babel import force_locale, format_date, format_datetime
+
+    from carebiz.i18n import date_filter, datetime_filter
+
+    app = make_app(CAREBIZ_TIMEZONE="Asia/Shanghai", BABEL_DEFAULT_TIMEZONE="Asia/Shanghai")
+    late = dt.datetime(2026, 3, 1, 20, 30, tzinfo=dt.UTC)
+    with app.test_request_context("/"):
+        for code in ("en", "zh_CN"):
+            with force_locale(code):
+                for value in (late, late.replace(tzinfo=None)):
+                    assert date_filter(value) == format_date(value)
+                    assert datetime_filter(value, "short") == format_datetime(value, "short")
+        assert date_filter(late) == "Mar 2, 2026"
+        assert date_filter(dt.date(2026, 3, 1)) == "Mar 1, 2026"
