@@ -525,3 +525,30 @@ def test_without_the_counters_settings_are_read_every_time(app, seeded):
             key="crm.phone_region", value="US", updated_by="sql"))
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
         assert settings_service.get(sess, host, "crm.phone_region") == "US"
+
+
+def test_renamed_branch_code_shows_on_the_next_list_page_in_every_worker(workers):
+    """The customers page reads the branches from the worker's memo; a branch changed in
+    another worker shows on the very next request."""
+    from carebiz.models import Branch
+
+    first, second, seeded = workers
+    party = add_customer(first, seeded["branches"]["A"], "Chen Jie")
+    b = second.test_client()
+    login(b, "admin")
+
+    def branch_cell() -> str:
+        page = b.get("/customers").data.decode()
+        row = page.split(f'data-party-id="{party}"', 1)[1].split("</tr>", 1)[0]
+        return row
+
+    assert "<td>A</td>" in branch_cell()
+    with statements(second) as seen:
+        assert "<td>A</td>" in branch_cell()
+    assert not [s for s in seen if "FROM branch" in s], seen
+
+    def rename(sess: Any) -> None:
+        sess.get(Branch, seeded["branches"]["A"]).code = "A-NEW"
+
+    change(first, rename)
+    assert "<td>A-NEW</td>" in branch_cell()

@@ -58,7 +58,7 @@ from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
-from carebiz.services.branches import usable_branches
+from carebiz.services.branches import branch_rows, usable_branches
 from carebiz.toolkit import (
     aware,
     end_of_today,
@@ -138,7 +138,7 @@ def merged_redirect(party: Party, endpoint: str = "crm.customer") -> Any:
     return redirect(url_for(endpoint, party_id=target.id))
 
 
-def my_branches(every: list[Branch] | None = None) -> list[Branch]:
+def my_branches(every: list[Any] | None = None) -> list[Any]:
     """Active branches the user may put records in (from ``every`` branch, when the caller
     has read them already)."""
     if every is None:
@@ -281,7 +281,7 @@ def customers() -> Any:
               if ids and see_value else {})
     tags = list(sess.scalars(visible(select(PartyTag.tag).join(Party).distinct()
                                      .order_by(PartyTag.tag).limit(200), Party, current_user)))
-    every_branch = list(sess.scalars(select(Branch)))
+    every_branch = list(branch_rows(sess))  # plain rows, kept per security generation
     filters = {control: str(listed.values.get(name) or "")
                for control, name in CUSTOMER_CONTROLS.items()}
     return render_template(
