@@ -449,6 +449,11 @@ def _timeline_form(party: Party, vehicles: list[Vehicle] | None = None) -> f.Tim
     return form
 
 
+def _branch_row(branch_id: int | None) -> Any:
+    """The record's branch (code and name for the page header) from the per-process rows."""
+    return next((b for b in branch_rows(_sess()) if b.id == branch_id), None)
+
+
 def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
                      status: int = 200) -> Any:
     sess = _sess()
@@ -483,7 +488,7 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
         cursor=cursor, kind=kind, before=before, kinds=kinds, followups=followups,
         vehicles_by_id=known, people=people,
         form=entry_form or _timeline_form(party, ov["vehicles"]),
-        custom_fields=definitions, branch=sess.get(Branch, party.branch_id),
+        custom_fields=definitions, branch=_branch_row(party.branch_id),
         see_value=can(current_user, "crm.segments.view"), now=utcnow(),
         followup_kinds=timeline.FOLLOWUP_KINDS,
         done_form=f.CompleteForm(formdata=None),
