@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FOLDER = Path("/tmp/carebiz-page-instructions")
+FOLDER = Path(os.environ.get("CAREBIZ_PAGE_FOLDER", "/tmp/carebiz-page-instructions"))
 PROBES = {"list": "/customers", "360": "/customers/{party}", "layout": "/account/password",
           "healthz": "/healthz"}
 
@@ -56,7 +56,9 @@ def run_probe(path: str, requests: int) -> None:
     logging.disable(logging.WARNING)
     app = create_app({"CAREBIZ_INSTANCE_PATH": str(FOLDER),
                       "CAREBIZ_DATABASE_URL": f"sqlite:///{FOLDER}/bench.db",
-                      "CAREBIZ_JOB_QUEUE": "inline", "WTF_CSRF_ENABLED": False})
+                      "CAREBIZ_JOB_QUEUE": "inline", "WTF_CSRF_ENABLED": False,
+                      # the server's PDF warm-up thread would render beside the requests
+                      "CAREBIZ_PDF_WARM_UP": False})
     client = app.test_client()
     assert client.post("/login", data={"username": "admin",
                                        "password": DEMO_PASSWORD}).status_code == 302

@@ -98,3 +98,46 @@ def test_datetime_filter_reads_as_babel_writes_it(app):
                     for value in values:
                         assert datetime_filter(value, fmt) == format_datetime(value, fmt)
         assert datetime_filter(None) == ""
+
+
+def test_remembered_catalog_follows_each_language_change(app):
+    """The request's catalog is remembered, but ``force_locale`` (e-mails and documents in
+    the recipient's language) and ``refresh`` (a language switch) still translate in the
+    language they name, and lazy labels follow."""
+    from flask_babel import force_locale, gettext, lazy_gettext, refresh
+
+    label = lazy_gettext("Vehicle")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert (gettext("Customers"), str(label)) == ("Customers", "Vehicle")
+        with force_locale("zh_CN"):
+            assert (gettext("Customers"), str(label)) == ("客户", "车辆")
+        assert (gettext("Customers"), str(label)) == ("Customers", "Vehicle")
+        from flask import session
+
+        session["locale"] = "zh_CN"
+        refresh()
+        assert (gettext("Customers"), str(label)) == ("客户", "车辆")
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert gettext("Customers") == "客户"
+    with app.app_context():  # no request: the configured default language
+        assert gettext("Customers") == "Customers"
+
+
+def test_days_and_times_in_the_business_zone_as_babel_writes_them(make_app):
+    """The date and datetime filters find the language and zone once per request; the day
+    of a late-evening UTC moment is the next day in Shanghai, as Babel says, and naive
+    values count as UTC."""
+    from flask_babel import force_locale, format_date, format_datetime
+
+    from carebiz.i18n import date_filter, datetime_filter
+
+    app = make_app(CAREBIZ_TIMEZONE="Asia/Shanghai", BABEL_DEFAULT_TIMEZONE="Asia/Shanghai")
+    late = dt.datetime(2026, 3, 1, 20, 30, tzinfo=dt.UTC)
+    with app.test_request_context("/"):
+        for code in ("en", "zh_CN"):
+            with force_locale(code):
+                for value in (late, late.replace(tzinfo=None)):
+                    assert date_filter(value) == format_date(value)
+                    assert datetime_filter(value, "short") == format_datetime(value, "short")
+        assert date_filter(late) == "Mar 2, 2026"
+        assert date_filter(dt.date(2026, 3, 1)) == "Mar 1, 2026"

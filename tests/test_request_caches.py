@@ -458,3 +458,97 @@ def test_menu_of_a_switched_off_plugin_vanishes_in_every_worker(fake_dists, make
     change(first, lambda s: subsystems.switch(s, first.extensions["carebiz"].host, "sample",
                                                True, "test"))
     assert "sample.first" in menu_names(b.get("/customers").data)
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def set_setting(app: Any, key: str, value: Any) -> None:
+    from carebiz.services import settings as settings_service
+
+    change(app, lambda s: settings_service.set_value(
+        s, app.extensions["carebiz"].host, key, value, "test"))
+
+
+def test_changed_setting_shows_on_the_next_request_in_every_worker(workers):
+    """Worker processes keep the stored settings under the settings generation: a setting
+    changed in one worker is what every other worker uses on its very next request."""
+    first, second, seeded = workers
+    party = add_customer(first, seeded["branches"]["A"], "Chen Jie")
+    b = second.test_client()
+    login(b, "sales")
+
+    def phone_shown() -> str:
+        page = b.get("/customers").data.decode()
+        row = page.split(f'data-party-id="{party}"', 1)[1].split("</tr>", 1)[0]
+        return row
+
+    assert "138 0013 8000" in phone_shown()
+    with statements(second) as seen:  # kept by the worker: no read of setting_value
+        assert "138 0013 8000" in phone_shown()
+    assert not [s for s in seen if "setting_value" in s], seen
+    before = generations(first).get("settings", 0)
+    set_setting(first, "crm.phone_region", "US")
+    assert generations(first)["settings"] == before + 1
+    assert ">+86 138 0013 8000<" in phone_shown()
+    set_setting(first, "crm.phone_region", "CN")  # back to the default: the row goes away
+    assert ">138 0013 8000<" in phone_shown()
+
+
+def test_uncommitted_setting_is_not_kept_for_other_requests(app, seeded):
+    """A session that changed a setting and rolled back leaves nothing behind in the
+    process: the next reader gets the stored value."""
+    from carebiz.models import SettingValue
+    from carebiz.services import settings as settings_service
+
+    host = app.extensions["carebiz"].host
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        sess.add(SettingValue(key="crm.phone_region", value="US", updated_by="test"))
+        sess.flush()
+        assert settings_service.get(sess, host, "crm.phone_region") == "US"
+        sess.rollback()
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        assert settings_service.get(sess, host, "crm.phone_region") == "CN"
+
+
+def test_without_the_counters_settings_are_read_every_time(app, seeded):
+    from carebiz.models import SettingValue
+    from carebiz.services import settings as settings_service
+
+    with app.extensions["carebiz"].engine.begin() as conn:
+        conn.execute(text("DROP TABLE cache_generation"))
+    host = app.extensions["carebiz"].host
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        assert settings_service.get(sess, host, "crm.phone_region") == "CN"
+    with app.extensions["carebiz"].engine.begin() as conn:  # around the platform
+        conn.execute(SettingValue.__table__.insert().values(
+            key="crm.phone_region", value="US", updated_by="sql"))
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        assert settings_service.get(sess, host, "crm.phone_region") == "US"
+
+
+def test_renamed_branch_code_shows_on_the_next_list_page_in_every_worker(workers):
+    """The customers page reads the branches from the worker's memo; a branch changed in
+    another worker shows on the very next request."""
+    from carebiz.models import Branch
+
+    first, second, seeded = workers
+    party = add_customer(first, seeded["branches"]["A"], "Chen Jie")
+    b = second.test_client()
+    login(b, "admin")
+
+    def branch_cell() -> str:
+        page = b.get("/customers").data.decode()
+        row = page.split(f'data-party-id="{party}"', 1)[1].split("</tr>", 1)[0]
+        return row
+
+    assert "<td>A</td>" in branch_cell()
+    with statements(second) as seen:
+        assert "<td>A</td>" in branch_cell()
+    assert not [s for s in seen if "FROM branch" in s], seen
+
+    def rename(sess: Any) -> None:
+        sess.get(Branch, seeded["branches"]["A"]).code = "A-NEW"
+
+    change(first, rename)
+    assert "<td>A-NEW</td>" in branch_cell()

@@ -37,12 +37,13 @@ log = logging.getLogger(__name__)
 
 SECURITY = "security"
 PLUGINS = "plugins"
+SETTINGS = "settings"
 
 #: table -> the generation its changes bump
 WATCHED: dict[str, str] = {
     "user_account": SECURITY, "role": SECURITY, "role_permission": SECURITY,
     "user_role": SECURITY, "user_branch": SECURITY, "branch": SECURITY, "api_token": SECURITY,
-    "plugin_state": PLUGINS,
+    "plugin_state": PLUGINS, "setting_value": SETTINGS,
 }
 #: columns whose change alone is bookkeeping, not a change of what is cached
 BOOKKEEPING: dict[str, frozenset[str]] = {
@@ -76,6 +77,8 @@ class Generations:
         # PostgreSQL: read outside a transaction, so returning the connection costs no ROLLBACK
         self._options = ({"isolation_level": "AUTOCOMMIT"}
                          if engine.dialect.name == "postgresql" else {})
+        #: what this process keeps under these counters (e.g. the stored settings), by owner
+        self.memos: dict[str, Any] = {}
 
     def current(self) -> Mapping[str, int] | None:
         """The counters (``None`` when they cannot be read: then nothing may be cached)."""

@@ -11,22 +11,24 @@ each plugin keeps its own catalog in ``<package>/translations/<locale>/LC_MESSAG
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from babel import Locale, support
 from flask import Flask, Request, current_app, g, has_request_context, request, session
 from flask_babel import (
     Babel,
+    Domain,
     format_currency,
     format_date,
     format_datetime,
     format_decimal,
     get_locale,
+    get_timezone,
     get_translations,
-    to_user_timezone,
 )
 from flask_login import current_user
 
@@ -92,7 +94,7 @@ def init_app(app: Flask, host: Any) -> Babel:
     app.config["BABEL_DOMAIN"] = ";".join(domains)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config.get("CAREBIZ_DEFAULT_LOCALE", "en"))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("CAREBIZ_TIMEZONE", "UTC"))
-    babel = Babel(app, locale_selector=select_locale)  # one per app: it caches its domain
+    babel = CatalogBabel(app, locale_selector=select_locale)  # one per app: caches its domain
     app.request_class = CatalogRequest
     # templates translate through the request's catalog found once (flask-babel looks it up
     # again, through three context lookups, for each of the hundred strings of a page)
@@ -107,6 +109,37 @@ def init_app(app: Flask, host: Any) -> Babel:
     app.jinja_env.filters.update(datetime=datetime_filter, date=date_filter,
                                  number=number_filter, money=money_filter)
     return babel
+
+
+class CatalogDomain(Domain):
+    """flask-babel's domain, with the request's catalog remembered beside flask-babel's own
+    state in ``g``: every ``gettext`` and every lazy label (a page shows some hundred)
+    otherwise finds it again through some seven context-local lookups. Remembered for as
+    long as the language object stays the same (``force_locale`` and ``refresh`` change or
+    drop it, and so the remembered catalog)."""
+
+    def get_translations(self) -> Any:
+        try:
+            state = g._flask_babel
+        except (AttributeError, RuntimeError):  # no context, or nothing looked up yet
+            return super().get_translations()
+        memo = getattr(state, "carebiz_catalog", None)
+        if memo is not None and memo[0] is self and memo[1] is getattr(
+                state, "babel_locale", None):
+            return memo[2]
+        found = super().get_translations()
+        locale = getattr(state, "babel_locale", None)
+        if locale is not None:
+            state.carebiz_catalog = (self, locale, found)
+        return found
+
+
+class CatalogBabel(Babel):
+    """flask-babel, translating through :class:`CatalogDomain`."""
+
+    @functools.cached_property
+    def domain_instance(self) -> Domain:
+        return CatalogDomain(domain=self.domain)
 
 
 def translations() -> Any:
@@ -158,9 +191,10 @@ def datetime_filter(value: Any, fmt: str = "medium") -> str:
         return ""
     if fmt not in NAMED_FORMATS or not isinstance(value, dt.datetime):
         return format_datetime(value, fmt)
-    local = to_user_timezone(value)
-    locale = get_locale()
-    combine, time_pattern = _datetime_patterns(str(locale), fmt)
+    memo = _formatting()
+    local = _local(value, memo.tzinfo)
+    locale = memo.locale
+    combine, time_pattern = _datetime_patterns(memo.identifier, fmt)
     time_text = time_pattern.apply(local.timetz(), locale, reference_date=local.date())
     return combine.replace("{0}", time_text).replace("{1}", date_filter(local.date(), fmt))
 
@@ -181,16 +215,54 @@ def date_filter(value: Any, fmt: str = "medium") -> str:
     per app, language and day."""
     if not value:
         return ""
+    memo = _formatting()
     if isinstance(value, dt.datetime):
-        value = to_user_timezone(value).date()
-    days = current_app.extensions.setdefault("carebiz.formatted_days", {})
-    key = (value, fmt, str(get_locale()))
+        value = _local(value, memo.tzinfo).date()
+    days = memo.days
+    key = (value, fmt, memo.identifier)
     text = days.get(key)
     if text is None:
         if len(days) >= 4096:
             days.clear()
         text = days[key] = format_date(value, fmt)
     return text
+
+
+class _Formatting(NamedTuple):
+    locale: Any
+    tzinfo: Any
+    identifier: str
+    days: dict[Any, str]
+
+
+def _formatting() -> _Formatting:
+    """The request's language, its identifier, the business's time zone and the app's memo
+    of formatted days, found once per request: flask-babel looks up the language and the
+    zone through three context-local lookups each, and naming the language costs as much
+    again, for every value (a list page formats a hundred). Remembered beside flask-babel's
+    own state for as long as its language and zone objects stay the same (``force_locale``
+    and ``refresh`` change or drop them)."""
+    try:
+        state = g._flask_babel
+    except (AttributeError, RuntimeError):
+        state = None
+    memo = getattr(state, "carebiz_formatting", None)
+    if memo is not None and memo.locale is getattr(state, "babel_locale", None) \
+            and memo.tzinfo is getattr(state, "babel_tzinfo", None):
+        return memo
+    tzinfo, locale = get_timezone(), get_locale()
+    memo = _Formatting(locale, tzinfo, str(locale),
+                       current_app.extensions.setdefault("carebiz.formatted_days", {}))
+    with contextlib.suppress(AttributeError, RuntimeError):  # no context: nothing to keep
+        g._flask_babel.carebiz_formatting = memo
+    return memo
+
+
+def _local(value: dt.datetime, tzinfo: Any) -> dt.datetime:
+    """``flask_babel.to_user_timezone`` with the zone already at hand."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return tzinfo.normalize(value.astimezone(tzinfo))
 
 
 def number_filter(value: Any) -> str:

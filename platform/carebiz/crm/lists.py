@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, false, literal, or_, select, union_all
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, lazyload, load_only
 
 from carebiz.crm import validation as v
 from carebiz.crm.models import (
@@ -139,9 +139,12 @@ CUSTOMERS = ListDefinition(
 )
 
 #: what a row of the customers page shows of a customer's collections comes from
-#: :func:`page_details`, not from the parties' relationships
+#: :func:`page_details`, not from the parties' relationships; and of its own columns only
+#: those the row shows are loaded (any other one raises instead of costing a query per row)
 PAGE_LOAD = (lazyload(Party.phones), lazyload(Party.emails), lazyload(Party.role_rows),
-             lazyload(Party.tag_rows))
+             lazyload(Party.tag_rows),
+             load_only(Party.id, Party.kind, Party.name, Party.do_not_contact, Party.branch_id,
+                       Party.created_at, raiseload=True))
 
 
 def page_details(session: Session, ids: list[int]) -> dict[int, dict[str, list[str]]]:

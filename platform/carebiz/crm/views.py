@@ -58,7 +58,7 @@ from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
-from carebiz.services.branches import usable_branches
+from carebiz.services.branches import branch_rows, usable_branches
 from carebiz.toolkit import (
     aware,
     end_of_today,
@@ -138,7 +138,7 @@ def merged_redirect(party: Party, endpoint: str = "crm.customer") -> Any:
     return redirect(url_for(endpoint, party_id=target.id))
 
 
-def my_branches(every: list[Branch] | None = None) -> list[Branch]:
+def my_branches(every: list[Any] | None = None) -> list[Any]:
     """Active branches the user may put records in (from ``every`` branch, when the caller
     has read them already)."""
     if every is None:
@@ -281,7 +281,7 @@ def customers() -> Any:
               if ids and see_value else {})
     tags = list(sess.scalars(visible(select(PartyTag.tag).join(Party).distinct()
                                      .order_by(PartyTag.tag).limit(200), Party, current_user)))
-    every_branch = list(sess.scalars(select(Branch)))
+    every_branch = list(branch_rows(sess))  # plain rows, kept per security generation
     filters = {control: str(listed.values.get(name) or "")
                for control, name in CUSTOMER_CONTROLS.items()}
     return render_template(
@@ -449,6 +449,11 @@ def _timeline_form(party: Party, vehicles: list[Vehicle] | None = None) -> f.Tim
     return form
 
 
+def _branch_row(branch_id: int | None) -> Any:
+    """The record's branch (code and name for the page header) from the per-process rows."""
+    return next((b for b in branch_rows(_sess()) if b.id == branch_id), None)
+
+
 def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
                      status: int = 200) -> Any:
     sess = _sess()
@@ -483,7 +488,7 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
         cursor=cursor, kind=kind, before=before, kinds=kinds, followups=followups,
         vehicles_by_id=known, people=people,
         form=entry_form or _timeline_form(party, ov["vehicles"]),
-        custom_fields=definitions, branch=sess.get(Branch, party.branch_id),
+        custom_fields=definitions, branch=_branch_row(party.branch_id),
         see_value=can(current_user, "crm.segments.view"), now=utcnow(),
         followup_kinds=timeline.FOLLOWUP_KINDS,
         done_form=f.CompleteForm(formdata=None),

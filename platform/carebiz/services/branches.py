@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -12,11 +12,45 @@ from sqlalchemy.orm import Session
 from carebiz.concurrency import check_version
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, diff, emit
+from carebiz.generations import PENDING, SECURITY
 from carebiz.i18n import N_
 from carebiz.models import Branch
 from carebiz.signals import core as signals
 
 FIELDS = ("code", "name", "address", "phone", "active")
+
+
+class BranchRow(NamedTuple):
+    """What lists show of a branch (its code beside each record, the branch filter)."""
+
+    id: int
+    code: str
+    name: str
+    active: bool
+
+
+#: the process-wide memo of :func:`branch_rows`, in ``Generations.memos``
+ROWS_MEMO = "branches"
+
+
+def branch_rows(session: Session) -> tuple[BranchRow, ...]:
+    """Every branch as plain rows, kept per process under the security generation (a list
+    page shows each record's branch code; any change to a branch, in any worker, bumps the
+    counter in its own transaction, so the next request everywhere reads them again).
+    Nothing is kept without counters, nor from a session with branch changes in flight."""
+    generations = session.info.get("carebiz.generations")
+    counters = generations.current() if generations is not None else None
+    keep = counters is not None and SECURITY not in session.info.get(PENDING, ()) and not any(
+        isinstance(obj, Branch) for obj in (*session.new, *session.dirty, *session.deleted))
+    if keep:
+        memo = generations.memos.get(ROWS_MEMO)
+        if memo is not None and memo[0] == counters.get(SECURITY, 0):
+            return memo[1]
+    rows = tuple(BranchRow(*row) for row in session.execute(
+        select(Branch.id, Branch.code, Branch.name, Branch.active).order_by(Branch.id)))
+    if keep:
+        generations.memos[ROWS_MEMO] = (counters.get(SECURITY, 0), rows)
+    return rows
 
 
 def _snapshot(branch: Branch) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.generations import PENDING, PLUGINS, SETTINGS
 from carebiz.i18n import N_
 from carebiz.models import SettingValue
 from carebiz.signals import core as signals
@@ -32,12 +33,41 @@ def get(session: Session, host: Any, key: str) -> Any:
         raise NotFound(_("No setting named '%(key)s'.", key=key))
     cache = session.info.setdefault(CACHE, {})
     if key not in cache:  # once per session (request, job): settings are read on hot paths
-        row = session.get(SettingValue, key)
-        cache[key] = _decode(spec, row.value) if row is not None else default(spec)
+        cache[key] = _stored(session, host, spec, key)
     return cache[key]
 
 
 CACHE = "carebiz.settings"
+#: the process-wide memo of stored settings, in ``Generations.memos``
+SHARED = "settings"
+
+
+def _stored(session: Session, host: Any, spec: Any, key: str) -> Any:
+    """The setting's value, kept by the process while the settings and plugins generations
+    hold (every page reads the phone region or the currency; a change in any worker moves
+    the generation, so the next request everywhere reads the row again). Nothing is kept
+    while the counters cannot be read, nor from a session that changed settings itself and
+    has not committed (its value might still be rolled back)."""
+    generations = getattr(host, "generations", None)
+    counters = generations.current() if generations is not None else None
+    memo = None
+    if counters is not None and not _changing_settings(session):
+        stamp = (counters.get(SETTINGS, 0), counters.get(PLUGINS, 0))
+        memo = generations.memos.get(SHARED)
+        if memo is None or memo[0] != stamp:
+            memo = generations.memos[SHARED] = (stamp, {})
+        if key in memo[1]:
+            return memo[1][key]
+    row = session.get(SettingValue, key)
+    value = _decode(spec, row.value) if row is not None else default(spec)
+    if memo is not None:
+        memo[1][key] = value
+    return value
+
+
+def _changing_settings(session: Session) -> bool:
+    return SETTINGS in session.info.get(PENDING, ()) or any(
+        isinstance(obj, SettingValue) for obj in (*session.new, *session.dirty, *session.deleted))
 #: longest text setting (characters)
 MAX_TEXT = 5000
 
