@@ -25,6 +25,13 @@ from carebiz.security.rows import visible
 from carebiz.text import text_problem
 from carebiz.toolkit.transitions import IllegalTransition, machine
 
+from ..labels import (
+    PURCHASE_ACTIONS,
+    PURCHASE_STATUS,
+    SUPPLIER_QUOTE_ACTIONS,
+    SUPPLIER_QUOTE_STATUS,
+    machine_labels,
+)
 from ..models import SalesPurchaseLine, SalesPurchaseOrder, SalesStock, SalesSupplierQuote
 from ..signals import purchase_order_saved, purchase_received
 from . import stock as stock_service
@@ -33,7 +40,7 @@ from .money import amount, currency_code
 PURCHASE = machine(N_("purchase order"), {
     "receive": ({"ordered", "partly_received"}, "partly_received"),
     "cancel": ({"ordered"}, "cancelled"),
-})
+}, labels=machine_labels(PURCHASE_STATUS, PURCHASE_ACTIONS))
 MAX_QUANTITY = 500
 
 
@@ -249,7 +256,7 @@ SUPPLIER_QUOTE = machine(N_("supplier quote"), {
     "price": ({"requested", "quoted"}, "quoted"),
     "order": ({"quoted"}, "ordered"),
     "decline": ({"requested", "quoted"}, "declined"),
-})
+}, labels=machine_labels(SUPPLIER_QUOTE_STATUS, SUPPLIER_QUOTE_ACTIONS))
 
 
 def request_quote(session: Session, data: dict[str, Any], *, user: Any = None

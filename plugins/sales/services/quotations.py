@@ -28,6 +28,7 @@ from carebiz.toolkit import can, host
 from carebiz.toolkit import today as business_today
 from carebiz.toolkit.transitions import machine
 
+from ..labels import QUOTATION_ACTIONS, QUOTATION_STATUS, machine_labels
 from ..models import SalesQuotation, SalesQuotationLine, SalesQuotationRevision, SalesStock
 from ..signals import quotation_saved
 from . import stock as stock_service
@@ -47,7 +48,7 @@ QUOTATION = machine(N_("quotation"), {
     "approve": ({"pending_approval"}, "open"),
     "accept": ({"open"}, "accepted"),
     "decline": ({"open", "pending_approval"}, "declined"),
-})
+}, labels=machine_labels(QUOTATION_STATUS, QUOTATION_ACTIONS))
 
 
 def snapshot(q: SalesQuotation) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from carebiz.text import text_problem
 from carebiz.toolkit import one_visible, record_id
 from carebiz.toolkit.transitions import machine
 
+from ..labels import STOCK_ACTIONS, STOCK_STATUS, machine_labels
 from ..models import SalesStock
 from ..signals import stock_changed
 from .money import amount, currency_code
@@ -41,7 +42,7 @@ STOCK = machine(N_("stock vehicle"), {
     "release": ({"reserved"}, "in_stock"),
     "sell": ({"reserved"}, "sold"),
     "deliver": ({"sold"}, "delivered"),
-})
+}, labels=machine_labels(STOCK_STATUS, STOCK_ACTIONS))
 
 TEXT = {"make": 60, "model": 80, "trim": 80, "colour": 40, "location": 60,
         "inspection_notes": 5000}
