@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -37,7 +38,7 @@ from ..signals import purchase_order_saved, purchase_received
 from . import stock as stock_service
 from .money import amount, currency_code
 
-PURCHASE = machine(N_("purchase order"), {
+PURCHASE = machine(_l("purchase order"), {
     "receive": ({"ordered", "partly_received"}, "partly_received"),
     "cancel": ({"ordered"}, "cancelled"),
 }, labels=machine_labels(PURCHASE_STATUS, PURCHASE_ACTIONS))
@@ -252,7 +253,7 @@ def payables(session: Session, user: Any) -> list[dict[str, Any]]:
 
 # --- price inquiries and supplier quotes -------------------------------------------------
 
-SUPPLIER_QUOTE = machine(N_("supplier quote"), {
+SUPPLIER_QUOTE = machine(_l("supplier quote"), {
     "price": ({"requested", "quoted"}, "quoted"),
     "order": ({"quoted"}, "ordered"),
     "decline": ({"requested", "quoted"}, "declined"),

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from carebiz.concurrency import check_version, lock
@@ -43,7 +44,7 @@ DEFAULT_FEES = "Registration, Insurance, Purchase tax"
 DEFAULT_LIMITS = "salesperson: 3, manager: 10"
 VALID_DAYS = 14
 
-QUOTATION = machine(N_("quotation"), {
+QUOTATION = machine(_l("quotation"), {
     "revise": ({"open", "pending_approval"}, "open"),
     "approve": ({"pending_approval"}, "open"),
     "accept": ({"open"}, "accepted"),

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,7 @@ from .money import amount, currency_code
 STATUSES = ("ordered", "in_transit", "in_stock", "reserved", "sold", "delivered")
 
 #: what may happen to a stock car, from where (``release`` undoes a reservation)
-STOCK = machine(N_("stock vehicle"), {
+STOCK = machine(_l("stock vehicle"), {
     "ship": ({"ordered"}, "in_transit"),
     "receive": ({"ordered", "in_transit"}, "in_stock"),
     "reserve": ({"in_stock"}, "reserved"),
