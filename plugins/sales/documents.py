@@ -88,7 +88,7 @@ def build_quotation(session: Session, record_id: int, *, user: Any, locale: str
                (_("Vehicle"), car + (f" · VIN {stock.vin}" if stock else "")),
                (_("Valid until"), _date(q.valid_until, loc))]
     if q.finance:
-        parties.append((_("Finance"), _("%(provider)s, %(months)s months, down payment "
+        parties.append((_("Finance option"), _("%(provider)s, %(months)s months, down payment "
                                         "%(down)s", provider=q.finance.get("provider", ""),
                                         months=q.finance.get("term_months", ""),
                                         down=q.finance.get("down_payment", "—"))))
@@ -111,7 +111,7 @@ def build_order(session: Session, record_id: int, *, user: Any, locale: str
              format_money(p.order_amount, order.currency, loc)] for p in payments]
     return {**_common(session, order, _("Sales order"), loc),
             "parties": [(_("Customer"), customer.name if customer else ""),
-                        (_("Order"), str(order.id)),
+                        (_("Order number"), str(order.id)),
                         (_("Vehicle"), _car(order.stock) +
                          (f" · VIN {order.vin}" if order.vin else "")),
                         (_("Status"), label("order", order.status)),
@@ -146,7 +146,7 @@ def build_delivery_note(session: Session, record_id: int, *, user: Any, locale: 
              if order.override_by else "")
     return {**_common(session, order, _("Delivery note"), loc),
             "parties": [(_("Customer"), customer.name if customer else ""),
-                        (_("Order"), str(order.id))],
+                        (_("Order number"), str(order.id))],
             "columns": [_("Item"), _("Value")], "rows": rows, "totals": [],
             "capital": None, "notes": notes, "signatures": True}
 

@@ -62,7 +62,7 @@ ORDER_ACTIONS = {
 }
 PAYMENT_METHOD = {
     "cash": _l("Cash"), "card": _l("Bank card"), "transfer": _l("Bank transfer"),
-    "wechat": _l("WeChat Pay"), "alipay": _l("Alipay"), "finance": _l("Finance"),
+    "wechat": _l("WeChat Pay"), "alipay": _l("Alipay"), "finance": _l("Car loan"),
     "cheque": _l("Cheque"),
 }
 PURCHASE_STATUS = {
