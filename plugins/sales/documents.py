@@ -30,12 +30,11 @@ from carebiz.security.rows import visible
 from carebiz.services import settings
 from carebiz.toolkit import business_tz, host
 
+from .labels import label
 from .models import SalesOrder, SalesPayment, SalesPurchaseOrder, SalesQuotation, SalesStock
 from .services import orders as order_service
 
 TEMPLATE = "sales/print/document.html"
-KIND_LABELS = {"vehicle": _l("Vehicle"), "option": _l("Option"), "accessory": _l("Accessory"),
-               "fee": _l("Fee"), "discount": _l("Discount"), "trade_in": _l("Trade-in")}
 
 
 def _load(session: Session, model: type, record_id: int, user: Any, what: str) -> Any:
@@ -81,7 +80,7 @@ def build_quotation(session: Session, record_id: int, *, user: Any, locale: str
     customer = _party(session, q.customer_id)
     stock = session.get(SalesStock, q.stock_id) if q.stock_id else None
     car = _car(stock) or " ".join(filter(None, [q.make, q.model, q.trim, q.colour]))
-    rows = [[str(KIND_LABELS.get(ln.kind, ln.kind)), ln.description,
+    rows = [[label("line", ln.kind), ln.description,
              format_money(-ln.amount if ln.kind in ("discount", "trade_in") else ln.amount,
                           q.currency, loc)] for ln in q.lines]
     parties = [(_("Customer"), customer.name if customer else ""),
@@ -89,7 +88,7 @@ def build_quotation(session: Session, record_id: int, *, user: Any, locale: str
                (_("Vehicle"), car + (f" · VIN {stock.vin}" if stock else "")),
                (_("Valid until"), _date(q.valid_until, loc))]
     if q.finance:
-        parties.append((_("Finance"), _("%(provider)s, %(months)s months, down payment "
+        parties.append((_("Finance option"), _("%(provider)s, %(months)s months, down payment "
                                         "%(down)s", provider=q.finance.get("provider", ""),
                                         months=q.finance.get("term_months", ""),
                                         down=q.finance.get("down_payment", "—"))))
@@ -107,15 +106,18 @@ def build_order(session: Session, record_id: int, *, user: Any, locale: str
     customer = _party(session, order.customer_id)
     payments = session.scalars(select(SalesPayment).where(SalesPayment.order_id == order.id)
                                .order_by(SalesPayment.paid_on, SalesPayment.id)).all()
-    rows = [[_date(p.paid_on, loc), p.method, format_money(p.amount, p.currency, loc),
+    rows = [[_date(p.paid_on, loc), label("method", p.method),
+             format_money(p.amount, p.currency, loc),
              format_money(p.order_amount, order.currency, loc)] for p in payments]
     return {**_common(session, order, _("Sales order"), loc),
             "parties": [(_("Customer"), customer.name if customer else ""),
-                        (_("Order"), str(order.id)),
+                        (_("Order number"), str(order.id)),
                         (_("Vehicle"), _car(order.stock) +
                          (f" · VIN {order.vin}" if order.vin else "")),
-                        (_("Status"), order.status),
-                        (_("Payment"), order_service.payment_status(order))],
+                        (_("Status"), label("order", order.status)),
+                        (_("Payment"), label("payment", order_service.payment_status(order))),
+                        (_("Vehicle status"), label("vehicle", order.vehicle_status)),
+                        (_("Delivery"), label("delivery", order.delivery_status))],
             "columns": [_("Date"), _("Method"), _("Amount"),
                         _("Amount in %(currency)s", currency=order.currency)],
             "rows": rows,
@@ -135,7 +137,7 @@ def build_delivery_note(session: Session, record_id: int, *, user: Any, locale: 
     customer = _party(session, order.customer_id)
     stock = order.stock
     rows = [[_("Vehicle"), _car(stock)], [_("VIN"), order.vin or ""],
-            [_("Plate"), order.plate], [_("Inspection"), order.pdi_status],
+            [_("Plate"), order.plate], [_("Inspection"), label("pdi", order.pdi_status)],
             [_("Inspection notes"), order.pdi_notes],
             [_("Delivered"), format_datetime(order.delivered_at, "medium",
                                              tzinfo=business_tz(), locale=loc)
@@ -144,7 +146,7 @@ def build_delivery_note(session: Session, record_id: int, *, user: Any, locale: 
              if order.override_by else "")
     return {**_common(session, order, _("Delivery note"), loc),
             "parties": [(_("Customer"), customer.name if customer else ""),
-                        (_("Order"), str(order.id))],
+                        (_("Order number"), str(order.id))],
             "columns": [_("Item"), _("Value")], "rows": rows, "totals": [],
             "capital": None, "notes": notes, "signatures": True}
 
@@ -162,6 +164,7 @@ def build_purchase_order(session: Session, record_id: int, *, user: Any, locale:
     return {**_common(session, po, _("Purchase order"), loc),
             "parties": [(_("Supplier"), supplier.name if supplier else ""),
                         (_("Purchase order"), str(po.id)),
+                        (_("Status"), label("purchase", po.status)),
                         (_("Expected on"), _date(po.expected_on, loc))],
             "columns": [_("Model"), _("Colour"), _("Year"), _("Quantity"), _("Received"),
                         _("Unit cost"), _("Amount")],

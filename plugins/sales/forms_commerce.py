@@ -17,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Optional
 
+from .labels import PAYMENT_METHOD
 from .services.orders import METHODS
 
 STATUS_CHOICES = [("in_stock", _l("In stock")), ("in_transit", _l("In transit")),
@@ -108,7 +109,7 @@ def quotation_form(fee_names: list[str], **kwargs: Any) -> QuotationForm:
 class PaymentForm(FlaskForm):
     amount = StringField(_l("Amount"), validators=[DataRequired()])
     currency = StringField(_l("Currency"))
-    method = SelectField(_l("Method"), choices=[(m, m) for m in METHODS])
+    method = SelectField(_l("Method"), choices=[(m, PAYMENT_METHOD.get(m, m)) for m in METHODS])
 
 
 class InspectForm(FlaskForm):

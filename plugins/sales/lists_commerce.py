@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from carebiz.export.table import MONEY, NUMBER, Column
 from carebiz.lists import CHOICE, ID, TEXT, ExportSpec, Filter, ListDefinition
 
+from .labels import VEHICLE_STATUS, label
 from .models import SalesOrder, SalesPurchaseOrder, SalesQuotation, SalesStock
 from .services import orders as order_service
 from .services.stock import STATUSES, days_in_stock
@@ -31,7 +32,7 @@ def _eq(column: Any) -> Any:
 def _stock_rows(session: Session, user: Any, stmt: Any) -> Iterator[dict[str, Any]]:
     for s in session.scalars(stmt.execution_options(yield_per=500)):
         yield {"id": s.id, "vin": s.vin, "make": s.make, "model": s.model, "trim": s.trim,
-               "colour": s.colour, "year": s.year, "status": s.status,
+               "colour": s.colour, "year": s.year, "status": label("stock", s.status),
                "location": s.location, "cost": s.cost, "currency": s.currency,
                "days_in_stock": days_in_stock(s)}
 
@@ -63,7 +64,7 @@ STOCK = ListDefinition(
 def _quotation_rows(session: Session, user: Any, stmt: Any) -> Iterator[dict[str, Any]]:
     for q in session.scalars(stmt.execution_options(yield_per=500)):
         yield {"id": q.id, "customer_id": q.customer_id, "model": q.model,
-               "status": q.status, "revision": q.revision, "total": q.total,
+               "status": label("quotation", q.status), "revision": q.revision, "total": q.total,
                "currency": q.currency, "valid_until": q.valid_until}
 
 
@@ -90,9 +91,10 @@ QUOTATIONS = ListDefinition(
 
 def _order_rows(session: Session, user: Any, stmt: Any) -> Iterator[dict[str, Any]]:
     for o in session.scalars(stmt.execution_options(yield_per=500)):
-        yield {"id": o.id, "customer_id": o.customer_id, "status": o.status,
-               "payment_status": order_service.payment_status(o),
-               "vehicle_status": o.vehicle_status, "delivery_status": o.delivery_status,
+        yield {"id": o.id, "customer_id": o.customer_id, "status": label("order", o.status),
+               "payment_status": label("payment", order_service.payment_status(o)),
+               "vehicle_status": label("vehicle", o.vehicle_status),
+               "delivery_status": label("delivery", o.delivery_status),
                "total": o.total, "paid": o.paid, "currency": o.currency}
 
 
@@ -105,7 +107,7 @@ ORDERS = ListDefinition(
         Filter("customer_id", _l("Customer"), type=ID, apply=_eq(SalesOrder.customer_id)),
         Filter("branch_id", _l("Branch"), type=ID, apply=_eq(SalesOrder.branch_id)),
         Filter("vehicle_status", _l("Vehicle"), type=CHOICE,
-               choices=("to_allocate", "in_transit", "in_stock", "ready"),
+               choices=tuple(VEHICLE_STATUS),
                apply=_eq(SalesOrder.vehicle_status)),
     ),
     sorts={"created_at": SalesOrder.created_at, "total": SalesOrder.total},
@@ -121,7 +123,7 @@ ORDERS = ListDefinition(
 
 def _purchase_rows(session: Session, user: Any, stmt: Any) -> Iterator[dict[str, Any]]:
     for p in session.scalars(stmt.execution_options(yield_per=500)):
-        yield {"id": p.id, "supplier_id": p.supplier_id, "status": p.status,
+        yield {"id": p.id, "supplier_id": p.supplier_id, "status": label("purchase", p.status),
                "total": p.total, "received_value": p.received_value, "paid": p.paid,
                "currency": p.currency, "expected_on": p.expected_on}
 

@@ -8,15 +8,10 @@ from flask_babel import lazy_gettext as _l
 
 from carebiz.contributions import QueryField, QuerySource, Report, ReportParam
 
-from .lists_commerce import ORDER_STATUSES, QUOTATION_STATUSES
+from .labels import choices
 from .models import SalesOrder, SalesQuotation, SalesStock
-from .services.stock import STATUSES
 
 BRANCH_OPS = ("eq", "ne", "in", "empty", "not_empty")
-
-
-def _choices(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    return tuple((v, v) for v in values)
 
 
 STOCK_JOIN = (SalesStock, SalesStock.id == SalesOrder.stock_id)
@@ -29,7 +24,7 @@ SOURCES = [
         QueryField("model", _l("Model"), "text"),
         QueryField("colour", _l("Colour"), "text"),
         QueryField("year", _l("Year"), "number"),
-        QueryField("status", _l("Status"), "choice", choices=_choices(STATUSES)),
+        QueryField("status", _l("Status"), "choice", choices=choices("stock")),
         QueryField("location", _l("Location"), "text"),
         QueryField("cost", _l("Cost"), "money"),
         QueryField("currency", _l("Currency"), "text"),
@@ -39,7 +34,7 @@ SOURCES = [
     QuerySource("sales_quotations", _l("Quotations"), SalesQuotation, (
         QueryField("id", _l("Number"), "number"),
         QueryField("model", _l("Model"), "text"),
-        QueryField("status", _l("Status"), "choice", choices=_choices(QUOTATION_STATUSES)),
+        QueryField("status", _l("Status"), "choice", choices=choices("quotation")),
         QueryField("total", _l("Total"), "money"),
         QueryField("currency", _l("Currency"), "text"),
         QueryField("revision", _l("Revision"), "number"),
@@ -50,8 +45,10 @@ SOURCES = [
     ), permission="sales.view", weight=321),
     QuerySource("sales_orders", _l("Sales orders"), SalesOrder, (
         QueryField("id", _l("Number"), "number"),
-        QueryField("status", _l("Status"), "choice", choices=_choices(ORDER_STATUSES)),
-        QueryField("vehicle_status", _l("Vehicle"), "text"),
+        QueryField("status", _l("Status"), "choice", choices=choices("order")),
+        QueryField("payment_state", _l("Payment"), "choice", choices=choices("payment")),
+        QueryField("vehicle_status", _l("Vehicle"), "choice", choices=choices("vehicle")),
+        QueryField("delivery_status", _l("Delivery"), "choice", choices=choices("delivery")),
         QueryField("total", _l("Total"), "money"),
         QueryField("paid", _l("Paid"), "money"),
         QueryField("currency", _l("Currency"), "text"),

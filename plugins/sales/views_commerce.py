@@ -19,6 +19,7 @@ from carebiz.services.branches import usable_branches
 from carebiz.toolkit import form_status, host, require, saving, today, visible_or_404
 
 from . import forms_commerce as f
+from .labels import label
 from .lists_commerce import ORDERS, PURCHASE_ORDERS, QUOTATIONS, STOCK
 from .models import (
     SalesOrder,
@@ -32,6 +33,12 @@ from .services import orders, purchasing, quotations, stock
 from .services.stock import days_in_stock
 
 bp = Blueprint("sales_commerce", __name__, url_prefix="/sales", template_folder="templates")
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    """``label(kind, code)`` in every commerce page: people read labels, never codes."""
+    return {"label": label}
 
 
 def _user() -> Any:

@@ -33,6 +33,7 @@ from carebiz.toolkit import can
 from carebiz.toolkit import today as business_today
 from carebiz.toolkit.transitions import IllegalTransition
 
+from ..labels import label
 from ..models import SalesOrder, SalesPayment, SalesQuotation, SalesStock
 from ..signals import order_confirmed, order_progressed, payment_received, vehicle_delivered
 from . import stock as stock_service
@@ -122,7 +123,7 @@ def _live(session: Session, order: SalesOrder, expected_version: Any) -> SalesOr
     order = lock(session, SalesOrder, [order.id])[order.id]
     if order.delivery_status in ("cancelled", "delivered"):
         raise _refuse(order, _("This order is %(status)s: nothing more can change.",
-                               status=order.delivery_status))
+                               status=label("delivery", order.delivery_status)))
     return order
 
 
@@ -392,7 +393,7 @@ def deliver(session: Session, order: SalesOrder, data: dict[str, Any] | None = N
     if order.vehicle_status != "ready":
         raise _refuse(order, _("The car is not ready for delivery (%(status)s): it must be "
                                "in stock and have passed its inspection.",
-                               status=order.vehicle_status), user)
+                               status=label("vehicle", order.vehicle_status)), user)
     reason = str(data.get("override_reason") or "").strip()
     overridden = False
     if order.paid < order.total:

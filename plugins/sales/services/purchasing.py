@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,15 +26,22 @@ from carebiz.security.rows import visible
 from carebiz.text import text_problem
 from carebiz.toolkit.transitions import IllegalTransition, machine
 
+from ..labels import (
+    PURCHASE_ACTIONS,
+    PURCHASE_STATUS,
+    SUPPLIER_QUOTE_ACTIONS,
+    SUPPLIER_QUOTE_STATUS,
+    machine_labels,
+)
 from ..models import SalesPurchaseLine, SalesPurchaseOrder, SalesStock, SalesSupplierQuote
 from ..signals import purchase_order_saved, purchase_received
 from . import stock as stock_service
 from .money import amount, currency_code
 
-PURCHASE = machine(N_("purchase order"), {
+PURCHASE = machine(_l("purchase order"), {
     "receive": ({"ordered", "partly_received"}, "partly_received"),
     "cancel": ({"ordered"}, "cancelled"),
-})
+}, labels=machine_labels(PURCHASE_STATUS, PURCHASE_ACTIONS))
 MAX_QUANTITY = 500
 
 
@@ -245,11 +253,11 @@ def payables(session: Session, user: Any) -> list[dict[str, Any]]:
 
 # --- price inquiries and supplier quotes -------------------------------------------------
 
-SUPPLIER_QUOTE = machine(N_("supplier quote"), {
+SUPPLIER_QUOTE = machine(_l("supplier quote"), {
     "price": ({"requested", "quoted"}, "quoted"),
     "order": ({"quoted"}, "ordered"),
     "decline": ({"requested", "quoted"}, "declined"),
-})
+}, labels=machine_labels(SUPPLIER_QUOTE_STATUS, SUPPLIER_QUOTE_ACTIONS))
 
 
 def request_quote(session: Session, data: dict[str, Any], *, user: Any = None

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from carebiz.concurrency import check_version, lock
@@ -28,6 +29,7 @@ from carebiz.toolkit import can, host
 from carebiz.toolkit import today as business_today
 from carebiz.toolkit.transitions import machine
 
+from ..labels import QUOTATION_ACTIONS, QUOTATION_STATUS, machine_labels
 from ..models import SalesQuotation, SalesQuotationLine, SalesQuotationRevision, SalesStock
 from ..signals import quotation_saved
 from . import stock as stock_service
@@ -42,12 +44,12 @@ DEFAULT_FEES = "Registration, Insurance, Purchase tax"
 DEFAULT_LIMITS = "salesperson: 3, manager: 10"
 VALID_DAYS = 14
 
-QUOTATION = machine(N_("quotation"), {
+QUOTATION = machine(_l("quotation"), {
     "revise": ({"open", "pending_approval"}, "open"),
     "approve": ({"pending_approval"}, "open"),
     "accept": ({"open"}, "accepted"),
     "decline": ({"open", "pending_approval"}, "declined"),
-})
+}, labels=machine_labels(QUOTATION_STATUS, QUOTATION_ACTIONS))
 
 
 def snapshot(q: SalesQuotation) -> dict[str, Any]:

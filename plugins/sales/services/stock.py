@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from carebiz.text import text_problem
 from carebiz.toolkit import one_visible, record_id
 from carebiz.toolkit.transitions import machine
 
+from ..labels import STOCK_ACTIONS, STOCK_STATUS, machine_labels
 from ..models import SalesStock
 from ..signals import stock_changed
 from .money import amount, currency_code
@@ -34,14 +36,14 @@ from .money import amount, currency_code
 STATUSES = ("ordered", "in_transit", "in_stock", "reserved", "sold", "delivered")
 
 #: what may happen to a stock car, from where (``release`` undoes a reservation)
-STOCK = machine(N_("stock vehicle"), {
+STOCK = machine(_l("stock vehicle"), {
     "ship": ({"ordered"}, "in_transit"),
     "receive": ({"ordered", "in_transit"}, "in_stock"),
     "reserve": ({"in_stock"}, "reserved"),
     "release": ({"reserved"}, "in_stock"),
     "sell": ({"reserved"}, "sold"),
     "deliver": ({"sold"}, "delivered"),
-})
+}, labels=machine_labels(STOCK_STATUS, STOCK_ACTIONS))
 
 TEXT = {"make": 60, "model": 80, "trim": 80, "colour": 40, "location": 60,
         "inspection_notes": 5000}
