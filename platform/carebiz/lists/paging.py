@@ -90,7 +90,7 @@ QUERY_SAFE = "!$'()*,/:;?@"
 
 def _list_base() -> tuple[str, dict[str, Any]]:
     """The current page's path (without query) and its query arguments, once per request."""
-    memo = g.get("_carebiz_list_base")
+    memo: tuple[str, dict[str, Any]] | None = g.get("_carebiz_list_base")
     if memo is None:
         path = url_for(request.endpoint or "home.index", **(request.view_args or {}))
         memo = g._carebiz_list_base = (path, request.args.to_dict())
