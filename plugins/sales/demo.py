@@ -39,12 +39,21 @@ LOST = ["bought_elsewhere", "price", "not_now", "financing"]
 
 
 def load(session: Session, branches: list[Any], users: dict[str, Any]) -> None:
+    """Load the month, then the commerce part (:mod:`.demo_commerce`); each part skips
+    itself when its data is there already."""
     if not branches:
         return
     branch = branches[0]
-    if session.scalar(select(func.count(SalesProspect.id))
-                      .where(SalesProspect.branch_id == branch.id)):
-        return
+    if not session.scalar(select(func.count(SalesProspect.id))
+                          .where(SalesProspect.branch_id == branch.id)):
+        _month(session, branch, users)
+    from . import demo_commerce  # stock, purchasing, quotations and orders: its own guard
+
+    demo_commerce.load(session, branch, users)
+
+
+def _month(session: Session, branch: Any, users: dict[str, Any]) -> None:
+    """The prospects' month: registrations, return visits, traffic and test drives."""
     rng = random.Random(11)  # the same month every time
     seller = users.get("salesperson") or users.get("manager")
     manager = users.get("manager") or seller
