@@ -1,5 +1,5 @@
 """The "Sales" panel of the customer's 360° page: their prospects, return visits and test
-drives, as the reader may see them."""
+drives, and orders (the sale: status, total, VIN), as the reader may see them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from carebiz.contributions import Panel
 from carebiz.security import can, visible
 from carebiz.toolkit import today
 
-from .models import SalesProspect, SalesReturnVisit, SalesTestDrive
+from .labels import label
+from .models import SalesOrder, SalesProspect, SalesReturnVisit, SalesTestDrive
 from .services.choices import LOST_REASON_LIST, POINT_LIST, SOURCE_LIST
 from .services.visits import OPEN, is_overdue, outcome_label
 
@@ -29,15 +30,18 @@ def customer_panel(session: Any, customer: Any, user: Any) -> list[Panel]:
     prospects = rows(SalesProspect, SalesProspect.registered_at.desc())
     visits = rows(SalesReturnVisit, SalesReturnVisit.due_at.desc())
     drives = rows(SalesTestDrive, SalesTestDrive.starts_at.desc(), 10)
-    if not (prospects or visits or drives):
+    sales = rows(SalesOrder, SalesOrder.id.desc(), 10)  # the sale itself: status and car
+    if not (prospects or visits or drives or sales):
         return []
     day = today()
     html = render_template("sales/panel.html", prospects=prospects, visits=visits,
-                           drives=drives, day=day, is_overdue=is_overdue,
+                           drives=drives, orders=sales, order_label=label, day=day,
+                           is_overdue=is_overdue,
                            outcome_label=outcome_label, sources=SOURCE_LIST,
                            points=POINT_LIST, reasons=LOST_REASON_LIST)
     return [Panel("sales", _l("Sales"), html, weight=300, summary={
         "prospects": [{"id": p.id, "status": p.status} for p in prospects],
         "open_visits": sum(1 for v in visits if v.status == OPEN),
         "overdue_visits": sum(1 for v in visits if is_overdue(v, day)),
-        "test_drives": len(drives)})]
+        "test_drives": len(drives),
+        "orders": [{"id": o.id, "status": o.status} for o in sales]})]
