@@ -73,9 +73,10 @@ def load(session: Session, branch: Any, users: dict[str, Any]) -> None:
     fake.seed_instance(SEED)
     supplier = _supplier(session, branch, today)
     floor = _stock(session, branch, today)
-    buyers = _customers(session, branch, fake, seller,
-                        users.get("manager") or seller)
+    manager = users.get("manager") or seller
+    buyers = _customers(session, branch, fake, seller, manager)
     _quotations_and_orders(session, floor, buyers, today)
+    rules.close_prospect(session, buyers[3], outcome="won", user=manager)  # took delivery
     del supplier
 
 
@@ -84,7 +85,7 @@ def _supplier(session: Session, branch: Any, today: dt.date) -> Any:
     received (two cars now in stock) and one still open."""
     supplier = parties.create_party(session, {
         "kind": "organization", "name": "一汽-大众销售有限责任公司华北区", "roles": ["supplier"],
-        "phones": ["+861065908800"], "branch_id": branch.id, "source": "demo",
+        "phones": ["+861065908800"], "branch_id": branch.id,
         "province": "北京市", "city": "北京市", "district": "朝阳区"}, allow_duplicates=True)
     received = purchasing.create_purchase_order(session, {
         "supplier_id": supplier.id, "branch_id": branch.id, "currency": "CNY",
