@@ -546,3 +546,16 @@ def test_search_keys_match_stored_forms() -> None:
     assert plate_search_key("粤B·12345") == normalize_plate("粤b 12345")
     assert vin_search_key("1m8 gdm9ax kp042788") == validate_vin("1M8-GDM9AX-KP042788")
     assert phone_search_key("0086-138-0013-8000", "CN") == normalize_phone("138 0013 8000")
+
+
+def test_the_testing_vins_are_valid_and_one_per_serial() -> None:
+    """``carebiz.testing.valid_vin`` once cut the serial's last digit (71 and 72 collided)."""
+    from carebiz.crm.validation import vin_check_digit
+    from carebiz.testing import valid_vin
+
+    vins = [valid_vin(serial) for serial in range(5000)]
+    assert len(set(vins)) == 5000
+    assert all(len(v) == 17 and vin_check_digit(v) == v[8] for v in vins)
+    assert valid_vin(123456).endswith("123456")
+    with pytest.raises(ValueError):
+        valid_vin(1_000_000)

@@ -124,10 +124,13 @@ def make_customer(session: Any, name: str, branch_id: int, *, user: Any = None,
 
 
 def valid_vin(serial: int, wmi: str = "LGX") -> str:
-    """A VIN with a correct ISO 3779 check digit, different for each ``serial``."""
+    """A VIN with a correct ISO 3779 check digit, different for each ``serial`` from 0 to
+    999,999 (the serial is the VIN's last six characters, read out as its tail)."""
     from carebiz.crm.validation import vin_check_digit
 
-    body = (f"{wmi}CE4C{serial % 100:02d}" + "0" + f"R1{serial:06d}")[:17]
+    if not 0 <= serial <= 999_999:
+        raise ValueError(f"valid_vin serial {serial} is outside 0..999999")
+    body = f"{wmi}CE4C00R1{serial:06d}"  # the 9th character becomes the check digit
     return body[:8] + vin_check_digit(body) + body[9:]
 
 
