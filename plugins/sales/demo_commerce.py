@@ -76,7 +76,6 @@ def load(session: Session, branch: Any, users: dict[str, Any]) -> None:
     manager = users.get("manager") or seller
     buyers = _customers(session, branch, fake, seller, manager)
     _quotations_and_orders(session, floor, buyers, today)
-    rules.close_prospect(session, buyers[3], outcome="won", user=manager)  # took delivery
     del supplier
 
 

@@ -36,6 +36,7 @@ from carebiz.toolkit.transitions import IllegalTransition
 from ..labels import label
 from ..models import SalesOrder, SalesPayment, SalesQuotation, SalesStock
 from ..signals import order_confirmed, order_progressed, payment_received, vehicle_delivered
+from . import prospects
 from . import stock as stock_service
 from .money import amount, currency_code
 from .quotations import QUOTATION
@@ -209,6 +210,7 @@ def accept_quotation(session: Session, quotation: SalesQuotation, data: dict[str
         _attach(session, order, session.get(SalesStock, quotation.stock_id))
     _refresh(order)
     session.flush()
+    prospects.win_on_order(session, order.customer_id, order.branch_id, user=user)
     emit(session, order_confirmed, order_id=order.id, quotation_id=quotation.id,
          customer_id=order.customer_id, branch_id=order.branch_id,
          vehicle_id=_vehicle_id(session, order), total=order.total, currency=order.currency,

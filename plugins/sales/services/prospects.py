@@ -397,3 +397,15 @@ def close_prospect(session: Session, prospect: SalesProspect, *, outcome: Any,
                                {"outcome": _("One of: won, lost.")})
     return transition(session, prospect, action, user=user, lost_reason=lost_reason,
                       expected_version=expected_version)
+
+
+def win_on_order(session: Session, customer_id: int, branch_id: int, *,
+                 user: Any) -> list[SalesProspect]:
+    """The customer booked a car: their prospects being consulted in the order's branch are
+    won (成交 is the booking, not the hand-over), each through :func:`transition` (audit,
+    timeline, signal). A prospect still waiting for review stays as it is."""
+    ids = session.scalars(select(SalesProspect.id).where(
+        SalesProspect.customer_id == customer_id, SalesProspect.branch_id == branch_id,
+        SalesProspect.status == CONSULTING).order_by(SalesProspect.id)).all()
+    return [transition(session, session.get(SalesProspect, pid), "win", user=user)
+            for pid in ids]

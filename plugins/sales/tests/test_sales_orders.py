@@ -392,3 +392,17 @@ def test_works_beside_the_export_plugin(make_app: Any) -> None:
     _stock(manager, 8, ids["branches"]["A"])
     sheet = manager.get("/api/v1/sales/stock?format=xlsx")
     assert sheet.status_code == 200 and sheet.data.startswith(b"PK")
+
+
+def test_booking_a_car_wins_the_customers_prospect(app: Flask, api_client: Any,
+                                                   people: dict[str, int]) -> None:
+    """成交 is the booking: accepting a quotation closes the customer's prospect as won."""
+    sales, manager = api_client("sales"), api_client("manager")
+    made = sales.post("/api/v1/sales/prospects", json={
+        "name": "Zhou Min", "phone": "13912345678", "source": "walk_in", "branch_id": 1})
+    assert made.status_code == 201, made.get_json()
+    prospect = made.get_json()
+    assert prospect["status"] == "consulting"
+    _order(sales, manager, prospect["customer_id"], serial=7)
+    after = sales.get(f"/api/v1/sales/prospects/{prospect['id']}").get_json()
+    assert after["status"] == "won"
