@@ -32,7 +32,11 @@ from carebiz.testing import (
     seed,
     token_for,
 )
+from carebiz.testing.browser import browser, live_server, page
 from carebiz.testing.dists import FakeDists
+
+#: the browser-test fixtures, defined once for every test folder (see carebiz.testing.browser)
+BROWSER_FIXTURES = (browser, live_server, page)
 
 PG_URL_VARIABLE = "CAREBIZ_TEST_DATABASE_URL"
 

@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from carebiz.testing import PASSWORD
-from tests.e2e.conftest import browser, live_server, page, shot  # noqa: F401  (fixtures)
+from carebiz.testing.browser import shot
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def _log_in(pg: Any, base: str, username: str) -> None:
     pg.wait_for_url(f"{base}/")
 
 
-def test_walk_in_to_delivered_car(page: Any, live_server: str, app: Flask,  # noqa: F811
+def test_walk_in_to_delivered_car(page: Any, live_server: str, app: Flask,
                                   seeded: dict[str, Any]) -> None:
     from carebiz_plugins.sales.models import SalesOrder, SalesProspect, SalesQuotation
 
