@@ -40,6 +40,7 @@ from werkzeug.datastructures import MultiDict
 from carebiz import db
 from carebiz.errors import ServiceError, ValidationFailed
 from carebiz.export.csv_format import inert
+from carebiz.i18n import fold
 from carebiz.query import charts, labels, operators, reports, service
 from carebiz.query import compiler as c
 from carebiz.query.models import BRANCH, PRIVATE, ROLE
@@ -123,16 +124,13 @@ class State:
 
 
 def _choice(qfield: Any, text: str) -> str:
-    """A choice typed or picked: its code, or its label in any case (``Champion``)."""
-    codes = {key for key, _label in qfield.choices}
-    if text in codes:
-        return text
-    lowered = text.casefold()
-    for key, label in qfield.choices:
-        if str(label).casefold() == lowered or key.casefold() == lowered:
-            return key
-    raise BadInput(_("“%(text)s” is not one of: %(choices)s", text=text,
-                     choices=", ".join(str(label) for _key, label in qfield.choices)))
+    """A choice typed or picked: its code, or its label in any language and case
+    (``Champion``, ``核心客户``)."""
+    found = labels.choice_code(qfield.choices, text)
+    if found is None:
+        raise BadInput(_("“%(text)s” is not one of: %(choices)s", text=text,
+                         choices=", ".join(str(label) for _key, label in qfield.choices)))
+    return found
 
 
 def _branch(text: str) -> int:
@@ -141,9 +139,10 @@ def _branch(text: str) -> int:
         return int(text)
     from carebiz.models.branch import Branch
 
-    lowered = text.casefold()
+    lowered = fold(text)
     for branch in _sess().scalars(select(Branch)):
-        if lowered in (branch.code.casefold(), branch.name.casefold()):
+        if lowered in (fold(branch.code), fold(branch.name),
+                       fold(f"{branch.name} ({branch.code})")):
             return branch.id
     raise BadInput(_("No branch named “%(text)s”: pick one from the list", text=text))
 
@@ -157,11 +156,9 @@ def _scalar(qfield: Any, text: str) -> Any:
     if qfield.type == operators.CHOICE and qfield.choices:
         return _choice(qfield, text)
     if qfield.type == operators.BOOL:
-        lowered = text.lower()
-        if lowered in ("1", "true", "yes", "y", str(_("yes")).lower()):
-            return True
-        if lowered in ("0", "false", "no", "n", str(_("no")).lower()):
-            return False
+        found = labels.yes_no(text)
+        if found is not None:
+            return found
     return text
 
 
