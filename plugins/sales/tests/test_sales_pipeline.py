@@ -16,7 +16,6 @@ from carebiz.concurrency import VersionConflict
 from carebiz.crm.models import TimelineEntry
 from carebiz.errors import ValidationFailed
 from carebiz.models import AuditEntry, User
-from carebiz.testing import make_customer
 from carebiz.toolkit.transitions import IllegalTransition
 from carebiz_plugins.sales import signals
 from carebiz_plugins.sales.models import SalesOpportunity
