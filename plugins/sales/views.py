@@ -36,6 +36,7 @@ from carebiz.toolkit import (
     today,
     visible_or_404,
 )
+from carebiz.web.admin_forms import options
 
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES, customer_names
 from .models import SalesProspect, SalesReturnVisit, SalesTestDrive
@@ -66,9 +67,9 @@ class ProspectForm(FlaskForm):
 
     def fill(self) -> ProspectForm:
         session = db.session()
-        self.source.choices = SOURCE_LIST.pairs(session)
-        self.points_of_interest.choices = POINT_LIST.pairs(session)
-        self.industry.choices = [("", "—"), *INDUSTRY_LIST.pairs(session)]
+        self.source.choices = options(SOURCE_LIST.pairs(session))
+        self.points_of_interest.choices = options(POINT_LIST.pairs(session))
+        self.industry.choices = options([("", "—"), *INDUSTRY_LIST.pairs(session)])
         return self
 
     def values(self) -> dict[str, Any]:
@@ -81,20 +82,21 @@ class ProspectForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    outcome = SelectField(_l("Outcome"), choices=[("won", _l("Won")), ("lost", _l("Deal lost"))])
+    outcome = SelectField(_l("Outcome"), choices=options([("won", _l("Won")),
+                                                          ("lost", _l("Deal lost"))]))
     lost_reason = SelectField(_l("Lost reason"), validators=[Optional()])
     version = HiddenField()
 
 
 class VisitForm(FlaskForm):
     due_at = DateTimeLocalField(_l("Due"), format="%Y-%m-%dT%H:%M")
-    channel = SelectField(_l("Channel"), choices=[(k, v) for k, v in visits.CHANNELS.items()])
+    channel = SelectField(_l("Channel"), choices=options(visits.CHANNELS.items()))
     notes = StringField(_l("Notes"), validators=[Optional()])
 
 
 class VisitDoneForm(FlaskForm):
     outcome = SelectField(_l("Outcome"),
-                          choices=[(k, v[0]) for k, v in visits.OUTCOMES.items()])
+                          choices=options((k, v[0]) for k, v in visits.OUTCOMES.items()))
     notes = StringField(_l("Notes"), validators=[Optional()])
     next_due_at = DateTimeLocalField(_l("Next visit (appointment)"), format="%Y-%m-%dT%H:%M",
                                      validators=[Optional()])
@@ -104,7 +106,7 @@ class ShowroomForm(FlaskForm):
     party_size = IntegerField(_l("Party size"), default=1)
     customer_id = IntegerField(_l("Customer number"), validators=[Optional()])
     models = StringField(_l("Models looked at"), validators=[Optional()])
-    outcome = SelectField(_l("Outcome"), choices=list(showroom.OUTCOMES.items()))
+    outcome = SelectField(_l("Outcome"), choices=options(showroom.OUTCOMES.items()))
 
 
 class DriveForm(FlaskForm):
@@ -173,7 +175,7 @@ def prospect(prospect_id: int) -> Any:
 def _prospect_page(found: SalesProspect, close: CloseForm, visit: VisitForm,
                    status: int = 200) -> Any:
     session = db.session()
-    close.lost_reason.choices = [("", "—"), *LOST_REASON_LIST.pairs(session)]
+    close.lost_reason.choices = options([("", "—"), *LOST_REASON_LIST.pairs(session)])
     close.version.data = str(found.version)
     found_visits = list(session.scalars(
         lists.prepare(RETURN_VISITS, {"prospect_id": str(found.id)}, session,
@@ -194,7 +196,8 @@ def _prospect_page(found: SalesProspect, close: CloseForm, visit: VisitForm,
 def close(prospect_id: int) -> Any:
     found = visible_or_404(SalesProspect, prospect_id)
     form = CloseForm()
-    form.lost_reason.choices = [("", "—"), *LOST_REASON_LIST.pairs(db.session())]
+    form.lost_reason.choices = options([("", "—"),
+                                        *LOST_REASON_LIST.pairs(db.session())])
     if form.validate_on_submit():
         with saving(form) as done:
             rules.close_prospect(db.session(), found, outcome=form.outcome.data,

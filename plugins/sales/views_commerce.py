@@ -17,6 +17,7 @@ from carebiz.crm.models import Party
 from carebiz.services import settings
 from carebiz.services.branches import usable_branches
 from carebiz.toolkit import form_status, host, require, saving, today, visible_or_404
+from carebiz.web.admin_forms import options
 
 from . import forms_commerce as f
 from .labels import label
@@ -64,8 +65,8 @@ def _names(ids: Any) -> dict[int, str]:
     return dict(db.session().execute(stmt).all())
 
 
-def _branch_choices() -> list[tuple[str, str]]:
-    return [(str(b.id), b.name) for b in usable_branches(db.session(), _user())]
+def _branch_choices() -> list[Any]:
+    return options((str(b.id), b.name) for b in usable_branches(db.session(), _user()))
 
 
 # --- stock --------------------------------------------------------------------------
@@ -304,9 +305,9 @@ def purchase_new() -> Any:
 def _render_purchase(po: SalesPurchaseOrder, receive: Any = None, pay: Any = None,
                      status: int = 200) -> Any:
     receive = receive or f.PurchaseReceiveForm(version=po.version)
-    receive.line_id.choices = [(str(ln.id), f"{ln.model} {ln.trim} ({ln.received}/"
-                                f"{ln.quantity})") for ln in po.lines
-                               if ln.received < ln.quantity]
+    receive.line_id.choices = options((str(ln.id), f"{ln.model} {ln.trim} ({ln.received}/"
+                                        f"{ln.quantity})") for ln in po.lines
+                                       if ln.received < ln.quantity)
     pay = pay or f.PurchasePayForm()
     return render_template("sales/commerce/purchase_item.html", po=po, receive=receive,
                            pay=pay, names=_names([po.supplier_id]),
@@ -325,7 +326,7 @@ def purchase_action(po_id: int, action: str) -> Any:
     po = visible_or_404(SalesPurchaseOrder, po_id)
     if action == "receive":
         form = f.PurchaseReceiveForm()
-        form.line_id.choices = [(str(ln.id), "") for ln in po.lines]
+        form.line_id.choices = options((str(ln.id), "") for ln in po.lines)
         if form.validate_on_submit():
             with saving(form, aliases={"vehicles[0].vin": "vin",
                                        "vehicles[0].line_id": "line_id"}) as done:
