@@ -38,6 +38,7 @@ from carebiz.toolkit import (
 )
 from carebiz.web.admin_forms import options
 
+from .labels import label
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES, customer_names
 from .models import SalesProspect, SalesReturnVisit, SalesTestDrive
 from .services import dashboard as dashboard_rules
@@ -46,6 +47,12 @@ from .services import prospects as rules
 from .services.choices import INDUSTRY_LIST, LOST_REASON_LIST, POINT_LIST, SOURCE_LIST
 
 bp = Blueprint("sales", __name__, url_prefix="/sales", template_folder="templates")
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    """``label(kind, code)`` in every sales page: people read labels, never codes."""
+    return {"label": label}
 
 
 def _user() -> Any:
@@ -73,12 +80,31 @@ class ProspectForm(FlaskForm):
         return self
 
     def values(self) -> dict[str, Any]:
-        return {"name": self.name.data, "phone": self.phone.data, "source": self.source.data,
+        return {"name": self.name.data if self.name else None,
+                "phone": self.phone.data if self.phone else None, "source": self.source.data,
                 "models_of_interest": [m for m in (self.models_of_interest.data or "")
                                        .replace("，", ",").split(",") if m.strip()],
                 "points_of_interest": self.points_of_interest.data or [],
                 "budget": self.budget.data, "industry": self.industry.data or "",
                 "intended_purchase_on": self.intended_purchase_on.data}
+
+
+class ProspectEditForm(ProspectForm):
+    """What was learnt about a prospect since: the walk-in form without the customer's own
+    name and phone (those are the customer's, edited on the customer page), plus the
+    version the editor saw, so a stale save is refused with a message instead of
+    overwriting a colleague's change."""
+
+    name = None  # type: ignore[assignment]
+    phone = None  # type: ignore[assignment]
+    notes = StringField(_l("Notes"), validators=[Optional()])
+    version = HiddenField()
+
+    def values(self) -> dict[str, Any]:
+        values = super().values()
+        values.pop("name"), values.pop("phone")
+        values["notes"] = self.notes.data or ""
+        return values
 
 
 class CloseForm(FlaskForm):
@@ -189,6 +215,28 @@ def _prospect_page(found: SalesProspect, close: CloseForm, visit: VisitForm,
                            industries=INDUSTRY_LIST, day=today(),
                            is_overdue=visits.is_overdue,
                            outcome_label=visits.outcome_label), status
+
+
+@bp.route("/prospects/<int:prospect_id>/edit", methods=["GET", "POST"])
+@require("sales.prospects")
+def edit_prospect(prospect_id: int) -> Any:
+    """The versioned edit form: a save against a version someone else has changed since is
+    refused (409) with the core's conflict message beside the form, the edits kept on
+    screen to re-apply."""
+    found = visible_or_404(SalesProspect, prospect_id)
+    form = ProspectEditForm(obj=found) if request.method == "GET" else ProspectEditForm()
+    form.fill()
+    if request.method == "GET":
+        form.models_of_interest.data = ", ".join(found.models_of_interest or [])
+        form.version.data = str(found.version)
+    if form.validate_on_submit():
+        with saving(form) as done:
+            rules.update_prospect(db.session(), found, form.values(), user=_user(),
+                                  expected_version=parse_version(form.version.data))
+        if done.ok:
+            return redirect(url_for(".prospect", prospect_id=prospect_id))
+    return render_template("sales/prospect_edit.html", prospect=found, form=form
+                           ), form_status(form)
 
 
 @bp.post("/prospects/<int:prospect_id>/close")
