@@ -5,6 +5,7 @@ service through :func:`carebiz.toolkit.saving`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -84,12 +85,21 @@ def stock_list() -> Any:
 def stock_new() -> Any:
     form = f.StockForm()
     form.branch_id.choices = _branch_choices()
+    return _create_page(form, "stock", stock.create_stock,
+                        lambda row: url_for(".stock_item", stock_id=row.id))
+
+
+def _create_page(form: Any, heading: str, create: Callable[..., Any],
+                 shown_at: Callable[[Any], str]) -> Any:
+    """The "new …" pages: the form, and on a valid post ``create(session, payload, user=)``
+    in one save, then the new record's page (``shown_at(record)``); refused, the form
+    again with the service's messages beside its fields."""
     if form.validate_on_submit():
         with saving(form) as done:
-            row = stock.create_stock(db.session(), form.payload(), user=_user())
+            made = create(db.session(), form.payload(), user=_user())
         if done.ok:
-            return redirect(url_for(".stock_item", stock_id=row.id))
-    return render_template("sales/commerce/form.html", form=form, heading="stock"
+            return redirect(shown_at(made))
+    return render_template("sales/commerce/form.html", form=form, heading=heading
                            ), form_status(form)
 
 
@@ -167,13 +177,8 @@ def quotation_new() -> Any:
     if request.method == "GET":
         form.customer_id.data = request.args.get("customer_id", type=int)
         form.stock_id.data = request.args.get("stock_id", type=int)
-    if form.validate_on_submit():
-        with saving(form) as done:
-            q = quotations.create_quotation(db.session(), form.payload(), user=_user())
-        if done.ok:
-            return redirect(url_for(".quotation_item", quotation_id=q.id))
-    return render_template("sales/commerce/form.html", form=form, heading="quotation"
-                           ), form_status(form)
+    return _create_page(form, "quotation", quotations.create_quotation,
+                        lambda q: url_for(".quotation_item", quotation_id=q.id))
 
 
 @bp.get("/quotations/<int:quotation_id>")
@@ -293,13 +298,8 @@ def purchase_list() -> Any:
 def purchase_new() -> Any:
     form = f.PurchaseForm()
     form.branch_id.choices = _branch_choices()
-    if form.validate_on_submit():
-        with saving(form) as done:
-            po = purchasing.create_purchase_order(db.session(), form.payload(), user=_user())
-        if done.ok:
-            return redirect(url_for(".purchase_item", po_id=po.id))
-    return render_template("sales/commerce/form.html", form=form, heading="purchase"
-                           ), form_status(form)
+    return _create_page(form, "purchase", purchasing.create_purchase_order,
+                        lambda po: url_for(".purchase_item", po_id=po.id))
 
 
 def _render_purchase(po: SalesPurchaseOrder, receive: Any = None, pay: Any = None,
