@@ -38,6 +38,7 @@ from carebiz.toolkit import (
 )
 from carebiz.web.admin_forms import options
 
+from . import dashboard_charts
 from .labels import label
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES, customer_names
 from .models import SalesProspect, SalesReturnVisit, SalesTestDrive
@@ -169,7 +170,20 @@ def dashboard() -> Any:
     names = customer_names(db.session(), current_user, {v.customer_id for v in due_page.items})
     return render_template("sales/dashboard.html", figures=figures, day=day, due=due_page,
                            names=names, is_overdue=visits.is_overdue,
-                           form=ProspectForm().fill())
+                           form=ProspectForm().fill(), charts=_charts(figures, day))
+
+
+def _charts(figures: dict[str, Any], day: Any) -> dict[str, Any]:
+    """The dashboard's pygal charts (only of breakdowns that have deals: an empty chart
+    says less than the page's "no deals" line)."""
+    drawn: dict[str, Any] = {
+        name: dashboard_charts.breakdown(figures[key], "") if figures[key] else None
+        for name, key in (("source", "by_source"), ("salesperson", "by_salesperson"),
+                          ("industry", "by_industry"), ("point", "by_point_of_interest"),
+                          ("model", "by_model"))}
+    drawn["trend"] = dashboard_charts.trend(
+        dashboard_rules.won_lost_trend(db.session(), current_user, day), "")
+    return drawn
 
 
 @bp.route("/prospects", methods=["GET", "POST"])

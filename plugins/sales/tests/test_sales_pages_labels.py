@@ -71,3 +71,20 @@ def test_the_360_panel_and_history_read_labels_in_chinese(
     history = _text(web.get(f"/sales/prospects/{made['id']}", headers=ZH)
                     .get_data(as_text=True))
     assert "状态" in history and "成交" in history and "→ won" not in history
+
+
+def test_the_dashboard_draws_pygal_charts(app: Flask, api_client: Any,
+                                          client_for: Any) -> None:
+    sales = api_client("sales")
+    made = sales.post("/api/v1/sales/prospects", json=WALK_IN).get_json()
+    assert sales.post(f"/api/v1/sales/prospects/{made['id']}/close",
+                      json={"outcome": "won"}).status_code == 200
+    page = client_for("sales").get("/sales/", headers=ZH)
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    for chart in ("source", "salesperson_id", "model", "trend"):
+        block = body.split(f'data-chart="{chart}"', 1)[1].split("</figure>", 1)[0]
+        assert "<svg" in block and "<?xml" not in block, chart
+    source = body.split('data-chart="source"', 1)[1].split("</figure>", 1)[0]
+    assert "自然到店" in source  # the source's label in Chinese, not walk_in
+    assert "<script" not in source  # static SVG: no pygal script from a CDN
