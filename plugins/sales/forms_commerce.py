@@ -165,3 +165,11 @@ class PurchaseReceiveForm(FlaskForm):
 
 class PurchasePayForm(FlaskForm):
     amount = StringField(_l("Amount paid to the supplier"), validators=[DataRequired()])
+
+
+class AllocateForm(FlaskForm):
+    """Give an order without a car a VIN: the choices are the unreserved stock matching the
+    quotation's model, in the branches the user sees (filled by the page)."""
+
+    version = HiddenField()
+    stock_id = SelectField(_l("Vehicle from stock"), coerce=str)

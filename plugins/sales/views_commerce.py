@@ -194,6 +194,49 @@ def quotation_item(quotation_id: int) -> Any:
                            percent=quotations.discount_percent(q))
 
 
+@bp.route("/quotations/<int:quotation_id>/revise", methods=["GET", "POST"])
+@require("sales.quotations")
+def quotation_revise(quotation_id: int) -> Any:
+    """A new revision from the page: the current lines to change, kept as a revision when
+    saved (the discount check runs again). The version the editor saw travels with the
+    form, so a revision written meanwhile is a 409 with a message, not overwritten."""
+    q = visible_or_404(SalesQuotation, quotation_id)
+    fees = _fees()
+    form = f.quotation_form(fees, data=_quotation_values(q, fees)) if request.method == "GET" \
+        else f.quotation_form(fees)
+    version = request.form.get("version", str(q.version))
+    if form.validate_on_submit():
+        payload = form.payload()
+        data = {"lines": payload["lines"], "valid_until": payload["valid_until"]}
+        with saving(form) as done:
+            quotations.revise(db.session(), q, data, user=_user(),
+                              expected_version=parse_version(version))
+        if done.ok:
+            return redirect(url_for(".quotation_item", quotation_id=q.id))
+    return render_template("sales/commerce/quotation_revise.html", form=form, q=q,
+                           version=version), form_status(form)
+
+
+def _quotation_values(q: SalesQuotation, fees: list[str]) -> dict[str, Any]:
+    """The quotation's lines as the form's fields (amounts of a kind added up)."""
+    sums: dict[str, Any] = {}
+    for ln in q.lines:
+        key = ln.kind if ln.kind != "fee" else f"fee:{ln.description}"
+        sums[key] = sums.get(key, 0) + ln.amount
+        if ln.kind == "trade_in":
+            sums["trade_in_description"] = ln.description
+    values = {"customer_id": q.customer_id, "stock_id": q.stock_id, "model": q.model,
+              "trim": q.trim, "colour": q.colour, "currency": q.currency,
+              "vehicle": sums.get("vehicle"), "options": sums.get("option"),
+              "accessories": sums.get("accessory"), "discount": sums.get("discount"),
+              "trade_in": sums.get("trade_in"),
+              "trade_in_description": sums.get("trade_in_description", ""),
+              "valid_until": q.valid_until.isoformat() if q.valid_until else ""}
+    for i, name in enumerate(fees):
+        values[f"fee_{i}"] = sums.get(f"fee:{name}")
+    return {k: ("" if v is None else str(v)) for k, v in values.items()}
+
+
 @bp.post("/quotations/<int:quotation_id>/<action>")
 @require("sales.quotations")
 def quotation_action(quotation_id: int, action: str) -> Any:
@@ -235,6 +278,8 @@ def _render_order(order: SalesOrder, status: int = 200, **forms: Any) -> Any:
     forms.setdefault("register", f.RegisterForm(version=v, plate=order.plate))
     forms.setdefault("deliver", f.DeliverForm(version=v))
     forms.setdefault("cancel", f.CancelForm(version=v))
+    forms.setdefault("allocate", f.AllocateForm(version=v))
+    forms["allocate"].stock_id.choices = _matching_stock(order)
     payments = db.session().scalars(select(SalesPayment).where(
         SalesPayment.order_id == order.id).order_by(SalesPayment.id))
     return render_template("sales/commerce/order_item.html", order=order,
@@ -251,7 +296,32 @@ def order_item(order_id: int) -> Any:
 
 
 ORDER_FORMS = {"payment": f.PaymentForm, "inspect": f.InspectForm,
-               "register": f.RegisterForm, "deliver": f.DeliverForm, "cancel": f.CancelForm}
+               "register": f.RegisterForm, "deliver": f.DeliverForm, "cancel": f.CancelForm,
+               "allocate": f.AllocateForm}
+
+
+def _matching_stock(order: SalesOrder) -> list[Any]:
+    """The cars an order without one may take: not tied to an order, not sold, in a branch
+    the user sees, of the quotation's model when it names one (its colour first), the
+    longest in stock first — the car a dealer wants to move."""
+    from carebiz.security.rows import visible
+
+    if order.vehicle_status != "to_allocate":
+        return []
+    sess = db.session()
+    q = sess.get(SalesQuotation, order.quotation_id)
+    stmt = select(SalesStock).where(SalesStock.order_id.is_(None),
+                                    SalesStock.status.in_(("ordered", "in_transit",
+                                                           "in_stock")))
+    if q is not None and q.model:
+        stmt = stmt.where(SalesStock.model == q.model)
+    stmt = visible(stmt, SalesStock, _user()).order_by(SalesStock.received_on,
+                                                      SalesStock.id)
+    rows = list(sess.scalars(stmt.limit(200)))
+    if q is not None and q.colour:
+        rows.sort(key=lambda r: r.colour != q.colour)
+    return options((str(r.id), f"{r.vin} · {r.make} {r.model} {r.trim} · {r.colour} · "
+                    f"{label('stock', r.status)}") for r in rows)
 
 
 @bp.post("/orders/<int:order_id>/<action>")
@@ -261,6 +331,8 @@ def order_action(order_id: int, action: str) -> Any:
     if action not in ORDER_FORMS:
         return redirect(url_for(".order_item", order_id=order_id))
     form = ORDER_FORMS[action]()
+    if action == "allocate":
+        form.stock_id.choices = _matching_stock(order)
     if form.validate_on_submit():
         sess, data = db.session(), {k: v for k, v in form.data.items()
                                     if k not in ("csrf_token", "version")}
@@ -268,6 +340,9 @@ def order_action(order_id: int, action: str) -> Any:
         with saving(form) as done:
             if action == "payment":
                 orders.add_payment(sess, order, data, user=_user())
+            elif action == "allocate":
+                orders.allocate(sess, order, data["stock_id"], user=_user(),
+                                expected_version=expected)
             else:
                 step = {"inspect": orders.inspect, "register": orders.register,
                         "deliver": orders.deliver, "cancel": orders.cancel}[action]

@@ -88,3 +88,59 @@ def test_the_dashboard_draws_pygal_charts(app: Flask, api_client: Any,
     source = body.split('data-chart="source"', 1)[1].split("</figure>", 1)[0]
     assert "自然到店" in source  # the source's label in Chinese, not walk_in
     assert "<script" not in source  # static SVG: no pygal script from a CDN
+
+
+def _quote(sales: Any, customer_id: int, **more: Any) -> dict[str, Any]:
+    return sales.post("/api/v1/sales/quotations", json={
+        "customer_id": customer_id, "currency": "CNY", "model": "Lavida", **more, "lines": [
+            {"kind": "vehicle", "description": "Lavida 1.5L", "amount": "150000"}]}).get_json()
+
+
+def test_revising_a_quotation_from_its_page(app: Flask, api_client: Any, client_for: Any,
+                                           people: dict[str, int]) -> None:
+    sales = api_client("sales")
+    q = _quote(sales, people["alice"])
+    web = client_for("sales")
+    shown = web.get(f"/sales/quotations/{q['id']}").get_data(as_text=True)
+    assert 'id="sales-quotation-revise"' in shown
+    form = web.get(f"/sales/quotations/{q['id']}/revise").get_data(as_text=True)
+    assert 'value="150000.00"' in form or 'value="150000"' in form
+    saved = web.post(f"/sales/quotations/{q['id']}/revise", data={
+        "customer_id": str(people["alice"]), "model": "Lavida", "currency": "CNY",
+        "vehicle": "148000", "accessories": "2000", "version": "1"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:3000]
+    after = sales.get(f"/api/v1/sales/quotations/{q['id']}").get_json()
+    assert after["revision"] == 2 and float(after["total"]) == 150000
+    page = web.get(f"/sales/quotations/{q['id']}").get_data(as_text=True)
+    assert "Revision 1" in page  # the earlier revision is listed
+    stale = web.post(f"/sales/quotations/{q['id']}/revise", data={
+        "customer_id": str(people["alice"]), "model": "Lavida", "currency": "CNY",
+        "vehicle": "1", "version": "1"})
+    assert stale.status_code == 409
+    assert sales.get(f"/api/v1/sales/quotations/{q['id']}").get_json()["revision"] == 2
+
+
+def test_allocating_a_car_from_matching_stock(app: Flask, api_client: Any, client_for: Any,
+                                              people: dict[str, int]) -> None:
+    from carebiz.testing import valid_vin
+
+    sales, manager = api_client("sales"), api_client("manager")
+    other = manager.post("/api/v1/sales/stock", json={
+        "branch_id": 1, "vin": valid_vin(731), "make": "Toyota", "model": "Camry",
+        "cost": "150000", "currency": "CNY"}).get_json()
+    car = manager.post("/api/v1/sales/stock", json={
+        "branch_id": 1, "vin": valid_vin(732), "make": "Volkswagen", "model": "Lavida",
+        "colour": "white", "cost": "120000", "currency": "CNY"}).get_json()
+    q = _quote(sales, people["alice"])
+    oid = sales.post(f"/api/v1/sales/quotations/{q['id']}/accept", json={}).get_json()["order_id"]
+    web = client_for("sales")
+    page = web.get(f"/sales/orders/{oid}").get_data(as_text=True)
+    assert 'data-testid="allocate-form"' in page
+    assert car["vin"] in page and other["vin"] not in page  # only the quotation's model
+    done = web.post(f"/sales/orders/{oid}/allocate", data={"stock_id": str(car["id"]),
+                                                           "version": "1"})
+    assert done.status_code == 302, done.get_data(as_text=True)[:3000]
+    order = sales.get(f"/api/v1/sales/orders/{oid}").get_json()
+    assert order["vin"] == car["vin"] and order["vehicle_status"] != "to_allocate"
+    assert 'data-testid="allocate-form"' not in web.get(f"/sales/orders/{oid}").get_data(
+        as_text=True)
