@@ -39,8 +39,10 @@ bp = Blueprint("sales_commerce", __name__, url_prefix="/sales", template_folder=
 
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    """``label(kind, code)`` in every commerce page: people read labels, never codes."""
-    return {"label": label}
+    """``label(kind, code)`` in every commerce page: people read labels, never codes;
+    ``plan_branches()``: the branches whose procurement plan the user may print."""
+    return {"label": label,
+            "plan_branches": lambda: usable_branches(db.session(), _user())}
 
 
 def _user() -> Any:

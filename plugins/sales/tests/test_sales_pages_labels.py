@@ -144,3 +144,38 @@ def test_allocating_a_car_from_matching_stock(app: Flask, api_client: Any, clien
     assert order["vin"] == car["vin"] and order["vehicle_status"] != "to_allocate"
     assert 'data-testid="allocate-form"' not in web.get(f"/sales/orders/{oid}").get_data(
         as_text=True)
+
+
+def test_the_procurement_plan_document(app: Flask, api_client: Any, client_for: Any,
+                                       people: dict[str, int]) -> None:
+    from carebiz.testing import valid_vin
+
+    sales, manager = api_client("sales"), api_client("manager")
+    manager.post("/api/v1/sales/stock", json={
+        "branch_id": 1, "vin": valid_vin(741), "make": "Toyota", "model": "Camry",
+        "colour": "black", "cost": "150000", "currency": "CNY"})
+    for _i in range(3):  # three Lavida orders waiting for a car
+        q = _quote(sales, people["alice"], colour="white")
+        assert sales.post(f"/api/v1/sales/quotations/{q['id']}/accept",
+                          json={}).status_code == 201
+    po = manager.post("/api/v1/sales/purchase-orders", json={
+        "supplier_id": people["supplier"], "currency": "CNY", "branch_id": 1, "lines": [
+            {"make": "Volkswagen", "model": "Lavida", "colour": "white", "quantity": 1,
+             "unit_cost": "110000"}]})
+    assert po.status_code == 201, po.get_json()
+    html = manager.get("/api/v1/documents/sales.procurement_plan/1?format=html",
+                       headers={"Accept-Language": "en"})
+    assert html.status_code == 200, html.get_data(as_text=True)[:500]
+    text = _text(html.get_data(as_text=True))
+    assert "Procurement plan" in text and "FAW-Volkswagen Sales" in text
+    row = re.search(r"Volkswagen Lavida\s+white\s+(\d+)\s+(\d*)\s*(\d+)\s+(\d+)\s+(\d+)", text)
+    assert row and row.groups()[-3:] == ("1", "3", "2"), text  # 3 waiting − 1 coming = 2
+    assert re.search(r"Toyota Camry\s+black\s+1\s+\d+\s+0\s+0\s+0", text)
+    pdf = manager.get("/api/v1/documents/sales.procurement_plan/1?format=pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert manager.get("/api/v1/documents/sales.procurement_plan/2?format=html"
+                       ).status_code in (200, 404)  # another branch: only if the user has it
+    assert sales.get("/api/v1/documents/sales.procurement_plan/1?format=html"
+                     ).status_code == 403  # printing it is the purchaser's
+    links = client_for("manager").get("/sales/purchase-orders").get_data(as_text=True)
+    assert "/documents/sales.procurement_plan/1" in links
