@@ -17,6 +17,7 @@ from sqlalchemy import update
 from carebiz import hookimpl
 from carebiz.concurrency import bumped
 from carebiz.contributions import (
+    AuditLabels,
     DocumentType,
     ExportTable,
     MenuItem,
@@ -208,6 +209,15 @@ def customer_panels(session: Session, customer: Party,
     from .panel import customer_panel
 
     return customer_panel(session, customer, user)
+
+
+@hookimpl
+def audit_labels() -> list[AuditLabels]:
+    """Labels of the sales records' fields and statuses for the history and the audit log
+    (:mod:`.audit_labels`)."""
+    from .audit_labels import declarations
+
+    return declarations()
 
 
 @hookimpl
