@@ -22,7 +22,7 @@ from typing import Any
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from carebiz.models.audit import MASKS, OTHER_RECORD, WITHHELD, AuditEntry, _model_of
 
@@ -135,8 +135,8 @@ def _names(session: Session, wanted: Mapping[str, set[Any]], user: Any,
         clauses = filters_for(model, user, host) if user is not None else []
         picked = sorted(keys, key=str)
         if labeller is not None:
-            for record in session.scalars(select(model).where(key_column.in_(picked),
-                                                              *clauses)):
+            stmt = select(model).options(lazyload("*")).where(key_column.in_(picked), *clauses)
+            for record in session.scalars(stmt):  # the record alone, none of its relations
                 out[(target, getattr(record, key_name))] = labeller(record)
         else:
             rows = session.execute(select(key_column, column)
