@@ -326,8 +326,19 @@ def decode(frame: bytes, device: str = "", tz_offset_min: int = 0,
     """Decode one complete frame from :class:`FrameSplitter`.
 
     ``device`` and ``tz_offset_min`` come from the connection's login. Unknown message types
-    decode to a :class:`Frame` with no values (and no ack). Raises :class:`MalformedFrame`.
+    decode to a :class:`Frame` with no values (and no ack). Raises :class:`MalformedFrame`,
+    and only that, whatever the bytes (a device's junk must never kill its connection).
     """
+    try:
+        return _decode(frame, device, tz_offset_min, received_at, keep_raw)
+    except MalformedFrame:
+        raise
+    except (IndexError, ValueError, struct.error, TypeError) as exc:
+        raise MalformedFrame(f"{type(exc).__name__}: {exc}") from None
+
+
+def _decode(frame: bytes, device: str, tz_offset_min: int, received_at: datetime | None,
+            keep_raw: bool) -> Frame:
     n = len(frame)
     if n < 7 or frame[n - 2:] != b"\r\n":
         raise MalformedFrame("frame too short")
