@@ -52,6 +52,12 @@ def _id(row: tuple[str, str, str]) -> str:
 
 def test_crc_check_value() -> None:
     assert gt06.crc16_x25(b"123456789") == 0x906E
+    assert gt06.crc16_x25_slow(b"123456789") == 0x906E
+
+
+@given(st.binary(max_size=200))
+def test_fast_crc_equals_table_crc(data: bytes) -> None:
+    assert gt06.crc16_x25(data) == gt06.crc16_x25_slow(data)
 
 
 def test_every_row_is_covered() -> None:
