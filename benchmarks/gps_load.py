@@ -176,18 +176,16 @@ async def drive(args: argparse.Namespace, host: str, port: int) -> dict[str, flo
             c.send(gen.window)
         await asyncio.sleep(args.duration)
     else:
-        interval = 0.1
-        per_tick = args.rate * interval
-        carry = 0.0
+        # due frames from the clock, not from tick counts: a slow tick does not lower the rate
         end = t0 + args.duration
-        while time.perf_counter() < end:
-            carry += per_tick
-            n = int(carry)
-            carry -= n
-            if n:
+        done = 0
+        while (now := time.perf_counter()) < end:
+            due = int((now - t0) * args.rate) + 1
+            if due > done:
                 for c in conns:
-                    c.send(n)
-            await asyncio.sleep(interval)
+                    c.send(due - done)
+                done = due
+            await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - t0
     acked = gen.acked - start_acked
     sent = sum(c.sent for c in conns)
