@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from carebiz_plugins.gps.fixes import DeviceSession, Fix, IngestSink
 from carebiz_plugins.gps.protocol import gt06
@@ -301,8 +303,8 @@ class Gt06Server:
         self._connections.add(conn)
         return conn
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -335,7 +337,8 @@ class Gt06Server:
         for conn in conns:
             if conn.transport is not None:
                 conn.transport.close()
-        await asyncio.sleep(0)
+        for _ in range(3):           # let the transports call connection_lost
+            await asyncio.sleep(0)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
         if self._server is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -207,3 +208,28 @@ def test_500_concurrent_connections_all_stored() -> None:
     sink = run(t, known=set(imeis))
     assert len(sink.fixes) == 2000
     assert {f.device for f in sink.fixes} == set(imeis)
+
+
+def test_graceful_shutdown_reports_disconnects_and_serve_runs_until_cancelled() -> None:
+    sink = MemorySink({IMEI})
+
+    async def main() -> None:
+        server = Gt06Server(sink)
+        await server.start("127.0.0.1", 0)
+        r, w = await connect(server)
+        w.write(LOGIN + GPS)
+        await r.readexactly(20)
+        await server.close()
+        assert await asyncio.wait_for(r.read(), 2) == b""
+        assert server.status()["fixes"] == 1
+
+        from carebiz_plugins.gps.ingest.tcp import serve
+        ready = asyncio.Event()
+        task = asyncio.ensure_future(serve("127.0.0.1", 0, sink, ready=ready))
+        await asyncio.wait_for(ready.wait(), 2)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert sink.disconnects == [IMEI]
