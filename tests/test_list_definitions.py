@@ -157,6 +157,15 @@ def _sales_rows(sess: Any, admin: Any, a: int, b: int) -> None:
         visits.schedule_visit(sess, prospect, due_at=now - dt.timedelta(days=k), user=admin)
         showroom.log_visit(sess, {"prospect_id": prospect.id, "branch_id": branch}, user=admin)
     prospects.close_prospect(sess, made[2], outcome="won", user=admin)
+    from carebiz_plugins.sales.services import opportunities
+
+    for k, (branch, brand) in enumerate([(a, "Toyota"), (b, "BYD"), (a, "Toyota")]):
+        opp = opportunities.create_opportunity(sess, {
+            "customer_id": made[k].customer_id, "branch_id": branch, "brand": brand,
+            "model": "Camry", "expected_value": "180000", "currency": "CNY",
+            "expected_close_on": "2027-01-15"}, user=admin)
+        if k == 2:
+            opportunities.move(sess, opp, "quotation", user=admin)
 
 
 def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
@@ -205,6 +214,11 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
                          {"branch_id": ids["A"]}, {"vehicle_status": "in_stock"}],
         "sales.purchase_orders": [{"status": "ordered"}, {"supplier_id": ids["wang"]},
                                   {"branch_id": ids["A"]}],
+        "sales.opportunities": [{"status": "open"}, {"stage": "quotation"},
+                                {"branch_id": ids["A"]}, {"brand": "toyota"},
+                                {"salesperson_id": ids["A"]}, {"customer_id": ids["wang"]},
+                                {"closes_from": "2020-01-01", "closes_to": "2030-01-01"},
+                                {"q": "camry"}],
     }
     return [{k: str(v) for k, v in args.items()} for args in sets[name]]
 

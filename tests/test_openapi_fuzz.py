@@ -109,6 +109,15 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/sales/supplier-quotes": "a visible supplier in the supplier role",
     "POST /api/v1/sales/supplier-quotes/{quote_id}/price": "requested or quoted ones",
     "POST /api/v1/sales/supplier-quotes/{quote_id}/order": "quoted, unexpired ones",
+    # the sales pipeline: stages are configured per branch and make
+    "POST /api/v1/sales/opportunities": "a visible customer, a branch and salesperson of "
+                                        "yours, a stage of the pipeline, an ISO currency",
+    "PATCH /api/v1/sales/opportunities/{opportunity_id}": "as on create",
+    "POST /api/v1/sales/opportunities/{opportunity_id}/move": "a stage of its pipeline; lost "
+                                                              "needs a configured reason",
+    "POST /api/v1/sales/opportunities/{opportunity_id}/lost": "a reason from the setting",
+    "PUT /api/v1/sales/pipeline/stages": "unique codes, open stages, one won and one lost",
+    "GET /api/v1/sales/opportunities": "a date range's start may not follow its end",
 }
 POSITIVE_EXPECTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 

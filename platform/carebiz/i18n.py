@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import unicodedata
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -276,3 +277,28 @@ def money_filter(amount: Any, currency: str) -> str:
 
 def language_name(code: str) -> str:
     return LANGUAGES.get(code) or Locale.parse(code).display_name or code
+
+
+def fold(text: str) -> str:
+    """``text`` as typed labels are compared: NFKC (full-width letters as ASCII), trimmed,
+    case-folded."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def in_every_language(texts: list[Any]) -> list[set[str]]:
+    """Each of ``texts`` (lazy labels) as it reads in every shipped language, folded
+    (:func:`fold`): what a person may type for it. A Chinese user types the English label
+    they saw in a manual, an English user pastes the Chinese one from a colleague's message;
+    both mean the same code. Plain strings read the same in every language. One
+    ``force_locale`` per language for the whole list (each one re-reads the catalogs)."""
+    from flask_babel import force_locale
+
+    found: list[set[str]] = [{fold(str(text))} for text in texts]
+    for code in LANGUAGES:
+        try:
+            with force_locale(code):
+                for i, text in enumerate(texts):
+                    found[i].add(fold(str(text)))
+        except RuntimeError:  # outside any app context: the current reading is all there is
+            break
+    return found

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 from flask_login import current_user
 
@@ -53,13 +52,6 @@ def visit_out(rows: list[SalesReturnVisit]) -> list[dict[str, Any]]:
         "overdue": visits.is_overdue(v, day)} for v in rows]
 
 
-def _page(definition: Any, args: dict[str, Any], out: Any = list) -> dict[str, Any]:
-    listed = lists.prepare(definition, request.args, db.session(), current_user)
-    found = lists.page(listed, db.session(), args["page"], args["per_page"])
-    return {"items": out(list(found.items)), "total": found.total, "page": found.page,
-            "per_page": found.per_page}
-
-
 # --- prospects ------------------------------------------------------------------------------
 
 @blp.route("/prospects")
@@ -69,7 +61,7 @@ class Prospects(MethodView):
     @blp.response(200, s.SalesProspectPage)
     def get(self, args: dict[str, Any]) -> Any:
         """Prospects in your branches, newest first, filtered as on the page; ``?format=``."""
-        return _page(PROSPECTS, args, prospect_out)
+        return lists.api_page(PROSPECTS, args, prospect_out)
 
     @require("sales.prospects")
     @blp.arguments(s.SalesProspectCreateSchema)
@@ -145,7 +137,7 @@ class ReturnVisits(MethodView):
     @blp.response(200, s.SalesReturnVisitPage)
     def get(self, args: dict[str, Any]) -> Any:
         """Return visits, earliest due first; ``overdue=1`` for those late."""
-        return _page(RETURN_VISITS, args, visit_out)
+        return lists.api_page(RETURN_VISITS, args, visit_out)
 
     @require("sales.prospects")
     @blp.arguments(s.SalesReturnVisitSchema)
@@ -196,7 +188,7 @@ class ShowroomVisits(MethodView):
     @blp.response(200, s.SalesShowroomPage)
     def get(self, args: dict[str, Any]) -> Any:
         """The traffic log, latest arrival first."""
-        return _page(SHOWROOM_VISITS, args)
+        return lists.api_page(SHOWROOM_VISITS, args)
 
     @require("sales.showroom")
     @blp.arguments(s.SalesShowroomVisitSchema)
@@ -215,7 +207,7 @@ class TestDrives(MethodView):
     @blp.response(200, s.SalesTestDrivePage)
     def get(self, args: dict[str, Any]) -> Any:
         """Test drives, latest start first."""
-        return _page(TEST_DRIVES, args)
+        return lists.api_page(TEST_DRIVES, args)
 
     @require("sales.showroom")
     @blp.arguments(s.SalesTestDriveSchema)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -45,11 +44,6 @@ def _user() -> Any:
     return current_user._get_current_object()
 
 
-def _listed(definition: Any, args: dict[str, Any]) -> Any:
-    listed = lists.prepare(definition, request.args, db.session(), _user())
-    return lists.page(listed, db.session(), args["page"], args["per_page"])
-
-
 def _version(data: dict[str, Any]) -> Any:
     return expected_version(data.pop("version", None))
 
@@ -80,7 +74,7 @@ class StockList(MethodView):
     @blp.response(200, s.SalesStockPage)
     def get(self, args: dict[str, Any]) -> Any:
         """Stock vehicles of your branches, newest first; ``status`` filters."""
-        return _listed(STOCK, args)
+        return lists.api_page(STOCK, args)
 
     @require("sales.stock")
     @blp.arguments(s.SalesStockCreateSchema)
@@ -162,7 +156,7 @@ class Quotations(MethodView):
     @blp.arguments(s.SalesQuotationListArgs, location="query")
     @blp.response(200, s.SalesQuotationPage)
     def get(self, args: dict[str, Any]) -> Any:
-        return _listed(QUOTATIONS, args)
+        return lists.api_page(QUOTATIONS, args)
 
     @require("sales.quotations")
     @blp.arguments(s.SalesQuotationCreateSchema)
@@ -255,7 +249,7 @@ class Orders(MethodView):
     @blp.arguments(s.SalesOrderListArgs, location="query")
     @blp.response(200, s.SalesOrderPage)
     def get(self, args: dict[str, Any]) -> Any:
-        return _listed(ORDERS, args)
+        return lists.api_page(ORDERS, args)
 
 
 @blp.route(f"/orders/<{ID}:order_id>")
@@ -347,7 +341,7 @@ class PurchaseOrders(MethodView):
     @blp.arguments(s.SalesPurchaseListArgs, location="query")
     @blp.response(200, s.SalesPurchaseOrderPage)
     def get(self, args: dict[str, Any]) -> Any:
-        return _listed(PURCHASE_ORDERS, args)
+        return lists.api_page(PURCHASE_ORDERS, args)
 
     @require("sales.purchasing")
     @blp.arguments(s.SalesPurchaseCreateSchema)

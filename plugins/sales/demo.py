@@ -50,6 +50,9 @@ def load(session: Session, branches: list[Any], users: dict[str, Any]) -> None:
     from . import demo_commerce  # stock, purchasing, quotations and orders: its own guard
 
     demo_commerce.load(session, branch, users)
+    from . import demo_pipeline  # a dozen opportunities across the stages: its own guard
+
+    demo_pipeline.load(session, branch, users)
 
 
 def _month(session: Session, branch: Any, users: dict[str, Any]) -> None:

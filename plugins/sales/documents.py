@@ -183,3 +183,15 @@ DOCUMENTS: list[DocumentType] = [
     DocumentType("sales.purchase_order", _l("Purchase order"), TEMPLATE,
                  build_purchase_order, permission="sales.view", weight=303),
 ]
+
+
+def _procurement_plan(session: Session, record_id: int, *, user: Any, locale: str
+                      ) -> dict[str, Any]:
+    from .documents_procurement import build_procurement_plan  # it imports this module
+
+    return build_procurement_plan(session, record_id, user=user, locale=locale)
+
+
+#: printed per branch (its id is the record id), from the stock and purchase-order pages
+DOCUMENTS.append(DocumentType("sales.procurement_plan", _l("Procurement plan"), TEMPLATE,
+                              _procurement_plan, permission="sales.purchasing", weight=304))

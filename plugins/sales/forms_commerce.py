@@ -17,11 +17,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Optional
 
+from carebiz.web.admin_forms import options
+
 from .labels import PAYMENT_METHOD
 from .services.orders import METHODS
 
-STATUS_CHOICES = [("in_stock", _l("In stock")), ("in_transit", _l("In transit")),
-                  ("ordered", _l("Ordered"))]
+STATUS_CHOICES = options([("in_stock", _l("In stock")), ("in_transit", _l("In transit")),
+                          ("ordered", _l("Ordered"))])
 
 
 class StockForm(FlaskForm):
@@ -109,7 +111,8 @@ def quotation_form(fee_names: list[str], **kwargs: Any) -> QuotationForm:
 class PaymentForm(FlaskForm):
     amount = StringField(_l("Amount"), validators=[DataRequired()])
     currency = StringField(_l("Currency"))
-    method = SelectField(_l("Method"), choices=[(m, PAYMENT_METHOD.get(m, m)) for m in METHODS])
+    method = SelectField(_l("Method"),
+                         choices=options((m, PAYMENT_METHOD.get(m, m)) for m in METHODS))
 
 
 class InspectForm(FlaskForm):
@@ -162,3 +165,11 @@ class PurchaseReceiveForm(FlaskForm):
 
 class PurchasePayForm(FlaskForm):
     amount = StringField(_l("Amount paid to the supplier"), validators=[DataRequired()])
+
+
+class AllocateForm(FlaskForm):
+    """Give an order without a car a VIN: the choices are the unreserved stock matching the
+    quotation's model, in the branches the user sees (filled by the page)."""
+
+    version = HiddenField()
+    stock_id = SelectField(_l("Vehicle from stock"), coerce=str)

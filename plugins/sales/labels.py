@@ -24,6 +24,19 @@ STOCK_ACTIONS = {
     "ship": _l("ship"), "receive": _l("receive"), "reserve": _l("reserve"),
     "release": _l("release the reservation"), "sell": _l("sell"), "deliver": _l("deliver"),
 }
+PROSPECT_STATUS = {
+    "pending_review": _l("Waiting for review"), "consulting": _l("Consulting"), "won": _l("Won"),
+    "lost": _l("Deal lost"), "rejected": _l("Rejected"),
+}
+PROSPECT_ACTIONS = {
+    "approve": _l("approve"), "reject": _l("reject"), "win": _l("close as won"),
+    "lose": _l("close as lost"), "reopen": _l("reopen"),
+}
+VISIT_STATUS = {"open": _l("Open"), "done": _l("Done"), "cancelled": _l("Cancelled")}
+DRIVE_STATUS = {
+    "booked": _l("Booked"), "out": _l("Car out"), "returned": _l("Returned"),
+    "cancelled": _l("Cancelled"),
+}
 QUOTATION_STATUS = {
     "open": _l("Open"), "pending_approval": _l("Waiting for approval"),
     "accepted": _l("Accepted"), "declined": _l("Declined"), "expired": _l("Expired"),
@@ -79,6 +92,7 @@ SUPPLIER_QUOTE_ACTIONS = {"price": _l("enter the price"), "order": _l("order"),
 
 #: every kind of code by name, for templates: ``label("payment", code)``
 KINDS: dict[str, Mapping[str, Any]] = {
+    "prospect": PROSPECT_STATUS, "visit": VISIT_STATUS, "drive": DRIVE_STATUS,
     "stock": STOCK_STATUS, "quotation": QUOTATION_STATUS, "line": LINE_KIND,
     "order": ORDER_STATUS, "payment": PAYMENT_STATUS, "vehicle": VEHICLE_STATUS,
     "pdi": PDI_STATUS, "registration": REGISTRATION_STATUS, "delivery": DELIVERY_STATUS,

@@ -295,3 +295,77 @@ TEST_DRIVES = ListDefinition(
 )
 
 LISTS = (PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES)
+
+
+# --- opportunities (spipe) ------------------------------------------------------------------
+
+from sqlalchemy import func  # noqa: E402
+
+from carebiz.export.table import DATE, MONEY  # noqa: E402
+
+from .models import SalesOpportunity  # noqa: E402
+from .services import opportunities as opportunity_rules  # noqa: E402
+
+
+def _opportunity_rows(session: Session, user: Any, stmt: Any) -> Iterator[Mapping[str, Any]]:
+    rows = list(session.scalars(stmt.execution_options(yield_per=500)))
+    names = customer_names(session, user, {o.customer_id for o in rows})
+    pipelines: dict[tuple[int, str], dict[str, str]] = {}
+    for o in rows:
+        key = (o.branch_id, o.brand.lower())
+        if key not in pipelines:
+            pipelines[key] = {s.code: s.label for s in
+                              opportunity_rules.stages_for(session, o.branch_id, o.brand)}
+        yield {"id": o.id, "customer": names.get(o.customer_id, ""), "brand": o.brand,
+               "model": o.model, "stage": pipelines[key].get(o.stage, o.stage),
+               "status": str(opportunity_rules.STATUS_LABELS.get(o.status, o.status)),
+               "expected_value": o.expected_value, "currency": o.currency,
+               "probability": o.probability, "weighted_value": o.weighted_value,
+               "expected_close_on": o.expected_close_on,
+               "salesperson_id": o.salesperson_id, "created_at": o.created_at}
+
+
+OPPORTUNITIES = ListDefinition(
+    name="sales.opportunities", label=_l("Opportunities"), model=SalesOpportunity,
+    key=SalesOpportunity.id, permission="sales.view", page="sales_pipeline.opportunities",
+    api="sales_pipeline_api.Opportunities",
+    search=_customer_search(SalesOpportunity.customer_id),
+    filters=(
+        Filter("status", _l("Status"), type=CHOICE, choices=opportunity_rules.KINDS,
+               apply=lambda stmt, value, user: stmt.where(SalesOpportunity.status == value)),
+        Filter("stage", _l("Stage"), type=TEXT, max_length=32,
+               apply=lambda stmt, value, user: stmt.where(SalesOpportunity.stage == value)),
+        Filter("branch_id", _l("Branch"), type=ID,
+               apply=lambda stmt, value, user: stmt.where(SalesOpportunity.branch_id == value)),
+        Filter("brand", _l("Make"), type=TEXT, max_length=60,
+               apply=lambda stmt, value, user: stmt.where(
+                   func.lower(SalesOpportunity.brand) == value.lower())),
+        Filter("salesperson_id", _l("Salesperson"), type=ID,
+               apply=lambda stmt, value, user: stmt.where(
+                   SalesOpportunity.salesperson_id == value)),
+        Filter("customer_id", _l("Customer"), type=ID,
+               apply=lambda stmt, value, user: stmt.where(
+                   SalesOpportunity.customer_id == value)),
+        Filter("closes", _l("Expected close"), type=DATE_RANGE,
+               apply=lambda stmt, value, user: stmt.where(*(
+                   ([SalesOpportunity.expected_close_on >= value.start] if value.start else [])
+                   + ([SalesOpportunity.expected_close_on <= value.end] if value.end else [])))),
+    ),
+    sorts={"created_at": SalesOpportunity.created_at,
+           "expected_close_on": SalesOpportunity.expected_close_on,
+           "expected_value": SalesOpportunity.expected_value,
+           "weighted_value": SalesOpportunity.weighted_value},
+    default_sort="-created_at",
+    export=ExportSpec(_l("Opportunities"), lambda user: [
+        Column("id", _l("Id"), NUMBER), Column("customer", _l("Customer")),
+        Column("brand", _l("Make")), Column("model", _l("Model")),
+        Column("stage", _l("Stage")), Column("status", _l("Status")),
+        Column("expected_value", _l("Expected value"), MONEY),
+        Column("currency", _l("Currency")), Column("probability", _l("Probability %"), NUMBER),
+        Column("weighted_value", _l("Weighted value"), MONEY),
+        Column("expected_close_on", _l("Expected close"), DATE),
+        Column("salesperson_id", _l("Salesperson"), NUMBER),
+        Column("created_at", _l("Opened"), DATETIME)], _opportunity_rows),
+)
+
+LISTS = (*LISTS, OPPORTUNITIES)

@@ -16,7 +16,17 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carebiz.db import Base, BranchOwned, TimestampMixin, UTCDateTime, Versioned, utcnow
@@ -460,3 +470,92 @@ class SalesSupplierQuote(Versioned, BranchOwned, TimestampMixin, Base):
     purchase_order_id: Mapped[int | None] = mapped_column(
         ForeignKey("sales_purchase_order.id", ondelete="SET NULL"))
     notes: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- opportunities and their pipeline (spipe) -----------------------------------------------
+# Appended as one block: :mod:`carebiz_plugins.sales.services.opportunities` holds the rules,
+# ``sales_0003_opportunities`` the tables.
+
+
+class SalesPipelineStage(TimestampMixin, Base):
+    """One stage of a configured pipeline. A pipeline is the ordered set of stages with the
+    same ``branch_id`` and ``brand``: a branch may run its own, a make (丰田, 比亚迪 …) its own,
+    and the most specific set wins (branch + brand, branch, brand, company-wide). Without
+    any row the built-in stages apply, so a new install has a pipeline without setup.
+
+    Not :class:`~carebiz.db.BranchOwned`: a company-wide set has no branch, and the stages
+    are configuration everyone selling reads, not records to hide.
+
+    Attributes:
+        branch_id: the branch the set is for; None for every branch.
+        brand: the make the set is for (as written on opportunities); empty for every make.
+        code: the stage's code, what opportunities store and the API speaks.
+        probability: the default chance of winning, in percent, an opportunity takes on
+            entering the stage.
+        kind: ``open``, ``won`` or ``lost`` — a set has exactly one won and one lost stage,
+            both terminal.
+    """
+
+    __tablename__ = "sales_pipeline_stage"
+    __table_args__ = (
+        Index("ix_sales_pipeline_stage_scope", "branch_id", "brand"),
+        CheckConstraint("probability >= 0 AND probability <= 100", name="probability"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"))
+    brand: Mapped[str] = mapped_column(String(60), default="")
+    code: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(80), default="")
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    probability: Mapped[int] = mapped_column(SmallInteger, default=0)
+    kind: Mapped[str] = mapped_column(String(8), default="open")
+
+
+class SalesOpportunity(Versioned, BranchOwned, TimestampMixin, Base):
+    """A chance to sell a car to a customer (and their prospect, when there is one): the
+    model they want, what it is worth, when it should close, who sells it and where it is
+    in its pipeline.
+
+    ``stage`` moves only through the pipeline's transitions; ``status`` follows the stage's
+    kind (``open``, ``won``, ``lost``). ``probability`` is the stage's default unless someone
+    set it by hand (``probability_manual``); ``weighted_value`` (value × probability) is
+    stored so the pipeline summary and the forecast are sums in SQL.
+    """
+
+    __tablename__ = "sales_opportunity"
+    __table_args__ = (
+        Index("ix_sales_opportunity_status_stage", "status", "stage", "branch_id"),
+        Index("ix_sales_opportunity_close", "expected_close_on", "branch_id"),
+        CheckConstraint("expected_value >= 0 AND weighted_value >= 0", name="value"),
+        CheckConstraint("probability >= 0 AND probability <= 100", name="probability"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    prospect_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sales_prospect.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(String(120), default="")
+    brand: Mapped[str] = mapped_column(String(60), default="")
+    model: Mapped[str] = mapped_column(String(80), default="")
+    expected_value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    expected_close_on: Mapped[dt.date | None] = mapped_column(Date)
+    salesperson_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    stage: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    probability: Mapped[int] = mapped_column(SmallInteger, default=0)
+    probability_manual: Mapped[bool] = mapped_column(default=False)
+    weighted_value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    stage_entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lost_reason: Mapped[str] = mapped_column(String(60), default="")
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sales_order.id", ondelete="SET NULL"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    def __repr__(self) -> str:
+        return f"<SalesOpportunity {self.id} {self.stage} {self.status}>"

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from carebiz import hookimpl
 from carebiz.concurrency import bumped
 from carebiz.contributions import (
+    AuditLabels,
     DocumentType,
     ExportTable,
     MenuItem,
@@ -32,7 +33,7 @@ from carebiz.contributions import (
 from carebiz.db import Base
 from carebiz.plugins import PluginManifest
 
-from . import __version__, api, commerce, views
+from . import __version__, api, commerce, pipeline, views
 from . import models as sales_models
 from .lists import LISTS as SALES_LISTS
 from .services.choices import LISTS
@@ -76,12 +77,12 @@ def models() -> list[type[Base]]:
 
 @hookimpl
 def web_blueprints() -> list[flask.Blueprint]:
-    return [views.bp, *commerce.WEB_BLUEPRINTS]
+    return [views.bp, *commerce.WEB_BLUEPRINTS, *pipeline.WEB_BLUEPRINTS]
 
 
 @hookimpl
 def api_blueprints() -> list[flask_smorest.Blueprint]:
-    return [api.blp, *commerce.BLUEPRINTS]
+    return [api.blp, *commerce.BLUEPRINTS, *pipeline.BLUEPRINTS]
 
 
 @hookimpl
@@ -95,13 +96,15 @@ def permissions() -> list[Permission]:
         Permission("sales.showroom", _l("Log showroom visits and book test drives"),
                    default_roles=SELLERS, weight=303),
         *commerce.PERMISSIONS,
+        *pipeline.PERMISSIONS,
     ]
 
 
 @hookimpl
 def menu_items(user: User | AnonymousUserMixin) -> list[MenuItem]:
     return [MenuItem("sales", _l("Sales"), "sales.dashboard", permission="sales.view",
-                     section="main", icon="car-front", weight=300), *commerce.MENU]
+                     section="main", icon="car-front", weight=300), *commerce.MENU,
+            *pipeline.MENU]
 
 
 @hookimpl
@@ -128,6 +131,7 @@ def timeline_kinds() -> list[TimelineKind]:
         TimelineKind("sales.prospect_closed", _l("Prospect closed"), "flag", weight=301),
         TimelineKind("sales.showroom_visit", _l("Showroom visit"), "shop", weight=302),
         TimelineKind("sales.test_drive", _l("Test drive"), "speedometer2", weight=303),
+        *pipeline.TIMELINE_KINDS,
     ]
 
 
@@ -139,6 +143,7 @@ def record_pages() -> list[RecordPage]:
         RecordPage("sales_test_drive", "sales.test_drive", "drive_id", "sales.view",
                    label=_l("Test drive")),
         *commerce.RECORD_PAGES,
+        *pipeline.RECORD_PAGES,
     ]
 
 
@@ -204,6 +209,15 @@ def customer_panels(session: Session, customer: Party,
     from .panel import customer_panel
 
     return customer_panel(session, customer, user)
+
+
+@hookimpl
+def audit_labels() -> list[AuditLabels]:
+    """Labels of the sales records' fields and statuses for the history and the audit log
+    (:mod:`.audit_labels`)."""
+    from .audit_labels import declarations
+
+    return declarations()
 
 
 @hookimpl

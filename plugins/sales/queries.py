@@ -77,3 +77,53 @@ REPORTS = [
            measures=[{"fn": "count", "field": "id"}, {"fn": "sum", "field": "cost"}],
            chart="bar", weight=321),
 ]
+
+
+# --- opportunities (spipe) ------------------------------------------------------------------
+
+from .models import SalesOpportunity  # noqa: E402
+from .services.opportunities import STATUS_LABELS  # noqa: E402
+
+SOURCES.append(QuerySource("sales_opportunities", _l("Opportunities"), SalesOpportunity, (
+    QueryField("id", _l("Number"), "number"),
+    QueryField("customer_id", _l("Customer"), "number"),
+    QueryField("brand", _l("Make"), "text"),
+    QueryField("model", _l("Model"), "text"),
+    QueryField("stage", _l("Stage"), "text"),
+    QueryField("status", _l("Status"), "choice", choices=tuple(STATUS_LABELS.items())),
+    QueryField("expected_value", _l("Expected value"), "money"),
+    QueryField("weighted_value", _l("Weighted value"), "money"),
+    QueryField("currency", _l("Currency"), "text"),
+    QueryField("probability", _l("Probability %"), "number"),
+    QueryField("expected_close_on", _l("Expected close"), "date"),
+    QueryField("closed_at", _l("Closed"), "datetime"),
+    QueryField("created_at", _l("Opened"), "datetime"),
+    QueryField("lost_reason", _l("Lost reason"), "text"),
+    QueryField("salesperson_id", _l("Salesperson"), "number"),
+    QueryField("branch_id", _l("Branch"), "number", BRANCH_OPS),
+), permission="sales.view", weight=323))
+
+REPORTS += [
+    Report("sales.pipeline_by_stage", _l("Pipeline by stage"), "sales_opportunities",
+           _l("Open opportunities per stage: how many, their value and weighted value."),
+           where={"field": "status", "op": "eq", "value": "open"},
+           group_by=["stage"],
+           measures=[{"fn": "count", "field": "id"}, {"fn": "sum", "field": "expected_value"},
+                     {"fn": "sum", "field": "weighted_value"}],
+           chart="bar", weight=322),
+    Report("sales.weighted_forecast", _l("Weighted forecast by month"), "sales_opportunities",
+           _l("Open opportunities by the month they should close: value × probability."),
+           where={"field": "status", "op": "eq", "value": "open"},
+           group_by=[{"field": "expected_close_on", "by": "month"}],
+           measures=[{"fn": "sum", "field": "weighted_value"},
+                     {"fn": "sum", "field": "expected_value"}],
+           chart="bar", weight=323),
+    Report("sales.win_rate_by_salesperson", _l("Win rate by salesperson"),
+           "sales_opportunities",
+           _l("Closed opportunities per salesperson, won against lost, in the chosen days."),
+           params=(ReportParam("days", _l("Days back"), "number", 180),),
+           where={"and": [{"field": "status", "op": "in", "value": ["won", "lost"]},
+                          {"field": "closed_at", "op": "last_days",
+                           "value": {"param": "days"}}]},
+           group_by=["salesperson_id", "status"], chart="stacked", weight=324),
+]

@@ -4,6 +4,8 @@ exactly. Business rules stay in the services; these check types and document."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from carebiz.api.common import DecimalString, ListArgs, StrictBoolean, page_schema
@@ -33,6 +35,18 @@ class _Versioned(Schema):
 
 
 # --- stock --------------------------------------------------------------------------
+
+
+def list_args(name: str, statuses: Any, definition: Any, party: str = "customer_id",
+              **more: Any) -> type[ListArgs]:
+    """The query arguments of a commerce list: status, the party it is for, branch, sort
+    (from its list definition) and ``more``; one shape for quotations, orders and purchase
+    orders, so their filters cannot drift apart."""
+    return ListArgs.from_dict({
+        "status": fields.String(validate=validate.OneOf(statuses)),
+        party: fields.Integer(validate=ID_RANGE),
+        "branch_id": fields.Integer(validate=ID_RANGE), **more,
+        "sort": fields.String(validate=validate.OneOf(definition.sort_values))}, name=name)
 
 
 class SalesStockListArgs(ListArgs):
@@ -179,11 +193,7 @@ class SalesQuotationSchema(Schema):
 SalesQuotationPage = page_schema(SalesQuotationSchema, "SalesQuotationPage")
 
 
-class SalesQuotationListArgs(ListArgs):
-    status = fields.String(validate=validate.OneOf(QUOTATION_STATUSES))
-    customer_id = fields.Integer(validate=ID_RANGE)
-    branch_id = fields.Integer(validate=ID_RANGE)
-    sort = fields.String(validate=validate.OneOf(QUOTATIONS.sort_values))
+SalesQuotationListArgs = list_args("SalesQuotationListArgs", QUOTATION_STATUSES, QUOTATIONS)
 
 
 class SalesRevisionSchema(Schema):
@@ -238,13 +248,9 @@ class SalesOrderSchema(Schema):
 SalesOrderPage = page_schema(SalesOrderSchema, "SalesOrderPage")
 
 
-class SalesOrderListArgs(ListArgs):
-    status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
-    customer_id = fields.Integer(validate=ID_RANGE)
-    branch_id = fields.Integer(validate=ID_RANGE)
-    vehicle_status = fields.String(validate=validate.OneOf(
-        ("to_allocate", "in_transit", "in_stock", "ready")))
-    sort = fields.String(validate=validate.OneOf(ORDERS.sort_values))
+SalesOrderListArgs = list_args("SalesOrderListArgs", ORDER_STATUSES, ORDERS,
+                               vehicle_status=fields.String(validate=validate.OneOf(
+                                   ("to_allocate", "in_transit", "in_stock", "ready"))))
 
 
 class SalesPaymentCreateSchema(Schema):
@@ -329,11 +335,8 @@ class SalesPurchaseOrderSchema(Schema):
 SalesPurchaseOrderPage = page_schema(SalesPurchaseOrderSchema, "SalesPurchaseOrderPage")
 
 
-class SalesPurchaseListArgs(ListArgs):
-    status = fields.String(validate=validate.OneOf(PURCHASE_STATUSES))
-    supplier_id = fields.Integer(validate=ID_RANGE)
-    branch_id = fields.Integer(validate=ID_RANGE)
-    sort = fields.String(validate=validate.OneOf(PURCHASE_ORDERS.sort_values))
+SalesPurchaseListArgs = list_args("SalesPurchaseListArgs", PURCHASE_STATUSES, PURCHASE_ORDERS,
+                                  party="supplier_id")
 
 
 class SalesReceiveCarSchema(Schema):

@@ -134,3 +134,55 @@ ALL = [prospect_registered, prospect_updated, prospect_status_changed, return_vi
        showroom_visit_logged, test_drive_booked, test_drive_returned,
        stock_changed, quotation_saved, order_confirmed, order_progressed, payment_received,
        vehicle_delivered, purchase_order_saved, purchase_received]
+
+
+# --- opportunities and the pipeline (spipe) ----------------------------------------------
+
+_OPP = "carebiz_plugins.sales.services.opportunities"
+
+opportunity_opened = declare(
+    "sales.opportunity.opened",
+    "An opportunity was opened for a customer, in the first (or a chosen) open stage.",
+    sent_by=f"{_OPP}.create_opportunity",
+    arguments={"opportunity_id": "int", "customer_id": "int", "branch_id": "int",
+               "stage": "str", "expected_value": "Decimal", "currency": "str"})
+
+opportunity_updated = declare(
+    "sales.opportunity.updated",
+    "What is known about an opportunity changed (model, value, close date, salesperson, "
+    "probability …).",
+    sent_by=f"{_OPP}.update_opportunity",
+    arguments={"opportunity_id": "int", "customer_id": "int",
+               "changes": "dict field -> new value"})
+
+opportunity_moved = declare(
+    "sales.opportunity.moved",
+    "An opportunity moved from one open stage of its pipeline to another.",
+    sent_by=f"{_OPP}.move",
+    arguments={"opportunity_id": "int", "customer_id": "int", "old_stage": "str",
+               "new_stage": "str"})
+
+opportunity_won = declare(
+    "sales.opportunity.won",
+    "An opportunity was won: moved to its pipeline's won stage, by hand or because the "
+    "customer accepted a quotation (then ``order_id`` names the order).",
+    sent_by=f"{_OPP}.move (also from win_on_order)",
+    arguments={"opportunity_id": "int", "customer_id": "int", "branch_id": "int",
+               "expected_value": "Decimal", "currency": "str", "order_id": "int or None"})
+
+opportunity_lost = declare(
+    "sales.opportunity.lost",
+    "An opportunity was lost, with a reason from ``sales.lost_reasons``.",
+    sent_by=f"{_OPP}.move",
+    arguments={"opportunity_id": "int", "customer_id": "int", "branch_id": "int",
+               "expected_value": "Decimal", "currency": "str", "lost_reason": "str"})
+
+pipeline_changed = declare(
+    "sales.pipeline.changed",
+    "The stages of a pipeline (a branch's, a make's or the company's) were replaced.",
+    sent_by=f"{_OPP}.set_stages",
+    arguments={"branch_id": "int or None (every branch)", "brand": "str (empty: every make)",
+               "stages": "list of str: the stage codes in order"})
+
+ALL += [opportunity_opened, opportunity_updated, opportunity_moved, opportunity_won,
+        opportunity_lost, pipeline_changed]

@@ -36,7 +36,10 @@ from carebiz.toolkit import (
     today,
     visible_or_404,
 )
+from carebiz.web.admin_forms import options
 
+from . import dashboard_charts
+from .labels import label
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES, customer_names
 from .models import SalesProspect, SalesReturnVisit, SalesTestDrive
 from .services import dashboard as dashboard_rules
@@ -45,6 +48,12 @@ from .services import prospects as rules
 from .services.choices import INDUSTRY_LIST, LOST_REASON_LIST, POINT_LIST, SOURCE_LIST
 
 bp = Blueprint("sales", __name__, url_prefix="/sales", template_folder="templates")
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    """``label(kind, code)`` in every sales page: people read labels, never codes."""
+    return {"label": label}
 
 
 def _user() -> Any:
@@ -66,13 +75,14 @@ class ProspectForm(FlaskForm):
 
     def fill(self) -> ProspectForm:
         session = db.session()
-        self.source.choices = SOURCE_LIST.pairs(session)
-        self.points_of_interest.choices = POINT_LIST.pairs(session)
-        self.industry.choices = [("", "—"), *INDUSTRY_LIST.pairs(session)]
+        self.source.choices = options(SOURCE_LIST.pairs(session))
+        self.points_of_interest.choices = options(POINT_LIST.pairs(session))
+        self.industry.choices = options([("", "—"), *INDUSTRY_LIST.pairs(session)])
         return self
 
     def values(self) -> dict[str, Any]:
-        return {"name": self.name.data, "phone": self.phone.data, "source": self.source.data,
+        return {"name": self.name.data if self.name else None,
+                "phone": self.phone.data if self.phone else None, "source": self.source.data,
                 "models_of_interest": [m for m in (self.models_of_interest.data or "")
                                        .replace("，", ",").split(",") if m.strip()],
                 "points_of_interest": self.points_of_interest.data or [],
@@ -80,21 +90,40 @@ class ProspectForm(FlaskForm):
                 "intended_purchase_on": self.intended_purchase_on.data}
 
 
+class ProspectEditForm(ProspectForm):
+    """What was learnt about a prospect since: the walk-in form without the customer's own
+    name and phone (those are the customer's, edited on the customer page), plus the
+    version the editor saw, so a stale save is refused with a message instead of
+    overwriting a colleague's change."""
+
+    name = None  # type: ignore[assignment]
+    phone = None  # type: ignore[assignment]
+    notes = StringField(_l("Notes"), validators=[Optional()])
+    version = HiddenField()
+
+    def values(self) -> dict[str, Any]:
+        values = super().values()
+        values.pop("name"), values.pop("phone")
+        values["notes"] = self.notes.data or ""
+        return values
+
+
 class CloseForm(FlaskForm):
-    outcome = SelectField(_l("Outcome"), choices=[("won", _l("Won")), ("lost", _l("Deal lost"))])
+    outcome = SelectField(_l("Outcome"), choices=options([("won", _l("Won")),
+                                                          ("lost", _l("Deal lost"))]))
     lost_reason = SelectField(_l("Lost reason"), validators=[Optional()])
     version = HiddenField()
 
 
 class VisitForm(FlaskForm):
     due_at = DateTimeLocalField(_l("Due"), format="%Y-%m-%dT%H:%M")
-    channel = SelectField(_l("Channel"), choices=[(k, v) for k, v in visits.CHANNELS.items()])
+    channel = SelectField(_l("Channel"), choices=options(visits.CHANNELS.items()))
     notes = StringField(_l("Notes"), validators=[Optional()])
 
 
 class VisitDoneForm(FlaskForm):
     outcome = SelectField(_l("Outcome"),
-                          choices=[(k, v[0]) for k, v in visits.OUTCOMES.items()])
+                          choices=options((k, v[0]) for k, v in visits.OUTCOMES.items()))
     notes = StringField(_l("Notes"), validators=[Optional()])
     next_due_at = DateTimeLocalField(_l("Next visit (appointment)"), format="%Y-%m-%dT%H:%M",
                                      validators=[Optional()])
@@ -104,7 +133,7 @@ class ShowroomForm(FlaskForm):
     party_size = IntegerField(_l("Party size"), default=1)
     customer_id = IntegerField(_l("Customer number"), validators=[Optional()])
     models = StringField(_l("Models looked at"), validators=[Optional()])
-    outcome = SelectField(_l("Outcome"), choices=list(showroom.OUTCOMES.items()))
+    outcome = SelectField(_l("Outcome"), choices=options(showroom.OUTCOMES.items()))
 
 
 class DriveForm(FlaskForm):
@@ -141,7 +170,20 @@ def dashboard() -> Any:
     names = customer_names(db.session(), current_user, {v.customer_id for v in due_page.items})
     return render_template("sales/dashboard.html", figures=figures, day=day, due=due_page,
                            names=names, is_overdue=visits.is_overdue,
-                           form=ProspectForm().fill())
+                           form=ProspectForm().fill(), charts=_charts(figures, day))
+
+
+def _charts(figures: dict[str, Any], day: Any) -> dict[str, Any]:
+    """The dashboard's pygal charts (only of breakdowns that have deals: an empty chart
+    says less than the page's "no deals" line)."""
+    drawn: dict[str, Any] = {
+        name: dashboard_charts.breakdown(figures[key], "") if figures[key] else None
+        for name, key in (("source", "by_source"), ("salesperson", "by_salesperson"),
+                          ("industry", "by_industry"), ("point", "by_point_of_interest"),
+                          ("model", "by_model"))}
+    drawn["trend"] = dashboard_charts.trend(
+        dashboard_rules.won_lost_trend(db.session(), current_user, day), "")
+    return drawn
 
 
 @bp.route("/prospects", methods=["GET", "POST"])
@@ -173,7 +215,7 @@ def prospect(prospect_id: int) -> Any:
 def _prospect_page(found: SalesProspect, close: CloseForm, visit: VisitForm,
                    status: int = 200) -> Any:
     session = db.session()
-    close.lost_reason.choices = [("", "—"), *LOST_REASON_LIST.pairs(session)]
+    close.lost_reason.choices = options([("", "—"), *LOST_REASON_LIST.pairs(session)])
     close.version.data = str(found.version)
     found_visits = list(session.scalars(
         lists.prepare(RETURN_VISITS, {"prospect_id": str(found.id)}, session,
@@ -189,12 +231,35 @@ def _prospect_page(found: SalesProspect, close: CloseForm, visit: VisitForm,
                            outcome_label=visits.outcome_label), status
 
 
+@bp.route("/prospects/<int:prospect_id>/edit", methods=["GET", "POST"])
+@require("sales.prospects")
+def edit_prospect(prospect_id: int) -> Any:
+    """The versioned edit form: a save against a version someone else has changed since is
+    refused (409) with the core's conflict message beside the form, the edits kept on
+    screen to re-apply."""
+    found = visible_or_404(SalesProspect, prospect_id)
+    form = ProspectEditForm(obj=found) if request.method == "GET" else ProspectEditForm()
+    form.fill()
+    if request.method == "GET":
+        form.models_of_interest.data = ", ".join(found.models_of_interest or [])
+        form.version.data = str(found.version)
+    if form.validate_on_submit():
+        with saving(form) as done:
+            rules.update_prospect(db.session(), found, form.values(), user=_user(),
+                                  expected_version=parse_version(form.version.data))
+        if done.ok:
+            return redirect(url_for(".prospect", prospect_id=prospect_id))
+    return render_template("sales/prospect_edit.html", prospect=found, form=form
+                           ), form_status(form)
+
+
 @bp.post("/prospects/<int:prospect_id>/close")
 @require("sales.prospects")
 def close(prospect_id: int) -> Any:
     found = visible_or_404(SalesProspect, prospect_id)
     form = CloseForm()
-    form.lost_reason.choices = [("", "—"), *LOST_REASON_LIST.pairs(db.session())]
+    form.lost_reason.choices = options([("", "—"),
+                                        *LOST_REASON_LIST.pairs(db.session())])
     if form.validate_on_submit():
         with saving(form) as done:
             rules.close_prospect(db.session(), found, outcome=form.outcome.data,

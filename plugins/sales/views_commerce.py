@@ -5,6 +5,7 @@ service through :func:`carebiz.toolkit.saving`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -17,6 +18,7 @@ from carebiz.crm.models import Party
 from carebiz.services import settings
 from carebiz.services.branches import usable_branches
 from carebiz.toolkit import form_status, host, require, saving, today, visible_or_404
+from carebiz.web.admin_forms import options
 
 from . import forms_commerce as f
 from .labels import label
@@ -37,8 +39,10 @@ bp = Blueprint("sales_commerce", __name__, url_prefix="/sales", template_folder=
 
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    """``label(kind, code)`` in every commerce page: people read labels, never codes."""
-    return {"label": label}
+    """``label(kind, code)`` in every commerce page: people read labels, never codes;
+    ``plan_branches()``: the branches whose procurement plan the user may print."""
+    return {"label": label,
+            "plan_branches": lambda: usable_branches(db.session(), _user())}
 
 
 def _user() -> Any:
@@ -64,8 +68,8 @@ def _names(ids: Any) -> dict[int, str]:
     return dict(db.session().execute(stmt).all())
 
 
-def _branch_choices() -> list[tuple[str, str]]:
-    return [(str(b.id), b.name) for b in usable_branches(db.session(), _user())]
+def _branch_choices() -> list[Any]:
+    return options((str(b.id), b.name) for b in usable_branches(db.session(), _user()))
 
 
 # --- stock --------------------------------------------------------------------------
@@ -83,12 +87,21 @@ def stock_list() -> Any:
 def stock_new() -> Any:
     form = f.StockForm()
     form.branch_id.choices = _branch_choices()
+    return _create_page(form, "stock", stock.create_stock,
+                        lambda row: url_for(".stock_item", stock_id=row.id))
+
+
+def _create_page(form: Any, heading: str, create: Callable[..., Any],
+                 shown_at: Callable[[Any], str]) -> Any:
+    """The "new …" pages: the form, and on a valid post ``create(session, payload, user=)``
+    in one save, then the new record's page (``shown_at(record)``); refused, the form
+    again with the service's messages beside its fields."""
     if form.validate_on_submit():
         with saving(form) as done:
-            row = stock.create_stock(db.session(), form.payload(), user=_user())
+            made = create(db.session(), form.payload(), user=_user())
         if done.ok:
-            return redirect(url_for(".stock_item", stock_id=row.id))
-    return render_template("sales/commerce/form.html", form=form, heading="stock"
+            return redirect(shown_at(made))
+    return render_template("sales/commerce/form.html", form=form, heading=heading
                            ), form_status(form)
 
 
@@ -166,13 +179,8 @@ def quotation_new() -> Any:
     if request.method == "GET":
         form.customer_id.data = request.args.get("customer_id", type=int)
         form.stock_id.data = request.args.get("stock_id", type=int)
-    if form.validate_on_submit():
-        with saving(form) as done:
-            q = quotations.create_quotation(db.session(), form.payload(), user=_user())
-        if done.ok:
-            return redirect(url_for(".quotation_item", quotation_id=q.id))
-    return render_template("sales/commerce/form.html", form=form, heading="quotation"
-                           ), form_status(form)
+    return _create_page(form, "quotation", quotations.create_quotation,
+                        lambda q: url_for(".quotation_item", quotation_id=q.id))
 
 
 @bp.get("/quotations/<int:quotation_id>")
@@ -186,6 +194,49 @@ def quotation_item(quotation_id: int) -> Any:
                            names=_names([q.customer_id]), order_id=order_id,
                            allowed=quotations.QUOTATION.allowed(q.status),
                            percent=quotations.discount_percent(q))
+
+
+@bp.route("/quotations/<int:quotation_id>/revise", methods=["GET", "POST"])
+@require("sales.quotations")
+def quotation_revise(quotation_id: int) -> Any:
+    """A new revision from the page: the current lines to change, kept as a revision when
+    saved (the discount check runs again). The version the editor saw travels with the
+    form, so a revision written meanwhile is a 409 with a message, not overwritten."""
+    q = visible_or_404(SalesQuotation, quotation_id)
+    fees = _fees()
+    form = f.quotation_form(fees, data=_quotation_values(q, fees)) if request.method == "GET" \
+        else f.quotation_form(fees)
+    version = request.form.get("version", str(q.version))
+    if form.validate_on_submit():
+        payload = form.payload()
+        data = {"lines": payload["lines"], "valid_until": payload["valid_until"]}
+        with saving(form) as done:
+            quotations.revise(db.session(), q, data, user=_user(),
+                              expected_version=parse_version(version))
+        if done.ok:
+            return redirect(url_for(".quotation_item", quotation_id=q.id))
+    return render_template("sales/commerce/quotation_revise.html", form=form, q=q,
+                           version=version), form_status(form)
+
+
+def _quotation_values(q: SalesQuotation, fees: list[str]) -> dict[str, Any]:
+    """The quotation's lines as the form's fields (amounts of a kind added up)."""
+    sums: dict[str, Any] = {}
+    for ln in q.lines:
+        key = ln.kind if ln.kind != "fee" else f"fee:{ln.description}"
+        sums[key] = sums.get(key, 0) + ln.amount
+        if ln.kind == "trade_in":
+            sums["trade_in_description"] = ln.description
+    values = {"customer_id": q.customer_id, "stock_id": q.stock_id, "model": q.model,
+              "trim": q.trim, "colour": q.colour, "currency": q.currency,
+              "vehicle": sums.get("vehicle"), "options": sums.get("option"),
+              "accessories": sums.get("accessory"), "discount": sums.get("discount"),
+              "trade_in": sums.get("trade_in"),
+              "trade_in_description": sums.get("trade_in_description", ""),
+              "valid_until": q.valid_until.isoformat() if q.valid_until else ""}
+    for i, name in enumerate(fees):
+        values[f"fee_{i}"] = sums.get(f"fee:{name}")
+    return {k: ("" if v is None else str(v)) for k, v in values.items()}
 
 
 @bp.post("/quotations/<int:quotation_id>/<action>")
@@ -229,6 +280,8 @@ def _render_order(order: SalesOrder, status: int = 200, **forms: Any) -> Any:
     forms.setdefault("register", f.RegisterForm(version=v, plate=order.plate))
     forms.setdefault("deliver", f.DeliverForm(version=v))
     forms.setdefault("cancel", f.CancelForm(version=v))
+    forms.setdefault("allocate", f.AllocateForm(version=v))
+    forms["allocate"].stock_id.choices = _matching_stock(order)
     payments = db.session().scalars(select(SalesPayment).where(
         SalesPayment.order_id == order.id).order_by(SalesPayment.id))
     return render_template("sales/commerce/order_item.html", order=order,
@@ -245,7 +298,32 @@ def order_item(order_id: int) -> Any:
 
 
 ORDER_FORMS = {"payment": f.PaymentForm, "inspect": f.InspectForm,
-               "register": f.RegisterForm, "deliver": f.DeliverForm, "cancel": f.CancelForm}
+               "register": f.RegisterForm, "deliver": f.DeliverForm, "cancel": f.CancelForm,
+               "allocate": f.AllocateForm}
+
+
+def _matching_stock(order: SalesOrder) -> list[Any]:
+    """The cars an order without one may take: not tied to an order, not sold, in a branch
+    the user sees, of the quotation's model when it names one (its colour first), the
+    longest in stock first — the car a dealer wants to move."""
+    from carebiz.security.rows import visible
+
+    if order.vehicle_status != "to_allocate":
+        return []
+    sess = db.session()
+    q = sess.get(SalesQuotation, order.quotation_id)
+    stmt = select(SalesStock).where(SalesStock.order_id.is_(None),
+                                    SalesStock.status.in_(("ordered", "in_transit",
+                                                           "in_stock")))
+    if q is not None and q.model:
+        stmt = stmt.where(SalesStock.model == q.model)
+    stmt = visible(stmt, SalesStock, _user()).order_by(SalesStock.received_on,
+                                                      SalesStock.id)
+    rows = list(sess.scalars(stmt.limit(200)))
+    if q is not None and q.colour:
+        rows.sort(key=lambda r: r.colour != q.colour)
+    return options((str(r.id), f"{r.vin} · {r.make} {r.model} {r.trim} · {r.colour} · "
+                    f"{label('stock', r.status)}") for r in rows)
 
 
 @bp.post("/orders/<int:order_id>/<action>")
@@ -255,6 +333,8 @@ def order_action(order_id: int, action: str) -> Any:
     if action not in ORDER_FORMS:
         return redirect(url_for(".order_item", order_id=order_id))
     form = ORDER_FORMS[action]()
+    if action == "allocate":
+        form.stock_id.choices = _matching_stock(order)
     if form.validate_on_submit():
         sess, data = db.session(), {k: v for k, v in form.data.items()
                                     if k not in ("csrf_token", "version")}
@@ -262,6 +342,9 @@ def order_action(order_id: int, action: str) -> Any:
         with saving(form) as done:
             if action == "payment":
                 orders.add_payment(sess, order, data, user=_user())
+            elif action == "allocate":
+                orders.allocate(sess, order, data["stock_id"], user=_user(),
+                                expected_version=expected)
             else:
                 step = {"inspect": orders.inspect, "register": orders.register,
                         "deliver": orders.deliver, "cancel": orders.cancel}[action]
@@ -292,21 +375,16 @@ def purchase_list() -> Any:
 def purchase_new() -> Any:
     form = f.PurchaseForm()
     form.branch_id.choices = _branch_choices()
-    if form.validate_on_submit():
-        with saving(form) as done:
-            po = purchasing.create_purchase_order(db.session(), form.payload(), user=_user())
-        if done.ok:
-            return redirect(url_for(".purchase_item", po_id=po.id))
-    return render_template("sales/commerce/form.html", form=form, heading="purchase"
-                           ), form_status(form)
+    return _create_page(form, "purchase", purchasing.create_purchase_order,
+                        lambda po: url_for(".purchase_item", po_id=po.id))
 
 
 def _render_purchase(po: SalesPurchaseOrder, receive: Any = None, pay: Any = None,
                      status: int = 200) -> Any:
     receive = receive or f.PurchaseReceiveForm(version=po.version)
-    receive.line_id.choices = [(str(ln.id), f"{ln.model} {ln.trim} ({ln.received}/"
-                                f"{ln.quantity})") for ln in po.lines
-                               if ln.received < ln.quantity]
+    receive.line_id.choices = options((str(ln.id), f"{ln.model} {ln.trim} ({ln.received}/"
+                                        f"{ln.quantity})") for ln in po.lines
+                                       if ln.received < ln.quantity)
     pay = pay or f.PurchasePayForm()
     return render_template("sales/commerce/purchase_item.html", po=po, receive=receive,
                            pay=pay, names=_names([po.supplier_id]),
@@ -325,7 +403,7 @@ def purchase_action(po_id: int, action: str) -> Any:
     po = visible_or_404(SalesPurchaseOrder, po_id)
     if action == "receive":
         form = f.PurchaseReceiveForm()
-        form.line_id.choices = [(str(ln.id), "") for ln in po.lines]
+        form.line_id.choices = options((str(ln.id), "") for ln in po.lines)
         if form.validate_on_submit():
             with saving(form, aliases={"vehicles[0].vin": "vin",
                                        "vehicles[0].line_id": "line_id"}) as done:

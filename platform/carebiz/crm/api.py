@@ -141,20 +141,27 @@ class Customers(MethodView):
 
     @require("crm.customers.edit")
     @blp.arguments(s.CustomerCreateSchema)
-    @blp.response(201, s.CustomerSchema)
+    @blp.response(201, s.CustomerCreatedSchema)
     @blp.alt_response(409, schema=DuplicateErrorSchema,
                       description="Possible duplicate: `duplicates` lists the matching "
                                   "records (id, name, reason, value). Send again with "
                                   "`allow_duplicates: true` to save anyway.")
     def post(self, data: dict[str, Any]) -> Any:
-        """Register a customer (person or organization)."""
+        """Register a customer (person or organization), and with `vehicle` their first
+        vehicle in the same transaction: all of it is saved, or (422, 409) none of it."""
         sess = db.session()
         allow = data.pop("allow_duplicates")
         vins = data.pop("vins")
+        first = data.pop("vehicle", None)
         with saving():
-            party = parties.create_party(sess, data, user=_user(), allow_duplicates=allow,
-                                         vins=vins)
-        return party, 201, etag_headers(party)
+            if first and any(x not in (None, "") for x in first.values()):
+                party, car, _problems = parties.create_party_with_vehicle(
+                    sess, data, first, user=_user(), allow_duplicates=allow, strict=True,
+                    vins=vins)
+            else:
+                party, car = parties.create_party(sess, data, user=_user(),
+                                                  allow_duplicates=allow, vins=vins), None
+        return _Extended(party, vehicle=car), 201, etag_headers(party)
 
 
 @blp.route(f"/customers/<{ID}:party_id>")

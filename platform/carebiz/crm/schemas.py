@@ -146,14 +146,48 @@ class CustomerWriteSchema(CrmSchema):
                        "409 and `duplicates` otherwise)."})
 
 
+VIN_IN = ("17 characters; the check digit is verified. May be empty or null when the plate "
+          "is given: a vehicle needs a VIN or a plate, and its VIN can be added later.")
+
+
+class FirstVehicleSchema(CrmSchema):
+    """The customer's first vehicle, registered with them (owner and branch are theirs)."""
+
+    vin = fields.String(allow_none=True, metadata={"description": VIN_IN})
+    plate = fields.String(allow_none=True, metadata={
+        "description": "Stored upper-case without separators (粤B·12345 → 粤B12345)."})
+    make = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    year = fields.Integer(strict=True, allow_none=True)
+    colour = fields.String(allow_none=True)
+    engine_number = fields.String(allow_none=True)
+    fuel_type = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    custom = fields.Dict(keys=fields.String(), allow_none=True)
+
+
 class CustomerCreateSchema(CustomerWriteSchema):
     vins = fields.List(fields.String(), load_default=list, metadata={
         "description": "VINs of the customer's vehicles, checked for duplicates."})
+    vehicle = fields.Nested(FirstVehicleSchema, allow_none=True, load_default=None, metadata={
+        "description": "Optional first vehicle, registered in the same transaction with the "
+                       "customer as owner, by its VIN or by its plate alone. A vehicle with "
+                       "problems (a VIN whose check digit is wrong, a VIN on file, neither "
+                       "VIN nor plate) refuses the whole request with 422 and errors under "
+                       "`vehicle.<field>`; nothing is written. Its VIN joins the duplicate "
+                       "check."})
 
     @post_load
     def _normalise_vins(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
         data["vins"] = [key for key in map(v.vin_search_key, data.get("vins") or []) if key]
         return data
+
+
+class CustomerCreatedSchema(CustomerSchema):
+    """A customer just registered, with the first vehicle registered with them."""
+
+    vehicle = fields.Nested(lambda: VehicleSchema(), allow_none=True, metadata={
+        "description": "The vehicle sent in `vehicle`; null when none was sent."})
 
 
 class CustomerUpdateSchema(CustomerWriteSchema):
@@ -266,10 +300,6 @@ class OwnershipSchema(Schema):
 class VehicleDetailSchema(VehicleSchema):
     ownerships = fields.List(fields.Nested(OwnershipSchema),
                              metadata={"description": "Owners, newest first."})
-
-
-VIN_IN = ("17 characters; the check digit is verified. May be empty or null when the plate "
-          "is given: a vehicle needs a VIN or a plate, and its VIN can be added later.")
 
 
 class VehicleWriteSchema(CrmSchema):

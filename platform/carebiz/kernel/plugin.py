@@ -151,7 +151,10 @@ def audit_labels() -> list[AuditLabels]:
         AuditLabels("user", fields={
             "username": _l("User name"), "display_name": _l("Display name"),
             "email": _l("Email"), "active": _l("Active"), "all_branches": _l("Sees every branch"),
-            "locale": _l("Language"), "roles": _l("Roles"), "branches": _l("Branches")}),
+            "locale": _l("Language"), "roles": _l("Roles"), "branches": _l("Branches")},
+            # stored as role names and branch codes; read as the role's label in the
+            # reader's language and the branch's name
+            references={"roles": "role.name", "branches": "branch.code"}),
         AuditLabels("branch", fields={
             "code": _l("Code"), "name": _l("Name"), "address": _l("Address"),
             "phone": _l("Phone"), "active": _l("Active")}),

@@ -18,12 +18,14 @@ from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_decimal
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carebiz.contributions import BASE_CURRENCY, BRANCH_RELATION
 from carebiz.currency.format import format_money
 from carebiz.errors import ValidationFailed
+from carebiz.i18n import fold, in_every_language
 from carebiz.query import operators as ops
 from carebiz.toolkit.business_time import business_tz
 
@@ -56,6 +58,41 @@ def branch_choices(session: Session, user: Any) -> list[tuple[int, str, str]]:
     if not (getattr(user, "all_branches", False) or getattr(user, "is_superuser", False)):
         stmt = stmt.where(Branch.id.in_(sorted(getattr(user, "branch_ids", ()) or ())))
     return [tuple(row) for row in session.execute(stmt).all()]  # type: ignore[misc]
+
+
+def choice_code(choices: Any, text: str) -> str | None:
+    """The code of a choice typed or picked: the code itself, or its label in any shipped
+    language and any case (``Champion``, ``核心客户``, ``champion`` all mean ``champion``,
+    whichever language the reader uses); None when it is none of them. Codes win over
+    labels, so a label that happens to spell another choice's code cannot hide it."""
+    pairs = [(str(key), label) for key, label in choices]
+    if any(key == text for key, _label in pairs):
+        return text
+    folded = fold(text)
+    for key, _label in pairs:
+        if fold(key) == folded:
+            return key
+    for (key, _label), spelled in zip(pairs, in_every_language([lb for _k, lb in pairs]),
+                                      strict=True):
+        if folded in spelled:
+            return key
+    return None
+
+
+#: what a yes/no value may be typed as, beside "yes"/"no" in every shipped language
+_YES, _NO = ("1", "true", "y", "on"), ("0", "false", "n", "off")
+
+
+def yes_no(text: str) -> bool | None:
+    """A yes/no typed in either language (``yes``, ``是``, ``true``, ``no``, ``否`` …); None
+    when it is neither."""
+    folded = fold(text)
+    if folded in _YES:
+        return True
+    if folded in _NO:
+        return False
+    found = choice_code((("yes", _l("yes")), ("no", _l("no"))), text)
+    return None if found is None else found == "yes"
 
 
 def base_currency(session: Session) -> str:

@@ -47,7 +47,16 @@ def default_of(param: Any) -> Any:
 
 
 def _convert(param: Any, text: str) -> Any:
-    """A parameter typed in a form, converted to the JSON value the compiler expects."""
+    """A parameter typed in a form, converted to the JSON value the compiler expects. A
+    parameter with choices takes a code or a label in either language."""
+    if param.choices:
+        from carebiz.query.labels import choice_code
+
+        found = choice_code([(str(v), label) for v, label in param.choices], text)
+        if found is None:
+            raise ValueError(_("“%(text)s” is not one of: %(choices)s", text=text,
+                               choices=", ".join(str(lb) for _v, lb in param.choices)))
+        text = found
     if param.type in (ops.NUMBER, ops.MONEY):
         try:
             number = parse_number(text)  # 100,000 as people type it

@@ -40,6 +40,7 @@ from werkzeug.datastructures import MultiDict
 from carebiz import db
 from carebiz.errors import ServiceError, ValidationFailed
 from carebiz.export.csv_format import inert
+from carebiz.i18n import fold
 from carebiz.query import charts, labels, operators, reports, service
 from carebiz.query import compiler as c
 from carebiz.query.models import BRANCH, PRIVATE, ROLE
@@ -56,7 +57,7 @@ MIN_ROWS = 3
 OP_LABELS: dict[str, Any] = {
     "eq": _l("is"), "ne": _l("is not"), "lt": _l("less than / before"),
     "le": _l("at most"), "gt": _l("more than / after"), "ge": _l("at least"),
-    "between": _l("between (a .. b)"), "in": _l("is one of (a, b, c)"),
+    "between": _l("between"), "in": _l("is one of"),
     "contains": _l("contains"), "starts_with": _l("starts with"),
     "empty": _l("is empty"), "not_empty": _l("is not empty"),
     "today": _l("today"), "yesterday": _l("yesterday"), "this_week": _l("this week"),
@@ -96,6 +97,8 @@ class Row:
     #: the code a typed value stands for (a label or a branch's name): what its select box
     #: shows picked
     picked: str = ""
+    #: the codes an "is one of" stands for: what its multi-select shows picked
+    picks: list[str] = dc_field(default_factory=list)
 
 
 @dataclass
@@ -123,16 +126,13 @@ class State:
 
 
 def _choice(qfield: Any, text: str) -> str:
-    """A choice typed or picked: its code, or its label in any case (``Champion``)."""
-    codes = {key for key, _label in qfield.choices}
-    if text in codes:
-        return text
-    lowered = text.casefold()
-    for key, label in qfield.choices:
-        if str(label).casefold() == lowered or key.casefold() == lowered:
-            return key
-    raise BadInput(_("“%(text)s” is not one of: %(choices)s", text=text,
-                     choices=", ".join(str(label) for _key, label in qfield.choices)))
+    """A choice typed or picked: its code, or its label in any language and case
+    (``Champion``, ``核心客户``)."""
+    found = labels.choice_code(qfield.choices, text)
+    if found is None:
+        raise BadInput(_("“%(text)s” is not one of: %(choices)s", text=text,
+                         choices=", ".join(str(label) for _key, label in qfield.choices)))
+    return found
 
 
 def _branch(text: str) -> int:
@@ -141,9 +141,10 @@ def _branch(text: str) -> int:
         return int(text)
     from carebiz.models.branch import Branch
 
-    lowered = text.casefold()
+    lowered = fold(text)
     for branch in _sess().scalars(select(Branch)):
-        if lowered in (branch.code.casefold(), branch.name.casefold()):
+        if lowered in (fold(branch.code), fold(branch.name),
+                       fold(f"{branch.name} ({branch.code})")):
             return branch.id
     raise BadInput(_("No branch named “%(text)s”: pick one from the list", text=text))
 
@@ -157,11 +158,9 @@ def _scalar(qfield: Any, text: str) -> Any:
     if qfield.type == operators.CHOICE and qfield.choices:
         return _choice(qfield, text)
     if qfield.type == operators.BOOL:
-        lowered = text.lower()
-        if lowered in ("1", "true", "yes", "y", str(_("yes")).lower()):
-            return True
-        if lowered in ("0", "false", "no", "n", str(_("no")).lower()):
-            return False
+        found = labels.yes_no(text)
+        if found is not None:
+            return found
     return text
 
 
@@ -183,10 +182,7 @@ def row_value(qfield: Any, op: str, text: str | list[str]) -> Any:
     if op == operators.LAST_DAYS:
         return parse_number(text, whole=True)
     if op == "between":
-        numeric = qfield.type in NUMERIC
-        parts = text.split("..") if ".." in text else (
-            re.split(r"\s+-\s+|\s*[–—]\s*", text) if numeric else text.split(","))
-        parts = [p for p in (part.strip() for part in parts) if p]
+        parts = [p for p in range_parts(qfield, text) if p]
         if len(parts) != 2:
             raise BadInput(_("type two values separated by “..”, e.g. 100,000 .. 200,000"))
         return [_scalar(qfield, p) for p in parts]
@@ -196,15 +192,42 @@ def row_value(qfield: Any, op: str, text: str | list[str]) -> Any:
     return _scalar(qfield, text)
 
 
-def value_text(value: Any) -> str:
-    """A condition's JSON value as typed in the form (the inverse of :func:`row_value`)."""
+def range_parts(qfield: Any, text: str) -> list[str]:
+    """The two ends of a "between" as typed (``a .. b``; numbers also ``a - b``, other
+    values also ``a, b``), untrimmed of nothing but spaces; what its two inputs show."""
+    text = (text or "").strip()
+    numeric = qfield is not None and qfield.type in NUMERIC
+    parts = text.split("..") if ".." in text else (
+        re.split(r"\s+-\s+|\s*[–—]\s*", text) if numeric else text.split(","))
+    return [part.strip() for part in parts]
+
+
+def _row_parts(args: MultiDict[str, str], i: int) -> str | None:
+    """The value of row ``i`` from its own inputs, when the page sent them: the two ends of a
+    "between" (``from.<i>``, ``to.<i>``) or the picks of an "is one of" (``in.<i>``). The
+    page's script folds them into the row's ``v`` before it sends the form (a URL that reads
+    like the saved query's); without the script they come as they are."""
+    low, high = args.get(f"from.{i}"), args.get(f"to.{i}")
+    if low is not None or high is not None:
+        low, high = (low or "").strip(), (high or "").strip()
+        return f"{low} .. {high}" if low or high else ""
+    picks = args.getlist(f"in.{i}")
+    if picks:
+        return "; ".join(p.strip() for p in picks if p.strip())
+    return None
+
+
+def value_text(value: Any, op: str = "") -> str:
+    """A condition's JSON value as typed in the form (the inverse of :func:`row_value`):
+    ``a .. b`` for "between", ``a; b`` for "is one of" (a semicolon: a comma may be a
+    thousands separator; two values of "is one of" are not a range)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return " .. ".join(map(value_text, value)) if len(value) == 2 else ", ".join(
-            map(value_text, value))
+        between = op == "between" or (not op and len(value) == 2)
+        return (" .. " if between else "; ").join(value_text(item) for item in value)
     return str(value)
 
 
@@ -213,6 +236,10 @@ def read_state(source: Any, args: MultiDict[str, str]) -> State:
     fs, os_, vs = args.getlist("f"), args.getlist("o"), args.getlist("v")
     rows = [Row(fs[i] if i < len(fs) else "", os_[i] if i < len(os_) else "",
                 vs[i] if i < len(vs) else "") for i in range(max(len(fs), len(os_), len(vs)))]
+    for i, row in enumerate(rows):
+        composed = None if row.value.strip() else _row_parts(args, i)
+        if composed is not None:
+            row.value = composed
     state = State(rows=rows)
     state.join = "or" if args.get("join") == "or" else "and"
     state.q = args.get("q", "").strip()
@@ -250,6 +277,8 @@ def tree_of(source: Any, state: State) -> Any:
             continue
         if value is not None and not isinstance(value, list | bool):
             row.picked = str(value)
+        if isinstance(value, list) and row.op == "in":
+            row.picks = [str(item) for item in value]
         nodes.append(_whole_days(qfield, {"field": row.field, "op": row.op, "value": value}))
         state.row_index.append(i)
     group = {state.join: nodes} if nodes else None
@@ -349,7 +378,7 @@ def args_of(definition: dict[str, Any]) -> dict[str, Any]:
                 for n in children):
             args.update(join=join, f=[n["field"] for n in children],
                         o=[n.get("op", "") for n in children],
-                        v=[value_text(n.get("value")) for n in children])
+                        v=[value_text(n.get("value"), n.get("op", "")) for n in children])
             where = None
     if where:
         args["where"] = json.dumps(where, ensure_ascii=False)
@@ -607,7 +636,7 @@ def builder(source: str) -> Any:
         chart_labels=CHART_LABELS, measure_choices=_measure_choices(src),
         share_choices=_share_choices(), field_info=field_info(src),
         date_types=DATE_TYPES, display=labeller.display, per_page=PER_PAGE,
-        value_widget=value_widget), status
+        value_widget=value_widget, range_inputs=range_inputs), status
 
 
 def field_info(source: Any) -> dict[str, dict[str, Any]]:
@@ -627,25 +656,53 @@ def field_info(source: Any) -> dict[str, dict[str, Any]]:
     return info
 
 
-#: operators whose value is one pick of a choice (a select box); "is one of" is typed
+#: operators whose value is one pick of a choice (a select box)
 PICK_OPS = ("eq", "ne")
 #: operators whose value is one date (a date picker)
 DATE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 
 
 def value_widget(info: dict[str, Any] | None, op: str) -> str:
-    """How a row's value is asked: ``none`` (relative dates, empty), ``select``, ``date``
-    or ``text``; the page's script switches it when the field or operator changes."""
+    """How a row's value is asked: ``none`` (relative dates, empty), ``select``, ``date``,
+    ``range`` (two inputs of "between": date pickers for dates), ``multi`` ("is one of" a
+    field with known values: a multi-select of labels), ``tags`` ("is one of" free values:
+    a box the script turns into tags) or ``text``; the page's script switches it when the
+    field or operator changes."""
     if info is None:
         return "text"
     if op in operators.NO_VALUE:
         return "none"
     op = op or (info["ops"][0] if info["ops"] else "")
+    if op == "between":
+        return "range"
+    if op == "in":
+        return "multi" if info["choices"] else "tags"
     if info["choices"] and op in PICK_OPS:
         return "select"
     if info["input"] == "date" and op in DATE_OPS:
         return "date"
     return "text"
+
+
+def range_inputs(info: dict[str, Any] | None, row: Row) -> dict[str, Any]:
+    """The two inputs of a "between" row: their type (``date`` when both ends are days or
+    empty: date-times typed in full keep a text box) and the text of each end."""
+    parts = (range_parts(None if info is None else _InfoField(info), row.value)
+             if row.value.strip() else [])
+    low, high = (parts + ["", ""])[:2] if len(parts) <= 2 else (row.value, "")
+    kind = "text"
+    if info is not None and info["input"] == "date" and all(
+            p == "" or _DAY.fullmatch(p) for p in (low, high)):
+        kind = "date"
+    return {"type": kind, "low": low, "high": high,
+            "inputmode": "decimal" if info is not None and info["input"] == "number" else ""}
+
+
+class _InfoField:
+    """Just enough of a field for :func:`range_parts`, from the page's field info."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.type = operators.NUMBER if info["input"] == "number" else operators.TEXT
 
 
 def _sort_url(name: str) -> str:

@@ -94,28 +94,79 @@ def _name_column(model: type) -> Any:
     return None
 
 
-def _names(session: Session, wanted: Mapping[str, set[int]], user: Any,
-           host: Any) -> dict[tuple[str, int], str]:
-    """``(entity type, id) -> what the reader reads``: the record's name, or a mask when the
-    row filters hide it from ``user``. One query per kind of record: the names of the rows
-    the reader's filters let through; the others are masked."""
+#: how a record of these kinds reads when a reference names it, beside its name column:
+#: a role by its label in the reader's language (built-in roles are translated)
+def _role_label(role: Any) -> str:
+    from carebiz.services.roles import role_label
+
+    return role_label(role)
+
+
+LABELLERS: Mapping[str, Any] = {"role": _role_label}
+#: a reference target naming custom fields: ``"custom_field:party"`` for a mapping of a
+#: party's custom values, whose keys read as the admin's labels
+CUSTOM_FIELDS = "custom_field:"
+
+
+def _target(target: str) -> tuple[str, str]:
+    """``("branch", "id")`` for ``"branch"``, ``("branch", "code")`` for ``"branch.code"``."""
+    entity_type, _dot, column = target.partition(".")
+    return entity_type, column or "id"
+
+
+def _names(session: Session, wanted: Mapping[str, set[Any]], user: Any,
+           host: Any) -> dict[tuple[str, Any], str]:
+    """``(target, key) -> what the reader reads``: the record's name, or a mask when the
+    row filters hide it from ``user``. A target is an entity type (keys are ids) or
+    ``entity.column`` (keys are that column's values: a branch's code, a role's name). One
+    query per target: the names of the rows the reader's filters let through; the others
+    are masked."""
     from carebiz.security.rows import filters_for
 
-    out: dict[tuple[str, int], str] = {}
-    for entity_type, ids in wanted.items():
+    out: dict[tuple[str, Any], str] = {}
+    for target, keys in wanted.items():
+        entity_type, key_name = _target(target)
         model = _model_of(entity_type)
         column = _name_column(model) if model is not None else None
-        if model is None or column is None or not hasattr(model, "id"):
-            continue  # nothing to name it by: the id stays
+        key_column = getattr(model, key_name, None) if model is not None else None
+        labeller = LABELLERS.get(entity_type)
+        if model is None or key_column is None or (column is None and labeller is None):
+            continue  # nothing to name it by: the stored value stays
         clauses = filters_for(model, user, host) if user is not None else []
-        rows = session.execute(select(model.id, column)
-                               .where(model.id.in_(sorted(ids)), *clauses))
-        for record_id, name in rows:
-            out[(entity_type, record_id)] = str(name) if name else f"#{record_id}"
+        picked = sorted(keys, key=str)
+        if labeller is not None:
+            for record in session.scalars(select(model).where(key_column.in_(picked),
+                                                              *clauses)):
+                out[(target, getattr(record, key_name))] = labeller(record)
+        else:
+            rows = session.execute(select(key_column, column)
+                                   .where(key_column.in_(picked), *clauses))
+            for key, name in rows:
+                out[(target, key)] = str(name) if name else f"#{key}"
         mask = _(MASKS.get(entity_type, OTHER_RECORD))
-        for record_id in ids:
-            out.setdefault((entity_type, record_id), mask)
+        for key in keys:
+            out.setdefault((target, key), mask)
     return out
+
+
+def _custom_labels(session: Session, entities: set[str]) -> dict[tuple[str, str], str]:
+    """``(entity, field name) -> the admin's label`` of the custom fields of ``entities``
+    (inactive ones too: history outlives a field), in one query."""
+    model = _model_of("custom_field")
+    if model is None or not entities:
+        return {}
+    rows = session.execute(select(model.entity, model.name, model.label)  # type: ignore[attr-defined]
+                           .where(model.entity.in_(sorted(entities))))  # type: ignore[attr-defined]
+    return {(entity, name): label for entity, name, label in rows if label}
+
+
+def _keys_of(target: str, raw: Any) -> list[Any]:
+    """The record keys a stored value names (one, or each item of a list)."""
+    _entity, key_name = _target(target)
+    items = raw if isinstance(raw, list) else [raw]
+    if key_name == "id":
+        return [k for k in map(_as_id, items) if k is not None]
+    return [item for item in items if isinstance(item, str) and item]
 
 
 def _as_id(value: Any) -> int | None:
@@ -176,23 +227,31 @@ def label_entries(session: Session, entries: Iterable[AuditEntry], user: Any,
     host = _host_of(session, host)
     vocab = vocabulary(host)
     withheld = _(WITHHELD)
-    wanted: dict[str, set[int]] = {}
+    wanted: dict[str, set[Any]] = {}
+    custom: set[str] = set()
     for entry in entries:
         refs = vocab.references.get(entry.entity_type, {})
         for values in (entry.shown_before, entry.shown_after):
             for key, target in refs.items():
                 raw = (values or {}).get(key)
-                record_id = _as_id(raw) if raw != withheld else None
-                if record_id is not None:
-                    wanted.setdefault(target, set()).add(record_id)
+                if raw is None or raw == withheld:
+                    continue
+                if target.startswith(CUSTOM_FIELDS):
+                    if isinstance(raw, dict) and raw:
+                        custom.add(target.removeprefix(CUSTOM_FIELDS))
+                    continue
+                wanted.setdefault(target, set()).update(_keys_of(target, raw))
+    wanted = {target: keys for target, keys in wanted.items() if keys}
     names = _names(session, wanted, user, host) if wanted else {}
+    labels = _custom_labels(session, custom) if custom else {}
     for entry in entries:
-        entry._labelled = _changes_of(entry, vocab, names, withheld)
+        entry._labelled = _changes_of(entry, vocab, names, withheld, labels)
     return entries
 
 
-def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, int], str],
-                withheld: str) -> list[Change]:
+def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, Any], str],
+                withheld: str, custom: Mapping[tuple[str, str], str] | None = None
+                ) -> list[Change]:
     fields = vocab.fields.get(entry.entity_type, {})
     choices = vocab.values.get(entry.entity_type, {})
     refs = vocab.references.get(entry.entity_type, {})
@@ -204,9 +263,12 @@ def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, 
         if value == withheld:
             return withheld
         target = refs.get(key)
-        record_id = _as_id(value) if target else None
-        if target and record_id is not None:
-            return names.get((target, record_id), f"#{record_id}")
+        if target and not target.startswith(CUSTOM_FIELDS):
+            found = _keys_of(target, value)
+            if found and isinstance(value, list) and len(found) == len(value):
+                return ", ".join(names.get((target, k), str(k)) for k in found)
+            if found and not isinstance(value, list):
+                return names.get((target, found[0]), _shown_key(target, found[0]))
         return text_of(value, choices.get(key))
 
     out = []
@@ -215,10 +277,19 @@ def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, 
         if not had_before and new in (None, "", [], {}):
             continue  # a creation lists only what is set
         top, _dot, sub = key.partition(".")
-        label = fields.get(key) or (fields.get(top) and sub and f"{fields[top]} · {sub}")
+        label = fields.get(key)
+        target = refs.get(top, "")
+        if not label and sub and target.startswith(CUSTOM_FIELDS):
+            label = (custom or {}).get((target.removeprefix(CUSTOM_FIELDS), sub))
+        if not label:
+            label = fields.get(top) and sub and f"{fields[top]} · {sub}"
         out.append(Change(key, str(label or key), show(key, old), show(key, new),
                           had_before))
     return out
+
+
+def _shown_key(target: str, key: Any) -> str:
+    return f"#{key}" if _target(target)[1] == "id" else str(key)
 
 
 def changes(entry: AuditEntry) -> list[Change]:

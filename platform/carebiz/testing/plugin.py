@@ -33,6 +33,7 @@ from carebiz.testing import (
     token_for,
 )
 from carebiz.testing.browser import browser, live_server, page
+from carebiz.testing.clients import isolate_requests
 from carebiz.testing.dists import FakeDists
 
 #: the browser-test fixtures, defined once for every test folder (see carebiz.testing.browser)
@@ -172,7 +173,7 @@ def make_app(tmp_path: Path, database_url: str,
         settings.update(config)
         from carebiz import create_app
 
-        app: Flask = create_app(settings)
+        app: Flask = isolate_requests(create_app(settings))
         url = str(settings["CAREBIZ_DATABASE_URL"])
         postgres = url.startswith("postgresql")
         if not provisioned:

@@ -210,3 +210,30 @@ def dashboard(session: Session, user: Any, day: dt.date, period: str = "month"
         "by_model": items(_won_by(session, user, "sales_prospect_models", "model", p_start,
                                   p_end), lambda k: k or "—"),
     }
+
+
+def won_lost_trend(session: Session, user: Any, day: dt.date, months: int = 6
+                   ) -> list[dict[str, Any]]:
+    """Deals won and lost per month, the ``months`` months up to ``day``'s, oldest first:
+    ``[{"month": label, "won": n, "lost": n}]``, through the core query service (so the
+    row filters of ``user`` apply as on every other figure)."""
+    first = day.replace(day=1)
+    for _i in range(months - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    start = day_bounds(first)[0]
+    end = day_bounds(day)[1]
+    by_month: dict[str, dict[str, Any]] = {}
+    for status in (WON, LOST):
+        body = {"where": {"and": [
+            {"field": "status", "op": "eq", "value": status},
+            {"field": "closed_at", "op": "ge", "value": start.isoformat()},
+            {"field": "closed_at", "op": "lt", "value": end.isoformat()}]},
+            "group_by": [{"field": "closed_at", "by": "month"}], "measures": []}
+        result = query.aggregate(session, user, "sales_prospects", body, host=host())
+        group, measure = result["group_by"][0], result["measures"][0]
+        for row in result["rows"]:
+            key = str(row[group])
+            label = (row.get("labels") or {}).get(group, key)
+            entry = by_month.setdefault(key, {"month": str(label), WON: 0, LOST: 0})
+            entry[status] = int(row[measure] or 0)
+    return [by_month[k] for k in sorted(by_month)]

@@ -211,6 +211,10 @@ def accept_quotation(session: Session, quotation: SalesQuotation, data: dict[str
     _refresh(order)
     session.flush()
     prospects.win_on_order(session, order.customer_id, order.branch_id, user=user)
+    from . import opportunities  # the booking wins the customer's open opportunity
+
+    opportunities.win_on_order(session, order.customer_id, order.branch_id, quotation.model,
+                               order_id=order.id, user=user)
     emit(session, order_confirmed, order_id=order.id, quotation_id=quotation.id,
          customer_id=order.customer_id, branch_id=order.branch_id,
          vehicle_id=_vehicle_id(session, order), total=order.total, currency=order.currency,

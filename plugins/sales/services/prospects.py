@@ -55,6 +55,13 @@ PROSPECT_FLOW = machine("prospect", {
     "reopen": ({LOST}, CONSULTING),
 })
 REVIEW_ACTIONS = ("approve", "reject")
+#: what the audit log says of each status change: a sentence per action, so the summary
+#: holds no code (the changes, labelled through ``audit_labels``, show old → new)
+ACTION_SUMMARIES = {
+    "approve": N_("Prospect %(id)s approved"), "reject": N_("Prospect %(id)s rejected"),
+    "win": N_("Prospect %(id)s won"), "lose": N_("Prospect %(id)s lost"),
+    "reopen": N_("Prospect %(id)s reopened"),
+}
 
 MAX_MODELS = 10
 FIELDS = ("source", "models_of_interest", "points_of_interest", "budget", "currency",
@@ -380,7 +387,8 @@ def transition(session: Session, prospect: SalesProspect, action: str, *, user: 
     emit(session, signals.prospect_status_changed, prospect_id=prospect.id,
          customer_id=prospect.customer_id, branch_id=prospect.branch_id, old_status=old,
          new_status=target, action=action, lost_reason=prospect.lost_reason,
-         audit=Audit("sales_prospect", prospect.id, N_("Prospect %(id)s: %(action)s"),
+         audit=Audit("sales_prospect", prospect.id, ACTION_SUMMARIES.get(
+                         action, N_("Prospect %(id)s: status changed")),
                      {"status": old}, {"status": target, "lost_reason": prospect.lost_reason},
                      args={"id": prospect.id, "action": action},
                      branch_id=prospect.branch_id, version=prospect.version))

@@ -177,12 +177,22 @@ def move(session: Session, stock: SalesStock, action: str, *,
     session.flush()
     emit(session, stock_changed, stock_id=stock.id, vehicle_id=stock.vehicle_id,
          vin=stock.vin, old_status=old, new_status=stock.status, branch_id=stock.branch_id,
-         audit=Audit("sales_stock", stock.id, N_("Vehicle %(vin)s: %(old)s → %(new)s"),
+         audit=Audit("sales_stock", stock.id, ACTION_SUMMARIES.get(action, N_(
+                         "Vehicle %(vin)s: status changed")),
                      {"status": old}, {"status": stock.status, **_jsonable(changes)},
-                     branch_id=stock.branch_id,
-                     args={"vin": stock.vin, "old": old, "new": stock.status},
+                     branch_id=stock.branch_id, args={"vin": stock.vin},
                      version=stock.version))
     return stock
+
+
+#: what the audit log says of each status change: a sentence per action, so the summary
+#: holds no status code (the changes, labelled through ``audit_labels``, show old → new)
+ACTION_SUMMARIES = {
+    "ship": N_("Vehicle %(vin)s shipped"), "receive": N_("Vehicle %(vin)s received"),
+    "reserve": N_("Vehicle %(vin)s reserved"),
+    "release": N_("Vehicle %(vin)s: reservation released"),
+    "sell": N_("Vehicle %(vin)s sold"), "deliver": N_("Vehicle %(vin)s delivered"),
+}
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

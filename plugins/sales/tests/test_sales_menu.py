@@ -13,13 +13,13 @@ def _top_level(html: str) -> list[str]:
                       r'data-menu="([^"]+)"', html)
 
 
-def test_stock_and_orders_sit_in_the_sales_dropdown(seeded: dict[str, Any],
+def test_pipeline_stock_and_orders_sit_in_the_sales_dropdown(seeded: dict[str, Any],
                                                    client_for: Any) -> None:
     html = client_for("sales").get("/sales/stock").get_data(as_text=True)
     dropdown = html.split('data-testid="menu-sales"', 1)[1].split("</li>\n        {%", 1)[0]
     dropdown = dropdown.split("</ul>", 1)[0]
-    assert re.findall(r'data-menu="([^"]+)"', dropdown) == ["sales", "sales.stock",
-                                                            "sales.orders"]
+    assert re.findall(r'data-menu="([^"]+)"', dropdown) == ["sales", "sales.pipeline",
+                                                            "sales.stock", "sales.orders"]
     # the page shown is marked in the dropdown, and the dropdown's head with it
     assert re.search(r'dropdown-item active"\s+href="/sales/stock"', dropdown)
     assert 'nav-link dropdown-toggle active' in html.split('data-testid="menu-sales"', 1)[1]

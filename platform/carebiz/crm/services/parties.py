@@ -426,8 +426,9 @@ def search_names(stmt: Any, session: Session, prefix: str) -> Any:
 
 def create_party_with_vehicle(session: Session, data: dict[str, Any],
                               vehicle: dict[str, Any] | None = None, *, user: Any = None,
-                              allow_duplicates: bool = False
-                              ) -> tuple[Party, Vehicle | None, dict[str, str]]:
+                              allow_duplicates: bool = False, strict: bool = False,
+                              vins: list[str] = ()) -> tuple[Party, Vehicle | None,
+                                                             dict[str, str]]:
     """Register a party and, when ``vehicle`` holds anything, their first vehicle, in the
     caller's transaction. Returns the party, the vehicle (None when none was registered) and
     the vehicle's problems.
@@ -437,22 +438,29 @@ def create_party_with_vehicle(session: Session, data: dict[str, Any],
     by its make. While the customer itself has errors, both sets come at once (the vehicle's
     under its own field names: vin, plate, make, model, year …) so one round fixes all; once
     the customer is valid, a vehicle with problems is left out and its problems returned for
-    the page to report. A valid VIN joins the duplicate check."""
+    the page to report. A valid VIN joins the duplicate check.
+
+    ``strict`` (the API) makes the vehicle part of the request instead: a vehicle with
+    problems refuses the whole registration before anything is written, its errors under
+    ``vehicle.<field>``, so an integrator never gets a customer without the car it sent and
+    has nothing to clean up before sending again."""
     from carebiz.crm.services import vehicles as vehicle_service
 
     vehicle = {k: x for k, x in (vehicle or {}).items() if x not in (None, "")}
     if not vehicle:
-        return create_party(session, data, user=user, allow_duplicates=allow_duplicates), \
-            None, {}
+        return create_party(session, data, user=user, allow_duplicates=allow_duplicates,
+                            vins=list(vins)), None, {}
     _values, errors = _clean(session, data, None, user)
     checked, vehicle_errors = vehicle_service.check_vehicle(
         session, {**vehicle, "branch_id": data.get("branch_id")}, user=user)
     vehicle_errors = {k: m for k, m in vehicle_errors.items() if k != "branch_id"}
+    if strict and vehicle_errors:
+        errors = {**{f"vehicle.{k}": m for k, m in vehicle_errors.items()}, **errors}
     if errors:
         errors = {**vehicle_errors, **errors}
         raise ValidationFailed(_("The customer is not valid: %(fields)s",
                                  fields=", ".join(sorted(errors))), errors)
-    vins = [checked["vin"]] if checked.get("vin") and not vehicle_errors else []
+    vins = [*vins, *([checked["vin"]] if checked.get("vin") and not vehicle_errors else [])]
     party = create_party(session, data, user=user, allow_duplicates=allow_duplicates,
                          vins=vins)
     if vehicle_errors:
