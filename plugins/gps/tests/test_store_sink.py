@@ -122,3 +122,39 @@ def test_end_to_end_gt06(app: Flask, session: Any, device: dict[str, int]) -> No
     assert row.latitude == pytest.approx(23.111678, abs=1e-5)
     assert row.longitude == pytest.approx(114.409208, abs=1e-5)
     assert row.raw == GPS
+
+
+def test_cli_serve_stores_through_db_sink(app: Flask, device: dict[str, int],
+                                          tmp_path: Any) -> None:
+    """``carebiz gps serve --port 0`` as its own process: prints its port, acks a registered
+    device's login after looking it up in the database, stops cleanly on SIGTERM."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("carebiz")
+    env = {**os.environ, "CAREBIZ_DATABASE_URL": app.config["CAREBIZ_DATABASE_URL"],
+           "CAREBIZ_PLUGINS": "gps", "CAREBIZ_INSTANCE_PATH": str(tmp_path),
+           "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([str(exe), "gps", "serve", "--port", "0"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "GT06 server on" in line, proc.stderr.read() if proc.poll() is not None else line
+        port = int(line.strip().rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(LOGIN)
+            got = b""
+            while len(got) < len(LOGIN_ACK):
+                chunk = sock.recv(64)
+                assert chunk, "connection closed before the login ack"
+                got += chunk
+            assert got == LOGIN_ACK
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
