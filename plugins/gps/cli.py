@@ -1,0 +1,54 @@
+"""``carebiz gps …``: the ingest server as a process of its own, and the upkeep of
+positions (monthly partitions, retention)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+gps_cli = AppGroup("gps", help="GPS tracking: ingest server and position upkeep.")
+
+
+@gps_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5023, show_default=True, type=int)
+@click.option("--idle-timeout", default=600.0, show_default=True, type=float,
+              help="Seconds of silence after which a device connection is closed.")
+def serve(host: str, port: int, idle_timeout: float) -> None:
+    """Run the GT06 TCP server, storing into this instance's database. Runs beside the web
+    app; several may run behind a TCP load balancer (they share only the database)."""
+    try:
+        from .ingest.tcp import Gt06Server
+    except ImportError as exc:  # gproto's server not installed in this build
+        raise click.ClickException(f"the GT06 server is not available: {exc}") from exc
+    from .ingest.store import DbSink
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        sink = DbSink(app)
+        await sink.start()
+        server = Gt06Server(sink, idle_timeout=idle_timeout)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            await server.start(host, port)
+            # the real port (``--port 0`` picks one): a supervisor or a test reads this line
+            click.echo(f"GT06 server on {host}:{server.port}", nl=True)
+            sys.stdout.flush()
+            await stop.wait()
+        finally:
+            await server.close()     # drains the connections' work into the sink
+            await sink.close()       # flushes the last batch
+        click.echo("GT06 server stopped")
+
+    asyncio.run(main())

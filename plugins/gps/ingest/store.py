@@ -1,0 +1,237 @@
+"""The database :class:`~carebiz_plugins.gps.fixes.IngestSink`: what the protocol servers
+hand over is written through the app's session factory.
+
+WHY one writer thread: SQLAlchemy sessions block, and the event loop serving thousands of
+connections must not; a single thread also serialises the writes, so two batches never race
+on the same device's state row. WHY batching: positions from every connection are queued
+and committed as ONE transaction every ~200 ms or 1,000 fixes — one commit per fix would cap
+the server at the database's fsync rate. ``positions`` returns once its fixes are committed,
+so the server acknowledges only what is stored (a device resends what was not acked, and the
+idempotent insert stores it once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from carebiz.db import utcnow
+
+from ..fixes import CommandToSend, DeviceAlarm, DeviceSession, DeviceStatus, Fix
+from ..models import GpsAlarm, GpsCommand, GpsDevice, GpsDeviceState
+from ..services import positions as pos
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FLUSH_SECONDS = 0.2
+FLUSH_FIXES = 1000
+
+
+def publish_positions(fixes: list[Fix]) -> None:
+    """Hand stored live fixes to the live bus (gapi's ``services.live``) when installed."""
+    try:
+        from ..services import live  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    try:
+        live.publish_positions(fixes)
+    except Exception:  # the live bus must never lose a stored batch its acknowledgement
+        log.exception("gps live publish failed")
+
+
+def publish_alarm(alarm: dict[str, Any]) -> None:
+    """Hand a stored alarm to the live bus when installed."""
+    try:
+        from ..services import live  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    try:
+        live.publish_alarm(alarm)
+    except Exception:
+        log.exception("gps live alarm publish failed")
+
+
+class DbSink:
+    """IngestSink over ``app.extensions["carebiz"].session_factory``."""
+
+    def __init__(self, app: Flask, *, flush_seconds: float = FLUSH_SECONDS,
+                 flush_fixes: int = FLUSH_FIXES) -> None:
+        self.app = app
+        self.factory = app.extensions["carebiz"].session_factory
+        self.flush_seconds = flush_seconds
+        self.flush_fixes = flush_fixes
+        self.malformed_count = 0
+        self.batches = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gps-writer")
+        self._queue: list[tuple[DeviceSession, list[Fix], asyncio.Future[None]]] = []
+        self._queued_fixes = 0
+        self._wake: asyncio.Event | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the batch flusher on the running loop."""
+        self._wake = asyncio.Event()
+        self._flusher = asyncio.ensure_future(self._flush_loop())
+
+    async def close(self) -> None:
+        """Flush what is queued, stop the flusher and the writer thread."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._queue:
+            await self._flush()
+        self._executor.shutdown(wait=True)
+
+    # --- the writer thread --------------------------------------------------------------------
+
+    async def _db(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in the writer thread, in one committed transaction."""
+        def run() -> T:
+            with self.app.app_context(), self.factory() as session:
+                try:
+                    result = work(session)
+                    session.commit()
+                    return result
+                except BaseException:
+                    session.rollback()
+                    raise
+        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+
+    # --- positions ----------------------------------------------------------------------------
+
+    async def positions(self, session: DeviceSession, fixes: list[Fix]) -> None:
+        if not fixes:
+            return
+        if self._flusher is None:
+            await self.start()
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((session, fixes, fut))
+        self._queued_fixes += len(fixes)
+        if self._queued_fixes >= self.flush_fixes and self._wake is not None:
+            self._wake.set()
+        await fut
+
+    async def _flush_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
+            self._wake.clear()
+            if self._queue:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._queue, self._queued_fixes = self._queue, [], 0
+        ids = {s.device: s.device_id for s, _, _ in batch}
+        fixes = [f for _, fs, _ in batch for f in fs]
+        try:
+            await self._db(lambda db: pos.store_fixes(db, ids, fixes))
+        except Exception as exc:
+            log.exception("gps batch of %d fixes not stored", len(fixes))
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        self.batches += 1
+        for _, _, fut in batch:
+            if not fut.done():
+                fut.set_result(None)
+        publish_positions([f for f in fixes if not f.reupload])
+
+    # --- the other calls ----------------------------------------------------------------------
+
+    async def login(self, imei: str, peer: str, tz_offset_min: int | None) -> DeviceSession | None:
+        def work(db: Session) -> DeviceSession | None:
+            known = pos.known_device(db, imei)
+            if known is None:
+                pos.record_pending(db, imei, peer)
+                return None
+            pos.mark_seen(db, known[0], peer, tz_offset_min)
+            tz = tz_offset_min if tz_offset_min is not None else known[1]
+            return DeviceSession(imei, known[0], tz)
+        return await self._db(work)
+
+    async def status(self, session: DeviceSession, status: DeviceStatus) -> None:
+        def work(db: Session) -> None:
+            values: dict[str, Any] = {"online": True, "last_seen": status.received_at}
+            for name in ("voltage_level", "gsm_signal", "cut_off", "charging", "ignition"):
+                value = getattr(status, name)
+                if value is not None:
+                    values[name] = value
+            _upsert_state(db, session.device_id, values)
+        await self._db(work)
+
+    async def alarm(self, session: DeviceSession, alarm: DeviceAlarm) -> None:
+        def work(db: Session) -> dict[str, Any]:
+            dev = db.get(GpsDevice, session.device_id)
+            fix = alarm.fix
+            row = GpsAlarm(device_id=session.device_id, type=alarm.type[:32],
+                           fix_time=alarm.fix_time, status="open", details={},
+                           vehicle_id=dev.vehicle_id if dev else None,
+                           branch_id=dev.branch_id if dev else None,
+                           latitude=fix.latitude if fix else None,
+                           longitude=fix.longitude if fix else None)
+            db.add(row)
+            db.flush()
+            return {"id": row.id, "device": session.device, "device_id": session.device_id,
+                    "vehicle_id": row.vehicle_id, "type": row.type,
+                    "fix_time": alarm.fix_time.isoformat(), "latitude": row.latitude,
+                    "longitude": row.longitude}
+        publish_alarm(await self._db(work))
+
+    async def pending_commands(self, session: DeviceSession) -> list[CommandToSend]:
+        def work(db: Session) -> list[CommandToSend]:
+            rows = db.execute(select(GpsCommand.id, GpsCommand.text).where(
+                GpsCommand.device_id == session.device_id, GpsCommand.status == "queued")
+                .order_by(GpsCommand.id)).all()
+            return [CommandToSend(int(i), session.device, t) for i, t in rows]
+        return await self._db(work)
+
+    async def command_sent(self, session: DeviceSession, command_id: int) -> None:
+        def work(db: Session) -> None:
+            db.execute(update(GpsCommand).where(
+                GpsCommand.id == command_id, GpsCommand.device_id == session.device_id,
+                GpsCommand.status == "queued").values(
+                status="sent", sent_at=utcnow(), version=GpsCommand.version + 1))
+        await self._db(work)
+
+    async def command_reply(self, session: DeviceSession, text: str) -> None:
+        """The reply goes to the oldest command sent and not yet answered (GT06 replies
+        carry no command id)."""
+        def work(db: Session) -> None:
+            cmd_id = db.scalar(select(GpsCommand.id).where(
+                GpsCommand.device_id == session.device_id, GpsCommand.status == "sent")
+                .order_by(GpsCommand.sent_at, GpsCommand.id).limit(1))
+            if cmd_id is None:
+                log.info("gps reply from %s with no command sent: %s", session.device, text)
+                return
+            db.execute(update(GpsCommand).where(GpsCommand.id == cmd_id).values(
+                status="replied", reply=text, replied_at=utcnow(),
+                version=GpsCommand.version + 1))
+        await self._db(work)
+
+    async def disconnected(self, session: DeviceSession) -> None:
+        await self._db(lambda db: _upsert_state(db, session.device_id, {"online": False}))
+
+    async def malformed(self, peer: str, frame: bytes, reason: str) -> None:
+        self.malformed_count += 1
+        log.warning("gps malformed frame from %s (%s): %s", peer, reason, frame[:64].hex())
+
+
+def _upsert_state(db: Session, device_id: int, values: dict[str, Any]) -> None:
+    """Set some live-state columns, creating the row when the device has none yet."""
+    stmt = pos._insert(db, GpsDeviceState.__table__).values(device_id=device_id, **values)
+    db.execute(stmt.on_conflict_do_update(index_elements=["device_id"], set_=values))
