@@ -42,7 +42,7 @@ def month_of_fixes(days: int, seed: int = 12) -> list[Fix]:
     fixes: list[Fix] = []
     lat, lon = 31.2304, 121.4737
     heading = 0.0
-    t = 0.0
+    t = -STEP                      # first fix at local midnight, last at 23:59:50
     for _day in range(days):
         plan: list[tuple[str, float, float]] = [("park", 7.5 * 3600, 0)]
         for _ in range(6):                                  # commute with red lights

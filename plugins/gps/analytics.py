@@ -64,12 +64,15 @@ class NoiseFilter:
     far it is from the previous accepted one. gstore calls it per fix to fill
     ``gps_position.distance_m``; the analytics use the same rules."""
 
-    __slots__ = ("config", "last", "rejects")
+    __slots__ = ("config", "last", "rejects", "reanchors")
 
     def __init__(self, config: FilterConfig | None = None) -> None:
         self.config = config or FilterConfig()
         self.last: tuple[float, float, float] | None = None   #: (t, lat, lon) last accepted
         self.rejects = 0
+        #: how often the filter gave up and trusted a new place: the trip detector restarts
+        #: there, so a wrong first fix is not joined to the truth by a phantom trip
+        self.reanchors = 0
 
     def accept_raw(self, t: float, lat: float, lon: float, valid: bool) -> float | None:
         """Distance in metres from the last accepted fix, or ``None`` for noise."""
@@ -90,6 +93,7 @@ class NoiseFilter:
             if self.rejects < cfg.max_rejects:
                 return None
             self.rejects = 0
+            self.reanchors += 1
             self.last = (t, lat, lon)
             return 0.0               # re-anchored: the jump itself is not mileage
         self.rejects = 0
@@ -189,7 +193,7 @@ class TripDetector:
 
     __slots__ = ("device", "cfg", "flt", "moving", "sp", "stop_start", "stop_last",
                  "trip_start", "trip_dist", "trip_max", "anchor", "anchor_dist", "anchor_max",
-                 "last", "_acc")
+                 "last", "_acc", "_reanchors")
 
     def __init__(self, device: str, config: TripConfig | None = None,
                  filter_config: FilterConfig | None = None) -> None:
@@ -208,6 +212,7 @@ class TripDetector:
         self.anchor_dist = 0.0      # trip distance up to the anchor
         self.anchor_max = 0.0       # trip max speed up to the anchor
         self.last: tuple[float, float, float] | None = None
+        self._reanchors = 0
 
     # segment makers
     def _trip(self, end: tuple[float, float, float], dist: float, vmax: float) -> Trip | None:
@@ -238,6 +243,8 @@ class TripDetector:
             return _NONE
         cfg = self.cfg
         cur = (t, lat, lon)
+        if self.flt.reanchors != self._reanchors:        # the filter trusted a new place
+            return self._restart(cur)
         last = self.last
         self.last = cur
         if last is None:                                  # first fix: a stop begins here
@@ -297,6 +304,22 @@ class TripDetector:
             self.anchor_max = speed
         else:
             self.stop_last = cur
+        return out
+
+    def _restart(self, cur: tuple[float, float, float]) -> list[Segment]:
+        """After the noise filter re-anchored: close what was open before the jump (a trip
+        at its last fix, a stop if long enough) and begin afresh with a stop at ``cur`` —
+        the jump itself is neither trip nor distance (a wrong first fix, a unit moved on a
+        truck while off)."""
+        self._reanchors = self.flt.reanchors
+        out: list[Segment] = []
+        seg = self.open_segment()
+        if isinstance(seg, Trip) or (isinstance(seg, Stop)
+                                     and seg.duration_s >= self.cfg.stop_duration_s):
+            out.append(seg)
+        self.moving = False
+        self.last = self.sp = self.stop_last = cur
+        self.stop_start = cur[0]
         return out
 
     def open_segment(self) -> Segment | None:

@@ -395,3 +395,22 @@ def _add(got: dict[date, list[float]], r: DailyMileage) -> None:
     a[2] += r.fuel_l
     a[3] = max(a[3], r.max_speed_kmh)
     a[4] += r.refuel_l
+
+
+def test_wrong_first_fix_makes_no_phantom_trip() -> None:
+    """A unit whose first fix is its last known place from days ago (Beijing) and then the
+    truth (Shanghai): after the filter gives up on the jump, no 50-s trip across China."""
+    rows: list[Row] = [(0.0, 39.9, 116.4, 0.0, False)]
+    r, t = park(0.0, LAT0, LON0, 1200)
+    rows += r
+    r, t, lat, lon = drive(t, LAT0, LON0, 600, 50)
+    rows += r
+    r, t = park(t, lat, lon, 600)
+    rows += r
+    fixes = track(rows)
+    trips, stops = trips_and_stops(fixes)
+    assert len(trips) == 1
+    assert near((LAT0, LON0), trips[0].start_lat, trips[0].start_lon)
+    assert trips[0].distance_m == pytest.approx(50 / 3.6 * 600, rel=0.03)
+    assert all(near((LAT0, LON0), s.latitude, s.longitude, 9000) for s in stops)
+    assert total_distance_m(fixes) == pytest.approx(50 / 3.6 * 600, rel=0.01)
