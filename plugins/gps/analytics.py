@@ -396,11 +396,14 @@ class DailyAccumulator:
 
     Engine time is the time between consecutive fixes while the earlier one had ignition on
     (gaps over ``gap_s`` excluded). Fuel: consumption is the sum of drops minus small rises
-    (sensor noise), a rise over ``refuel_min_l`` is a refuel, reported apart.
+    (sensor noise), a rise over ``refuel_min_l`` is a refuel, reported apart. A rise is the
+    whole run of consecutive rising readings (a pump fills a few litres per fix), booked when
+    the level stops rising; :meth:`settle` books a run still rising at the end of the data
+    (batch reports call it; the ingest path need not, the next reading books it).
     """
 
     __slots__ = ("device", "tz", "flt", "gap_s", "refuel_min_l", "rows", "prev_t", "prev_ign",
-                 "prev_fuel", "refuels", "_day_cache")
+                 "prev_fuel", "refuels", "_day_cache", "rise", "rise_top")
 
     def __init__(self, device: str, tz: str | ZoneInfo = "UTC",
                  filter_config: FilterConfig | None = None, *, gap_s: float = 3600.0,
@@ -415,6 +418,8 @@ class DailyAccumulator:
         self.prev_ign: bool | None = None
         self.prev_fuel: float | None = None
         self.refuels: list[Refuel] = []
+        self.rise = 0.0                                       # litres of the rising run
+        self.rise_top: tuple[float, float, float] = (0.0, 0.0, 0.0)   # (t, lat, lon) its top
         self._day_cache: tuple[float, float, date] = (1.0, 0.0, date.min)  # [lo, hi) → day
 
     def _day(self, t: float) -> date:
@@ -454,14 +459,34 @@ class DailyAccumulator:
             pf = self.prev_fuel
             if pf is not None:
                 delta = fuel - pf
-                if delta >= self.refuel_min_l:
-                    row.refuel_l += delta
-                    self.refuels.append(Refuel(self.device, _utc(t), lat, lon, delta))
+                if delta > 0.0:
+                    self.rise += delta
+                    self.rise_top = (t, lat, lon)
                 else:
-                    row.fuel_l -= delta               # a drop adds, small noise rises subtract
+                    if self.rise:
+                        self.settle()
+                    row.fuel_l -= delta               # a drop is consumption
             self.prev_fuel = fuel
         self.prev_t = t
         self.prev_ign = ignition
+
+    def settle(self) -> None:
+        """Book the pending rising run: a refuel if at least ``refuel_min_l``, else noise
+        (subtracted from consumption)."""
+        rise = self.rise
+        if not rise:
+            return
+        self.rise = 0.0
+        t, lat, lon = self.rise_top
+        day = self._day(t)
+        row = self.rows.get(day)
+        if row is None:
+            row = self.rows[day] = DailyMileage(self.device, day)
+        if rise >= self.refuel_min_l:
+            row.refuel_l += rise
+            self.refuels.append(Refuel(self.device, _utc(t), lat, lon, rise))
+        else:
+            row.fuel_l -= rise
 
     def drain(self) -> list[DailyMileage]:
         """The per-day increments since the last drain (then forgotten)."""
@@ -487,6 +512,7 @@ def daily_mileage_rows(fixes: Sequence[Fix], tz: str | ZoneInfo = "UTC",
         for f in fx:
             feed(f.fix_time.timestamp(), f.latitude, f.longitude, f.speed_kmh, f.valid,
                  f.ignition, f.fuel_l)
+        acc.settle()
         out.extend(acc.drain())
     return out
 
@@ -498,6 +524,7 @@ def refuels(fixes: Sequence[Fix], *, refuel_min_l: float = 5.0) -> list[Refuel]:
     acc = DailyAccumulator(fixes[0].device, refuel_min_l=refuel_min_l)
     for f in fixes:
         acc.feed(f)
+    acc.settle()
     return acc.refuels
 
 

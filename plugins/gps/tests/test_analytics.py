@@ -374,6 +374,7 @@ def test_incremental_matches_batch(steps: list, data: st.DataObject) -> None:
         if i in drains:
             for r in acc.drain():
                 _add(got, r)
+    acc.settle()
     for r in acc.drain():
         _add(got, r)
     want = {r.day: r for r in daily_mileage_rows(fixes, "Asia/Shanghai")}
@@ -414,3 +415,19 @@ def test_wrong_first_fix_makes_no_phantom_trip() -> None:
     assert trips[0].distance_m == pytest.approx(50 / 3.6 * 600, rel=0.03)
     assert all(near((LAT0, LON0), s.latitude, s.longitude, 9000) for s in stops)
     assert total_distance_m(fixes) == pytest.approx(50 / 3.6 * 600, rel=0.01)
+
+
+def test_a_refuel_seen_over_several_fixes_is_one_refuel() -> None:
+    """At one fix per 10 s the tank sensor rises a few litres per fix while the pump runs:
+    the rises add up to one refuel, not to "negative consumption"."""
+    levels = [40.0 - 0.1 * k for k in range(30)]                 # 2.9 L burned
+    levels += [levels[-1] + 2.0 * k for k in range(1, 16)]        # +30 L, 2 L a fix
+    levels += [levels[-1] - 0.1 * k for k in range(1, 31)]        # 3 L more
+    rows = [(10.0 * k, LAT0, LON0, 0.0, True) for k in range(len(levels))]
+    fixes = track(rows, fuel=levels)
+    (day,) = daily_mileage_rows(fixes)
+    assert day.refuel_l == pytest.approx(30.0, abs=1e-6)
+    assert day.fuel_l == pytest.approx(2.9 + 3.0, abs=1e-6)
+    (rf,) = refuels(fixes)
+    assert rf.added_l == pytest.approx(30.0)
+    assert rf.fix_time == fixes[44].fix_time                      # where the level topped out
