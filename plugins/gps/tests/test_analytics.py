@@ -431,3 +431,16 @@ def test_a_refuel_seen_over_several_fixes_is_one_refuel() -> None:
     (rf,) = refuels(fixes)
     assert rf.added_l == pytest.approx(30.0)
     assert rf.fix_time == fixes[44].fix_time                      # where the level topped out
+
+
+def test_daily_rows_follow_a_25_hour_day() -> None:
+    """25 Oct 2026 in Berlin has 25 hours (clocks back at 03:00): a fix an hour before
+    local midnight is still that day, one after is the next."""
+    t0 = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)            # 00:00 CEST on the 25th
+    rows = [(3600.0 * h, 52.52 + 0.01 * h, 13.40, 30.0, True) for h in range(27)]
+    days = daily_mileage_rows(track(rows, t0=t0), "Europe/Berlin")
+    assert [d.day for d in days] == [date(2026, 10, 25), date(2026, 10, 26)]
+    step = haversine_m(52.52, 13.40, 52.53, 13.40)
+    # fixes at +1 h … +24 h are the 25th (00:00 CET on the 26th is 23:00 UTC, +25 h)
+    assert days[0].distance_m == pytest.approx(24 * step, rel=1e-4)
+    assert days[1].distance_m == pytest.approx(2 * step, rel=1e-4)
