@@ -387,6 +387,7 @@ def test_incremental_matches_batch(steps: list, data: st.DataObject) -> None:
         assert refuel == pytest.approx(w.refuel_l, abs=1e-6)
         assert vmax == w.max_speed_kmh
     assert sum(v[0] for v in got.values()) == pytest.approx(total_distance_m(fixes), abs=1e-6)
+    assert sum(v[1] for v in got.values()) == pytest.approx(engine_seconds(fixes), abs=1e-6)
 
 
 def _add(got: dict[date, list[float]], r: DailyMileage) -> None:
