@@ -12,7 +12,9 @@ between consecutive *accepted* fixes: invalid fixes, 0/0 fixes and jumps implyin
 impossible speed are noise and count nothing (:class:`FilterConfig`).
 
 The hot loops work on floats (epoch seconds, degrees) in locals, because one vehicle's month
-is ~260,000 fixes and a report must come back in well under a second.
+is ~260,000 fixes: trips + stops + daily mileage over it cost about 3–5 bare haversine loops
+over the same fixes (``benchmarks/gps_analytics.py``, ~1.6 s on the shared dev box), so month
+reports read ``gps_trip`` / ``gps_mileage_daily`` and recompute from positions only on demand.
 """
 
 from __future__ import annotations
@@ -64,12 +66,15 @@ class NoiseFilter:
     far it is from the previous accepted one. gstore calls it per fix to fill
     ``gps_position.distance_m``; the analytics use the same rules."""
 
-    __slots__ = ("config", "last", "rejects")
+    __slots__ = ("config", "last", "rejects", "reanchors")
 
     def __init__(self, config: FilterConfig | None = None) -> None:
         self.config = config or FilterConfig()
         self.last: tuple[float, float, float] | None = None   #: (t, lat, lon) last accepted
         self.rejects = 0
+        #: how often the filter gave up and trusted a new place: the trip detector restarts
+        #: there, so a wrong first fix is not joined to the truth by a phantom trip
+        self.reanchors = 0
 
     def accept_raw(self, t: float, lat: float, lon: float, valid: bool) -> float | None:
         """Distance in metres from the last accepted fix, or ``None`` for noise."""
@@ -90,6 +95,7 @@ class NoiseFilter:
             if self.rejects < cfg.max_rejects:
                 return None
             self.rejects = 0
+            self.reanchors += 1
             self.last = (t, lat, lon)
             return 0.0               # re-anchored: the jump itself is not mileage
         self.rejects = 0
@@ -189,7 +195,7 @@ class TripDetector:
 
     __slots__ = ("device", "cfg", "flt", "moving", "sp", "stop_start", "stop_last",
                  "trip_start", "trip_dist", "trip_max", "anchor", "anchor_dist", "anchor_max",
-                 "last", "_acc")
+                 "last", "_acc", "_reanchors")
 
     def __init__(self, device: str, config: TripConfig | None = None,
                  filter_config: FilterConfig | None = None) -> None:
@@ -208,6 +214,7 @@ class TripDetector:
         self.anchor_dist = 0.0      # trip distance up to the anchor
         self.anchor_max = 0.0       # trip max speed up to the anchor
         self.last: tuple[float, float, float] | None = None
+        self._reanchors = 0
 
     # segment makers
     def _trip(self, end: tuple[float, float, float], dist: float, vmax: float) -> Trip | None:
@@ -238,6 +245,8 @@ class TripDetector:
             return _NONE
         cfg = self.cfg
         cur = (t, lat, lon)
+        if self.flt.reanchors != self._reanchors:        # the filter trusted a new place
+            return self._restart(cur)
         last = self.last
         self.last = cur
         if last is None:                                  # first fix: a stop begins here
@@ -297,6 +306,22 @@ class TripDetector:
             self.anchor_max = speed
         else:
             self.stop_last = cur
+        return out
+
+    def _restart(self, cur: tuple[float, float, float]) -> list[Segment]:
+        """After the noise filter re-anchored: close what was open before the jump (a trip
+        at its last fix, a stop if long enough) and begin afresh with a stop at ``cur`` —
+        the jump itself is neither trip nor distance (a wrong first fix, a unit moved on a
+        truck while off)."""
+        self._reanchors = self.flt.reanchors
+        out: list[Segment] = []
+        seg = self.open_segment()
+        if isinstance(seg, Trip) or (isinstance(seg, Stop)
+                                     and seg.duration_s >= self.cfg.stop_duration_s):
+            out.append(seg)
+        self.moving = False
+        self.last = self.sp = self.stop_last = cur
+        self.stop_start = cur[0]
         return out
 
     def open_segment(self) -> Segment | None:
@@ -373,11 +398,14 @@ class DailyAccumulator:
 
     Engine time is the time between consecutive fixes while the earlier one had ignition on
     (gaps over ``gap_s`` excluded). Fuel: consumption is the sum of drops minus small rises
-    (sensor noise), a rise over ``refuel_min_l`` is a refuel, reported apart.
+    (sensor noise), a rise over ``refuel_min_l`` is a refuel, reported apart. A rise is the
+    whole run of consecutive rising readings (a pump fills a few litres per fix), booked when
+    the level stops rising; :meth:`settle` books a run still rising at the end of the data
+    (batch reports call it; the ingest path need not, the next reading books it).
     """
 
     __slots__ = ("device", "tz", "flt", "gap_s", "refuel_min_l", "rows", "prev_t", "prev_ign",
-                 "prev_fuel", "refuels", "_day_cache")
+                 "prev_fuel", "refuels", "_day_cache", "rise", "rise_top")
 
     def __init__(self, device: str, tz: str | ZoneInfo = "UTC",
                  filter_config: FilterConfig | None = None, *, gap_s: float = 3600.0,
@@ -392,6 +420,8 @@ class DailyAccumulator:
         self.prev_ign: bool | None = None
         self.prev_fuel: float | None = None
         self.refuels: list[Refuel] = []
+        self.rise = 0.0                                       # litres of the rising run
+        self.rise_top: tuple[float, float, float] = (0.0, 0.0, 0.0)   # (t, lat, lon) its top
         self._day_cache: tuple[float, float, date] = (1.0, 0.0, date.min)  # [lo, hi) → day
 
     def _day(self, t: float) -> date:
@@ -431,14 +461,34 @@ class DailyAccumulator:
             pf = self.prev_fuel
             if pf is not None:
                 delta = fuel - pf
-                if delta >= self.refuel_min_l:
-                    row.refuel_l += delta
-                    self.refuels.append(Refuel(self.device, _utc(t), lat, lon, delta))
+                if delta > 0.0:
+                    self.rise += delta
+                    self.rise_top = (t, lat, lon)
                 else:
-                    row.fuel_l -= delta               # a drop adds, small noise rises subtract
+                    if self.rise:
+                        self.settle()
+                    row.fuel_l -= delta               # a drop is consumption
             self.prev_fuel = fuel
         self.prev_t = t
         self.prev_ign = ignition
+
+    def settle(self) -> None:
+        """Book the pending rising run: a refuel if at least ``refuel_min_l``, else noise
+        (subtracted from consumption)."""
+        rise = self.rise
+        if not rise:
+            return
+        self.rise = 0.0
+        t, lat, lon = self.rise_top
+        day = self._day(t)
+        row = self.rows.get(day)
+        if row is None:
+            row = self.rows[day] = DailyMileage(self.device, day)
+        if rise >= self.refuel_min_l:
+            row.refuel_l += rise
+            self.refuels.append(Refuel(self.device, _utc(t), lat, lon, rise))
+        else:
+            row.fuel_l -= rise
 
     def drain(self) -> list[DailyMileage]:
         """The per-day increments since the last drain (then forgotten)."""
@@ -464,6 +514,7 @@ def daily_mileage_rows(fixes: Sequence[Fix], tz: str | ZoneInfo = "UTC",
         for f in fx:
             feed(f.fix_time.timestamp(), f.latitude, f.longitude, f.speed_kmh, f.valid,
                  f.ignition, f.fuel_l)
+        acc.settle()
         out.extend(acc.drain())
     return out
 
@@ -475,6 +526,7 @@ def refuels(fixes: Sequence[Fix], *, refuel_min_l: float = 5.0) -> list[Refuel]:
     acc = DailyAccumulator(fixes[0].device, refuel_min_l=refuel_min_l)
     for f in fixes:
         acc.feed(f)
+    acc.settle()
     return acc.refuels
 
 

@@ -374,6 +374,7 @@ def test_incremental_matches_batch(steps: list, data: st.DataObject) -> None:
         if i in drains:
             for r in acc.drain():
                 _add(got, r)
+    acc.settle()
     for r in acc.drain():
         _add(got, r)
     want = {r.day: r for r in daily_mileage_rows(fixes, "Asia/Shanghai")}
@@ -386,6 +387,7 @@ def test_incremental_matches_batch(steps: list, data: st.DataObject) -> None:
         assert refuel == pytest.approx(w.refuel_l, abs=1e-6)
         assert vmax == w.max_speed_kmh
     assert sum(v[0] for v in got.values()) == pytest.approx(total_distance_m(fixes), abs=1e-6)
+    assert sum(v[1] for v in got.values()) == pytest.approx(engine_seconds(fixes), abs=1e-6)
 
 
 def _add(got: dict[date, list[float]], r: DailyMileage) -> None:
@@ -395,3 +397,51 @@ def _add(got: dict[date, list[float]], r: DailyMileage) -> None:
     a[2] += r.fuel_l
     a[3] = max(a[3], r.max_speed_kmh)
     a[4] += r.refuel_l
+
+
+def test_wrong_first_fix_makes_no_phantom_trip() -> None:
+    """A unit whose first fix is its last known place from days ago (Beijing) and then the
+    truth (Shanghai): after the filter gives up on the jump, no 50-s trip across China."""
+    rows: list[Row] = [(0.0, 39.9, 116.4, 0.0, False)]
+    r, t = park(0.0, LAT0, LON0, 1200)
+    rows += r
+    r, t, lat, lon = drive(t, LAT0, LON0, 600, 50)
+    rows += r
+    r, t = park(t, lat, lon, 600)
+    rows += r
+    fixes = track(rows)
+    trips, stops = trips_and_stops(fixes)
+    assert len(trips) == 1
+    assert near((LAT0, LON0), trips[0].start_lat, trips[0].start_lon)
+    assert trips[0].distance_m == pytest.approx(50 / 3.6 * 600, rel=0.03)
+    assert all(near((LAT0, LON0), s.latitude, s.longitude, 9000) for s in stops)
+    assert total_distance_m(fixes) == pytest.approx(50 / 3.6 * 600, rel=0.01)
+
+
+def test_a_refuel_seen_over_several_fixes_is_one_refuel() -> None:
+    """At one fix per 10 s the tank sensor rises a few litres per fix while the pump runs:
+    the rises add up to one refuel, not to "negative consumption"."""
+    levels = [40.0 - 0.1 * k for k in range(30)]                 # 2.9 L burned
+    levels += [levels[-1] + 2.0 * k for k in range(1, 16)]        # +30 L, 2 L a fix
+    levels += [levels[-1] - 0.1 * k for k in range(1, 31)]        # 3 L more
+    rows = [(10.0 * k, LAT0, LON0, 0.0, True) for k in range(len(levels))]
+    fixes = track(rows, fuel=levels)
+    (day,) = daily_mileage_rows(fixes)
+    assert day.refuel_l == pytest.approx(30.0, abs=1e-6)
+    assert day.fuel_l == pytest.approx(2.9 + 3.0, abs=1e-6)
+    (rf,) = refuels(fixes)
+    assert rf.added_l == pytest.approx(30.0)
+    assert rf.fix_time == fixes[44].fix_time                      # where the level topped out
+
+
+def test_daily_rows_follow_a_25_hour_day() -> None:
+    """25 Oct 2026 in Berlin has 25 hours (clocks back at 03:00): a fix an hour before
+    local midnight is still that day, one after is the next."""
+    t0 = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)            # 00:00 CEST on the 25th
+    rows = [(3600.0 * h, 52.52 + 0.01 * h, 13.40, 30.0, True) for h in range(27)]
+    days = daily_mileage_rows(track(rows, t0=t0), "Europe/Berlin")
+    assert [d.day for d in days] == [date(2026, 10, 25), date(2026, 10, 26)]
+    step = haversine_m(52.52, 13.40, 52.53, 13.40)
+    # fixes at +1 h … +24 h are the 25th (00:00 CET on the 26th is 23:00 UTC, +25 h)
+    assert days[0].distance_m == pytest.approx(24 * step, rel=1e-4)
+    assert days[1].distance_m == pytest.approx(2 * step, rel=1e-4)
