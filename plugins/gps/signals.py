@@ -1,0 +1,69 @@
+"""Domain events of the GPS plugin, declared once so receivers know what they get.
+
+Each is sent only after the transaction that caused it commits (:func:`carebiz.events.emit`
+queues it on the session; a rollback drops it). The ingest sink commits a batch at a time, so
+``gps.alarm.raised`` and ``gps.device.pending`` reach receivers after their rows are stored.
+Other plugins receive them through their ``event_receivers`` hook with ``uses=("gps",)``
+without importing this module (``carebiz.signals.declared()`` gives them by name).
+
+Positions are deliberately *not* signals: thousands a second go to the live bus
+(``services.live``), not to blinker receivers.
+"""
+
+from carebiz.signals import declare
+
+device_registered = declare(
+    "gps.device.registered",
+    "A tracker was registered by IMEI and linked to a vehicle (a new device, or a pending "
+    "device an admin assigned).",
+    sent_by="carebiz_plugins.gps.services.devices.register_device, assign_device",
+    arguments={"device_id": "int", "imei": "str", "vehicle_id": "int",
+               "customer_id": "int or None: the vehicle's owner", "branch_id": "int",
+               "was_pending": "bool: an unknown IMEI that had logged in before"})
+
+device_pending = declare(
+    "gps.device.pending",
+    "An unknown IMEI tried to log in for the first time and was recorded as a pending "
+    "device an admin can assign (sent once per IMEI, not on each retry).",
+    sent_by="carebiz_plugins.gps.services.devices.record_pending",
+    arguments={"device_id": "int", "imei": "str", "peer": "str: the address it came from",
+               "protocol": "str"})
+
+device_updated = declare(
+    "gps.device.updated",
+    "A device's details changed (label, model, SIM, password, vehicle) or it was disabled "
+    "or enabled again.",
+    sent_by="carebiz_plugins.gps.services.devices.update_device, disable_device, "
+            "enable_device",
+    arguments={"device_id": "int", "imei": "str", "changes": "dict field -> new value"})
+
+alarm_raised = declare(
+    "gps.alarm.raised",
+    "An alarm was stored: raised by the device (SOS, power cut …) or by a rule at ingest "
+    "(overspeed, geofence, idle …). Not sent for re-uploaded history.",
+    sent_by="carebiz_plugins.gps.services.alarms.raise_alarms (or the ingest sink's "
+            "fallback, carebiz_plugins.gps.ingest.store)",
+    arguments={"alarm_id": "int", "device_id": "int", "vehicle_id": "int or None",
+               "branch_id": "int", "type": "str: one of fixes.ALARM_TYPES",
+               "fix_time": "datetime (UTC)", "latitude": "float or None",
+               "longitude": "float or None", "details": "dict"})
+
+alarm_acknowledged = declare(
+    "gps.alarm.acknowledged",
+    "A person acknowledged an alarm with a note.",
+    sent_by="carebiz_plugins.gps.services.alarms.acknowledge",
+    arguments={"alarm_id": "int", "device_id": "int", "user_id": "int", "note": "str"})
+
+command_queued = declare(
+    "gps.command.queued",
+    "A command (cut-off, restore, custom text) was queued for a device.",
+    sent_by="carebiz_plugins.gps.services.commands.queue_command",
+    arguments={"command_id": "int", "device_id": "int", "kind": "str",
+               "requested_by": "int or None"})
+
+command_replied = declare(
+    "gps.command.replied",
+    "A device answered a command; the reply text is recorded on the command.",
+    sent_by="carebiz_plugins.gps.ingest.store (the sink's command_reply)",
+    arguments={"command_id": "int or None: the command answered, if one was sent",
+               "device_id": "int", "reply": "str"})
