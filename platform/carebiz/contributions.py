@@ -607,19 +607,3 @@ class ExportTable:
 
         return cls(definition.name, definition.label, partial(table, definition),
                    definition.permission, weight, definition.endpoints, definition)
-
-
-@dataclass(frozen=True)
-class NotificationChannel:
-    """A way a notice reaches people, contributed by ``notification_channels``.
-
-    Attributes:
-        name: the channel's name (``inapp``, ``email``, ``sms``), recorded with each delivery.
-        deliver: ``deliver(notice) -> None``, called after commit; raising marks the delivery
-            failed (logged), it never reaches the caller of ``notify``.
-        enabled: ``enabled() -> bool`` (settings such as an SMTP host unset switch it off).
-    """
-
-    name: str
-    deliver: Callable[..., Any]
-    enabled: Callable[[], bool] = lambda: True

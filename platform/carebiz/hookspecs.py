@@ -47,7 +47,6 @@ if TYPE_CHECKING:
         ExportTable,
         LookupHit,
         MenuItem,
-        NotificationChannel,
         Panel,
         Permission,
         QuerySource,
@@ -334,17 +333,3 @@ def capabilities() -> list[Capability] | None:
     (``Capability("parts.stock_reservation", Reservations())``). Another plugin asks
     ``host.capability(name)`` and gets the provider, or ``None`` while the providing plugin
     is absent or switched off. Two installed plugins offering one name stop start-up."""
-
-
-@hookspec
-def notification_channels() -> list[NotificationChannel] | None:
-    """Return ``NotificationChannel`` objects: ways a notice reaches people (in-app, e-mail,
-    SMS...). The core notify service hands every recorded notice to each enabled channel
-    after commit; a channel that raises is logged and never breaks the caller."""
-
-
-@hookspec
-def inbound_message(sender_phone: str, text: str) -> str | None:
-    """A text received by a gateway (SMS) from ``sender_phone``: return a reply text, or
-    ``None`` when this plugin has nothing to say (the first non-``None`` answer is sent back).
-    Answer only senders whose phone number is registered to a user."""
