@@ -76,6 +76,7 @@ class DbSink:
         self._queued_fixes = 0
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -86,10 +87,11 @@ class DbSink:
 
     async def close(self) -> None:
         """Flush what is queued, stop the flusher and the writer thread."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        # not cancelled: a flush in progress must resolve its callers' futures
+        self._closing = True
+        if self._flusher is not None and self._wake is not None:
+            self._wake.set()
+            await self._flusher
             self._flusher = None
         if self._queue:
             await self._flush()
@@ -126,7 +128,7 @@ class DbSink:
 
     async def _flush_loop(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
             self._wake.clear()
@@ -186,6 +188,8 @@ class DbSink:
                            longitude=fix.longitude if fix else None)
             db.add(row)
             db.flush()
+            _upsert_state(db, session.device_id, {"alarm_open": 1},
+                          {"alarm_open": GpsDeviceState.__table__.c.alarm_open + 1})
             return {"id": row.id, "device": session.device, "device_id": session.device_id,
                     "vehicle_id": row.vehicle_id, "type": row.type,
                     "fix_time": alarm.fix_time.isoformat(), "latitude": row.latitude,
@@ -231,7 +235,10 @@ class DbSink:
         log.warning("gps malformed frame from %s (%s): %s", peer, reason, frame[:64].hex())
 
 
-def _upsert_state(db: Session, device_id: int, values: dict[str, Any]) -> None:
-    """Set some live-state columns, creating the row when the device has none yet."""
+def _upsert_state(db: Session, device_id: int, values: dict[str, Any],
+                  update_with: dict[str, Any] | None = None) -> None:
+    """Set some live-state columns, creating the row when the device has none yet
+    (``update_with``: what an existing row gets instead, e.g. a counter + 1)."""
     stmt = pos._insert(db, GpsDeviceState.__table__).values(device_id=device_id, **values)
-    db.execute(stmt.on_conflict_do_update(index_elements=["device_id"], set_=values))
+    db.execute(stmt.on_conflict_do_update(index_elements=["device_id"],
+                                          set_=update_with or values))

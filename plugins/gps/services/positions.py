@@ -63,6 +63,7 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
     tz = _business_tz()
     rows: list[dict[str, Any]] = []
     newest: dict[int, tuple[Fix, float]] = {}
+    counts: dict[tuple[int, dt.date], int] = defaultdict(int)
     for device_id, dev_fixes in by_device.items():
         dev_fixes.sort(key=lambda f: f.fix_time)
         flt = _filters.setdefault(device_id, NoiseFilter())
@@ -74,6 +75,7 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
             dist = flt.accept(fix) or 0.0
             total += dist
             acc.feed(fix)
+            counts[(device_id, fix.fix_time.astimezone(tz).date())] += 1
             rows.append({
                 "device_id": device_id, "fix_time": fix.fix_time, "received_at": now,
                 "latitude": fix.latitude, "longitude": fix.longitude,
@@ -92,7 +94,7 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
     inserted = len(session.execute(stmt, rows).all())
     for device_id, (fix, dist) in newest.items():
         _move_state(session, device_id, fix, dist, now)
-    _add_mileage(session, list(by_device))
+    _add_mileage(session, list(by_device), counts)
     return int(inserted)
 
 
@@ -118,7 +120,8 @@ def _move_state(session: Session, device_id: int, fix: Fix, dist: float,
     session.execute(stmt)
 
 
-def _add_mileage(session: Session, device_ids: list[int]) -> None:
+def _add_mileage(session: Session, device_ids: list[int],
+                 counts: dict[tuple[int, dt.date], int]) -> None:
     """Add the accumulators' per-day increments to ``gps_mileage_daily``."""
     vehicles = dict(session.execute(
         select(GpsDevice.id, GpsDevice.vehicle_id).where(GpsDevice.id.in_(device_ids))).all())
@@ -132,7 +135,7 @@ def _add_mileage(session: Session, device_ids: list[int]) -> None:
                 device_id=device_id, day=inc.day, vehicle_id=vehicles.get(device_id),
                 distance_m=inc.distance_m, engine_seconds=int(inc.engine_seconds),
                 fuel_l=getattr(inc, "fuel_l", None), max_speed_kmh=inc.max_speed_kmh,
-                positions=getattr(inc, "positions", 0))
+                positions=counts.get((device_id, inc.day), 0))
             ex = stmt.excluded
             stmt = stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_={
                 "distance_m": t.c.distance_m + ex.distance_m,

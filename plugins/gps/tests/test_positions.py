@@ -85,7 +85,7 @@ def test_daily_mileage_rows_add_up(session: Any, device: int) -> None:
     assert len(rows) == 1 and rows[0].day.isoformat() == "2026-03-01"
     stored = sum(session.scalars(select(GpsPosition.distance_m)).all())
     assert rows[0].distance_m == pytest.approx(stored, rel=0.01) and stored > 400
-    assert rows[0].max_speed_kmh == pytest.approx(36.0)
+    assert rows[0].max_speed_kmh == pytest.approx(36.0) and rows[0].positions == 6
 
 
 def test_unknown_device_fixes_skipped(session: Any, device: int) -> None:

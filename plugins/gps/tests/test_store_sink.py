@@ -89,6 +89,7 @@ def test_sink_calls(app: Flask, session: Any, device: dict[str, int]) -> None:
     assert len(session.scalars(select(GpsPosition)).all()) == 3
     state = session.get(GpsDeviceState, device["id"])
     assert (state.voltage_level, state.gsm_signal, state.cut_off) == (5, 3, True)
+    assert state.alarm_open == 1
     assert state.online is False and state.fix_time == T0 + timedelta(seconds=2)
     alarm = session.scalar(select(GpsAlarm))
     assert (alarm.type, alarm.status, alarm.vehicle_id, alarm.branch_id) == (
