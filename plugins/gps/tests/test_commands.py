@@ -29,24 +29,21 @@ def test_custom_and_unknown() -> None:
         command_text(dev, "explode")
 
 
-_GPS_INSTALLED = any(ep.name == "gps" for ep in
-                     __import__("importlib.metadata").metadata.entry_points(
-                         group="carebiz.plugins"))
-
-
-@pytest.mark.skipif(not _GPS_INSTALLED, reason="gps entry point not installed in this venv "
-                    "(pip install -e . after gstore's pyproject change)")
-def test_queue_sent_replied(app: object) -> None:
+def test_queue_sent_replied(app: object, seeded: dict) -> None:
     """queued → sent → replied as the ingest sink drives it; a second queued one waits."""
     from carebiz_plugins.gps.models import GpsCommand
     from carebiz_plugins.gps.services import commands
 
     with app.app_context(), app.extensions["carebiz"].session_factory() as s:  # type: ignore[attr-defined]
-        dev = GpsDevice(imei="123456789012345", status="pending", protocol="gt06")
+        branch = seeded["branches"]["A"]
+        dev = GpsDevice(imei="123456789012345", status="active", protocol="gt06",
+                        branch_id=branch)
         s.add(dev)
         s.flush()
-        a = GpsCommand(device_id=dev.id, kind="cut_off", text=command_text(dev, "cut_off"))
-        b = GpsCommand(device_id=dev.id, kind="restore", text=command_text(dev, "restore"))
+        a = GpsCommand(device_id=dev.id, kind="cut_off", text=command_text(dev, "cut_off"),
+                       branch_id=branch)
+        b = GpsCommand(device_id=dev.id, kind="restore", text=command_text(dev, "restore"),
+                       branch_id=branch)
         s.add_all([a, b])
         s.flush()
         assert [c.id for c in commands.queued_for(s, dev.id)] == [a.id, b.id]
