@@ -21,7 +21,7 @@ from carebiz.crm.models import Vehicle
 from carebiz.security import can, require, visible
 from carebiz.toolkit import host, paginate, visible_or_404
 
-from .models import GpsAlarm, GpsCommand, GpsDevice, GpsDeviceState
+from .models import GpsAlarm, GpsCommand, GpsDevice, GpsDeviceState, GpsGroup
 
 bp = Blueprint("gps", __name__, url_prefix="/gps", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -133,7 +133,9 @@ def playback() -> Any:
 @require("gps.view")
 def geofences() -> Any:
     """Geofences on the map; drawing and saving for users with ``gps.geofences``."""
-    return _page("gps/geofences.html", devices=_visible_devices(),
+    groups = db.session().scalars(visible(select(GpsGroup).order_by(GpsGroup.name),
+                                          GpsGroup, _user())).all()
+    return _page("gps/geofences.html", devices=_visible_devices(), groups=groups,
                  can_edit=can(_user(), "gps.geofences"))
 
 
