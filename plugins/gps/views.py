@@ -225,3 +225,24 @@ def vehicle_pick() -> Any:
     return {"options": [{"id": c.id, "label": " · ".join(
         p for p in (c.plate or "", f"{c.make} {c.model}".strip(), c.vin or "") if p)
         + f" #{c.id}"} for c in cars]}
+
+
+def menu_items() -> list[Any]:
+    """The plugin's place in the top bar: one "GPS" item with its pages as children
+    (``MenuItem.parent``), so the navbar keeps to one line with every plugin on. Depends on
+    nothing but the user's grants (the menu is cached per user)."""
+    from flask_babel import lazy_gettext as _l
+
+    from carebiz.contributions import MenuItem
+
+    def child(name: str, label: Any, endpoint: str, permission: str, weight: int) -> MenuItem:
+        return MenuItem(f"gps.{name}", label, endpoint, permission=permission, weight=weight,
+                        parent="gps")
+
+    return [MenuItem("gps", _l("GPS"), "gps.live", permission="gps.view", icon="geo-alt",
+                     weight=400),
+            child("live", _l("Live map"), "gps.live", "gps.view", 1),
+            child("playback", _l("Playback"), "gps.playback", "gps.view", 2),
+            child("geofences", _l("Geofences"), "gps.geofences", "gps.view", 3),
+            child("alarms", _l("Alarms"), "gps.alarms", "gps.view", 4),
+            child("devices", _l("Devices"), "gps.devices", "gps.devices", 5)]

@@ -123,6 +123,12 @@
       since = body.since || body.cursor || body.now || null;
       renderList();
       var pts = Object.keys(markers).map(function (k) { return markers[k].getLatLng(); });
+      var focus = new URLSearchParams(window.location.search).get("focus");
+      if (!fitted && focus && markers[focus]) {
+        fitted = true;
+        map.setView(markers[focus].getLatLng(), 15);
+        markers[focus].openPopup();
+      }
       if (!fitted && pts.length) {
         fitted = true;
         if (pts.length === 1) { map.setView(pts[0], 14); } else { map.fitBounds(L.latLngBounds(pts).pad(0.2)); }
