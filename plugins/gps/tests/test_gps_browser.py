@@ -155,7 +155,7 @@ def test_fleet_pages_as_a_manager_sees_them(page: Any, live_server: str, app: Fl
     page.wait_for_selector("[data-alarm]")
     shot(page, "gps-06-alarms")
     page.goto(f"{live_server}/gps/geofences")
-    page.wait_for_selector("#gps-map .leaflet-pane")
+    page.wait_for_selector("#gps-map .leaflet-control-scale")
     shot(page, "gps-07-geofences")
     page.goto(f"{live_server}/customers/{ids['customer']}")
     page.wait_for_selector("[data-panel=gps]")
