@@ -111,7 +111,9 @@ def _page(template: str, **context: Any) -> str:
 @require("gps.view")
 def live() -> Any:
     """The live map: every active device the user may see, refreshed by the script."""
-    return _page("gps/live.html", devices=_visible_devices())
+    # how often the script polls (ms): ?interval= lets a test or a wall screen change it
+    interval = min(max(request.args.get("interval", 5000, type=int) or 5000, 1000), 60000)
+    return _page("gps/live.html", devices=_visible_devices(), interval=interval)
 
 
 @bp.get("/playback")

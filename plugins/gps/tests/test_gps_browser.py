@@ -124,7 +124,9 @@ def test_playback_draws_the_route(page: Any, live_server: str, app: Flask,
 
 def test_fleet_pages_as_a_manager_sees_them(page: Any, live_server: str, app: Flask,
                                             seeded: dict[str, Any]) -> None:
-    from carebiz_plugins.gps.models import GpsAlarm, GpsDevice
+    import json
+
+    from carebiz_plugins.gps.models import GpsAlarm, GpsDevice, GpsGeofence
 
     ids = _setup(app, seeded)
     now = dt.datetime.now(UTC).replace(microsecond=0)
@@ -133,6 +135,15 @@ def test_fleet_pages_as_a_manager_sees_them(page: Any, live_server: str, app: Fl
         sess.add(GpsAlarm(device_id=ids["device"], vehicle_id=ids["vehicle"],
                           branch_id=seeded["branches"]["A"], type="sos", fix_time=now,
                           latitude=31.2304, longitude=121.4737, details={}, status="open"))
+        branch = seeded["branches"]["A"]
+        sess.add(GpsGeofence(name="4S 店", kind="circle", branch_id=branch, radius_m=400,
+                             geometry=json.dumps({"type": "Point",
+                                                  "coordinates": [121.4737, 31.2304]})))
+        sess.add(GpsGeofence(name="虹桥园区", kind="polygon", branch_id=branch,
+                             speed_limit_kmh=30, geometry=json.dumps({
+                                 "type": "Polygon", "coordinates": [[
+                                     [121.48, 31.235], [121.49, 31.236], [121.492, 31.228],
+                                     [121.481, 31.226], [121.48, 31.235]]]})))
         sess.add(GpsDevice(imei="356307042449999", branch_id=seeded["branches"]["A"],
                            status="pending", last_seen=now, last_peer="10.0.0.8:40211"))
         sess.commit()
@@ -160,3 +171,31 @@ def test_fleet_pages_as_a_manager_sees_them(page: Any, live_server: str, app: Fl
     page.goto(f"{live_server}/customers/{ids['customer']}")
     page.wait_for_selector("[data-panel=gps]")
     shot(page, "gps-08-customer-panel")
+
+
+def test_draw_a_polygon_geofence_and_save_it(page: Any, live_server: str, app: Flask,
+                                             seeded: dict[str, Any]) -> None:
+    from carebiz_plugins.gps.models import GpsGeofence
+
+    methods = {m for r in app.url_map.iter_rules() if r.rule == "/api/v1/gps/geofences"
+               for m in (r.methods or ())}
+    if "POST" not in methods:
+        pytest.skip("the GPS JSON API (POST /api/v1/gps/geofences) is not in this build yet")
+    _setup(app, seeded)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    _log_in(page, live_server, "admin")
+    page.goto(f"{live_server}/gps/geofences")
+    page.click("#gf-new")
+    page.fill("#gf-name", "停车场")
+    box = page.locator("#gps-map").bounding_box()
+    for dx, dy in ((0.4, 0.4), (0.6, 0.4), (0.6, 0.6), (0.4, 0.6)):
+        page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
+    page.click("#gf-finish")
+    page.fill("#gf-speed", "20")
+    shot(page, "gps-09-geofence-drawn")
+    page.click("#gf-save")
+    page.wait_for_selector("#gf-list [data-fence]")
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        fence = sess.query(GpsGeofence).one()
+        assert fence.name == "停车场" and fence.kind == "polygon"
+        assert fence.speed_limit_kmh == 20
