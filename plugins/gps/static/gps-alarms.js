@@ -39,7 +39,7 @@
         document.getElementById("al-new-text").textContent = words["new"].replace("{n}", fresh);
         box.classList.remove("d-none");
       }
-      document.getElementById("gps-updated").textContent = G.words.updated + " " + new Date().toLocaleTimeString();
+      document.getElementById("gps-updated").textContent = G.words.updated + " " + new Date().toLocaleTimeString(document.documentElement.lang || undefined);
     }).catch(function () { /* the next poll tries again */ })
       .then(function () { window.setTimeout(poll, 10000); });
   }

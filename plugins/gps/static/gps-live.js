@@ -126,15 +126,15 @@
       var focus = new URLSearchParams(window.location.search).get("focus");
       if (!fitted && focus && markers[focus]) {
         fitted = true;
-        map.setView(markers[focus].getLatLng(), 15);
+        map.setView(markers[focus].getLatLng(), 15, { animate: false });
         markers[focus].openPopup();
       }
       if (!fitted && pts.length) {
         fitted = true;
-        if (pts.length === 1) { map.setView(pts[0], 14); } else { map.fitBounds(L.latLngBounds(pts).pad(0.2)); }
+        if (pts.length === 1) { map.setView(pts[0], 14, { animate: false }); } else { map.fitBounds(L.latLngBounds(pts).pad(0.2), { animate: false }); }
       }
       var stamp = document.getElementById("gps-updated");
-      if (stamp) { stamp.textContent = W.updated + " " + new Date().toLocaleTimeString(); stamp.classList.remove("text-danger"); }
+      if (stamp) { stamp.textContent = W.updated + " " + new Date().toLocaleTimeString(document.documentElement.lang || undefined); stamp.classList.remove("text-danger"); }
       root.setAttribute("data-polled", String((parseInt(root.getAttribute("data-polled") || "0", 10)) + 1));
     }).catch(function () {
       var stamp = document.getElementById("gps-updated");

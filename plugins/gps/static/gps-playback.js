@@ -136,7 +136,7 @@
         .bindTooltip(W.stop + " " + (n + 1) + " · " + G.when(s.start_time) + " · " + G.duration(s.duration_s))
         .addTo(layer);
     });
-    map.fitBounds(L.latLngBounds(fixes.map(function (f) { return [f.latitude, f.longitude]; })).pad(0.1));
+    map.fitBounds(L.latLngBounds(fixes.map(function (f) { return [f.latitude, f.longitude]; })).pad(0.1), { animate: false });
     slider.max = String(fixes.length - 1); slider.value = "0"; slider.disabled = false; play.disabled = false;
     show(0);
     totals(trips);

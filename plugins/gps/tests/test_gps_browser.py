@@ -199,3 +199,18 @@ def test_draw_a_polygon_geofence_and_save_it(page: Any, live_server: str, app: F
         fence = sess.query(GpsGeofence).one()
         assert fence.name == "停车场" and fence.kind == "polygon"
         assert fence.speed_limit_kmh == 20
+
+
+def test_live_map_in_chinese(page: Any, live_server: str, app: Flask,
+                             seeded: dict[str, Any]) -> None:
+    _needs_api(app)
+    ids = _setup(app, seeded)
+    _store(app, ids["device"], [(dt.datetime.now(UTC).replace(microsecond=0),
+                                 31.2304, 121.4737, 0.0)])
+    page.set_viewport_size({"width": 1440, "height": 900})
+    _log_in(page, live_server, "admin")
+    page.click("text=中文")
+    page.goto(f"{live_server}/gps/")
+    page.locator(f'.leaflet-marker-icon[data-device="{IMEI}"]').wait_for(timeout=10000)
+    assert page.get_attribute("html", "lang", timeout=1000).startswith("zh")
+    shot(page, "gps-10-live-map-zh")
