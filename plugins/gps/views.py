@@ -16,11 +16,12 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from werkzeug.exceptions import NotFound
 
-from carebiz import db
+from carebiz import db, lists
 from carebiz.crm.models import Vehicle
 from carebiz.security import can, require, visible
-from carebiz.toolkit import host, paginate, visible_or_404
+from carebiz.toolkit import host, visible_or_404
 
+from .device_list import DEVICES
 from .models import GpsAlarm, GpsCommand, GpsDevice, GpsDeviceState, GpsGroup
 
 bp = Blueprint("gps", __name__, url_prefix="/gps", template_folder="templates",
@@ -169,18 +170,9 @@ def alarm_label(kind: str) -> str:
 @require("gps.devices")
 def devices() -> Any:
     """Devices: active and disabled ones to search, pending ones to assign, a register form."""
-    q = request.args.get("q", "").strip()[:40]
-    status = request.args.get("status", "")
-    stmt = (select(GpsDevice).outerjoin(Vehicle, Vehicle.id == GpsDevice.vehicle_id)
-            .where(GpsDevice.status != "pending"))
-    if status in ("active", "disabled"):
-        stmt = stmt.where(GpsDevice.status == status)
-    if q:
-        stmt = stmt.where(or_(GpsDevice.imei.contains(q, autoescape=True),
-                              Vehicle.plate.icontains(q, autoescape=True),
-                              GpsDevice.label.icontains(q, autoescape=True)))
-    stmt = visible(stmt.order_by(GpsDevice.id.desc()), GpsDevice, _user())
-    page = paginate(stmt, per_page=50)
+    listed = lists.prepare(DEVICES, request.args, db.session(), _user())
+    page = lists.page(listed, db.session(), request.args.get("page", 1, type=int) or 1,
+                      clamp=True)
     session = db.session()
     ids = [d.id for d in page.items]
     cars = {v.id: v for v in session.scalars(select(Vehicle).where(
@@ -191,7 +183,8 @@ def devices() -> Any:
         select(GpsDevice).where(GpsDevice.status == "pending")
         .order_by(GpsDevice.last_seen.desc().nulls_last()), GpsDevice, _user())
         .limit(100)).all()
-    return _page("gps/devices.html", page=page, pending=pending, q=q, status=status,
+    return _page("gps/devices.html", page=page, pending=pending, q=listed.q,
+                 status=listed.values.get("status", "registered"),
                  cars=cars, states=states)
 
 

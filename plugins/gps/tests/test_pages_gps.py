@@ -170,3 +170,18 @@ def test_the_chinese_page_speaks_chinese(app: Flask, fleet: dict[str, Any]) -> N
     login(client, "admin")
     html = client.get("/gps/", headers={"Accept-Language": "zh-CN"}).text
     assert 'lang="zh' in html and translated in html
+
+
+def test_devices_page_and_export_read_one_list(app: Flask, fleet: dict[str, Any],
+                                               client_for: Any) -> None:
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        make_user(sess, "fleet_a", roles=["manager"], branches=["A"])
+        sess.commit()
+    client = client_for("fleet_a")
+    csv = client.get("/gps/devices?format=csv")
+    assert csv.status_code == 200, csv.text[:300]
+    assert fleet["A"]["imei"] in csv.text and fleet["B"]["imei"] not in csv.text
+    found = client.get(f"/gps/devices?q={fleet['A']['plate']}").text
+    assert fleet["A"]["imei"] in found
+    assert fleet["A"]["imei"] not in client.get("/gps/devices?q=nothing-like-it").text
+    assert client.get("/gps/devices?status=bogus").status_code == 422
