@@ -214,3 +214,31 @@ def test_live_map_in_chinese(page: Any, live_server: str, app: Flask,
     page.locator(f'.leaflet-marker-icon[data-device="{IMEI}"]').wait_for(timeout=10000)
     assert page.get_attribute("html", "lang", timeout=1000).startswith("zh")
     shot(page, "gps-10-live-map-zh")
+
+
+def test_acknowledge_an_alarm_with_a_note(page: Any, live_server: str, app: Flask,
+                                          seeded: dict[str, Any]) -> None:
+    from carebiz_plugins.gps.models import GpsAlarm
+
+    if not any(r.rule.startswith("/api/v1/gps/alarms/") and "acknowledge" in r.rule
+               for r in app.url_map.iter_rules()):
+        pytest.skip("the GPS JSON API (POST /api/v1/gps/alarms/<id>/acknowledge) is not in "
+                    "this build yet")
+    ids = _setup(app, seeded)
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        alarm = GpsAlarm(device_id=ids["device"], vehicle_id=ids["vehicle"],
+                         branch_id=seeded["branches"]["A"], type="sos", fix_time=now,
+                         latitude=31.2304, longitude=121.4737, details={}, status="open")
+        sess.add(alarm)
+        sess.commit()
+        alarm_id = alarm.id
+    page.set_viewport_size({"width": 1440, "height": 900})
+    _log_in(page, live_server, "admin")
+    page.goto(f"{live_server}/gps/alarms")
+    page.fill(f'form[data-ack="{alarm_id}"] input[name=note]', "已电话联系车主，误触")
+    page.click(f'form[data-ack="{alarm_id}"] button')
+    page.wait_for_selector("[data-acknowledged]")
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        stored = sess.get(GpsAlarm, alarm_id)
+        assert stored.status == "acknowledged" and stored.note == "已电话联系车主，误触"
