@@ -53,7 +53,7 @@
     var html = fences.filter(function (f) { return !q || String(f.name).toLowerCase().indexOf(q) >= 0; }).map(function (f) {
       var s = shape(f.kind, geometry(f), f, f.active === false ? { color: "#adb5bd", dashArray: "4 4" } : {});
       if (s) {
-        s.bindTooltip(G.escape(f.name)).addTo(shapes);
+        s.bindTooltip(G.escape(f.name), { permanent: true, direction: "center", className: "gps-fence-label" }).addTo(shapes);
         s.on("click", function () { select(f); });
         f._layer = s;
       }
