@@ -14,10 +14,10 @@ from flask import Blueprint, abort, render_template, request, send_from_director
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
-from werkzeug.exceptions import NotFound
 
 from carebiz import db, lists
 from carebiz.crm.models import Vehicle
+from carebiz.errors import NotFound
 from carebiz.security import can, require, visible
 from carebiz.toolkit import host, visible_or_404
 
@@ -135,11 +135,11 @@ def playback() -> Any:
 @bp.get("/geofences")
 @require("gps.view")
 def geofences() -> Any:
-    """Geofences on the map; drawing and saving for users with ``gps.geofences``."""
+    """Geofences on the map; drawing and saving for users with ``gps.manage``."""
     groups = db.session().scalars(visible(select(GpsGroup).order_by(GpsGroup.name),
                                           GpsGroup, _user())).all()
     return _page("gps/geofences.html", devices=_visible_devices(), groups=groups,
-                 can_edit=can(_user(), "gps.geofences"))
+                 can_edit=can(_user(), "gps.manage"))
 
 
 @bp.get("/alarms")
@@ -167,7 +167,7 @@ def alarm_label(kind: str) -> str:
 
 
 @bp.get("/devices")
-@require("gps.devices")
+@require("gps.manage")
 def devices() -> Any:
     """Devices: active and disabled ones to search, pending ones to assign, a register form."""
     listed = lists.prepare(DEVICES, request.args, db.session(), _user())
@@ -189,7 +189,7 @@ def devices() -> Any:
 
 
 @bp.get("/devices/<int:device_id>")
-@require("gps.devices")
+@require("gps.manage")
 def device(device_id: int) -> Any:
     """A device's record: the last state, its alarms, commands (for ``gps.commands``)."""
     record = visible_or_404(GpsDevice, device_id)
@@ -206,7 +206,7 @@ def device(device_id: int) -> Any:
 
 
 @bp.get("/vehicles/pick")
-@require("gps.devices")
+@require("gps.manage")
 def vehicle_pick() -> Any:
     """Vehicles matching ``q`` (plate or VIN) for the register form's picker (JSON), only
     those the user may see. Each label ends with ``#<id>``, which the script sends."""
@@ -240,4 +240,4 @@ def menu_items() -> list[Any]:
             child("playback", _l("Playback"), "gps.playback", "gps.view", 2),
             child("geofences", _l("Geofences"), "gps.geofences", "gps.view", 3),
             child("alarms", _l("Alarms"), "gps.alarms", "gps.view", 4),
-            child("devices", _l("Devices"), "gps.devices", "gps.devices", 5)]
+            child("devices", _l("Devices"), "gps.devices", "gps.manage", 5)]

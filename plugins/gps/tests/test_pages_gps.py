@@ -136,7 +136,7 @@ def test_device_page_shows_the_last_state_and_commands_to_the_few(
         from carebiz.security import can
 
         roles_with_devices = [u.username for u in sess.scalars(select(User))
-                              if can(u, "gps.devices") and not can(u, "gps.commands")]
+                              if can(u, "gps.manage") and not can(u, "gps.commands")]
     for username in roles_with_devices:
         page = client_for(username).get(f"/gps/devices/{fleet['A']['device']}")
         assert 'data-command="cut_off"' not in page.text
