@@ -1,0 +1,89 @@
+"""The "GPS" panels of the customer's 360° page and of the vehicle page: the trackers on the
+customer's (or this) vehicle, the last position with a link to the live map, open alarms
+and the distance driven this month, as the reader may see them.
+
+Read with the ``session`` and the ``user`` given (the 360° overview is also built by the API
+and the call-centre lookup, outside requests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import render_template
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from carebiz.contributions import Panel
+from carebiz.crm.models import Vehicle
+from carebiz.security import can, visible
+from carebiz.toolkit import today
+
+from .models import GpsAlarm, GpsDevice, GpsDeviceState, GpsMileageDaily
+
+
+def _rows(session: Any, user: Any, where: Any) -> list[dict[str, Any]]:
+    """One row per visible device matching ``where``: device, vehicle, state, open alarms,
+    this month's km — four indexed queries for all of them, never one per device."""
+    stmt = (select(GpsDevice, Vehicle).join(Vehicle, Vehicle.id == GpsDevice.vehicle_id)
+            .where(where, GpsDevice.status != "pending").order_by(Vehicle.plate).limit(50))
+    pairs = list(session.execute(visible(stmt, GpsDevice, user)))
+    if not pairs:
+        return []
+    ids = [d.id for d, _v in pairs]
+    states = {s.device_id: s for s in session.scalars(
+        select(GpsDeviceState).where(GpsDeviceState.device_id.in_(ids)))}
+    alarms = dict(session.execute(
+        visible(select(GpsAlarm.device_id, func.count(GpsAlarm.id))
+                .where(GpsAlarm.device_id.in_(ids), GpsAlarm.status == "open")
+                .group_by(GpsAlarm.device_id), GpsAlarm, user)).all())
+    first = today().replace(day=1)
+    km = dict(session.execute(
+        select(GpsMileageDaily.device_id, func.sum(GpsMileageDaily.distance_m))
+        .where(GpsMileageDaily.device_id.in_(ids), GpsMileageDaily.day >= first)
+        .group_by(GpsMileageDaily.device_id)).all())
+    return [{"device": d, "vehicle": v, "state": states.get(d.id),
+             "alarms": int(alarms.get(d.id, 0)),
+             "month_km": round(float(km.get(d.id) or 0) / 1000, 1)}
+            for d, v in pairs]
+
+
+def _status(state: Any, alarms: int) -> str:
+    if alarms:
+        return "alarm"
+    if state is None or not state.online:
+        return "offline"
+    return "moving" if state.moving else "stopped"
+
+
+def _panel(rows: list[dict[str, Any]], name: str, weight: int) -> list[Panel]:
+    for row in rows:
+        row["status"] = _status(row["state"], row["alarms"])
+    html = render_template("gps/panel.html", rows=rows, month=today().strftime("%Y-%m"))
+    return [Panel(name, _l("GPS"), html, weight=weight, summary={
+        "trackers": [{"imei": r["device"].imei, "vehicle_id": r["vehicle"].id,
+                      "status": r["status"], "open_alarms": r["alarms"],
+                      "month_km": r["month_km"],
+                      "last_fix": _iso(r["state"].fix_time) if r["state"] else None,
+                      "latitude": r["state"].latitude if r["state"] else None,
+                      "longitude": r["state"].longitude if r["state"] else None}
+                     for r in rows],
+        "open_alarms": sum(r["alarms"] for r in rows)})]
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def customer_panel(session: Any, customer: Any, user: Any) -> list[Panel]:
+    if not can(user, "gps.view"):
+        return []
+    rows = _rows(session, user, Vehicle.owner_id == customer.id)
+    return _panel(rows, "gps", 350) if rows else []
+
+
+def vehicle_panel(session: Any, vehicle: Any, user: Any) -> list[Panel]:
+    if not can(user, "gps.view"):
+        return []
+    rows = _rows(session, user, Vehicle.id == vehicle.id)
+    return _panel(rows, "gps.vehicle", 350) if rows else []
