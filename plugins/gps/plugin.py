@@ -109,3 +109,11 @@ def cli_commands() -> list[click.Command]:
 # --- hooks of the other GPS parts (gapi: api_blueprints, query_sources, reports;
 # --- gpages: web_blueprints, menu_items, vehicle_panels, customer_panels; grules: none)
 # --- go below this line, each in its own block ---------------------------------------------
+
+# gpages (waits for gapi's api.py; switch on together, and drop the skip marks in
+# tests/test_pages_gps.py and tests/test_gps_browser.py):
+#   web_blueprints -> [views.bp]; menu_items(user) -> views.menu_items();
+#   customer_panels / vehicle_panels -> panel.customer_panel / panel.vehicle_panel;
+#   export_tables -> [ExportTable.of_list(device_list.DEVICES)];
+#   settings += SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"));
+#   tests/test_list_definitions.py argument_sets += "gps.devices".
