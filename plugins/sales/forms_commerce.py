@@ -173,3 +173,25 @@ class AllocateForm(FlaskForm):
 
     version = HiddenField()
     stock_id = SelectField(_l("Vehicle from stock"), coerce=str)
+
+
+class InquiryForm(FlaskForm):
+    """A price inquiry: the car and how many, asked of one supplier (send one per supplier
+    to compare their quotes)."""
+
+    supplier_id = IntegerField(_l("Supplier number"), validators=[DataRequired()])
+    branch_id = SelectField(_l("Branch"), coerce=str)
+    make = StringField(_l("Make"))
+    model = StringField(_l("Model"), validators=[DataRequired()])
+    trim = StringField(_l("Trim"))
+    colour = StringField(_l("Colour"))
+    quantity = IntegerField(_l("Quantity"), default=1)
+
+
+class QuotePriceForm(FlaskForm):
+    """The supplier's answer to an inquiry."""
+
+    version = HiddenField()
+    unit_cost = StringField(_l("Unit cost"), validators=[DataRequired()])
+    currency = StringField(_l("Currency"), default="CNY")
+    valid_until = StringField(_l("Valid until (YYYY-MM-DD)"))

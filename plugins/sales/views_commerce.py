@@ -17,7 +17,15 @@ from carebiz.concurrency import parse_version
 from carebiz.crm.models import Party
 from carebiz.services import settings
 from carebiz.services.branches import usable_branches
-from carebiz.toolkit import form_status, host, require, saving, today, visible_or_404
+from carebiz.toolkit import (
+    check_permission,
+    form_status,
+    host,
+    require,
+    saving,
+    today,
+    visible_or_404,
+)
 from carebiz.web.admin_forms import options
 
 from . import forms_commerce as f
@@ -30,8 +38,10 @@ from .models import (
     SalesQuotation,
     SalesQuotationRevision,
     SalesStock,
+    SalesSupplierQuote,
 )
 from .services import orders, purchasing, quotations, stock
+from .services import supplier_quotes as supplier_quotes_rules
 from .services.stock import days_in_stock
 
 bp = Blueprint("sales_commerce", __name__, url_prefix="/sales", template_folder="templates")
@@ -352,6 +362,69 @@ def order_action(order_id: int, action: str) -> Any:
         if done.ok:
             return redirect(url_for(".order_item", order_id=order_id))
     return _render_order(order, form_status(form), **{action: form})
+
+
+# --- supplier quotes ----------------------------------------------------------------
+
+
+@bp.route("/supplier-quotes", methods=["GET", "POST"])
+@require("sales.view")
+def supplier_quotes() -> Any:
+    """Price inquiries and the suppliers' quotes, compared per car, cheapest first; a new
+    inquiry from the form on the side."""
+    form = f.InquiryForm()
+    form.branch_id.choices = _branch_choices()
+    if form.is_submitted():
+        check_permission("sales.purchasing")
+    if form.validate_on_submit():
+        data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+        with saving(form) as done:
+            purchasing.request_quote(db.session(), data, user=_user())
+        if done.ok:
+            return redirect(url_for(".supplier_quotes"))
+    return _render_quotes(form, form_status(form))
+
+
+def _render_quotes(form: Any = None, status: int = 200) -> Any:
+    from carebiz.security.rows import visible
+
+    if form is None:
+        form = f.InquiryForm()
+        form.branch_id.choices = _branch_choices()
+    stmt = visible(select(SalesSupplierQuote).order_by(SalesSupplierQuote.id.desc()),
+                   SalesSupplierQuote, _user()).limit(300)
+    quotes = list(db.session().scalars(stmt))
+    return render_template("sales/commerce/supplier_quotes.html", form=form,
+                           groups=supplier_quotes_rules.compared(quotes),
+                           names=_names(q.supplier_id for q in quotes),
+                           price=f.QuotePriceForm()), status
+
+
+@bp.post("/supplier-quotes/<int:quote_id>/<action>")
+@require("sales.purchasing")
+def supplier_quote_action(quote_id: int, action: str) -> Any:
+    quote = visible_or_404(SalesSupplierQuote, quote_id)
+    sess = db.session()
+    if action == "price":
+        form = f.QuotePriceForm()
+        if form.validate_on_submit():
+            with saving(form) as done:
+                purchasing.record_quote(sess, quote, {
+                    "unit_cost": form.unit_cost.data, "currency": form.currency.data,
+                    "valid_until": form.valid_until.data or None},
+                    expected_version=parse_version(form.version.data))
+            if done.ok:
+                return redirect(url_for(".supplier_quotes"))
+        return _render_quotes(status=form_status(form))
+    if action == "win":
+        with saving() as done:
+            po = supplier_quotes_rules.pick_winner(sess, quote, user=_user())
+        if done.ok:
+            return redirect(url_for(".purchase_item", po_id=po.id))
+    elif action == "decline":
+        with saving():
+            purchasing.decline_quote(sess, quote)
+    return redirect(url_for(".supplier_quotes"))
 
 
 # --- purchasing ---------------------------------------------------------------------

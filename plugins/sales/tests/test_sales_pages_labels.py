@@ -179,3 +179,38 @@ def test_the_procurement_plan_document(app: Flask, api_client: Any, client_for: 
                      ).status_code == 403  # printing it is the purchaser's
     links = client_for("manager").get("/sales/purchase-orders").get_data(as_text=True)
     assert "/documents/sales.procurement_plan/1" in links
+
+
+def test_supplier_quotes_compared_and_the_winner_picked(
+        app: Flask, api_client: Any, client_for: Any, seeded: dict[str, Any],
+        people: dict[str, int]) -> None:
+    from carebiz.testing import make_customer
+
+    with app.app_context():
+        sess = app.extensions["carebiz"].session_factory()
+        rival = make_customer(sess, "SAIC-Volkswagen Sales", seeded["branches"]["A"],
+                              kind="organization", roles=["supplier"]).id
+        sess.commit()
+        sess.close()
+    web = client_for("manager")
+    assert "sales-supplier-quotes-link" in web.get("/sales/purchase-orders").get_data(
+        as_text=True)
+    for supplier in (people["supplier"], rival):
+        sent = web.post("/sales/supplier-quotes", data={
+            "supplier_id": str(supplier), "branch_id": "1", "make": "Volkswagen",
+            "model": "Tiguan L", "colour": "grey", "quantity": "2"})
+        assert sent.status_code == 302, sent.get_data(as_text=True)[:2000]
+    quotes = api_client("manager").get("/api/v1/sales/supplier-quotes").get_json()["items"]
+    ids = {q["supplier_id"]: q["id"] for q in quotes}
+    for supplier, cost in ((people["supplier"], "180000"), (rival, "176000")):
+        priced = web.post(f"/sales/supplier-quotes/{ids[supplier]}/price", data={
+            "unit_cost": cost, "currency": "CNY", "version": "1"})
+        assert priced.status_code == 302, priced.get_data(as_text=True)[:2000]
+    page = web.get("/sales/supplier-quotes").get_data(as_text=True)
+    cheapest = page.split("data-cheapest", 1)[0].rsplit("data-quote=", 1)[1]
+    assert cheapest.startswith(f'"{ids[rival]}"')  # the cheaper supplier is marked
+    won = web.post(f"/sales/supplier-quotes/{ids[rival]}/win")
+    assert won.status_code == 302 and "/sales/purchase-orders/" in won.headers["Location"]
+    after = {q["id"]: q["status"] for q in
+             api_client("manager").get("/api/v1/sales/supplier-quotes").get_json()["items"]}
+    assert after == {ids[rival]: "ordered", ids[people["supplier"]]: "declined"}
