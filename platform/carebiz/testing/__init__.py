@@ -16,16 +16,42 @@ database the tests may wipe.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import create_engine, text
+
+T = TypeVar("T")
 
 #: the password every user made by :func:`seed` and :func:`make_user` has
 PASSWORD = "correct-horse-1"
 
 __all__ = ["PASSWORD", "create_schema", "login", "make_branch", "make_customer", "make_user",
-           "make_vehicle", "reset_postgres", "seed", "token_for", "valid_vin"]
+           "make_vehicle", "reset_postgres", "run_async", "seed", "token_for", "valid_vin"]
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end on a fresh event loop in a thread of its own and return its
+    result. A browser test's Playwright (sync API) keeps an event loop running in the
+    worker's main thread for the rest of the session, so a later ``asyncio.run`` there fails
+    with "cannot be called from a running event loop"; a thread has no loop of its own."""
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["result"] = asyncio.run(coro)
+        except BaseException as exc:  # handed to the caller below, as asyncio.run would
+            out["error"] = exc
+
+    worker = threading.Thread(target=target, name="run_async")
+    worker.start()
+    worker.join()
+    if "error" in out:
+        raise out["error"]
+    return out["result"]
 
 
 def reset_postgres(url: str) -> None:

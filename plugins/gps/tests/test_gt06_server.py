@@ -8,6 +8,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from carebiz.testing import run_async
 from carebiz_plugins.gps.fixes import CommandToSend
 from carebiz_plugins.gps.ingest.memory import MemorySink
 from carebiz_plugins.gps.ingest.tcp import Gt06Server
@@ -48,7 +49,7 @@ def run(test: Callable[[Gt06Server, MemorySink], Awaitable[None]], *,
         finally:
             await server.close()
 
-    asyncio.run(main())
+    run_async(main())
     return sink
 
 
@@ -231,5 +232,5 @@ def test_graceful_shutdown_reports_disconnects_and_serve_runs_until_cancelled() 
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    asyncio.run(main())
+    run_async(main())
     assert sink.disconnects == [IMEI]

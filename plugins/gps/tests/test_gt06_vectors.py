@@ -3,7 +3,6 @@ plus property tests of the frame splitter."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from datetime import datetime
@@ -13,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carebiz.testing import run_async
 from carebiz_plugins.gps.fixes import ALARM_TYPES
 from carebiz_plugins.gps.ingest.memory import MemorySink
 from carebiz_plugins.gps.ingest.tcp import Gt06Connection
@@ -177,7 +177,7 @@ def test_vector(row: tuple[str, str, str]) -> None:
     if kind == "pre_login_data":
         sink = MemorySink({"123456789012345"})
         conn = Gt06Connection(sink)
-        written = asyncio.run(_feed_connection(conn, data))
+        written = run_async(_feed_connection(conn, data))
         assert written == b""
         assert sink.fixes == [] and sink.malformed_frames == []
         return

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from carebiz.testing import make_vehicle
+from carebiz.testing import make_vehicle, run_async
 from carebiz_plugins.gps.fixes import DeviceAlarm, DeviceStatus, Fix
 from carebiz_plugins.gps.ingest.store import DbSink
 from carebiz_plugins.gps.ingest.tcp import Gt06Server
@@ -54,7 +54,7 @@ def with_sink(app: Flask, test: Callable[[DbSink], Awaitable[None]]) -> DbSink:
         finally:
             await sink.close()
 
-    asyncio.run(main())
+    run_async(main())
     return sink
 
 
