@@ -17,8 +17,8 @@ database the tests may wipe.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from flask import Flask
@@ -38,20 +38,8 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     result. A browser test's Playwright (sync API) keeps an event loop running in the
     worker's main thread for the rest of the session, so a later ``asyncio.run`` there fails
     with "cannot be called from a running event loop"; a thread has no loop of its own."""
-    out: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            out["result"] = asyncio.run(coro)
-        except BaseException as exc:  # handed to the caller below, as asyncio.run would
-            out["error"] = exc
-
-    worker = threading.Thread(target=target, name="run_async")
-    worker.start()
-    worker.join()
-    if "error" in out:
-        raise out["error"]
-    return out["result"]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run_async") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def reset_postgres(url: str) -> None:
