@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, select
 
 from carebiz import hookimpl
-from carebiz.contributions import Permission, SettingSpec
+from carebiz.contributions import Permission, SettingSpec, TimelineKind
 from carebiz.db import Base
 from carebiz.plugins import PluginManifest
 
@@ -117,3 +117,12 @@ def cli_commands() -> list[click.Command]:
 #   export_tables -> [ExportTable.of_list(device_list.DEVICES)];
 #   settings += SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"));
 #   tests/test_list_definitions.py argument_sets += "gps.devices".
+
+
+# --- gapi: the JSON API, the pages switched on, query sources and reports -------------------
+
+
+@hookimpl
+def timeline_kinds() -> list[TimelineKind]:
+    """A tracker fitted to a customer's car lands on the customer's timeline."""
+    return [TimelineKind("gps.device", _l("GPS tracker fitted"), "geo-alt", weight=600)]
