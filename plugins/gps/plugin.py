@@ -8,6 +8,7 @@ their hook lines in the clearly marked blocks below.
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, select
 
 from carebiz import hookimpl
-from carebiz.contributions import Permission, SettingSpec, TimelineKind
+from carebiz.contributions import (
+    EventReceiver,
+    Permission,
+    RecordPage,
+    ScheduledJob,
+    SettingSpec,
+    Task,
+    TimelineKind,
+)
 from carebiz.db import Base
 from carebiz.plugins import PluginManifest
 
@@ -62,6 +71,7 @@ def permissions() -> list[Permission]:
         # are superusers); an admin grants it to the few people who may
         Permission("gps.commands", _l("Send remote cut-off and restore commands"),
                    default_roles=(), weight=602),
+        *logistics_permissions(),
     ]
 
 
@@ -77,6 +87,7 @@ def settings() -> list[SettingSpec]:
                                                    "all)"), type="int", weight=602),
         SettingSpec("gps.tile_url", "", _l("Map tile URL (empty: plain background)"),
                     weight=603),
+        *logistics_settings(),
     ]
 
 
@@ -125,4 +136,78 @@ def cli_commands() -> list[click.Command]:
 @hookimpl
 def timeline_kinds() -> list[TimelineKind]:
     """A tracker fitted to a customer's car lands on the customer's timeline."""
-    return [TimelineKind("gps.device", _l("GPS tracker fitted"), "geo-alt", weight=600)]
+    return [TimelineKind("gps.device", _l("GPS tracker fitted"), "geo-alt", weight=600),
+            TimelineKind("gps.subscription_reminder", _l("GPS service renewal due"),
+                         "broadcast", weight=601)]
+
+
+# --- gsubs: service subscriptions and waybills -----------------------------------------------
+# permissions() and settings() above add logistics_permissions() / logistics_settings().
+
+
+def logistics_permissions() -> list[Permission]:
+    return [
+        Permission("gps.waybills", _l("Receive waybills and scan their status changes"),
+                   default_roles=("manager", "salesperson"), weight=603),
+        Permission("gps.subscriptions", _l("Renew trackers' service subscriptions"),
+                   default_roles=("manager",), weight=604),
+    ]
+
+
+def logistics_settings() -> list[SettingSpec]:
+    return [
+        SettingSpec("gps.subscription_price", "360", _l("Yearly price of the tracking "
+                                                        "service"), type="decimal", weight=610),
+        SettingSpec("gps.subscription_currency", "CNY", _l("Currency of the tracking "
+                                                           "service's price"), weight=611),
+        SettingSpec("gps.subscription_first_year_free", True, _l("First year of the tracking "
+                                                                 "service free"),
+                    type="bool", weight=612),
+        SettingSpec("gps.subscription_reminder_days", 7, _l("Days before a subscription ends "
+                                                            "that the customer is reminded"),
+                    type="int", weight=613),
+        SettingSpec("gps.waybill_token_days", 7, _l("Days a waybill's public tracking link "
+                                                    "stays valid"), type="int", weight=614),
+    ]
+
+
+@hookimpl
+def event_receivers() -> list[EventReceiver]:
+    from .services.subscriptions import on_device_registered
+    from .signals import device_registered
+
+    return [EventReceiver(device_registered, on_device_registered,
+                          name="gps.subscribe_new_device")]
+
+
+def _reminders_task(ctx: Any, **_params: Any) -> dict[str, int]:
+    from carebiz import db
+
+    from .services.subscriptions import send_reminders
+
+    sent = send_reminders(db.session())
+    db.session().commit()
+    return {"sent": sent}
+
+
+@hookimpl
+def tasks() -> list[Task]:
+    return [Task("gps.subscription_reminders", _l("Send GPS service renewal reminders"),
+                 _reminders_task, permission="gps.subscriptions")]
+
+
+@hookimpl
+def scheduled_jobs() -> list[ScheduledJob]:
+    return [ScheduledJob("gps.daily_subscription_reminders", "gps.subscription_reminders",
+                         dt.timedelta(days=1))]
+
+
+@hookimpl
+def record_pages() -> list[RecordPage]:
+    return [RecordPage("gps_waybill", "gps_logistics.waybill", "waybill_id", "gps.view",
+                       label=_l("Waybill")),
+            RecordPage("gps_subscription", "gps_logistics.subscription", "subscription_id",
+                       "gps.view", label=_l("GPS subscription"))]
+
+
+from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)

@@ -67,3 +67,48 @@ command_replied = declare(
     sent_by="carebiz_plugins.gps.ingest.store (the sink's command_reply)",
     arguments={"command_id": "int or None: the command answered, if one was sent",
                "device_id": "int", "reply": "str"})
+
+
+# --- service subscriptions and waybills (helper gsubs) ---------------------------------------
+
+subscription_started = declare(
+    "gps.subscription.started",
+    "A device got its platform service subscription (its first period, free or paid).",
+    sent_by="carebiz_plugins.gps.services.subscriptions.subscribe",
+    arguments={"subscription_id": "int", "device_id": "int",
+               "customer_id": "int or None: the vehicle's owner", "branch_id": "int",
+               "start_on": "date", "end_on": "date"})
+
+subscription_renewed = declare(
+    "gps.subscription.renewed",
+    "A subscription was renewed for a year: a payment was recorded (and reported to the "
+    "core as the customer's revenue when the vehicle has an owner).",
+    sent_by="carebiz_plugins.gps.services.subscriptions.renew",
+    arguments={"subscription_id": "int", "payment_id": "int", "device_id": "int",
+               "customer_id": "int or None", "amount": "Decimal", "currency": "str",
+               "end_on": "date: the new last day of service"})
+
+subscription_reminder = declare(
+    "gps.subscription.reminder_sent",
+    "A renewal reminder was written on the customer's timeline (once per period, a week "
+    "before the subscription ends by default).",
+    sent_by="carebiz_plugins.gps.services.subscriptions.send_reminders",
+    arguments={"subscription_id": "int", "customer_id": "int", "entry_id": "int",
+               "end_on": "date"})
+
+waybill_created = declare(
+    "gps.waybill.created",
+    "A waybill was received (its first status, ``received``).",
+    sent_by="carebiz_plugins.gps.services.waybills.create_waybill",
+    arguments={"waybill_id": "int", "number": "str", "branch_id": "int",
+               "vehicle_id": "int or None"})
+
+waybill_status_changed = declare(
+    "gps.waybill.status_changed",
+    "A waybill's status changed by a scan (loaded, in transit, delivered), with the "
+    "vehicle's position at that moment when its tracker had one.",
+    sent_by="carebiz_plugins.gps.services.waybills.move",
+    arguments={"waybill_id": "int", "number": "str", "branch_id": "int",
+               "from_status": "str", "status": "str", "event_id": "int",
+               "latitude": "float or None", "longitude": "float or None",
+               "consignee_phone": "str: where a status notice goes"})
