@@ -24,6 +24,7 @@ from . import models as gps_models
 
 if TYPE_CHECKING:
     import click
+    from flask import Blueprint
 
 manifest = PluginManifest(
     name="gps",
@@ -77,6 +78,7 @@ def settings() -> list[SettingSpec]:
                                                    "all)"), type="int", weight=602),
         SettingSpec("gps.tile_url", "", _l("Map tile URL (empty: plain background)"),
                     weight=603),
+        *_osmand_settings(),
     ]
 
 
@@ -117,3 +119,24 @@ def cli_commands() -> list[click.Command]:
 #   export_tables -> [ExportTable.of_list(device_list.DEVICES)];
 #   settings += SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"));
 #   tests/test_list_definitions.py argument_sets += "gps.devices".
+
+# gscale (OsmAnd HTTP ingest): its settings are added by settings() above through
+# _osmand_settings(); its route by web_blueprints() below. When gpages' views.bp is switched
+# on, web_blueprints returns both: [views.bp, osmand_bp].
+
+def _osmand_settings() -> list[SettingSpec]:
+    return [
+        SettingSpec("gps.osmand_enabled", False, _l("Accept positions from phone apps over "
+                                                     "HTTP at /gps/osmand (OsmAnd protocol)"),
+                    type="bool", weight=604),
+        SettingSpec("gps.osmand_rate_limit", "60 per minute",
+                    _l("Most positions a phone app may send (e.g. \"60 per minute\"; "
+                       "empty: no limit)"), weight=605),
+    ]
+
+
+@hookimpl
+def web_blueprints() -> list[Blueprint]:
+    from .ingest.http import bp as osmand_bp
+
+    return [osmand_bp]
