@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from typing import Any
 
 import click
 from flask import current_app
@@ -20,9 +21,13 @@ gps_cli = AppGroup("gps", help="GPS tracking: ingest server and position upkeep.
 @click.option("--port", default=5023, show_default=True, type=int)
 @click.option("--idle-timeout", default=600.0, show_default=True, type=float,
               help="Seconds of silence after which a device connection is closed.")
-def serve(host: str, port: int, idle_timeout: float) -> None:
+# gscale: the OsmAnd HTTP server beside the GT06 one
+@click.option("--osmand-port", default=None, type=int,
+              help="Also serve OsmAnd-style HTTP reports (phone apps) on this port, e.g. 5055.")
+def serve(host: str, port: int, idle_timeout: float, osmand_port: int | None) -> None:
     """Run the GT06 TCP server, storing into this instance's database. Runs beside the web
-    app; several may run behind a TCP load balancer (they share only the database)."""
+    app; several may run behind a TCP load balancer (they share only the database). With
+    ``--osmand-port`` an OsmAnd HTTP server runs in the same process on the same writer."""
     try:
         from .ingest.tcp import Gt06Server
     except ImportError as exc:  # gproto's server not installed in this build
@@ -40,15 +45,36 @@ def serve(host: str, port: int, idle_timeout: float) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        osmand = _osmand_server(app, sink) if osmand_port is not None else None
         try:
             await server.start(host, port)
             # the real port (``--port 0`` picks one): a supervisor or a test reads this line
             click.echo(f"GT06 server on {host}:{server.port}", nl=True)
+            if osmand is not None:
+                await osmand.start(host, osmand_port or 0)
+                click.echo(f"OsmAnd server on {host}:{osmand.port}", nl=True)
             sys.stdout.flush()
             await stop.wait()
         finally:
+            if osmand is not None:
+                await osmand.close()
             await server.close()     # drains the connections' work into the sink
             await sink.close()       # flushes the last batch
         click.echo("GT06 server stopped")
 
     asyncio.run(main())
+
+
+# --- gscale: OsmAnd HTTP server ------------------------------------------------------------
+
+def _osmand_server(app: Any, sink: Any) -> Any:
+    """The OsmAnd server on the GT06 server's sink, rate limited per identifier by the
+    setting ``gps.osmand_rate_limit`` (read once at start)."""
+    from carebiz.services import settings
+    from carebiz.toolkit import host as app_host
+
+    from .ingest.http import RATE, OsmandServer, db_identify, rate_item
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as db:
+        rate = rate_item(settings.get(db, app_host(), RATE))
+    return OsmandServer(sink, identify=db_identify(sink), rate=rate)

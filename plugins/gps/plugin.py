@@ -33,6 +33,7 @@ from . import models as gps_models
 
 if TYPE_CHECKING:
     import click
+    from flask import Blueprint
 
 manifest = PluginManifest(
     name="gps",
@@ -88,6 +89,7 @@ def settings() -> list[SettingSpec]:
         SettingSpec("gps.tile_url", "", _l("Map tile URL (empty: plain background)"),
                     weight=603),
         *logistics_settings(),
+        *_osmand_settings(),
     ]
 
 
@@ -171,6 +173,21 @@ def logistics_settings() -> list[SettingSpec]:
     ]
 
 
+# gscale (OsmAnd HTTP ingest): its settings are added by settings() above through
+# _osmand_settings(); its route by web_blueprints() below. When gpages' views.bp is switched
+# on, web_blueprints returns both: [views.bp, osmand_bp].
+
+def _osmand_settings() -> list[SettingSpec]:
+    return [
+        SettingSpec("gps.osmand_enabled", False, _l("Accept positions from phone apps over "
+                                                     "HTTP at /gps/osmand (OsmAnd protocol)"),
+                    type="bool", weight=604),
+        SettingSpec("gps.osmand_rate_limit", "60 per minute",
+                    _l("Most positions a phone app may send (e.g. \"60 per minute\"; "
+                       "empty: no limit)"), weight=605),
+    ]
+
+
 @hookimpl
 def event_receivers() -> list[EventReceiver]:
     from .services.subscriptions import on_device_registered
@@ -208,6 +225,13 @@ def record_pages() -> list[RecordPage]:
                        label=_l("Waybill")),
             RecordPage("gps_subscription", "gps_logistics.subscription", "subscription_id",
                        "gps.view", label=_l("GPS subscription"))]
+
+
+@hookimpl
+def web_blueprints() -> list[Blueprint]:
+    from .ingest.http import bp as osmand_bp
+
+    return [osmand_bp]
 
 
 from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)

@@ -14,12 +14,16 @@ token is never silently replaced by the browser's session.
 
 from __future__ import annotations
 
-from flask import request
+from typing import TypeVar
+
+from flask import current_app, request
 from flask_login import current_user, login_user
 
 from carebiz.models import User
 from carebiz.security import identity_cache
 from carebiz.security.identity_cache import Identity
+
+V = TypeVar("V")
 
 
 def parse_id(value: str) -> tuple[int, int] | None:
@@ -63,6 +67,20 @@ def renew_current(user: User) -> None:
     login_user(user, remember=remember_cookie in request.cookies)
 
 
+def csrf_exempt(view: V) -> V:
+    """Mark a view function that machines post to without any session — a GPS tracker or a
+    phone app reporting its position — as taking unsafe requests without a CSRF token (put it
+    under the route decorator). Such a view must not act on ``current_user``: a cookie the
+    browser sends along authorises nothing there, which is why no token is needed."""
+    view.carebiz_csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+def _exempt_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "carebiz_csrf_exempt", False))
+
+
 def needs_csrf() -> bool:
     """Whether this unsafe request must carry a CSRF token.
 
@@ -70,9 +88,12 @@ def needs_csrf() -> bool:
     from our pages. Exempt are requests that a bearer token actually authenticated (a
     cross-site form cannot set that header; with one present the cookie is not used at all,
     see :mod:`carebiz.security.login`) and API requests that nothing authenticated: they
-    carry no one's authority, and the endpoint answers them 401 — authentication first."""
+    carry no one's authority, and the endpoint answers them 401 — authentication first —
+    and the views marked :func:`csrf_exempt` (devices reporting, no session at all)."""
     from carebiz.security.login import bearer_token
 
+    if _exempt_view():
+        return False
     authenticated = current_user.is_authenticated
     if bearer_token() is not None and authenticated:
         return False
