@@ -11,8 +11,8 @@ than 3,600 s without data ends a trip. Distances are haversine (:func:`geo.haver
 between consecutive *accepted* fixes: invalid fixes, 0/0 fixes and jumps implying an
 impossible speed are noise and count nothing (:class:`FilterConfig`).
 
-WHY one kernel (:func:`_run`): one vehicle's month is ~260,000 fixes, and a report must
-answer in well under a second in pure Python. So the filter, the trip/stop state machine and
+WHY one kernel (:func:`run_kernel`): one vehicle's month is ~260,000 fixes, and a report
+must answer in well under a second in pure Python. So the filter, the trip/stop state machine and
 the day accumulator are ONE loop over plain floats with every piece of state in a local
 variable (no method call, attribute write or datetime per fix); the objects only hold the
 state between calls. Batch (a whole list) and incremental (one fix, or one ingest batch) run
@@ -72,7 +72,7 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _rows(fixes: Sequence[Fix], *, days: bool = True) -> Iterable[Row]:
+def fix_rows(fixes: Sequence[Fix], *, days: bool = True) -> Iterable[Row]:
     """The kernel's rows from Fix objects, built column by column (a list comprehension per
     attribute is cheaper than a tuple per fix); ignition and fuel only when ``days`` needs
     them."""
@@ -125,7 +125,7 @@ class NoiseFilter:
     def accept_raw(self, t: float, lat: float, lon: float, valid: bool) -> float | None:
         """Distance in metres from the last accepted fix, or ``None`` for noise."""
         out: list[float | None] = []
-        _run(self, None, None, ((t, lat, lon, 0.0, valid, None, None),), out, None)
+        run_kernel(self, None, None, ((t, lat, lon, 0.0, valid, None, None),), out, None)
         return out[0]
 
     def accept(self, fix: Fix) -> float | None:
@@ -135,7 +135,7 @@ class NoiseFilter:
     def distances(self, fixes: Sequence[Fix]) -> list[float | None]:
         """:meth:`accept` over a batch in one pass: one distance (or ``None``) per fix."""
         out: list[float | None] = []
-        _run(self, None, None, _rows(fixes, days=False), out, None)
+        run_kernel(self, None, None, fix_rows(fixes, days=False), out, None)
         return out
 
 
@@ -263,25 +263,33 @@ class TripDetector:
                  valid: bool = True) -> list[Segment]:
         """:meth:`feed` on plain values."""
         out: list[Segment] = []
-        _run(self.flt, self, None, ((t, lat, lon, speed, valid, None, None),), None, out)
+        run_kernel(self.flt, self, None, ((t, lat, lon, speed, valid, None, None),), None, out)
         return out
 
     def feed_many(self, fixes: Sequence[Fix]) -> list[Segment]:
         """:meth:`feed` over a batch (time order) in one pass; the segments it closed."""
         out: list[Segment] = []
-        _run(self.flt, self, None, _rows(fixes, days=False), None, out)
+        run_kernel(self.flt, self, None, fix_rows(fixes, days=False), None, out)
         return out
 
-    def resume(self, t: float, lat: float, lon: float) -> None:
-        """Start from a stop at a known place (the end of the last stored trip or stop, after
-        a restart) instead of from nothing: the next fix far enough away starts a trip there.
-        The filter's reference point moves there too, so the jump is measured from it."""
+    def resume(self, t: float, lat: float, lon: float, *, moving: bool = False) -> None:
+        """Go on from where the last stored segment ended (after a restart) instead of from
+        nothing: after a trip a stop began there (``moving=False``), after a stop a trip
+        began there (``moving=True``). The filter's reference point moves there too, so the
+        next distance is measured from it."""
         cur = (t, lat, lon)
         c = cos(lat * _D2R)
-        self.moving = False
+        self.moving = moving
         self.last = self.sp = self.stop_last = cur
         self.last_cos = self.sp_cos = c
         self.stop_start = t
+        if moving:
+            self.trip_start = cur
+            # the anchor a quarter of the globe away: the next fix becomes the anchor, as the
+            # fix that started the trip did when it ran live
+            self.anchor = (t, lat + 90.0, lon)
+            self.anchor_cos = c
+            self.trip_dist = self.trip_max = self.anchor_dist = self.anchor_max = 0.0
         flt = self.flt
         if flt.last is None or flt.last[0] < t:
             flt.last, flt.last_cos = cur, c
@@ -307,7 +315,7 @@ def _open_segment(device: str, cfg: TripConfig, moving: bool, trip_start: Point 
     return Stop(device, _utc(stop_start), _utc(sl[0]), sp[1], sp[2])
 
 
-def _run(flt: NoiseFilter, det: TripDetector | None, acc: DailyAccumulator | None,
+def run_kernel(flt: NoiseFilter, det: TripDetector | None, acc: DailyAccumulator | None,
          rows: Iterable[Row], dists: list[float | None] | None,
          segs: list[Segment] | None) -> None:
     """THE loop: filter every row with ``flt``; feed what it accepts to ``det`` (closed
@@ -649,11 +657,11 @@ class DailyAccumulator:
 
     def feed_raw(self, t: float, lat: float, lon: float, speed: float, valid: bool = True,
                  ignition: bool | None = None, fuel: float | None = None) -> None:
-        _run(self.flt, None, self, ((t, lat, lon, speed, valid, ignition, fuel),), None, None)
+        run_kernel(self.flt, None, self, ((t, lat, lon, speed, valid, ignition, fuel),), None, None)
 
     def feed_many(self, fixes: Sequence[Fix]) -> None:
         """:meth:`feed` over a batch (time order) in one pass."""
-        _run(self.flt, None, self, _rows(fixes), None, None)
+        run_kernel(self.flt, None, self, fix_rows(fixes), None, None)
 
     def settle(self) -> None:
         """Book the pending rising run: a refuel if at least ``refuel_min_l``, else noise
@@ -720,7 +728,7 @@ def trips_stops_mileage(fixes: Sequence[Fix], tz: str | ZoneInfo = "UTC",
     acc = DailyAccumulator(device, tz, gap_s=gap_s, refuel_min_l=refuel_min_l,
                            noise_filter=flt)
     segs: list[Segment] = []
-    _run(flt, det, acc, _rows(fixes), None, segs)
+    run_kernel(flt, det, acc, fix_rows(fixes), None, segs)
     acc.settle()
     trips, stops = _split(det, segs, include_open)
     return trips, stops, acc.drain()
@@ -888,6 +896,6 @@ __all__ = [
     "DailyAccumulator", "DailyMileage", "FilterConfig", "NoiseFilter", "OverspeedEpisode",
     "PeriodMileage", "Refuel", "Segment", "SpeedSegment", "Stop", "Trip", "TripConfig",
     "TripDetector", "aggregate_mileage", "daily_mileage_rows", "engine_seconds",
-    "filter_noise", "overspeed_episodes", "refuels", "speed_segments", "total_distance_m",
-    "trips_and_stops", "trips_stops_mileage",
+    "filter_noise", "fix_rows", "overspeed_episodes", "refuels", "run_kernel",
+    "speed_segments", "total_distance_m", "trips_and_stops", "trips_stops_mileage",
 ]

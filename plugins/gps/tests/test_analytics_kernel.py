@@ -94,7 +94,7 @@ def test_kernel_matches_the_plain_implementation(steps: list, cuts: list[int]) -
     bounds = sorted({0, len(fixes), *(c for c in cuts if c < len(fixes))})
     got_days: dict = {}
     for lo, hi in zip(bounds, bounds[1:], strict=False):
-        fast._run(flt, det, acc, fast._rows(fixes[lo:hi]), dists, segs)
+        fast.run_kernel(flt, det, acc, fast.fix_rows(fixes[lo:hi]), dists, segs)
         for r in acc.drain():
             g = got_days.setdefault(r.day, [0.0, 0.0, 0.0, 0.0])
             g[0] += r.distance_m
