@@ -44,6 +44,7 @@ from .models import (
     SalesShowroomVisit,
     SalesTestDrive,
 )
+from .services import funnel
 from .services import opportunities as opportunity_rules
 from .services import prospects as prospect_rules
 from .services import visits as visit_rules
@@ -154,6 +155,8 @@ PROSPECTS = ListDefinition(
         Filter("registered", _l("Registered"), type=DATE_RANGE,
                apply=_between(SalesProspect.registered_at)),
         Filter("closed", _l("Closed"), type=DATE_RANGE, apply=_between(SalesProspect.closed_at)),
+        Filter("reached", _l("Reached in the funnel"), type=CHOICE, choices=funnel.LATER_STEPS,
+               apply=lambda stmt, value, user: stmt.where(funnel.reached(value))),
     ),
     search=_customer_search(SalesProspect.customer_id),
     sorts={"registered_at": SalesProspect.registered_at, "closed_at": SalesProspect.closed_at,
