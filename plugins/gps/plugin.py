@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
+import flask
+import flask_smorest
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, select
 
@@ -24,6 +26,9 @@ from . import models as gps_models
 
 if TYPE_CHECKING:
     import click
+    from sqlalchemy.orm import Session
+
+    from carebiz.contributions import ExportTable, MenuItem, Panel, QuerySource, Report
 
 manifest = PluginManifest(
     name="gps",
@@ -77,6 +82,7 @@ def settings() -> list[SettingSpec]:
                                                    "all)"), type="int", weight=602),
         SettingSpec("gps.tile_url", "", _l("Map tile URL (empty: plain background)"),
                     weight=603),
+        SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"), weight=604),
     ]
 
 
@@ -110,13 +116,6 @@ def cli_commands() -> list[click.Command]:
 # --- gpages: web_blueprints, menu_items, vehicle_panels, customer_panels; grules: none)
 # --- go below this line, each in its own block ---------------------------------------------
 
-# gpages (waits for gapi's api.py; switch on together, and drop the skip marks in
-# tests/test_pages_gps.py and tests/test_gps_browser.py):
-#   web_blueprints -> [views.bp]; menu_items(user) -> views.menu_items();
-#   customer_panels / vehicle_panels -> panel.customer_panel / panel.vehicle_panel;
-#   export_tables -> [ExportTable.of_list(device_list.DEVICES)];
-#   settings += SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"));
-#   tests/test_list_definitions.py argument_sets += "gps.devices".
 
 
 # --- gapi: the JSON API, the pages switched on, query sources and reports -------------------
@@ -126,3 +125,63 @@ def cli_commands() -> list[click.Command]:
 def timeline_kinds() -> list[TimelineKind]:
     """A tracker fitted to a customer's car lands on the customer's timeline."""
     return [TimelineKind("gps.device", _l("GPS tracker fitted"), "geo-alt", weight=600)]
+
+
+@hookimpl
+def api_blueprints() -> list[flask_smorest.Blueprint]:
+    from .api import blp
+
+    return [blp]
+
+
+@hookimpl
+def web_blueprints() -> list[flask.Blueprint]:
+    from .views import bp
+
+    return [bp]
+
+
+@hookimpl
+def menu_items(user: Any) -> list[MenuItem]:
+    from .views import menu_items as items
+
+    return items()
+
+
+@hookimpl
+def customer_panels(session: Session, customer: Any, user: Any) -> list[Panel]:
+    from .panel import customer_panel
+
+    return customer_panel(session, customer, user)
+
+
+@hookimpl
+def vehicle_panels(session: Session, vehicle: Any, user: Any) -> list[Panel]:
+    from .panel import vehicle_panel
+
+    return vehicle_panel(session, vehicle, user)
+
+
+@hookimpl
+def export_tables() -> list[ExportTable]:
+    from carebiz.contributions import ExportTable
+
+    from .device_list import DEVICES
+
+    return [ExportTable.of_list(DEVICES)]
+
+
+@hookimpl
+def query_sources() -> list[QuerySource]:
+    """Trips, stops, daily mileage and alarms for the query service (never positions: see
+    :mod:`.queries`)."""
+    from .queries import SOURCES
+
+    return list(SOURCES)
+
+
+@hookimpl
+def reports() -> list[Report]:
+    from .queries import REPORTS
+
+    return list(REPORTS)

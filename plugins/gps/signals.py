@@ -67,3 +67,28 @@ command_replied = declare(
     sent_by="carebiz_plugins.gps.ingest.store (the sink's command_reply)",
     arguments={"command_id": "int or None: the command answered, if one was sent",
                "device_id": "int", "reply": "str"})
+
+geofence_saved = declare(
+    "gps.geofence.saved",
+    "A geofence was drawn or changed (its shape, schedule, limit or assignments); rules "
+    "that keep fences in memory reload it.",
+    sent_by="carebiz_plugins.gps.services.geofences.save_geofence",
+    arguments={"geofence_id": "int", "branch_id": "int", "created": "bool"})
+
+geofence_deleted = declare(
+    "gps.geofence.deleted",
+    "A geofence was deleted with its assignments.",
+    sent_by="carebiz_plugins.gps.services.geofences.delete_geofence",
+    arguments={"geofence_id": "int", "branch_id": "int"})
+
+group_saved = declare(
+    "gps.group.saved",
+    "A vehicle group was created or changed (limits, allowed hours, vehicles).",
+    sent_by="carebiz_plugins.gps.services.geofences.save_group",
+    arguments={"group_id": "int", "branch_id": "int", "created": "bool"})
+
+group_deleted = declare(
+    "gps.group.deleted",
+    "A vehicle group was deleted (its vehicles stay; its limits no longer apply).",
+    sent_by="carebiz_plugins.gps.services.geofences.delete_group",
+    arguments={"group_id": "int", "branch_id": "int"})
