@@ -98,7 +98,7 @@ def _device_by_imei(imei: str) -> GpsDevice:
     """The device the user may see with this IMEI, else 404 (another branch's device is
     not told apart from one that does not exist)."""
     stmt = visible(select(GpsDevice).where(GpsDevice.imei == imei.strip()), GpsDevice, _user())
-    device = db.session().scalar(stmt)
+    device: GpsDevice | None = db.session().scalar(stmt)
     if device is None:
         raise NotFound(_("No device with this IMEI."), {"device": _("No device with this "
                                                                     "IMEI.")})
@@ -405,7 +405,7 @@ def live_state(session: Any, user: Any, since: dt.datetime | None = None,
     stale): four indexed queries, never one per device, so it can be polled every few
     seconds. ``since`` in the answer is the cursor for the next call."""
     now = now or utcnow()
-    stmt = (select(GpsDevice, GpsDeviceState, Vehicle)
+    stmt: Any = (select(GpsDevice, GpsDeviceState, Vehicle)
             .outerjoin(GpsDeviceState, GpsDeviceState.device_id == GpsDevice.id)
             .outerjoin(Vehicle, Vehicle.id == GpsDevice.vehicle_id)
             .where(GpsDevice.status == "active"))

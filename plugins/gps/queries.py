@@ -12,6 +12,8 @@ filter) so a report groups by something people recognise.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 
 from carebiz.contributions import BRANCH_RELATION, QueryField, QuerySource, Report, ReportParam
@@ -33,7 +35,8 @@ ALARM_STATUS_LABELS = (("open", _l("Open")), ("acknowledged", _l("Acknowledged")
 
 
 def _plate(model: type) -> QueryField:
-    return QueryField("plate", _l("Plate"), "text", column=Vehicle.plate,
+    plate: Any = Vehicle.plate
+    return QueryField("plate", _l("Plate"), "text", column=plate,
                       join=(Vehicle, Vehicle.id == model.vehicle_id))  # type: ignore[attr-defined]
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import gettext as _
-from shapely.geometry import shape
+from shapely.geometry import shape  # type: ignore[import-untyped]
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -132,6 +132,7 @@ def clean_geometry(kind: str, value: Any, errors: dict[str, str]) -> dict[str, A
             errors["geometry"] = _("The centre as [longitude, latitude], within -180…180 and "
                                    "-90…90.")
             return None
+        assert isinstance(coords, list | tuple)  # _coords_ok checked it
         return {"type": "Point", "coordinates": [float(coords[0]), float(coords[1])]}
     rings = coords if kind == "polygon" else [coords]
     if (not isinstance(rings, list) or not rings
@@ -186,7 +187,7 @@ def _branch(session: Session, user: Any, value: Any, errors: dict[str, str],
             found = set(session.scalars(visible(select(Vehicle.branch_id).where(
                 Vehicle.id.in_(vehicle_ids)), Vehicle, user)))
             if len(found) == 1:
-                return found.pop()
+                return int(found.pop())
         branch = default_branch_for(session, user, create=False)
         if branch is None:
             usable = sorted(b.id for b in usable_branches(session, user))
@@ -315,7 +316,7 @@ def save_geofence(session: Session, user: Any, data: dict[str, Any],
     fence.name, fence.kind, fence.geometry = name or "", str(kind), json.dumps(geometry)
     fence.radius_m, fence.half_width_m, fence.schedule = radius, half, schedule
     fence.speed_limit_kmh, fence.active, fence.notes = speed, bool(active), notes
-    fence.branch_id = branch  # type: ignore[assignment]
+    fence.branch_id = branch
     session.flush()
     session.execute(delete(GpsGeofenceVehicle).where(GpsGeofenceVehicle.geofence_id == fence.id))
     session.execute(delete(GpsGeofenceGroup).where(GpsGeofenceGroup.geofence_id == fence.id))
@@ -407,7 +408,7 @@ def save_group(session: Session, user: Any, data: dict[str, Any], group: GpsGrou
             setattr(group, key, int(value) if value is not None else None)
         else:
             setattr(group, key, value)
-    group.branch_id = branch  # type: ignore[assignment]
+    group.branch_id = branch
     session.flush()
     session.execute(delete(GpsGroupVehicle).where(GpsGroupVehicle.group_id == group.id))
     session.add_all([GpsGroupVehicle(group_id=group.id, vehicle_id=v) for v in vehicles])
