@@ -12,6 +12,8 @@ import datetime as dt
 import inspect
 from typing import TYPE_CHECKING, Any
 
+import flask
+import flask_smorest
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, select
 
@@ -33,7 +35,9 @@ from . import models as gps_models
 
 if TYPE_CHECKING:
     import click
-    from flask import Blueprint
+    from sqlalchemy.orm import Session
+
+    from carebiz.contributions import ExportTable, MenuItem, Panel, QuerySource, Report
 
 manifest = PluginManifest(
     name="gps",
@@ -90,6 +94,7 @@ def settings() -> list[SettingSpec]:
                     weight=603),
         *logistics_settings(),
         *_osmand_settings(),
+        SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"), weight=604),
     ]
 
 
@@ -123,13 +128,6 @@ def cli_commands() -> list[click.Command]:
 # --- gpages: web_blueprints, menu_items, vehicle_panels, customer_panels; grules: none)
 # --- go below this line, each in its own block ---------------------------------------------
 
-# gpages (waits for gapi's api.py; switch on together, and drop the skip marks in
-# tests/test_pages_gps.py and tests/test_gps_browser.py):
-#   web_blueprints -> [views.bp]; menu_items(user) -> views.menu_items();
-#   customer_panels / vehicle_panels -> panel.customer_panel / panel.vehicle_panel;
-#   export_tables -> [ExportTable.of_list(device_list.DEVICES)];
-#   settings += SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"));
-#   tests/test_list_definitions.py argument_sets += "gps.devices".
 
 
 # --- gapi: the JSON API, the pages switched on, query sources and reports -------------------
@@ -227,11 +225,69 @@ def record_pages() -> list[RecordPage]:
                        "gps.view", label=_l("GPS subscription"))]
 
 
-@hookimpl
-def web_blueprints() -> list[Blueprint]:
-    from .ingest.http import bp as osmand_bp
+# --- gapi: the JSON API, pages, panels, exports, query sources and reports -----------------
 
-    return [osmand_bp]
+
+@hookimpl
+def api_blueprints() -> list[flask_smorest.Blueprint]:
+    from .api import blp
+
+    return [blp]
+
+
+@hookimpl
+def web_blueprints() -> list[flask.Blueprint]:
+    """The pages, and the OsmAnd HTTP ingest route (no login: phone apps post there)."""
+    from .ingest.http import bp as osmand_bp
+    from .views import bp
+
+    return [bp, osmand_bp]
+
+
+@hookimpl
+def menu_items(user: Any) -> list[MenuItem]:
+    from .views import menu_items as items
+
+    return items()
+
+
+@hookimpl
+def customer_panels(session: Session, customer: Any, user: Any) -> list[Panel]:
+    from .panel import customer_panel
+
+    return customer_panel(session, customer, user)
+
+
+@hookimpl
+def vehicle_panels(session: Session, vehicle: Any, user: Any) -> list[Panel]:
+    from .panel import vehicle_panel
+
+    return vehicle_panel(session, vehicle, user)
+
+
+@hookimpl
+def export_tables() -> list[ExportTable]:
+    from carebiz.contributions import ExportTable
+
+    from .device_list import DEVICES
+
+    return [ExportTable.of_list(DEVICES)]
+
+
+@hookimpl
+def query_sources() -> list[QuerySource]:
+    """Trips, stops, daily mileage and alarms for the query service (never positions: see
+    :mod:`.queries`)."""
+    from .queries import SOURCES
+
+    return list(SOURCES)
+
+
+@hookimpl
+def reports() -> list[Report]:
+    from .queries import REPORTS
+
+    return list(REPORTS)
 
 
 from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)

@@ -112,3 +112,28 @@ waybill_status_changed = declare(
                "from_status": "str", "status": "str", "event_id": "int",
                "latitude": "float or None", "longitude": "float or None",
                "consignee_phone": "str: where a status notice goes"})
+
+geofence_saved = declare(
+    "gps.geofence.saved",
+    "A geofence was drawn or changed (its shape, schedule, limit or assignments); rules "
+    "that keep fences in memory reload it.",
+    sent_by="carebiz_plugins.gps.services.geofences.save_geofence",
+    arguments={"geofence_id": "int", "branch_id": "int", "created": "bool"})
+
+geofence_deleted = declare(
+    "gps.geofence.deleted",
+    "A geofence was deleted with its assignments.",
+    sent_by="carebiz_plugins.gps.services.geofences.delete_geofence",
+    arguments={"geofence_id": "int", "branch_id": "int"})
+
+group_saved = declare(
+    "gps.group.saved",
+    "A vehicle group was created or changed (limits, allowed hours, vehicles).",
+    sent_by="carebiz_plugins.gps.services.geofences.save_group",
+    arguments={"group_id": "int", "branch_id": "int", "created": "bool"})
+
+group_deleted = declare(
+    "gps.group.deleted",
+    "A vehicle group was deleted (its vehicles stay; its limits no longer apply).",
+    sent_by="carebiz_plugins.gps.services.geofences.delete_group",
+    arguments={"group_id": "int", "branch_id": "int"})
