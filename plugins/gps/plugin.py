@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, select
 
 from carebiz import hookimpl
-from carebiz.contributions import Permission, SettingSpec
+from carebiz.contributions import EventReceiver, Permission, SettingSpec
 from carebiz.db import Base
 from carebiz.plugins import PluginManifest
 
@@ -77,6 +77,11 @@ def settings() -> list[SettingSpec]:
                                                    "all)"), type="int", weight=602),
         SettingSpec("gps.tile_url", "", _l("Map tile URL (empty: plain background)"),
                     weight=603),
+        # --- grules: alarm rules (services/alarms.py reads them) ---
+        SettingSpec("gps.overspeed_hysteresis_kmh", 2,
+                    _l("An overspeed episode ends when the speed falls this far below the "
+                       "limit (km/h)"), type="int", weight=610),
+        # --- end grules ---
     ]
 
 
@@ -109,6 +114,17 @@ def cli_commands() -> list[click.Command]:
 # --- hooks of the other GPS parts (gapi: api_blueprints, query_sources, reports;
 # --- gpages: web_blueprints, menu_items, vehicle_panels, customer_panels; grules: none)
 # --- go below this line, each in its own block ---------------------------------------------
+
+# grules: the alarm rules' cached configuration is dropped when devices, geofences, groups,
+# vehicles or settings change in this process (a separate ingest process waits for the
+# cache's 30 s to run out)
+@hookimpl
+def event_receivers() -> list[EventReceiver]:
+    from .services import alarms
+
+    return [EventReceiver(signal, alarms.invalidate, name=f"gps.rules_cache.{signal.name}",
+                          weight=10) for signal in alarms.invalidating_signals()]
+
 
 # gpages (waits for gapi's api.py; switch on together, and drop the skip marks in
 # tests/test_pages_gps.py and tests/test_gps_browser.py):
