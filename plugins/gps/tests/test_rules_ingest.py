@@ -362,3 +362,17 @@ def test_frame_to_stored_and_published_alarm_within_a_second(
     row = session.get(GpsAlarm, msg["id"])
     assert row is not None and row.details["fence_id"] == fleet["yard"]
     assert row.fix_time == t0 + timedelta(seconds=10)
+
+
+def test_cli_sweep_offline(app: Flask, session: Any, fleet: dict[str, Any]) -> None:
+    """``carebiz gps sweep-offline`` for installations without the TCP server (cron)."""
+    session.add(GpsDeviceState(device_id=fleet["d1"], last_seen=T0, online=True))
+    session.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["gps", "sweep-offline"])
+    assert first.exit_code == 0, first.output
+    assert "1 offline alarm(s) raised" in first.output
+    second = runner.invoke(args=["gps", "sweep-offline"])
+    assert "0 offline alarm(s) raised" in second.output
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(GpsAlarm)) == 1
