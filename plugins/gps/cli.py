@@ -21,10 +21,13 @@ gps_cli = AppGroup("gps", help="GPS tracking: ingest server and position upkeep.
 @click.option("--port", default=5023, show_default=True, type=int)
 @click.option("--idle-timeout", default=600.0, show_default=True, type=float,
               help="Seconds of silence after which a device connection is closed.")
+@click.option("--offline-sweep", default=30.0, show_default=True, type=float,
+              help="Seconds between two checks for devices gone offline.")
 # gscale: the OsmAnd HTTP server beside the GT06 one
 @click.option("--osmand-port", default=None, type=int,
               help="Also serve OsmAnd-style HTTP reports (phone apps) on this port, e.g. 5055.")
-def serve(host: str, port: int, idle_timeout: float, osmand_port: int | None) -> None:
+def serve(host: str, port: int, idle_timeout: float, offline_sweep: float,
+          osmand_port: int | None) -> None:
     """Run the GT06 TCP server, storing into this instance's database. Runs beside the web
     app; several may run behind a TCP load balancer (they share only the database). With
     ``--osmand-port`` an OsmAnd HTTP server runs in the same process on the same writer."""
@@ -32,6 +35,7 @@ def serve(host: str, port: int, idle_timeout: float, osmand_port: int | None) ->
         from .ingest.tcp import Gt06Server
     except ImportError as exc:  # gproto's server not installed in this build
         raise click.ClickException(f"the GT06 server is not available: {exc}") from exc
+    from .ingest import pipeline
     from .ingest.store import DbSink
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -46,6 +50,9 @@ def serve(host: str, port: int, idle_timeout: float, osmand_port: int | None) ->
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         osmand = _osmand_server(app, sink) if osmand_port is not None else None
+        # grules: the offline alarm is a periodic sweep, not a rule on fixes
+        sweeper = asyncio.ensure_future(pipeline.run_offline_sweeps(sink.sweep_offline,
+                                                                    offline_sweep))
         try:
             await server.start(host, port)
             # the real port (``--port 0`` picks one): a supervisor or a test reads this line
@@ -56,6 +63,7 @@ def serve(host: str, port: int, idle_timeout: float, osmand_port: int | None) ->
             sys.stdout.flush()
             await stop.wait()
         finally:
+            sweeper.cancel()
             if osmand is not None:
                 await osmand.close()
             await server.close()     # drains the connections' work into the sink
@@ -78,3 +86,20 @@ def _osmand_server(app: Any, sink: Any) -> Any:
     with app.app_context(), app.extensions["carebiz"].session_factory() as db:
         rate = rate_item(settings.get(db, app_host(), RATE))
     return OsmandServer(sink, identify=db_identify(sink), rate=rate)
+
+
+# --- grules --------------------------------------------------------------------------------
+
+@gps_cli.command("sweep-offline")
+def sweep_offline() -> None:
+    """Raise the offline alarms that are due now (what ``serve`` does every 30 s), for an
+    installation that ingests over HTTP only and runs this from cron."""
+    from carebiz.db import session as db_session
+
+    from .ingest import pipeline
+
+    session = db_session()
+    result = pipeline.sweep_offline(session)
+    session.commit()
+    result.publish()
+    click.echo(f"{len(result.alarms)} offline alarm(s) raised")

@@ -95,6 +95,11 @@ def settings() -> list[SettingSpec]:
         *logistics_settings(),
         *_osmand_settings(),
         SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"), weight=604),
+        # --- grules: alarm rules (services/alarms.py reads them) ---
+        SettingSpec("gps.overspeed_hysteresis_kmh", 2,
+                    _l("An overspeed episode ends when the speed falls this far below the "
+                       "limit (km/h)"), type="int", weight=610),
+        # --- end grules ---
     ]
 
 
@@ -188,11 +193,17 @@ def _osmand_settings() -> list[SettingSpec]:
 
 @hookimpl
 def event_receivers() -> list[EventReceiver]:
+    """A new tracker gets its service subscription (gsubs); the alarm rules' cached
+    configuration is dropped when devices, geofences, groups, vehicles or settings change in
+    this process (grules: a separate ingest process waits for the cache's 30 s to run out)."""
+    from .services import alarms
     from .services.subscriptions import on_device_registered
     from .signals import device_registered
 
     return [EventReceiver(device_registered, on_device_registered,
-                          name="gps.subscribe_new_device")]
+                          name="gps.subscribe_new_device"),
+            *(EventReceiver(signal, alarms.invalidate, name=f"gps.rules_cache.{signal.name}",
+                            weight=10) for signal in alarms.invalidating_signals())]
 
 
 def _reminders_task(ctx: Any, **_params: Any) -> dict[str, int]:

@@ -26,38 +26,15 @@ from sqlalchemy.orm import Session
 from carebiz.db import utcnow
 
 from ..fixes import CommandToSend, DeviceAlarm, DeviceSession, DeviceStatus, Fix
-from ..models import GpsAlarm, GpsCommand, GpsDevice, GpsDeviceState
+from ..models import GpsCommand, GpsDeviceState
 from ..services import positions as pos
+from . import pipeline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FLUSH_SECONDS = 0.2
 FLUSH_FIXES = 1000
-
-
-def publish_positions(fixes: list[Fix]) -> None:
-    """Hand stored live fixes to the live bus (gapi's ``services.live``) when installed."""
-    try:
-        from ..services import live  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    try:
-        live.publish_positions(fixes)
-    except Exception:  # the live bus must never lose a stored batch its acknowledgement
-        log.exception("gps live publish failed")
-
-
-def publish_alarm(alarm: dict[str, Any]) -> None:
-    """Hand a stored alarm to the live bus when installed."""
-    try:
-        from ..services import live  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    try:
-        live.publish_alarm(alarm)
-    except Exception:
-        log.exception("gps live alarm publish failed")
 
 
 class DbSink:
@@ -140,7 +117,8 @@ class DbSink:
         ids = {s.device: s.device_id for s, _, _ in batch}
         fixes = [f for _, fs, _ in batch for f in fs]
         try:
-            await self._db(lambda db: pos.store_fixes(db, ids, fixes))
+            # positions, rules and alarms in one transaction (grules: ingest/pipeline.py)
+            result = await self._db(lambda db: pipeline.store_batch(db, ids, fixes))
         except Exception as exc:
             log.exception("gps batch of %d fixes not stored", len(fixes))
             for _, _, fut in batch:
@@ -151,7 +129,7 @@ class DbSink:
         for _, _, fut in batch:
             if not fut.done():
                 fut.set_result(None)
-        publish_positions([f for f in fixes if not f.reupload])
+        result.publish()
 
     # --- the other calls ----------------------------------------------------------------------
 
@@ -167,34 +145,27 @@ class DbSink:
         return await self._db(work)
 
     async def status(self, session: DeviceSession, status: DeviceStatus) -> None:
-        def work(db: Session) -> None:
+        def work(db: Session) -> pipeline.BatchResult:
             values: dict[str, Any] = {"online": True, "last_seen": status.received_at}
             for name in ("voltage_level", "gsm_signal", "cut_off", "charging", "ignition"):
                 value = getattr(status, name)
                 if value is not None:
                     values[name] = value
             _upsert_state(db, session.device_id, values)
-        await self._db(work)
+            return pipeline.apply_status(db, session.device_id, status)
+        (await self._db(work)).publish()
 
     async def alarm(self, session: DeviceSession, alarm: DeviceAlarm) -> None:
-        def work(db: Session) -> dict[str, Any]:
-            dev = db.get(GpsDevice, session.device_id)
-            fix = alarm.fix
-            row = GpsAlarm(device_id=session.device_id, type=alarm.type[:32],
-                           fix_time=alarm.fix_time, status="open", details={},
-                           vehicle_id=dev.vehicle_id if dev else None,
-                           branch_id=dev.branch_id if dev else None,
-                           latitude=fix.latitude if fix else None,
-                           longitude=fix.longitude if fix else None)
-            db.add(row)
-            db.flush()
-            _upsert_state(db, session.device_id, {"alarm_open": 1},
-                          {"alarm_open": GpsDeviceState.__table__.c.alarm_open + 1})
-            return {"id": row.id, "device": session.device, "device_id": session.device_id,
-                    "vehicle_id": row.vehicle_id, "type": row.type,
-                    "fix_time": alarm.fix_time.isoformat(), "latitude": row.latitude,
-                    "longitude": row.longitude}
-        publish_alarm(await self._db(work))
+        """Through the rule engine (a resent alarm frame is stored once, one from re-uploaded
+        history not at all), stored with the device's branch and vehicle."""
+        (await self._db(lambda db: pipeline.device_alarm(db, session.device_id, alarm))).publish()
+
+    async def sweep_offline(self) -> int:
+        """The offline sweep (:func:`.pipeline.sweep_offline`) in the writer thread; its
+        alarms are published after the commit. Returns how many were raised."""
+        result = await self._db(pipeline.sweep_offline)
+        result.publish()
+        return len(result.alarms)
 
     async def pending_commands(self, session: DeviceSession) -> list[CommandToSend]:
         def work(db: Session) -> list[CommandToSend]:

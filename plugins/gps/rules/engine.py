@@ -139,6 +139,7 @@ class DeviceRuleState:
 
     __slots__ = (
         "device", "last_t", "lat", "lon", "ignition", "moving", "inside", "_fence_ids",
+        "_fences_seen",
         "speed_start", "speed_max", "speed_raised", "idle_start", "idle_raised",
         "drive_s", "drive_since", "stopped_since", "fatigue_raised", "ign_on", "ign_raised",
         "recent_device_alarms",
@@ -153,6 +154,7 @@ class DeviceRuleState:
         self.moving = False
         self.inside: dict[int, bool] = {}    #: fence id → inside at the last valid fix
         self._fence_ids: frozenset[int] = frozenset()
+        self._fences_seen: tuple[Fence, ...] | None = None
         self.speed_start: float | None = None
         self.speed_max = 0.0
         self.speed_raised = False
@@ -174,6 +176,9 @@ class DeviceRuleState:
     def _forget_fences(self, rules: DeviceRules) -> None:
         """Drop the state of fences no longer assigned, so a fence assigned again later
         starts from "unknown" rather than from where the device was long ago."""
+        if rules.fences is self._fences_seen:   # the same cached rules: nothing to check
+            return
+        self._fences_seen = rules.fences
         ids = frozenset(f.id for f in rules.fences)
         if ids != self._fence_ids:
             self.inside = {k: v for k, v in self.inside.items() if k in ids}
