@@ -117,3 +117,19 @@ def cli_commands() -> list[click.Command]:
 #   export_tables -> [ExportTable.of_list(device_list.DEVICES)];
 #   settings += SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"));
 #   tests/test_list_definitions.py argument_sets += "gps.devices".
+
+
+# gnotify (alarms through the core notify service, position enquiries by text message;
+# plugins/gps/notify.py):
+@hookimpl
+def event_receivers() -> list[Any]:
+    from .notify import receivers
+
+    return receivers()
+
+
+@hookimpl
+def inbound_message(session: Any, text: str, user: Any) -> str | None:
+    from .notify import position_reply
+
+    return position_reply(session, text, user)
