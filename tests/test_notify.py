@@ -360,3 +360,19 @@ def test_migration_0012_adds_the_tables_and_users_phones(make_app: Any) -> None:
                           "core_0011_plate_only_vehicles")
     assert "notification" not in set(inspect(engine).get_table_names())
     assert "phone" not in {c["name"] for c in inspect(engine).get_columns("user_account")}
+
+
+def test_notices_of_one_transaction_are_delivered_by_one_job(app: Flask, seeded: Any,
+                                                             sink: SmtpSink) -> None:
+    from carebiz.models import Job
+
+    ids = [_give_email(app, name, f"{name}@dealer.example") for name in ("sales", "manager")]
+    with app.app_context(), _session(app) as s:
+        for user_id in ids:
+            send(s, Notice(Recipient.user(user_id), "Fleet alarm"))
+        s.commit()
+        jobs = list(s.scalars(select(Job).where(Job.task == "core.notify.deliver")))
+        assert len(jobs) == 1 and sorted(jobs[0].params["ids"]) == [1, 2]
+        assert jobs[0].result == {"sent": 2, "retry": 0, "failed": 0}
+    assert sorted(r[0] for r in sink.recipients) == ["manager@dealer.example",
+                                                     "sales@dealer.example"]

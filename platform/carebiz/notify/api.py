@@ -87,7 +87,9 @@ class NotificationInbound(MethodView):
             raise GatewayRefused(_("This gateway is not authorised for channel "
                                    "'%(channel)s': send its token in %(header)s.",
                                    channel=channel, header=TOKEN_HEADER))
-        if not inbound.limiter(app).hit(channel, data["sender"].strip()):
+        # counted by the number however it is written, so respelling it does not help
+        sender = inbound.normalise_sender(db.session(), data["sender"]) or data["sender"].strip()
+        if not inbound.limiter(app).hit(channel, sender):
             raise InboundLimited(_("Too many messages from this sender; try again later."))
         host = app.extensions["carebiz"].host
         reply = inbound.answer(db.session(), host, channel, data["sender"], data["text"])

@@ -195,8 +195,27 @@ def send(session: Session, notice: Notice) -> list[str]:
         queued.append(delivery)
     if queued:
         session.flush()
-        emit(session, deliveries_queued, delivery_ids=[d.id for d in queued])
+        _queue(session, [d.id for d in queued])
     return [channel.name for channel, _address in targets]
+
+
+BATCH_KEY = "carebiz.notify.batch"
+
+
+def _queue(session: Session, ids: list[int]) -> None:
+    """One ``notification.queued`` event (so one delivery job) per transaction, however many
+    notices it sends: an alarm to twenty watchers is one job, not twenty. Later sends in the
+    same (innermost) transaction add their ids to the event already recorded; a rolled-back
+    SAVEPOINT drops its own event and ids with it."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.get(BATCH_KEY)
+    if held is not None and held[0] is transaction and transaction is not None:
+        held[1].extend(ids)
+        return
+    batch = list(ids)
+    emit(session, deliveries_queued, delivery_ids=batch)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info[BATCH_KEY] = (transaction, batch)
 
 
 def send_many(session: Session, notices: Iterable[Notice]) -> int:
