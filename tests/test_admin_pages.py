@@ -439,7 +439,8 @@ def test_settings_save_and_invalid_int(app: Flask, admin_client: Any) -> None:
              for spec in settings_service.specs(app.extensions["carebiz"].host).values()
              if spec.type in ("int", "decimal") and not spec.key.startswith("core.")}
     resp = admin_client.post("/admin/settings", data={
-        **shown, "core__company_name": "Sunrise Motors", "core__jobs_keep_days": "30"})
+        **shown, "core__company_name": "Sunrise Motors", "core__jobs_keep_days": "30",
+        "core__notifications_keep_days": "90"})
     assert resp.status_code == 302
     with db(app) as sess:
         assert sess.get(SettingValue, "core.company_name").value == "Sunrise Motors"
@@ -465,7 +466,8 @@ def test_settings_of_every_type(fake_dists: Any, make_app: Any) -> None:
     admin = client_for(app, "admin")
     html = text(admin.get("/admin/settings"))
     assert "Fakeset" in html and 'type="checkbox"' in html and "<select" in html
-    base = {"core__company_name": "CareBusiness", "core__jobs_keep_days": "30"}
+    base = {"core__company_name": "CareBusiness", "core__jobs_keep_days": "30",
+            "core__notifications_keep_days": "90"}
     resp = admin.post("/admin/settings", data={**base, "fakeset__notify": "y",
                                                "fakeset__rate": "0.09",
                                                "fakeset__mode": "safe"})

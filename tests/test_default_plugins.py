@@ -23,6 +23,7 @@ FEATURE_PREFIXES = {
     "carebiz.units.plugin": ("units.",),
     "carebiz.query.plugin": ("query",),
     "carebiz.documents.plugin": ("documents.",),
+    "carebiz.notify.plugin": ("core.notify", "core.notifications_"),
 }
 
 

@@ -37,6 +37,7 @@ DOCUMENTED: list[tuple[str, tuple[str, ...] | None]] = [
     ("carebiz.testing", None),
     ("carebiz.toolkit", None),
     ("carebiz.lists", None),
+    ("carebiz.notify", None),
     ("carebiz.testing.plugin", ("make_app", "app", "session", "seeded", "client_for",
                                 "admin_client", "api_client", "fake_dists")),
 ]

@@ -267,7 +267,8 @@ def test_hook_scheduled_jobs(sample_app):
     from carebiz.jobs.worker import due_schedules, run_schedules
 
     assert {s.name for s in due_schedules(sample_app)} == {
-        "core.purge_jobs.daily", "crm.refresh_scores.nightly", "sample.count.hourly"}
+        "core.purge_jobs.daily", "crm.refresh_scores.nightly", "sample.count.hourly",
+        "core.notify.retry.minutely", "core.notify.purge.daily"}
     run_schedules(sample_app)
     assert due_schedules(sample_app) == []
 
@@ -440,3 +441,53 @@ def test_hook_export_tables(sample_app, sample_seeded):
     viewer = sample_app.test_client()
     login(viewer, "viewer")
     assert viewer.get("/export/sample.records?format=csv").status_code == 403
+
+
+def _sample_user_with_phone(app, phone="+8613800138000"):
+    from carebiz.services.users import update_user
+    from carebiz.testing import seed
+
+    seed(app)
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        from sqlalchemy import select
+
+        from carebiz.models import User
+
+        user = sess.scalar(select(User).where(User.username == "sales"))
+        update_user(sess, user, phone=phone)
+        sess.commit()
+        return user.id
+
+
+def test_hook_notification_channels(sample_app):
+    from carebiz.notify import Notice, Recipient, channels, send, set_preferences
+    from tests.sample_plugin import plugin
+
+    host = sample_app.extensions["carebiz"].host
+    assert set(channels(host, sample_app)) == {"inapp", "pager"}  # e-mail: no SMTP host
+    user_id = _sample_user_with_phone(sample_app)
+    plugin.PAGED.clear()
+    with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as sess:
+        from carebiz.models import User
+
+        assert send(sess, Notice(Recipient.user(user_id), "Hi")) == ["inapp"]  # off by default
+        set_preferences(sess, host, sess.get(User, user_id), {"pager": True})
+        assert send(sess, Notice(Recipient.user(user_id), "Hello")) == ["inapp", "pager"]
+        assert plugin.PAGED == []  # not before commit
+        sess.commit()
+    assert [(n.subject, address) for n, address in plugin.PAGED] == [
+        ("Hello", "+8613800138000")]
+
+
+def test_hook_inbound_message(sample_app):
+    user_id = _sample_user_with_phone(sample_app)
+    assert user_id
+    client = sample_app.test_client()
+    sample_app.config["CAREBIZ_INBOUND_TOKENS"] = "sms=s3cret"
+    answer = client.post("/api/v1/notifications/inbound/sms", json={
+        "sender": "138 0013 8000", "text": "ping"}, headers={"X-Gateway-Token": "s3cret"})
+    assert answer.status_code == 200
+    assert answer.get_json() == {"reply": "pong for sales on sms"}
+    other = client.post("/api/v1/notifications/inbound/sms", json={
+        "sender": "+8613800138000", "text": "what?"}, headers={"X-Gateway-Token": "s3cret"})
+    assert "not understood" in other.get_json()["reply"]

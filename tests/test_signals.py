@@ -17,11 +17,12 @@ from carebiz.crm import signals as crm_signals
 from carebiz.crm.models import Party, TimelineEntry
 from carebiz.crm.services import parties, timeline
 from carebiz.currency import signals as currency_signals
+from carebiz.notify import signals as notify_signals
 from carebiz.signals import core as core_signals
 from carebiz.signals import declare, declared, receiver_session, spec_of
 from carebiz.units import signals as units_signals
 
-AREAS = (core_signals, crm_signals, currency_signals, units_signals)
+AREAS = (core_signals, crm_signals, currency_signals, units_signals, notify_signals)
 
 
 def test_every_core_signal_is_declared_with_sender_and_arguments() -> None:

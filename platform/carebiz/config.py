@@ -44,11 +44,26 @@ DEFAULTS: dict[str, Any] = {
     # render one small PDF in the background when a server starts serving, so the first
     # person to print does not pay for WeasyPrint's start (auto: on, except in tests)
     "CAREBIZ_PDF_WARM_UP": "auto",
+    # notifications (carebiz.notify): the address people open the site at, so links in
+    # e-mails and text messages are absolute (None: they stay paths of the site)
+    "CAREBIZ_PUBLIC_URL": None,
+    # the e-mail channel is on once a host is set; security: none, starttls or ssl
+    "CAREBIZ_SMTP_HOST": None,
+    "CAREBIZ_SMTP_PORT": 25,
+    "CAREBIZ_SMTP_SECURITY": "none",
+    "CAREBIZ_SMTP_SENDER": "carebiz@localhost",
+    "CAREBIZ_SMTP_USERNAME": None,
+    "CAREBIZ_SMTP_PASSWORD": None,
+    "CAREBIZ_SMTP_TIMEOUT": 10,
+    # gateways posting to /api/v1/notifications/inbound/<channel>: "sms=<token>,…" (or a
+    # table in carebiz.toml); a channel without a token refuses every message
+    "CAREBIZ_INBOUND_TOKENS": None,
+    "CAREBIZ_INBOUND_LIMIT": "30 per minute",
 }
 
 BOOLEAN_KEYS = {"CAREBIZ_SECURE_COOKIES", "CAREBIZ_SQL_ECHO", "TESTING", "WTF_CSRF_ENABLED"}
 INTEGER_KEYS = {"CAREBIZ_MAX_CONTENT_LENGTH", "CAREBIZ_MAX_UPLOAD_LENGTH",
-                "CAREBIZ_MAX_URL_LENGTH"}
+                "CAREBIZ_MAX_URL_LENGTH", "CAREBIZ_SMTP_PORT", "CAREBIZ_SMTP_TIMEOUT"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 

@@ -607,3 +607,38 @@ class ExportTable:
 
         return cls(definition.name, definition.label, partial(table, definition),
                    definition.permission, weight, definition.endpoints, definition)
+
+
+#: what a notification channel's addresses are: the user themself (in-app), an e-mail
+#: address, a phone number in E.164
+ADDRESS_KINDS = ("user", "email", "phone")
+
+
+@dataclass(frozen=True)
+class NotificationChannel:
+    """A way a notice reaches people, contributed by ``notification_channels``.
+
+    Attributes:
+        name: the channel's name (``inapp``, ``email``, ``sms``), recorded with each delivery
+            and named by the inbound endpoint ``/api/v1/notifications/inbound/<name>``.
+        label: shown on the notification preferences; translatable.
+        deliver: ``deliver(notice, address) -> None``, called by a background job after the
+            sender's commit with a :class:`carebiz.notify.Notice` and the address; raising
+            marks the attempt failed (logged and retried later), never the sender. ``None``
+            for the in-app channel, whose notices are rows written with the sender's change.
+        address: which address of a user or customer the channel needs: ``"email"``,
+            ``"phone"`` (E.164), or ``"user"`` (the in-app channel, written in the sender's
+            transaction instead of being delivered).
+        enabled: ``enabled(app) -> bool``: configured at all (an SMTP host unset switches
+            e-mail off); a disabled channel is skipped.
+        default_on: whether users who chose nothing get it.
+        weight: order on the preferences page.
+    """
+
+    name: str
+    label: Any
+    deliver: Callable[..., Any] | None
+    address: str = "email"
+    enabled: Callable[..., bool] = lambda app: True
+    default_on: bool = True
+    weight: int = 100

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         ExportTable,
         LookupHit,
         MenuItem,
+        NotificationChannel,
         Panel,
         Permission,
         QuerySource,
@@ -333,3 +334,29 @@ def capabilities() -> list[Capability] | None:
     (``Capability("parts.stock_reservation", Reservations())``). Another plugin asks
     ``host.capability(name)`` and gets the provider, or ``None`` while the providing plugin
     is absent or switched off. Two installed plugins offering one name stop start-up."""
+
+
+@hookspec
+def notification_channels() -> list[NotificationChannel] | None:
+    """Return ``NotificationChannel`` objects: ways a notice reaches people (the core's
+    in-app and e-mail; an SMS gateway, a messenger). ``carebiz.notify.send`` records each
+    notice for every enabled channel the recipient takes, and a background job calls the
+    channel's ``deliver(notice, address)`` after the sender's commit; a channel that raises is
+    logged and retried, it never breaks the sender."""
+
+
+@hookspec(firstresult=True)
+def inbound_message(session: Session, channel: str, sender: str, text: str,
+                    user: User) -> str | None:
+    """A message a gateway received on ``channel`` (``"sms"``) from ``sender`` (E.164), the
+    registered phone of the active ``user``: return the reply text for the gateway to send
+    back, or ``None`` when the message is not one this plugin understands (the first answer
+    that is not ``None`` is sent). Unregistered senders never reach this hook. Answer only
+    what ``user`` may see, in the current locale (the user's).
+
+    :param session: a session for reading (the reply is not a change).
+    :param channel: the inbound channel's name.
+    :param sender: the sender's number, E.164.
+    :param text: the message text, stripped.
+    :param user: the user the number is registered to.
+    """

@@ -195,7 +195,9 @@ def _osmand_settings() -> list[SettingSpec]:
 def event_receivers() -> list[EventReceiver]:
     """A new tracker gets its service subscription (gsubs); the alarm rules' cached
     configuration is dropped when devices, geofences, groups, vehicles or settings change in
-    this process (grules: a separate ingest process waits for the cache's 30 s to run out)."""
+    this process (grules: a separate ingest process waits for the cache's 30 s to run out);
+    alarms go out through the core's notify service (gnotify)."""
+    from .notify import receivers as notify_receivers
     from .services import alarms
     from .services.subscriptions import on_device_registered
     from .signals import device_registered
@@ -203,7 +205,9 @@ def event_receivers() -> list[EventReceiver]:
     return [EventReceiver(device_registered, on_device_registered,
                           name="gps.subscribe_new_device"),
             *(EventReceiver(signal, alarms.invalidate, name=f"gps.rules_cache.{signal.name}",
-                            weight=10) for signal in alarms.invalidating_signals())]
+                            weight=10) for signal in alarms.invalidating_signals()),
+            # gnotify: alarms reach the people who watch the car (plugins/gps/notify.py)
+            *notify_receivers()]
 
 
 def _reminders_task(ctx: Any, **_params: Any) -> dict[str, int]:
@@ -299,6 +303,16 @@ def reports() -> list[Report]:
     from .queries import REPORTS
 
     return list(REPORTS)
+
+
+# --- gnotify: position enquiries by text message (plugins/gps/notify.py) ---------------------
+
+
+@hookimpl
+def inbound_message(session: Any, text: str, user: Any) -> str | None:
+    from .notify import position_reply
+
+    return position_reply(session, text, user)
 
 
 from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)

@@ -21,6 +21,7 @@ from carebiz.contributions import (
     ExportTable,
     LookupHit,
     MenuItem,
+    NotificationChannel,
     Panel,
     Permission,
     QueryField,
@@ -322,3 +323,24 @@ class Echo:
 @hookimpl
 def capabilities() -> list[Capability]:
     return [Capability("sample.echo", Echo(), "Repeats what it is told.")]
+
+
+#: what the sample's "pager" channel delivered: (notice, address)
+PAGED: list[tuple[Any, str]] = []
+
+
+def page_someone(notice: Any, address: str) -> None:
+    PAGED.append((notice, address))
+
+
+@hookimpl
+def notification_channels() -> list[NotificationChannel]:
+    return [NotificationChannel("pager", _l("Pager"), page_someone, address="phone",
+                                default_on=False)]
+
+
+@hookimpl
+def inbound_message(channel: str, text: str, user: Any) -> str | None:
+    if text.lower() != "ping":
+        return None
+    return f"pong for {user.username} on {channel}"

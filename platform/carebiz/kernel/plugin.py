@@ -150,7 +150,8 @@ def audit_labels() -> list[AuditLabels]:
     return [
         AuditLabels("user", fields={
             "username": _l("User name"), "display_name": _l("Display name"),
-            "email": _l("Email"), "active": _l("Active"), "all_branches": _l("Sees every branch"),
+            "email": _l("Email"), "phone": _l("Mobile phone"), "active": _l("Active"),
+            "all_branches": _l("Sees every branch"),
             "locale": _l("Language"), "roles": _l("Roles"), "branches": _l("Branches")},
             # stored as role names and branch codes; read as the role's label in the
             # reader's language and the branch's name

@@ -66,6 +66,9 @@ class User(UserMixin, TimestampMixin, Base):
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
+    #: mobile number in E.164 (``+8613800138000``) or empty: where text messages reach the
+    #: user, and how a message sent to the inbound gateway is known to come from them
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     locale: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "carebiz.units.plugin",
     "carebiz.query.plugin",
     "carebiz.documents.plugin",
+    "carebiz.notify.plugin",
 )
 
 CORE_MANIFEST = PluginManifest(

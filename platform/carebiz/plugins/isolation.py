@@ -36,6 +36,7 @@ COMPOSITION: frozenset[str] = frozenset({
     "menu_items", "customer_panels", "vehicle_panels", "timeline_kinds", "query_sources",
     "reports", "export_formats", "export_tables", "document_types", "record_pages",
     "customer_lookup", "exchange_rates", "capabilities", "home_widgets", "audit_labels",
+    "notification_channels", "inbound_message",
 })
 
 #: hooks that decide what a user may do or see: a failure refuses the request

@@ -61,7 +61,8 @@ def _branches(session: Session, codes: Iterable[str]) -> list[Branch]:
 
 def create_user(session: Session, username: str, password: str, *, roles: Iterable[str] = (),
                 branches: Iterable[str] = (), display_name: str = "", email: str = "",
-                all_branches: bool = False, locale: str | None = None) -> User:
+                all_branches: bool = False, locale: str | None = None,
+                phone: str = "") -> User:
     username = (username or "").strip()
     if not username or len(username) > 80 or any(c.isspace() for c in username):
         raise ValidationFailed(_("Invalid user name."), {
@@ -73,11 +74,12 @@ def create_user(session: Session, username: str, password: str, *, roles: Iterab
     if locale is not None and locale not in LOCALES:
         raise ValidationFailed(_("Unknown language."),
                                {"locale": _("One of: %(allowed)s.", allowed=", ".join(LOCALES))})
+    phone = _phone(session, phone)
     role_objs: list[Role] = [get_role(session, r) for r in roles]
     branch_objs = _branches(session, branches)
     user = User(username=username, password_hash=hash_password(password),
                 display_name=display_name, email=email, all_branches=all_branches,
-                locale=locale, roles=role_objs, branches=branch_objs,
+                locale=locale, phone=phone, roles=role_objs, branches=branch_objs,
                 default_branch_id=branch_objs[0].id if branch_objs else None)
     session.add(user)
     session.flush()
@@ -87,11 +89,26 @@ def create_user(session: Session, username: str, password: str, *, roles: Iterab
     return user
 
 
+def _phone(session: Session, raw: str | None) -> str:
+    """A user's mobile number in E.164 (read in the business's phone region), or "" for
+    none; the inbound gateway knows a sender by it."""
+    text = (raw or "").strip()
+    if not text:
+        return ""
+    from carebiz.crm.validation import normalize_phone
+    from carebiz.services.settings import get as setting
+
+    host = session.info.get("carebiz.host")
+    region = str(setting(session, host, "crm.phone_region")) if host is not None else "CN"
+    return normalize_phone(text, region, field="phone")
+
+
 def _snapshot(user: User) -> dict[str, Any]:
     return {
         "username": user.username,
         "display_name": user.display_name,
         "email": user.email,
+        "phone": user.phone,
         "active": user.active,
         "all_branches": user.all_branches,
         "locale": user.locale,
@@ -123,7 +140,9 @@ def update_user(session: Session, user: User, **changes: Any) -> User:
     if changes.get("locale") not in (None, *LOCALES):
         raise ValidationFailed(_("Unknown language."),
                                {"locale": _("One of: %(allowed)s.", allowed=", ".join(LOCALES))})
-    for field in ("display_name", "email", "active", "all_branches", "locale"):
+    if "phone" in changes:
+        changes["phone"] = _phone(session, changes["phone"])
+    for field in ("display_name", "email", "phone", "active", "all_branches", "locale"):
         if field in changes:
             setattr(user, field, changes.pop(field))
     if changes:

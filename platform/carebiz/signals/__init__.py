@@ -37,6 +37,7 @@ CORE_SIGNAL_MODULES = (
     "carebiz.crm.signals",
     "carebiz.currency.signals",
     "carebiz.units.signals",
+    "carebiz.notify.signals",
 )
 
 #: every signal is made here, so one name is one signal in the whole process

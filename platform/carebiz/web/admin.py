@@ -180,7 +180,7 @@ def user_new() -> Any:
                 sess, form.username.data, form.password.data, roles=form.roles.data,
                 branches=form.branches.data, display_name=form.display_name.data,
                 email=form.email.data, all_branches=form.all_branches.data,
-                locale=form.locale.data or None)
+                locale=form.locale.data or None, phone=form.phone.data or "")
         if saved.ok:
             flash(_("User %(name)s created.", name=user.username), "success")
             return redirect(url_for(".user_edit", user_id=user.id))
@@ -195,14 +195,16 @@ def user_edit(user_id: int) -> Any:
     if user is None:
         abort(404)
     form = UserEditForm(data={
-        "display_name": user.display_name, "email": user.email, "active": user.active,
+        "display_name": user.display_name, "email": user.email, "phone": user.phone,
+        "active": user.active,
         "all_branches": user.all_branches, "locale": user.locale or "",
         "roles": [r.name for r in user.roles], "branches": [b.code for b in user.branches]})
     _fill_user_choices(form, sess)
     if form.validate_on_submit():
         changes: dict[str, Any] = {
             "display_name": form.display_name.data, "email": form.email.data,
-            "active": form.active.data, "all_branches": form.all_branches.data,
+            "phone": form.phone.data or "", "active": form.active.data,
+            "all_branches": form.all_branches.data,
             "locale": form.locale.data or None, "roles": form.roles.data,
             "branches": form.branches.data}
         if form.password.data:

@@ -80,6 +80,9 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Display name"), filters=[clean], validators=[Length(max=200)])
     email = StringField(_l("Email"), filters=[clean], validators=[
         Optional(), Length(max=254), Regexp(EMAIL, message=_l("Not a valid email address."))])
+    phone = StringField(_l("Mobile phone"), filters=[clean], validators=[Length(max=40)],
+                        description=_l("For text messages: alarms, and position enquiries "
+                                       "sent from this number."))
     # InputRequired, not DataRequired: spaces only reach the password rules, which say why
     password = PasswordField(_l("Password"), validators=[
         InputRequired(), Length(min=MIN_PASSWORD_LENGTH)])

@@ -1,0 +1,358 @@
+"""Sending notices: one call for every plugin, delivered after the sender commits.
+
+``send(session, notice)`` works out the channels and addresses of the recipient and writes
+them in the sender's transaction: an in-app notification row (the bell counts it the moment
+the sender commits) and one outbox row (:class:`NotificationDelivery`) per other channel.
+After the commit the ``notification.queued`` event submits a background job that hands each
+outbox row to its channel's ``deliver``. A channel that raises marks that attempt failed
+(logged, retried with growing pauses by the scheduled ``core.notify.retry`` job, given up
+after :data:`MAX_ATTEMPTS`); the sender's change was committed long before and stays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from carebiz.contributions import NotificationChannel
+from carebiz.db import utcnow
+from carebiz.errors import NotFound, ValidationFailed
+from carebiz.events import emit
+from carebiz.models import User
+from carebiz.notify.models import (
+    FAILED,
+    IMPORTANCES,
+    PENDING,
+    SENDING,
+    SENT,
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+)
+from carebiz.notify.notice import Notice, Recipient
+from carebiz.notify.signals import deliveries_queued
+from carebiz.text import printable
+
+log = logging.getLogger(__name__)
+
+INAPP = "inapp"
+EMAIL = "email"
+#: pause before the n-th retry of a failed delivery; after the last one it is given up
+BACKOFF = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30),
+           dt.timedelta(hours=2), dt.timedelta(hours=12))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+#: how long a runner may hold a delivery it claimed before another may take it over (the
+#: first process died while sending)
+CLAIM = dt.timedelta(minutes=15)
+#: deliveries one run of the delivery job works through at most
+BATCH = 500
+
+
+def locale_of(user: User) -> str:
+    """The language to write a notice to ``user`` in: theirs, else the business default
+    (``CAREBIZ_DEFAULT_LOCALE``), for ``flask_babel.force_locale``."""
+    from flask import current_app, has_app_context
+
+    default = current_app.config.get("CAREBIZ_DEFAULT_LOCALE") if has_app_context() else None
+    return str(user.locale or default or "en")
+
+
+def channels(host: Any, app: Any = None) -> dict[str, NotificationChannel]:
+    """The registered channels by name, those switched off by their configuration left out
+    when ``app`` is given."""
+    found: dict[str, NotificationChannel] = {}
+    for channel in host.collect("notification_channels"):
+        if app is not None:
+            try:
+                if not channel.enabled(app):
+                    continue
+            except Exception:  # a broken check must not stop the other channels
+                log.exception("notification channel %s: enabled() failed", channel.name)
+                continue
+        found.setdefault(channel.name, channel)
+    return found
+
+
+def preferences(session: Session, user_id: int) -> dict[str, bool]:
+    """The user's explicit choices, channel -> on/off (channels not named take their
+    default)."""
+    rows = session.execute(select(NotificationPreference.channel, NotificationPreference.enabled)
+                           .where(NotificationPreference.user_id == user_id))
+    return {channel: enabled for channel, enabled in rows}
+
+
+def set_preferences(session: Session, host: Any, user: User, choices: dict[str, bool]) -> None:
+    """Record which channels ``user`` receives notices through (unknown channels are
+    refused, naming them)."""
+    known = channels(host)
+    unknown = sorted(set(choices) - set(known))
+    if unknown:
+        raise ValidationFailed(_("Unknown notification channels: %(names)s.",
+                                 names=", ".join(unknown)),
+                               {name: _("No such channel.") for name in unknown})
+    held = {p.channel: p for p in session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id == user.id))}
+    for name, enabled in choices.items():
+        row = held.get(name)
+        if row is None:
+            session.add(NotificationPreference(user_id=user.id, channel=name,
+                                               enabled=bool(enabled)))
+        else:
+            row.enabled = bool(enabled)
+    session.flush()
+
+
+def _check(notice: Notice) -> None:
+    errors: dict[str, str] = {}
+    if not notice.subject.strip():
+        errors["subject"] = _("A notice needs a subject.")
+    if notice.importance not in IMPORTANCES:
+        errors["importance"] = _("One of: %(allowed)s.", allowed=", ".join(IMPORTANCES))
+    if notice.link and (not notice.link.startswith("/") or notice.link.startswith("//")):
+        errors["link"] = _("A link is a path of this site, starting with /.")
+    recipient = notice.recipient
+    given = [recipient.user_id is not None, recipient.party_id is not None,
+             recipient.address is not None]
+    if sum(given) != 1 or (recipient.address is not None) != (recipient.channel is not None):
+        errors["recipient"] = _("Name one user, one customer, or a channel and an address.")
+    if errors:
+        raise ValidationFailed(_("The notice was not sent: %(fields)s.",
+                                 fields=", ".join(sorted(errors))), errors)
+
+
+def _party_addresses(session: Session, party_id: int) -> dict[str, str]:
+    from carebiz.crm.models import Party
+
+    party = session.get(Party, party_id)
+    if party is None:
+        raise NotFound(_("No customer %(id)s.", id=party_id))
+    out: dict[str, str] = {}
+    if party.email_addresses:
+        out["email"] = party.email_addresses[0]
+    if party.phone_numbers:
+        out["phone"] = party.phone_numbers[0]
+    return out
+
+
+def send(session: Session, notice: Notice) -> list[str]:
+    """Record ``notice`` for delivery after the caller commits; answer the channels it will
+    go through (empty when the recipient takes none, e.g. an inactive user or a customer
+    without an address). Never commits and never talks to a mail server: the caller's
+    transaction decides whether the notice exists at all."""
+    _check(notice)
+    host = session.info["carebiz.host"]
+    app = session.info.get("carebiz.app")
+    offered = channels(host, app)
+    if notice.channels:
+        offered = {n: c for n, c in offered.items() if n in notice.channels}
+    recipient = notice.recipient
+    targets: list[tuple[NotificationChannel, str]] = []
+    user: User | None = None
+    if recipient.user_id is not None:
+        user = session.get(User, recipient.user_id)
+        if user is None:
+            raise NotFound(_("No user %(id)s.", id=recipient.user_id))
+        if not user.active:
+            return []
+        chosen = preferences(session, user.id)
+        addresses = {"user": str(user.id), "email": user.email, "phone": user.phone}
+        for channel in sorted(offered.values(), key=lambda c: (c.weight, c.name)):
+            if chosen.get(channel.name, channel.default_on):
+                address = addresses.get(channel.address) or ""
+                if address:
+                    targets.append((channel, address))
+    elif recipient.party_id is not None:
+        addresses = _party_addresses(session, recipient.party_id)
+        for channel in sorted(offered.values(), key=lambda c: (c.weight, c.name)):
+            if channel.address != "user" and addresses.get(channel.address):
+                targets.append((channel, addresses[channel.address]))
+    else:
+        named = offered.get(recipient.channel or "")
+        if named is None or named.address == "user":
+            raise ValidationFailed(
+                _("No notification channel '%(name)s' is available.", name=recipient.channel),
+                {"recipient": _("Unknown or switched-off channel.")})
+        targets.append((named, str(recipient.address)))
+    subject = notice.subject.strip()[:200]
+    queued: list[NotificationDelivery] = []
+    for channel, address in targets:
+        if channel.address == "user":
+            session.add(Notification(
+                user_id=int(address), subject=subject, text=notice.text, link=notice.link,
+                kind=notice.kind, source=notice.source, importance=notice.importance))
+            continue
+        delivery = NotificationDelivery(
+            channel=channel.name, address=address[:254], user_id=recipient.user_id,
+            party_id=recipient.party_id, subject=subject, text=notice.text, link=notice.link,
+            kind=notice.kind, source=notice.source, importance=notice.importance)
+        session.add(delivery)
+        queued.append(delivery)
+    if queued:
+        session.flush()
+        _queue(session, [d.id for d in queued])
+    return [channel.name for channel, _address in targets]
+
+
+BATCH_KEY = "carebiz.notify.batch"
+
+
+def _queue(session: Session, ids: list[int]) -> None:
+    """One ``notification.queued`` event (so one delivery job) per transaction, however many
+    notices it sends: an alarm to twenty watchers is one job, not twenty. Later sends in the
+    same (innermost) transaction add their ids to the event already recorded; a rolled-back
+    SAVEPOINT drops its own event and ids with it."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.get(BATCH_KEY)
+    if held is not None and held[0] is transaction and transaction is not None:
+        held[1].extend(ids)
+        return
+    batch = list(ids)
+    emit(session, deliveries_queued, delivery_ids=batch)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info[BATCH_KEY] = (transaction, batch)
+
+
+def send_many(session: Session, notices: Iterable[Notice]) -> int:
+    """Send several notices; answer how many channel deliveries they make in all."""
+    return sum(len(send(session, notice)) for notice in notices)
+
+
+# -- delivery ----------------------------------------------------------------------------------
+def notice_of(delivery: NotificationDelivery) -> Notice:
+    """The notice an outbox row carries, as its channel's ``deliver`` receives it."""
+    if delivery.user_id is not None:
+        recipient = Recipient.user(delivery.user_id)
+    elif delivery.party_id is not None:
+        recipient = Recipient.customer(delivery.party_id)
+    else:
+        recipient = Recipient.to(delivery.channel, delivery.address)
+    return Notice(recipient, delivery.subject, delivery.text, delivery.link, delivery.kind,
+                  delivery.source, delivery.importance, (delivery.channel,))
+
+
+def _claim(session: Session, delivery_id: int, now: dt.datetime) -> bool:
+    """Take one waiting delivery for this runner (another runner's claim lapses after
+    :data:`CLAIM`), committed at once so a second runner sees it taken."""
+    taken = _rowcount(session.execute(
+        update(NotificationDelivery)
+        .where(NotificationDelivery.id == delivery_id,
+               NotificationDelivery.status.in_((PENDING, SENDING)),
+               NotificationDelivery.next_attempt_at <= now)
+        .values(status=SENDING, next_attempt_at=now + CLAIM,
+                attempts=NotificationDelivery.attempts + 1)))
+    session.commit()
+    return bool(taken)
+
+
+def due(session: Session, ids: Sequence[int] | None = None, limit: int = BATCH) -> list[int]:
+    """Deliveries waiting whose time has come (of ``ids`` only, when given), oldest first."""
+    stmt = (select(NotificationDelivery.id)
+            .where(NotificationDelivery.status.in_((PENDING, SENDING)),
+                   NotificationDelivery.next_attempt_at <= utcnow())
+            .order_by(NotificationDelivery.next_attempt_at, NotificationDelivery.id)
+            .limit(limit))
+    if ids is not None:
+        stmt = stmt.where(NotificationDelivery.id.in_(list(ids)))
+    return list(session.scalars(stmt))
+
+
+def deliver_due(session: Session, host: Any, app: Any,
+                ids: Sequence[int] | None = None) -> dict[str, int]:
+    """Hand every due delivery (of ``ids``, when given) to its channel, each in its own
+    transaction; answer how many were sent, failed for now (to be retried) and given up."""
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    offered = channels(host, app)
+    for delivery_id in due(session, ids):
+        now = utcnow()
+        if not _claim(session, delivery_id, now):
+            continue  # another runner took it
+        delivery = session.get(NotificationDelivery, delivery_id)
+        if delivery is None:  # pragma: no cover - deleted between claim and read
+            continue
+        session.refresh(delivery)
+        channel = offered.get(delivery.channel)
+        try:
+            if channel is None or channel.deliver is None:
+                raise LookupError(f"channel {delivery.channel!r} is not available")
+            channel.deliver(notice_of(delivery), delivery.address)
+        except Exception as exc:  # any failure of a channel is this delivery's, not ours
+            log.warning("notification %s via %s to %s failed (attempt %s): %s", delivery.id,
+                        delivery.channel, delivery.address, delivery.attempts, exc,
+                        exc_info=True)
+            delivery.last_error = printable(f"{type(exc).__name__}: {exc}")[:500]
+            if delivery.attempts >= MAX_ATTEMPTS:
+                delivery.status = FAILED
+                counts["failed"] += 1
+            else:
+                delivery.status = PENDING
+                delivery.next_attempt_at = utcnow() + BACKOFF[delivery.attempts - 1]
+                counts["retry"] += 1
+        else:
+            delivery.status, delivery.sent_at, delivery.last_error = SENT, utcnow(), ""
+            counts["sent"] += 1
+        session.commit()
+    return counts
+
+
+# -- in-app ------------------------------------------------------------------------------------
+def unread_count(session: Session, user_id: int) -> int:
+    """The bell's number: one indexed count."""
+    return int(session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0)
+
+
+def for_user(user_id: int, unread: bool = False) -> Any:
+    """The statement of a user's notifications, newest first (only theirs, whoever asks)."""
+    stmt = select(Notification).where(Notification.user_id == user_id)
+    if unread:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+
+
+def own(session: Session, user_id: int, notification_id: int) -> Notification:
+    """The user's notification, or a 404 (another user's reads as missing)."""
+    row = session.get(Notification, notification_id)
+    if row is None or row.user_id != user_id:
+        raise NotFound(_("No notification with this id."))
+    return row
+
+
+def mark_read(session: Session, user_id: int, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read (again: keeps the first time)."""
+    row = own(session, user_id, notification_id)
+    if row.read_at is None:
+        row.read_at = utcnow()
+        session.flush()
+    return row
+
+
+def mark_all_read(session: Session, user_id: int) -> int:
+    """Mark every unread notification of the user read; answer how many."""
+    return _rowcount(session.execute(
+        update(Notification).where(Notification.user_id == user_id,
+                                   Notification.read_at.is_(None))
+        .values(read_at=utcnow())))
+
+
+def purge(session: Session, keep_days: int) -> int:
+    """Delete read notifications and finished deliveries older than ``keep_days``."""
+    from sqlalchemy import delete
+
+    cutoff = utcnow() - dt.timedelta(days=keep_days)
+    gone = _rowcount(session.execute(delete(Notification).where(
+        Notification.read_at.is_not(None), Notification.created_at < cutoff)))
+    gone += _rowcount(session.execute(delete(NotificationDelivery).where(
+        or_(NotificationDelivery.status == SENT, NotificationDelivery.status == FAILED),
+        NotificationDelivery.created_at < cutoff)))
+    return gone
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (typed results of ``execute`` hide it)."""
+    return int(getattr(result, "rowcount", 0) or 0)
