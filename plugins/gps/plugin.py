@@ -17,7 +17,10 @@ from sqlalchemy import false, select
 
 from carebiz import hookimpl
 from carebiz.contributions import (
+    DocumentType,
     EventReceiver,
+    ExportTable,
+    MenuItem,
     Permission,
     RecordPage,
     ScheduledJob,
@@ -33,6 +36,10 @@ from . import models as gps_models
 
 if TYPE_CHECKING:
     import click
+    from flask import Blueprint
+    from sqlalchemy.orm import Session
+
+    from carebiz.models import Branch, User
 
 manifest = PluginManifest(
     name="gps",
@@ -204,5 +211,51 @@ def record_pages() -> list[RecordPage]:
             RecordPage("gps_subscription", "gps_logistics.subscription", "subscription_id",
                        "gps.view", label=_l("GPS subscription"))]
 
+
+
+# The hooks below are also announced for the GPS pages and API (gpages/gapi notes above):
+# when those blocks land, merge their items into these lists (one function per hook).
+
+
+@hookimpl
+def web_blueprints() -> list[Blueprint]:
+    from . import views_waybills
+
+    return [views_waybills.bp, views_waybills.public_bp]
+
+
+@hookimpl
+def api_blueprints() -> list[Blueprint]:
+    from . import api_subscriptions, api_waybills
+
+    return [api_waybills.blp, api_subscriptions.blp]
+
+
+@hookimpl
+def menu_items(user: Any) -> list[MenuItem]:
+    from . import views_waybills
+
+    return views_waybills.menu_items()
+
+
+@hookimpl
+def export_tables() -> list[ExportTable]:
+    from .lists_logistics import SUBSCRIPTIONS, WAYBILLS
+
+    return [ExportTable.of_list(WAYBILLS), ExportTable.of_list(SUBSCRIPTIONS)]
+
+
+@hookimpl
+def document_types() -> list[DocumentType]:
+    from .documents_logistics import WAYBILL_DOCUMENT
+
+    return [WAYBILL_DOCUMENT]
+
+
+@hookimpl
+def demo_data(session: Session, branches: list[Branch], users: dict[str, User]) -> None:
+    from .demo_logistics import load
+
+    load(session, branches, users)
 
 from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)
