@@ -118,6 +118,15 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/sales/opportunities/{opportunity_id}/lost": "a reason from the setting",
     "PUT /api/v1/sales/pipeline/stages": "unique codes, open stages, one won and one lost",
     "GET /api/v1/sales/opportunities": "a date range's start may not follow its end",
+    # the gps plugin's waybills and subscriptions
+    "POST /api/v1/gps/waybills": "a visible shipper and vehicle, a branch of yours, names "
+                                 "and goods that are not blank",
+    "POST /api/v1/gps/waybills/scan": "the code must be a waybill number (WB, a date, a "
+                                      "counter); notes are printable text",
+    "POST /api/v1/gps/waybills/{waybill_id}/status": "notes are printable text",
+    "POST /api/v1/gps/subscriptions": "the tracker must be fitted to a vehicle",
+    "POST /api/v1/gps/subscriptions/{subscription_id}/renew": "the amount below 10^12; "
+                                                              "a printable reference",
 }
 POSITIVE_EXPECTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 

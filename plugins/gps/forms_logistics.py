@@ -10,7 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
-from .services.subscriptions import METHODS
+from carebiz.web.admin_forms import options
+
+METHOD_LABELS = {"cash": _l("Cash"), "card": _l("Card"), "transfer": _l("Bank transfer"),
+                 "wechat": _l("WeChat Pay"), "alipay": _l("Alipay"), "invoice": _l("Invoice")}
 
 
 class WaybillForm(FlaskForm):
@@ -51,7 +54,8 @@ class MoveForm(FlaskForm):
 class RenewForm(FlaskForm):
     version = HiddenField()
     amount = StringField(_l("Amount"))
-    method = SelectField(_l("Paid by"), choices=[(m, m) for m in METHODS], default="cash")
+    method = SelectField(_l("Paid by"), choices=options(METHOD_LABELS.items()),
+                         default="cash")
     reference = StringField(_l("Reference"))
     paid_on = StringField(_l("Paid on"), validators=[Optional()],
                           render_kw={"type": "date"})

@@ -95,7 +95,10 @@ class GpsWaybillStatusSchema(Schema):
 
 
 class GpsWaybillScanSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={
+    code = fields.String(required=True, validate=[
+        validate.Length(min=1, max=40),
+        validate.Regexp(r"^\s*[Ww][Bb][0-9]{8}-[0-9]{4,6}\s*$",
+                        error="Not a waybill number (WB20261202-0001).")], metadata={
         "description": "the scanned barcode text (the waybill's number)"})
     status = fields.String(validate=validate.OneOf(STATUSES[1:]))
     note = fields.String(validate=validate.Length(max=2000), load_default="")

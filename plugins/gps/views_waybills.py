@@ -23,6 +23,7 @@ from carebiz.concurrency import parse_version
 from carebiz.crm.models import Vehicle
 from carebiz.security import visible
 from carebiz.toolkit import can, form_status, require, saving, today, visible_or_404
+from carebiz.web.admin_forms import options
 
 from . import barcode
 from . import forms_logistics as f
@@ -50,7 +51,24 @@ def _user() -> Any:
 @bp.context_processor
 def _words() -> dict[str, Any]:
     return {"status_label": waybills.status_label,
+            "method_label": lambda code: str(f.METHOD_LABELS.get(code, code)),
             "state_label": lambda code: str(STATE_LABELS.get(code, code))}
+
+
+@bp.app_context_processor
+def _subscription_flag() -> dict[str, Any]:
+    """``gps_subscription_of(device_id)`` in every template: the device page shows its
+    subscription (and whether it expired) without the devices view knowing of it."""
+    return {"gps_subscription_of": subscription_flag}
+
+
+def subscription_flag(device_id: int) -> dict[str, Any] | None:
+    """The device's subscription as the device page shows it: id, last day and state."""
+    sub = subscriptions.for_device(db.session(), device_id)
+    if sub is None:
+        return None
+    return {"id": sub.id, "end_on": sub.end_on,
+            "state": subscriptions.state(sub, today(), reminder_days())}
 
 
 # --- waybills ---------------------------------------------------------------------------
@@ -77,14 +95,14 @@ def _plates(ids: set[int | None]) -> dict[int, str]:
     return {i: plate or vin or str(i) for i, plate, vin in db.session().execute(stmt)}
 
 
-def _tracked_vehicles() -> list[tuple[str, str]]:
+def _tracked_vehicles() -> list[Any]:
     """The vehicles with an active tracker the user may see, for the waybill form."""
     stmt = (select(Vehicle.id, Vehicle.plate, Vehicle.vin)
             .join(GpsDevice, GpsDevice.vehicle_id == Vehicle.id)
             .where(GpsDevice.status == "active").order_by(Vehicle.plate).limit(500))
     rows = db.session().execute(visible(stmt, Vehicle, _user())).all()
-    return [("", _("No vehicle yet"))] + [(str(i), plate or vin or str(i))
-                                          for i, plate, vin in rows]
+    return options([("", _("No vehicle yet"))] + [(str(i), plate or vin or str(i))
+                                                  for i, plate, vin in rows])
 
 
 @bp.route("/waybills/new", methods=["GET", "POST"])
