@@ -169,8 +169,11 @@ def logistics_settings() -> list[SettingSpec]:
 
 @hookimpl
 def timeline_kinds() -> list[TimelineKind]:
-    return [TimelineKind("gps.subscription_reminder", _l("GPS service renewal due"),
-                         "broadcast", weight=600)]
+    """gapi: a tracker fitted to a customer's car lands on the customer's timeline;
+    gsubs: a renewal reminder of the tracking service, with its due date."""
+    return [TimelineKind("gps.device", _l("GPS tracker fitted"), "geo-alt", weight=600),
+            TimelineKind("gps.subscription_reminder", _l("GPS service renewal due"),
+                         "broadcast", weight=601)]
 
 
 @hookimpl
@@ -257,5 +260,10 @@ def demo_data(session: Session, branches: list[Branch], users: dict[str, User]) 
     from .demo_logistics import load
 
     load(session, branches, users)
+
+
+# --- gapi: the JSON API, the pages switched on, query sources and reports ------------------
+# (its timeline kind is in the shared timeline_kinds() above)
+
 
 from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)

@@ -51,13 +51,13 @@ alarm_raised = declare(
 alarm_acknowledged = declare(
     "gps.alarm.acknowledged",
     "A person acknowledged an alarm with a note.",
-    sent_by="carebiz_plugins.gps.services.alarms.acknowledge",
+    sent_by="carebiz_plugins.gps.services.alarm_desk.acknowledge",
     arguments={"alarm_id": "int", "device_id": "int", "user_id": "int", "note": "str"})
 
 command_queued = declare(
     "gps.command.queued",
     "A command (cut-off, restore, custom text) was queued for a device.",
-    sent_by="carebiz_plugins.gps.services.commands.queue_command",
+    sent_by="carebiz_plugins.gps.services.commands.request_command",
     arguments={"command_id": "int", "device_id": "int", "kind": "str",
                "requested_by": "int or None"})
 

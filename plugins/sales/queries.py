@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 from carebiz.contributions import QueryField, QuerySource, Report, ReportParam
 
 from .labels import choices
-from .models import SalesOrder, SalesQuotation, SalesStock
+from .models import SalesOpportunity, SalesOrder, SalesQuotation, SalesStock
+from .services.opportunities import STATUS_LABELS
 
 BRANCH_OPS = ("eq", "ne", "in", "empty", "not_empty")
 
@@ -79,10 +80,7 @@ REPORTS = [
 ]
 
 
-# --- opportunities (spipe) ------------------------------------------------------------------
-
-from .models import SalesOpportunity  # noqa: E402
-from .services.opportunities import STATUS_LABELS  # noqa: E402
+# --- opportunities --------------------------------------------------------------------------
 
 SOURCES.append(QuerySource("sales_opportunities", _l("Opportunities"), SalesOpportunity, (
     QueryField("id", _l("Number"), "number"),

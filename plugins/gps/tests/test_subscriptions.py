@@ -369,3 +369,21 @@ def test_demo_data_runs_twice(app: Flask, seeded: dict[str, Any]) -> None:
 
         states = sorted(subscriptions.state(s) for s in sess.scalars(select(GpsSubscription)))
         assert states == ["active", "active", "expired", "expiring"]
+
+
+def test_a_newly_registered_tracker_is_subscribed(app: Flask, seeded: dict[str, Any]) -> None:
+    """The ``gps.device.registered`` receiver gives a fitted tracker its free first year,
+    in its own transaction after the registration commits."""
+    from carebiz.models import User
+    from carebiz_plugins.gps.services import devices, subscriptions
+
+    with app.test_request_context(), app.extensions["carebiz"].session_factory() as sess:
+        admin = sess.get(User, seeded["users"]["admin"])
+        owner = make_customer(sess, "新车主", seeded["branches"]["A"])
+        car = make_vehicle(sess, 750, seeded["branches"]["A"], owner_id=owner.id)
+        device = devices.register_device(sess, admin, "356307042441013", car.id)
+        assert subscriptions.for_device(sess, device.id) is None  # not before the commit
+        sess.commit()
+        sub = subscriptions.for_device(sess, device.id)
+        assert sub is not None and sub.customer_id == owner.id
+        assert sub.start_on == business_today() and subscriptions.state(sub) == "active"
