@@ -94,10 +94,13 @@ def test_pieces_are_guarded_by_the_database(session: Session, seeded: dict[str, 
         session.flush()
 
 
-def test_scans_follow_the_transitions_with_positions(app: Flask, fleet: dict[str, Any]) -> None:
+def test_scans_follow_the_transitions_with_positions(app: Flask, fleet: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from carebiz.toolkit.transitions import IllegalTransition
     from carebiz_plugins.gps.models import GpsDeviceState, GpsWaybill
     from carebiz_plugins.gps.services import waybills
+
+    monkeypatch.setattr(waybills, "DOUBLE_READ", dt.timedelta(0))
 
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
         bill = sess.get(GpsWaybill, fleet["A"]["waybill"])
@@ -123,6 +126,58 @@ def test_scans_follow_the_transitions_with_positions(app: Flask, fleet: dict[str
         assert bill.delivered_at is not None and waybills.allowed(bill) == []
         with pytest.raises(IllegalTransition):
             waybills.scan(sess, bill.number)
+
+
+def test_a_double_read_is_refused_not_moved_twice(app: Flask, fleet: dict[str, Any]) -> None:
+    from carebiz.toolkit.transitions import IllegalTransition
+    from carebiz_plugins.gps.services import waybills
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        assert waybills.scan(sess, fleet["A"]["number"]).status == "loaded"
+        sess.commit()
+        with pytest.raises(IllegalTransition) as err:
+            waybills.scan(sess, fleet["A"]["number"])
+        assert err.value.details["current_status"] == "loaded"
+        sess.rollback()
+        # naming the status is a deliberate choice, not a double read
+        assert waybills.scan(sess, fleet["A"]["number"], "in_transit").status == "in_transit"
+
+
+def test_two_scans_at_once_move_one_step(app: Flask, fleet: dict[str, Any]) -> None:
+    """Two clerks load the same parcel at the same moment: one move is recorded, the other
+    is told where it is now (the row lock; on SQLite the writers queue the same way)."""
+    import threading
+
+    from carebiz.toolkit.transitions import IllegalTransition
+    from carebiz_plugins.gps.models import GpsWaybill
+    from carebiz_plugins.gps.services import waybills
+
+    ready = threading.Barrier(2)
+    results: list[str] = []
+
+    def clerk() -> None:
+        with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+            bill = sess.get(GpsWaybill, fleet["A"]["waybill"])
+            assert bill is not None and bill.status == "received"
+            ready.wait(5)
+            try:
+                waybills.move(sess, bill, None)
+                sess.commit()
+                results.append("moved")
+            except IllegalTransition:
+                sess.rollback()
+                results.append("refused")
+
+    threads = [threading.Thread(target=clerk) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert sorted(results) == ["moved", "refused"]
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        assert [e.status for e in waybills.events(sess, sess.get(GpsWaybill,
+                                                                 fleet["A"]["waybill"]))
+                ] == ["received", "loaded"]
 
 
 def test_scanning_another_branchs_waybill_finds_nothing(app: Flask, fleet: dict[str, Any],
@@ -248,7 +303,11 @@ def test_api_create_list_get(api_client: Any, fleet: dict[str, Any]) -> None:
     assert bad.status_code == 422 and "pieces" in bad.get_json()["errors"]
 
 
-def test_api_status_and_scan_409_with_allowed(api_client: Any, fleet: dict[str, Any]) -> None:
+def test_api_status_and_scan_409_with_allowed(api_client: Any, fleet: dict[str, Any],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from carebiz_plugins.gps.services import waybills
+
+    monkeypatch.setattr(waybills, "DOUBLE_READ", dt.timedelta(0))
     sales = api_client("sales")
     url = f"/api/v1/gps/waybills/{fleet['A']['waybill']}"
     refused = sales.post(f"{url}/status", json={"status": "delivered"})
