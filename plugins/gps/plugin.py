@@ -17,6 +17,7 @@ from sqlalchemy import false, select
 
 from carebiz import hookimpl
 from carebiz.contributions import (
+    AuditLabels,
     DocumentType,
     EventReceiver,
     ExportTable,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from flask import Blueprint
     from sqlalchemy.orm import Session
 
+    from carebiz.crm.models import Party
     from carebiz.models import Branch, User
 
 manifest = PluginManifest(
@@ -261,6 +263,46 @@ def demo_data(session: Session, branches: list[Branch], users: dict[str, User]) 
 
     load(session, branches, users)
 
+
+
+@hookimpl
+def customer_merge(session: Session, keep: Party, remove: Party) -> None:
+    """Subscriptions billed to, and waybills shipped by, the merged-away customer now name
+    the one kept, in the merge's own transaction (versioned rows are bumped, so open forms
+    see the change)."""
+    from sqlalchemy import update
+
+    from carebiz.concurrency import bumped
+
+    for model, column in ((gps_models.GpsSubscription, "customer_id"),
+                          (gps_models.GpsWaybill, "shipper_id")):
+        session.execute(update(model).where(model.__table__.c[column] == remove.id)
+                        .values({column: keep.id, **bumped(model)}))
+
+
+@hookimpl
+def audit_labels() -> list[AuditLabels]:
+    """How the history of waybills and subscriptions reads (statuses by name, customers
+    and vehicles by name — masked for readers who may not see them)."""
+    from .services.waybills import STATUS_LABELS
+
+    return [
+        AuditLabels("gps_waybill", fields={
+            "number": _l("Number"), "status": _l("Status"), "vehicle_id": _l("Vehicle"),
+            "pieces": _l("Pieces"), "weight_kg": _l("Weight (kg)"), "goods": _l("Goods"),
+            "branch_id": _l("Branch")},
+            values={"status": dict(STATUS_LABELS)},
+            references={"vehicle_id": "vehicle", "branch_id": "branch"},
+            events={"gps.waybill.created": _l("Waybill received"),
+                    "gps.waybill.status_changed": _l("Waybill scanned")}),
+        AuditLabels("gps_subscription", fields={
+            "customer_id": _l("Customer"), "yearly_price": _l("Yearly price"),
+            "currency": _l("Currency"), "start_on": _l("Since"), "end_on": _l("Until"),
+            "payment_id": _l("Payment"), "amount": _l("Amount"), "device_id": _l("Tracker")},
+            references={"customer_id": "party"},
+            events={"gps.subscription.started": _l("GPS subscription started"),
+                    "gps.subscription.renewed": _l("GPS subscription renewed")}),
+    ]
 
 # --- gapi: the JSON API, the pages switched on, query sources and reports ------------------
 # (its timeline kind is in the shared timeline_kinds() above)

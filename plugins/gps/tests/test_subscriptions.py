@@ -387,3 +387,29 @@ def test_a_newly_registered_tracker_is_subscribed(app: Flask, seeded: dict[str, 
         sub = subscriptions.for_device(sess, device.id)
         assert sub is not None and sub.customer_id == owner.id
         assert sub.start_on == business_today() and subscriptions.state(sub) == "active"
+
+
+def test_merging_customers_moves_subscriptions_and_waybills(app: Flask, fleet: dict[str, Any],
+                                                            seeded: dict[str, Any]) -> None:
+    from carebiz.crm.models import Party
+    from carebiz.crm.services.merge import merge_parties
+    from carebiz.models import User
+    from carebiz_plugins.gps.models import GpsSubscription
+    from carebiz_plugins.gps.services import waybills
+
+    with app.test_request_context(), app.extensions["carebiz"].session_factory() as sess:
+        admin = sess.get(User, seeded["users"]["admin"])
+        sub = sess.get(GpsSubscription, fleet["A"]["subscription"])
+        assert sub is not None
+        twin = make_customer(sess, "车主1", seeded["branches"]["A"])
+        bill = waybills.create_waybill(sess, {
+            "shipper_id": sub.customer_id, "consignee_name": "C", "consignee_phone": "1",
+            "goods": "G", "branch_id": seeded["branches"]["A"]}, user=admin)
+        assert bill.shipper_name == "车主1"
+        sess.commit()
+        gone = sub.customer_id
+        merge_parties(sess, sess.get(Party, twin.id), sess.get(Party, gone), user=admin)
+        sess.commit()
+        sess.expire_all()
+        assert sess.get(GpsSubscription, sub.id).customer_id == twin.id  # type: ignore[union-attr]
+        assert sess.get(type(bill), bill.id).shipper_id == twin.id  # type: ignore[union-attr]
