@@ -387,3 +387,36 @@ def test_printable_waybill_has_the_barcode(client_for: Any, api_client: Any,
     assert word.status_code == 200 and word.data.startswith(b"PK")
     assert api.get(f"/api/v1/documents/gps.waybill/{fleet['B']['waybill']}?format=html"
                    ).status_code == 404
+
+
+def test_clerks_receiving_at_once_get_distinct_numbers(app: Flask,
+                                                       seeded: dict[str, Any]) -> None:
+    """Four clerks receive consignments at the same moment: four numbers, no gap, no
+    error (a number taken meanwhile is retried with the next one)."""
+    import threading
+
+    from carebiz_plugins.gps.services import waybills
+
+    ready = threading.Barrier(4)
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+
+    def clerk() -> None:
+        with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+            ready.wait(5)
+            try:
+                bill = waybills.create_waybill(sess, {
+                    "shipper_name": "S", "consignee_name": "C", "consignee_phone": "1",
+                    "goods": "G", "branch_id": seeded["branches"]["A"]})
+                sess.commit()
+                numbers.append(bill.number)
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=clerk) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sorted(n[-4:] for n in numbers) == ["0001", "0002", "0003", "0004"]
