@@ -252,14 +252,13 @@ def subscription_renew(subscription_id: int) -> Any:
 
 
 def menu_items() -> list[Any]:
-    """Waybills, scanning and subscriptions in the "GPS" dropdown (``parent="gps"``; shown
-    in the top bar by themselves while the GPS pages' own item is not registered)."""
+    """Waybills and subscriptions in the "GPS" dropdown (``parent="gps"``; shown in the top
+    bar by themselves while the GPS pages' own item is not registered). Scanning is a tab of
+    the waybill pages, so the dropdown stays short."""
     from carebiz.contributions import MenuItem
 
     return [MenuItem("gps.waybills", _l("Waybills"), "gps_logistics.waybills_list",
                      permission="gps.view", weight=6, parent="gps", icon="box-seam"),
-            MenuItem("gps.scan", _l("Scan waybills"), "gps_logistics.scan",
-                     permission="gps.waybills", weight=7, parent="gps", icon="upc-scan"),
             MenuItem("gps.subscriptions", _l("GPS subscriptions"),
                      "gps_logistics.subscriptions_list", permission="gps.view", weight=8,
                      parent="gps", icon="calendar-check")]
