@@ -413,3 +413,14 @@ def test_merging_customers_moves_subscriptions_and_waybills(app: Flask, fleet: d
         sess.expire_all()
         assert sess.get(GpsSubscription, sub.id).customer_id == twin.id  # type: ignore[union-attr]
         assert sess.get(type(bill), bill.id).shipper_id == twin.id  # type: ignore[union-attr]
+
+
+def test_cli_subscribes_trackers_that_have_none(app: Flask, seeded: dict[str, Any]) -> None:
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        _device(sess, seeded["branches"]["A"], 8)
+        _device(sess, seeded["branches"]["B"], 9)
+        sess.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["gps", "subscribe-all", "--start", "2026-06-01"])
+    assert first.exit_code == 0 and "2 tracker(s) subscribed" in first.output, first.output
+    assert "0 tracker(s)" in runner.invoke(args=["gps", "subscribe-all"]).output
