@@ -294,7 +294,8 @@ def audit_labels() -> list[AuditLabels]:
             values={"status": dict(STATUS_LABELS)},
             references={"vehicle_id": "vehicle", "branch_id": "branch"},
             events={"gps.waybill.created": _l("Waybill received"),
-                    "gps.waybill.status_changed": _l("Waybill scanned")}),
+                    "gps.waybill.status_changed": _l("Waybill scanned"),
+                    "gps.waybill.link_issued": _l("Tracking link issued")}),
         AuditLabels("gps_subscription", fields={
             "customer_id": _l("Customer"), "yearly_price": _l("Yearly price"),
             "currency": _l("Currency"), "start_on": _l("Since"), "end_on": _l("Until"),

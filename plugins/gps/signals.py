@@ -112,3 +112,11 @@ waybill_status_changed = declare(
                "from_status": "str", "status": "str", "event_id": "int",
                "latitude": "float or None", "longitude": "float or None",
                "consignee_phone": "str: where a status notice goes"})
+
+waybill_link_issued = declare(
+    "gps.waybill.link_issued",
+    "A public tracking link of a waybill was issued (the token itself is never sent); with "
+    "``revoked_previous`` every link given out before stopped working.",
+    sent_by="carebiz_plugins.gps.services.waybills.issue_token",
+    arguments={"waybill_id": "int", "number": "str", "branch_id": "int",
+               "revoked_previous": "bool", "expires_at": "datetime (UTC)"})

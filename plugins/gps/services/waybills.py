@@ -42,7 +42,7 @@ from carebiz.toolkit import host, one_visible, record_id, today
 from carebiz.toolkit.transitions import IllegalTransition, machine
 
 from ..models import WAYBILL_STATUSES, GpsDevice, GpsDeviceState, GpsWaybill, GpsWaybillEvent
-from ..signals import waybill_created, waybill_status_changed
+from ..signals import waybill_created, waybill_link_issued, waybill_status_changed
 
 STATUSES = WAYBILL_STATUSES
 STATUS_LABELS = {"received": _l("Received"), "loaded": _l("Loaded"),
@@ -346,12 +346,20 @@ def issue_token(session: Session, bill: GpsWaybill, *, revoke_previous: bool = F
     """A tracking token for ``bill`` and when it expires (``gps.waybill_token_days``, 7).
     ``revoke_previous`` withdraws every token given out before (a link sent to the wrong
     person)."""
+    before = snapshot(bill)
     if revoke_previous:
         bill.token_generation += 1
         session.flush()
     token = _serializer().dumps({"n": bill.number, "g": bill.token_generation})
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=token_days(session))
-    return token, expires.replace(microsecond=0)
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=token_days(session))).replace(
+        microsecond=0)
+    emit(session, waybill_link_issued, waybill_id=bill.id, number=bill.number,
+         branch_id=bill.branch_id, revoked_previous=revoke_previous, expires_at=expires,
+         audit=_audit(bill, N_("Tracking link of waybill %(number)s issued, earlier links "
+                               "withdrawn") if revoke_previous
+                      else N_("Tracking link of waybill %(number)s issued"),
+                      before if revoke_previous else None))
+    return token, expires
 
 
 def read_token(session: Session, number: str, token: str) -> GpsWaybill:

@@ -270,6 +270,15 @@ def test_wrong_expired_and_withdrawn_tokens(app: Flask, fleet: dict[str, Any],
     assert client.get(f"/track/{number}?t={token}").status_code == 200
     _token(app, fleet["A"]["waybill"], revoke_previous=True)
     assert client.get(f"/track/{number}?t={token}").status_code == 410
+    from sqlalchemy import select
+
+    from carebiz.models import AuditEntry
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        said = sess.scalars(select(AuditEntry.summary).where(
+            AuditEntry.entity_type == "gps_waybill",
+            AuditEntry.entity_id == str(fleet["A"]["waybill"]))).all()
+        assert any("earlier links withdrawn" in str(x) for x in said), said
 
 
 def test_public_page_is_rate_limited(make_app: Any, seeded: dict[str, Any]) -> None:
