@@ -137,6 +137,8 @@ def business(app, seeded) -> dict[str, Any]:
                      year=2021)
         if "sales" in ext.host.names:  # the sales plugin's lists get rows in both branches
             _sales_rows(sess, admin, a, b)
+        if "gps" in ext.host.names:  # the gps plugin's waybills and subscriptions
+            _gps_rows(sess, admin, a, b)
         sess.commit()
         return {"A": a, "B": b, "wang": wang.id, "vin": valid_vin(10)}
 
@@ -166,6 +168,30 @@ def _sales_rows(sess: Any, admin: Any, a: int, b: int) -> None:
             "expected_close_on": "2027-01-15"}, user=admin)
         if k == 2:
             opportunities.move(sess, opp, "quotation", user=admin)
+
+
+def _gps_rows(sess: Any, admin: Any, a: int, b: int) -> None:
+    import datetime as dt
+
+    from carebiz_plugins.gps.models import GpsDevice
+    from carebiz_plugins.gps.services import subscriptions, waybills
+
+    for k, branch in enumerate((a, b, a)):
+        owner = make_customer(sess, f"Fleet {k}", branch, user=admin)
+        car = make_vehicle(sess, 40 + k, branch, owner_id=owner.id, user=admin,
+                           plate=f"沪D8000{k}")
+        device = GpsDevice(imei=f"35630704244300{k}", vehicle_id=car.id, branch_id=branch,
+                           status="active")
+        sess.add(device)
+        sess.flush()
+        start = dt.date(2025, 1, 1) + dt.timedelta(days=300 * k)
+        subscriptions.subscribe(sess, device, start_on=start)
+        bill = waybills.create_waybill(sess, {
+            "shipper_name": f"Shipper {k}", "consignee_name": f"Consignee {k}",
+            "consignee_phone": "13800000000", "goods": "parts", "vehicle_id": car.id,
+            "branch_id": branch}, user=admin)
+        if k:
+            waybills.move(sess, bill, user=admin)
 
 
 def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
@@ -223,6 +249,13 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
         # the GPS plugin's trackers (registered, pending, by IMEI, plate or label)
         "gps.devices": [{"status": "all"}, {"status": "pending"}, {"q": "3563"},
                         {"q": "B12345", "status": "active"}],
+
+        # the gps plugin's logistics lists
+        "gps.waybills": [{"status": "loaded"}, {"vehicle_id": "1"}, {"branch_id": ids["A"]},
+                         {"q": "consignee"}, {"q": "WB"}],
+        "gps.subscriptions": [{"state": "expired"}, {"state": "active"},
+                              {"customer_id": ids["wang"]}, {"branch_id": ids["B"]},
+                              {"q": "沪D"}, {"q": "3563"}],
     }
     return [{k: str(v) for k, v in args.items()} for args in sets[name]]
 

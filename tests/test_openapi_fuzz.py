@@ -137,6 +137,16 @@ RULES_BEYOND_THE_SCHEMA = {
     "PUT /api/v1/gps/groups/{group_id}": "as on create",
     "POST /api/v1/gps/commands": "an active device; the plate or IMEI typed to confirm",
     "POST /api/v1/gps/commands/{command_id}/cancel": "queued commands only",
+
+    # the gps plugin's waybills and subscriptions
+    "POST /api/v1/gps/waybills": "a visible shipper and vehicle, a branch of yours, names "
+                                 "and goods that are not blank",
+    "POST /api/v1/gps/waybills/scan": "the code must be a waybill number (WB, a date, a "
+                                      "counter); notes are printable text",
+    "POST /api/v1/gps/waybills/{waybill_id}/status": "notes are printable text",
+    "POST /api/v1/gps/subscriptions": "the tracker must be fitted to a vehicle",
+    "POST /api/v1/gps/subscriptions/{subscription_id}/renew": "the amount below 10^12; "
+                                                              "a printable reference",
 }
 POSITIVE_EXPECTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 

@@ -27,3 +27,31 @@ def reminders(on: str | None) -> None:
     sent = send_reminders(db.session(), day)
     db.session().commit()
     click.echo(f"{sent} renewal reminder(s) written")
+
+
+@gps_cli.command("subscribe-all")
+@click.option("--start", default=None, help="First day of service (YYYY-MM-DD; default today).")
+def subscribe_all(start: str | None) -> None:
+    """Give every fitted tracker without a service subscription its first year (trackers
+    registered before subscriptions existed, or while the plugin was switched off). Safe to
+    run again: trackers that have one are left alone."""
+    from sqlalchemy import select
+
+    from carebiz import db
+
+    from .models import GpsDevice, GpsSubscription
+    from .services.subscriptions import subscribe
+
+    try:
+        day = dt.date.fromisoformat(start) if start else None
+    except ValueError as exc:
+        raise click.BadParameter("a date as YYYY-MM-DD", param_hint="--start") from exc
+    session = db.session()
+    devices = session.scalars(
+        select(GpsDevice).where(GpsDevice.status == "active", GpsDevice.vehicle_id.is_not(None),
+                                GpsDevice.id.not_in(select(GpsSubscription.device_id)))
+        .order_by(GpsDevice.id)).all()
+    for device in devices:
+        subscribe(session, device, start_on=day)
+    session.commit()
+    click.echo(f"{len(devices)} tracker(s) subscribed")

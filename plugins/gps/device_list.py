@@ -15,10 +15,10 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from carebiz.crm.models import Vehicle
-from carebiz.export.table import DATETIME, NUMBER, Column
+from carebiz.export.table import DATE, DATETIME, NUMBER, Column
 from carebiz.lists import CHOICE, ExportSpec, Filter, ListDefinition, Search, Searched
 
-from .models import GpsDevice
+from .models import GpsDevice, GpsSubscription
 
 #: "registered" (the default) is every device but the pending ones, which the page lists
 #: apart for assignment
@@ -33,6 +33,19 @@ def _status(stmt: Select[Any], value: str, user: Any) -> Select[Any]:
     return stmt.where(GpsDevice.status == value)
 
 
+#: the device's service subscription (gsubs): ``none`` is a device without one
+SERVICE_CHOICES = ("active", "expiring", "expired", "none")
+
+
+def _service(stmt: Select[Any], value: str, user: Any) -> Select[Any]:
+    from .lists_logistics import state_condition
+
+    subscribed = select(GpsSubscription.device_id)
+    if value == "none":
+        return stmt.where(GpsDevice.id.not_in(subscribed))
+    return stmt.where(GpsDevice.id.in_(subscribed.where(state_condition(value))))
+
+
 def _search(session: Session, user: Any, stmt: Select[Any], q: str) -> Searched:
     digits = q.replace(" ", "")
     return Searched(stmt.where(or_(GpsDevice.imei.contains(digits, autoescape=True),
@@ -44,15 +57,17 @@ def _columns(user: Any) -> list[Column]:
     return [Column("id", _l("Id"), NUMBER), Column("imei", _l("IMEI")),
             Column("plate", _l("Vehicle")), Column("status", _l("Status")),
             Column("model", _l("Model")), Column("protocol", _l("Protocol")),
-            Column("phone", _l("SIM")), Column("last_seen", _l("Last seen"), DATETIME)]
+            Column("phone", _l("SIM")), Column("last_seen", _l("Last seen"), DATETIME),
+            Column("service_until", _l("Service until"), DATE)]
 
 
 def _rows(session: Session, user: Any, stmt: Select[Any]) -> Iterator[dict[str, Any]]:
-    plates = stmt.add_columns(Vehicle.plate)
-    for device, plate in session.execute(plates.execution_options(yield_per=500)):
+    plates = stmt.add_columns(Vehicle.plate, GpsSubscription.end_on).outerjoin(
+        GpsSubscription, GpsSubscription.device_id == GpsDevice.id)
+    for device, plate, until in session.execute(plates.execution_options(yield_per=500)):
         yield {"id": device.id, "imei": device.imei, "plate": plate or "",
                "status": device.status, "model": device.model, "protocol": device.protocol,
-               "phone": device.phone, "last_seen": device.last_seen}
+               "phone": device.phone, "last_seen": device.last_seen, "service_until": until}
 
 
 def _base() -> Select[Any]:
@@ -65,7 +80,9 @@ DEVICES = ListDefinition(
     base=_base,
     permission="gps.manage", page="gps.devices", api="gps_api.Devices",
     filters=(Filter("status", _l("Status"), type=CHOICE, choices=STATUS_CHOICES,
-                    default="registered", apply=_status),),
+                    default="registered", apply=_status),
+             Filter("service", _l("Service subscription"), type=CHOICE,
+                    choices=SERVICE_CHOICES, apply=_service)),
     search=Search(_search, label=_l("IMEI, plate or label"), max_length=40),
     sorts={"id": GpsDevice.id, "imei": GpsDevice.imei, "plate": Vehicle.plate,
            "last_seen": GpsDevice.last_seen},

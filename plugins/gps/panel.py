@@ -19,7 +19,7 @@ from carebiz.crm.models import Vehicle
 from carebiz.security import can, visible
 from carebiz.toolkit import today
 
-from .models import GpsAlarm, GpsDevice, GpsDeviceState, GpsMileageDaily
+from .models import GpsAlarm, GpsDevice, GpsDeviceState, GpsMileageDaily, GpsSubscription
 
 
 def _rows(session: Any, user: Any, where: Any) -> list[dict[str, Any]]:
@@ -42,9 +42,14 @@ def _rows(session: Any, user: Any, where: Any) -> list[dict[str, Any]]:
         select(GpsMileageDaily.device_id, func.sum(GpsMileageDaily.distance_m))
         .where(GpsMileageDaily.device_id.in_(ids), GpsMileageDaily.day >= first)
         .group_by(GpsMileageDaily.device_id)).all())
+    # gsubs: the service subscription's last day, so an expired one is flagged
+    ends = dict(session.execute(select(GpsSubscription.device_id, GpsSubscription.end_on)
+                                .where(GpsSubscription.device_id.in_(ids))).all())
     return [{"device": d, "vehicle": v, "state": states.get(d.id),
              "alarms": int(alarms.get(d.id, 0)),
-             "month_km": round(float(km.get(d.id) or 0) / 1000, 1)}
+             "month_km": round(float(km.get(d.id) or 0) / 1000, 1),
+             "service_until": ends.get(d.id),
+             "service_expired": ends.get(d.id) is not None and ends[d.id] < today()}
             for d, v in pairs]
 
 
@@ -66,12 +71,19 @@ def _panel(rows: list[dict[str, Any]], name: str, weight: int) -> list[Panel]:
                       "month_km": r["month_km"],
                       "last_fix": _iso(r["state"].fix_time) if r["state"] else None,
                       "latitude": r["state"].latitude if r["state"] else None,
-                      "longitude": r["state"].longitude if r["state"] else None}
+                      "longitude": r["state"].longitude if r["state"] else None,
+                      "service_until": _day(r["service_until"]),
+                      "service_expired": r["service_expired"]}
                      for r in rows],
-        "open_alarms": sum(r["alarms"] for r in rows)})]
+        "open_alarms": sum(r["alarms"] for r in rows),
+        "expired_services": sum(1 for r in rows if r["service_expired"])})]
 
 
 def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _day(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 

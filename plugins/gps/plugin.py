@@ -19,6 +19,8 @@ from sqlalchemy import false, select
 
 from carebiz import hookimpl
 from carebiz.contributions import (
+    AuditLabels,
+    DocumentType,
     EventReceiver,
     Permission,
     RecordPage,
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from carebiz.contributions import ExportTable, MenuItem, Panel, QuerySource, Report
+    from carebiz.crm.models import Party
+    from carebiz.models import Branch, User
 
 manifest = PluginManifest(
     name="gps",
@@ -245,25 +249,29 @@ def record_pages() -> list[RecordPage]:
 
 @hookimpl
 def api_blueprints() -> list[flask_smorest.Blueprint]:
+    from . import api_subscriptions, api_waybills
     from .api import blp
 
-    return [blp]
+    return [blp, api_waybills.blp, api_subscriptions.blp]
 
 
 @hookimpl
 def web_blueprints() -> list[flask.Blueprint]:
-    """The pages, and the OsmAnd HTTP ingest route (no login: phone apps post there)."""
+    """The pages, the waybill pages and their public tracking page, and the OsmAnd HTTP
+    ingest route (no login: phone apps post there)."""
+    from . import views_waybills
     from .ingest.http import bp as osmand_bp
     from .views import bp
 
-    return [bp, osmand_bp]
+    return [bp, views_waybills.bp, views_waybills.public_bp, osmand_bp]
 
 
 @hookimpl
 def menu_items(user: Any) -> list[MenuItem]:
+    from . import views_waybills
     from .views import menu_items as items
 
-    return items()
+    return [*items(), *views_waybills.menu_items()]
 
 
 @hookimpl
@@ -285,8 +293,10 @@ def export_tables() -> list[ExportTable]:
     from carebiz.contributions import ExportTable
 
     from .device_list import DEVICES
+    from .lists_logistics import SUBSCRIPTIONS, WAYBILLS
 
-    return [ExportTable.of_list(DEVICES)]
+    return [ExportTable.of_list(DEVICES), ExportTable.of_list(WAYBILLS),
+            ExportTable.of_list(SUBSCRIPTIONS)]
 
 
 @hookimpl
@@ -313,6 +323,65 @@ def inbound_message(session: Any, text: str, user: Any) -> str | None:
     from .notify import position_reply
 
     return position_reply(session, text, user)
+
+
+# --- gsubs: documents, demo data, merges and history of waybills and subscriptions -------
+
+
+@hookimpl
+def document_types() -> list[DocumentType]:
+    from .documents_logistics import WAYBILL_DOCUMENT
+
+    return [WAYBILL_DOCUMENT]
+
+
+@hookimpl
+def demo_data(session: Session, branches: list[Branch], users: dict[str, User]) -> None:
+    from .demo_logistics import load
+
+    load(session, branches, users)
+
+
+
+@hookimpl
+def customer_merge(session: Session, keep: Party, remove: Party) -> None:
+    """Subscriptions billed to, and waybills shipped by, the merged-away customer now name
+    the one kept, in the merge's own transaction (versioned rows are bumped, so open forms
+    see the change)."""
+    from sqlalchemy import update
+
+    from carebiz.concurrency import bumped
+
+    for model, column in ((gps_models.GpsSubscription, "customer_id"),
+                          (gps_models.GpsWaybill, "shipper_id")):
+        session.execute(update(model).where(model.__table__.c[column] == remove.id)
+                        .values({column: keep.id, **bumped(model)}))
+
+
+@hookimpl
+def audit_labels() -> list[AuditLabels]:
+    """How the history of waybills and subscriptions reads (statuses by name, customers
+    and vehicles by name — masked for readers who may not see them)."""
+    from .services.waybills import STATUS_LABELS
+
+    return [
+        AuditLabels("gps_waybill", fields={
+            "number": _l("Number"), "status": _l("Status"), "vehicle_id": _l("Vehicle"),
+            "pieces": _l("Pieces"), "weight_kg": _l("Weight (kg)"), "goods": _l("Goods"),
+            "branch_id": _l("Branch")},
+            values={"status": dict(STATUS_LABELS)},
+            references={"vehicle_id": "vehicle", "branch_id": "branch"},
+            events={"gps.waybill.created": _l("Waybill received"),
+                    "gps.waybill.status_changed": _l("Waybill scanned"),
+                    "gps.waybill.link_issued": _l("Tracking link issued")}),
+        AuditLabels("gps_subscription", fields={
+            "customer_id": _l("Customer"), "yearly_price": _l("Yearly price"),
+            "currency": _l("Currency"), "start_on": _l("Since"), "end_on": _l("Until"),
+            "payment_id": _l("Payment"), "amount": _l("Amount"), "device_id": _l("Tracker")},
+            references={"customer_id": "party"},
+            events={"gps.subscription.started": _l("GPS subscription started"),
+                    "gps.subscription.renewed": _l("GPS subscription renewed")}),
+    ]
 
 
 from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)

@@ -137,3 +137,11 @@ group_deleted = declare(
     "A vehicle group was deleted (its vehicles stay; its limits no longer apply).",
     sent_by="carebiz_plugins.gps.services.geofences.delete_group",
     arguments={"group_id": "int", "branch_id": "int"})
+
+waybill_link_issued = declare(
+    "gps.waybill.link_issued",
+    "A public tracking link of a waybill was issued (the token itself is never sent); with "
+    "``revoked_previous`` every link given out before stopped working.",
+    sent_by="carebiz_plugins.gps.services.waybills.issue_token",
+    arguments={"waybill_id": "int", "number": "str", "branch_id": "int",
+               "revoked_previous": "bool", "expires_at": "datetime (UTC)"})

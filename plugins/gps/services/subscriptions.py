@@ -273,12 +273,15 @@ def send_reminders(session: Session, on: dt.date | None = None) -> int:
     if not candidates:
         return 0
     locked = lock(session, GpsSubscription, [s.id for s in candidates])
+    # the vehicles of all of them in one query, never one per subscription
+    vehicles = {device_id: vehicle for device_id, vehicle in session.execute(
+        select(GpsDevice.id, Vehicle).join(Vehicle, Vehicle.id == GpsDevice.vehicle_id)
+        .where(GpsDevice.id.in_({s.device_id for s in candidates})))}
     sent = 0
     for sub in (locked[s.id] for s in candidates):
         if sub.reminded_for == sub.end_on:
             continue  # a concurrent run got there first
-        device = session.get(GpsDevice, sub.device_id)
-        vehicle = session.get(Vehicle, device.vehicle_id) if device and device.vehicle_id else None
+        vehicle = vehicles.get(sub.device_id)
         if vehicle is None or vehicle.owner_id is None:
             continue
         label = vehicle.plate or vehicle.vin or str(vehicle.id)

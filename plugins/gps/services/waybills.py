@@ -39,10 +39,10 @@ from carebiz.services import settings
 from carebiz.services.branches import default_branch_for, usable_branches
 from carebiz.text import text_problem
 from carebiz.toolkit import host, one_visible, record_id, today
-from carebiz.toolkit.transitions import machine
+from carebiz.toolkit.transitions import IllegalTransition, machine
 
 from ..models import WAYBILL_STATUSES, GpsDevice, GpsDeviceState, GpsWaybill, GpsWaybillEvent
-from ..signals import waybill_created, waybill_status_changed
+from ..signals import waybill_created, waybill_link_issued, waybill_status_changed
 
 STATUSES = WAYBILL_STATUSES
 STATUS_LABELS = {"received": _l("Received"), "loaded": _l("Loaded"),
@@ -240,12 +240,13 @@ def allowed(bill: GpsWaybill) -> list[str]:
 
 def move(session: Session, bill: GpsWaybill, status: str | None = None, *, user: Any = None,
          note: str = "", expected_version: Any = None) -> GpsWaybillEvent:
-    """Record the next status of ``bill`` (or the one named): the waybill is re-read under
-    a lock, so two people scanning the same parcel at once record one move and the second
-    gets a 409 saying where it is now. Returns the event, with the vehicle's position."""
+    """Record the next status of ``bill`` (or the one named). "Next" is worked out from the
+    status the scanner saw, and the waybill is then re-read under a lock: two people
+    scanning the same parcel at once record one move, and the second gets a 409 saying
+    where it is now instead of moving it a second step. Returns the event, with the
+    vehicle's position."""
     check_version(session, bill, expected_version, entity_type="gps_waybill",
                   current=snapshot(bill))
-    bill = lock(session, GpsWaybill, [bill.id])[bill.id]
     problem = text_problem(note, 2000)
     if problem:
         raise ValidationFailed(problem, {"note": problem})
@@ -259,6 +260,7 @@ def move(session: Session, bill: GpsWaybill, status: str | None = None, *, user:
     else:
         message = _("One of: %(choices)s.", choices=", ".join(STATUSES[1:]))
         raise ValidationFailed(message, {"status": message})
+    bill = lock(session, GpsWaybill, [bill.id])[bill.id]
     before = snapshot(bill)
     from_status = bill.status
     bill.status = WAYBILL.target(bill.status, action)
@@ -289,10 +291,29 @@ def find_by_code(session: Session, code: str, user: Any) -> GpsWaybill:
     return bill
 
 
+#: a second scan of the same waybill within this time is a double read of the reader
+DOUBLE_READ = dt.timedelta(seconds=20)
+
+
 def scan(session: Session, code: str, status: str | None = None, *, user: Any = None,
          note: str = "") -> GpsWaybillEvent:
-    """A scan of the barcode: the waybill's next status (or ``status``) is recorded."""
-    return move(session, find_by_code(session, code, user), status, user=user, note=note)
+    """A scan of the barcode: the waybill's next status (or ``status``) is recorded. A
+    second scan of the same waybill within :data:`DOUBLE_READ` without a status named is
+    taken as the reader firing twice and refused (409), so a parcel is not moved two steps
+    by one beep."""
+    bill = find_by_code(session, code, user)
+    if status in (None, ""):
+        last = session.scalar(select(func.max(GpsWaybillEvent.at))
+                              .where(GpsWaybillEvent.waybill_id == bill.id))
+        if last is not None and dt.datetime.now(dt.UTC) - last < DOUBLE_READ \
+                and bill.status != "received":
+            message = _("%(number)s was scanned a moment ago (%(status)s): scan again in a "
+                        "few seconds, or choose the status.", number=bill.number,
+                        status=status_label(bill.status))
+            raise IllegalTransition(message, {"code": message},
+                                    {"current_status": bill.status,
+                                     "allowed": WAYBILL.allowed(bill.status)})
+    return move(session, bill, status, user=user, note=note)
 
 
 def events(session: Session, bill: GpsWaybill) -> list[GpsWaybillEvent]:
@@ -325,12 +346,20 @@ def issue_token(session: Session, bill: GpsWaybill, *, revoke_previous: bool = F
     """A tracking token for ``bill`` and when it expires (``gps.waybill_token_days``, 7).
     ``revoke_previous`` withdraws every token given out before (a link sent to the wrong
     person)."""
+    before = snapshot(bill)
     if revoke_previous:
         bill.token_generation += 1
         session.flush()
     token = _serializer().dumps({"n": bill.number, "g": bill.token_generation})
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=token_days(session))
-    return token, expires.replace(microsecond=0)
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=token_days(session))).replace(
+        microsecond=0)
+    emit(session, waybill_link_issued, waybill_id=bill.id, number=bill.number,
+         branch_id=bill.branch_id, revoked_previous=revoke_previous, expires_at=expires,
+         audit=_audit(bill, N_("Tracking link of waybill %(number)s issued, earlier links "
+                               "withdrawn") if revoke_previous
+                      else N_("Tracking link of waybill %(number)s issued"),
+                      before if revoke_previous else None))
+    return token, expires
 
 
 def read_token(session: Session, number: str, token: str) -> GpsWaybill:
