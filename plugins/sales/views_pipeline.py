@@ -10,7 +10,7 @@ column and then submits the same form. A refused move comes back as the service'
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -24,7 +24,8 @@ from wtforms.validators import NumberRange, Optional
 from carebiz import db, lists
 from carebiz.concurrency import parse_version
 from carebiz.currency.format import format_money
-from carebiz.models import User
+from carebiz.currency.rates import base_currency
+from carebiz.models import Branch, User
 from carebiz.security.rows import visible
 from carebiz.services.branches import usable_branches
 from carebiz.toolkit import (
@@ -123,11 +124,11 @@ def _filters() -> dict[str, Any]:
 @bp.get("/pipeline")
 @require("sales.view")
 def board() -> Any:
-    """The kanban: a column per stage of the chosen pipeline, open cards and the last
-    month's won and lost ones, with count, value and weighted value per column."""
+    """The kanban: open cards and the last month's won and lost ones, a board per pipeline
+    they run through (under "All my branches" a Toyota store's and a BYD store's cards each
+    stand in their own stages), a column per stage with count, value and weighted value."""
     session = db.session()
     f = _filters()
-    stages = rules.stages_for(session, f["branch_id"], f["brand"])
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=CLOSED_DAYS)
     stmt = select(SalesOpportunity).where(or_(SalesOpportunity.status == rules.OPEN,
                                               SalesOpportunity.closed_at >= since))
@@ -137,25 +138,29 @@ def board() -> Any:
         stmt = stmt.where(SalesOpportunity.brand.ilike(f["brand"]))
     if f["salesperson_id"]:
         stmt = stmt.where(SalesOpportunity.salesperson_id == f["salesperson_id"])
-    rows = session.scalars(visible(stmt, SalesOpportunity, _user()).order_by(
+    rows = list(session.scalars(visible(stmt, SalesOpportunity, _user()).order_by(
         SalesOpportunity.expected_close_on.is_(None), SalesOpportunity.expected_close_on,
-        SalesOpportunity.id).limit(1000)).all()
-    cards: dict[str, list[SalesOpportunity]] = defaultdict(list)
-    codes = {s.code for s in stages}
-    for o in rows:
-        if o.stage in codes:
-            cards[o.stage].append(o)
+        SalesOpportunity.id).limit(1000)).all())
+    boards, unconverted = rules.boards(session, rows, branch_id=f["branch_id"],
+                                       brand=f["brand"])
     names = customer_names(session, current_user, {o.customer_id for o in rows})
     people = dict(session.execute(select(User.id, User.username).where(
         User.id.in_({o.salesperson_id for o in rows if o.salesperson_id}))).all())
-    summary = rules.summary(session, _user(), branch_id=f["branch_id"], brand=f["brand"],
-                            salesperson_id=f["salesperson_id"])
-    totals = {s["stage"]: s for s in summary["stages"]}
-    machine = rules.flow(stages)
+    branch_names = dict(session.execute(select(Branch.id, Branch.name).where(
+        Branch.id.in_({o.branch_id for o in rows}))).all())
+    open_cards = [c for b in boards for col in b.columns for c in col.cards
+                  if c.status == rules.OPEN]
+    totals = {"count": len(open_cards),
+              "value": sum((col.value for b in boards for col in b.columns
+                            if col.stage is None or col.stage.kind == rules.OPEN), Decimal(0)),
+              "weighted_value": sum((col.weighted_value for b in boards for col in b.columns
+                                     if col.stage is None or col.stage.kind == rules.OPEN),
+                                    Decimal(0))}
     return render_template(
-        "sales/pipeline.html", stages=stages, cards=cards, names=names, people=people,
-        totals=totals, summary=summary, allowed=machine.allowed, filters=f,
-        label_for=machine.label,
+        "sales/pipeline.html", boards=boards, names=names, people=people, filters=f,
+        totals=totals, currency=base_currency(session), unconverted=unconverted,
+        titles=[", ".join(" · ".join(p for p in (branch_names.get(branch, ""), brand) if p)
+                          for branch, brand in b.scopes) for b in boards],
         salespeople=_salespeople(session), reasons=LOST_REASON_LIST.pairs(session),
         money=format_money, age=rules.age_days, day=today(),
         here=request.full_path.rstrip("?"),
@@ -201,9 +206,11 @@ def opportunities() -> Any:
     listed = lists.prepare(OPPORTUNITIES, request.args, session, current_user)
     page = lists.page(listed, session, request.args.get("page", 1, type=int), 50)
     names = customer_names(session, current_user, {o.customer_id for o in page.items})
+    pipelines = rules.pipelines_of(session, page.items)
     return render_template("sales/pipeline_list.html", form=form, listed=listed, page=page,
-                           names=names, money=format_money,
-                           statuses=rules.STATUS_LABELS), form_status(form)
+                           names=names, money=format_money, statuses=rules.STATUS_LABELS,
+                           stage_of=lambda o: rules.stage_label(pipelines[o.id], o.stage)
+                           ), form_status(form)
 
 
 @bp.route("/opportunities/<int:opportunity_id>", methods=["GET", "POST"])
@@ -230,7 +237,8 @@ def opportunity(opportunity_id: int) -> Any:
     seller = session.get(User, found.salesperson_id) if found.salesperson_id else None
     return render_template(
         "sales/pipeline_item.html", opp=found, form=form, stages=stages,
-        allowed=rules.flow(stages).allowed(found.stage), label_for=rules.flow(stages).label,
+        allowed=rules.flow_of(stages, found).allowed(found.stage),
+        label_for=rules.flow(stages).label,
         stage_label={s.code: s.label for s in stages}, statuses=rules.STATUS_LABELS,
         customer_name=names.get(found.customer_id, ""), seller=seller,
         reasons=LOST_REASON_LIST.pairs(session), money=format_money,

@@ -109,13 +109,42 @@ def stages_for(session: Session, branch_id: int | None, brand: str = "") -> list
             in DEFAULT_STAGES.items()]
 
 
-def flow(stages: list[Stage]) -> Machine:
+def pipelines_of(session: Session, opportunities: Any) -> dict[int, list[Stage]]:
+    """Each opportunity's pipeline by its id, read once per branch and make (a list page
+    of fifty cards of two stores costs two reads, not fifty)."""
+    by_scope: dict[tuple[int | None, str], list[Stage]] = {}
+    out: dict[int, list[Stage]] = {}
+    for opp in opportunities:
+        scope = (opp.branch_id, (opp.brand or "").strip().lower())
+        if scope not in by_scope:
+            by_scope[scope] = stages_for(session, opp.branch_id, opp.brand)
+        out[opp.id] = by_scope[scope]
+    return out
+
+
+def stage_label(stages: list[Stage], code: str) -> str:
+    """What a stage code reads as in its pipeline (the code itself once dropped from it)."""
+    return next((s.label for s in stages if s.code == code), code)
+
+
+def flow(stages: list[Stage], stranded: str | None = None) -> Machine:
     """The pipeline's transitions: the action is the stage to move to, possible from every
-    open stage but itself. Won and lost are terminal (no action starts there)."""
+    open stage but itself. Won and lost are terminal (no action starts there).
+
+    ``stranded``: the stage an open opportunity stands in; when its pipeline has dropped
+    that stage since, the opportunity may move from there to any stage of the pipeline
+    (else it could never move again)."""
     open_codes = {s.code for s in stages if s.kind == OPEN}
+    if stranded and all(s.code != stranded for s in stages):
+        open_codes.add(stranded)
     return machine(str(_("opportunity")),
                    {s.code: (open_codes - {s.code}, s.code) for s in stages},
                    labels={s.code: s.label for s in stages})
+
+
+def flow_of(stages: list[Stage], opp: SalesOpportunity) -> Machine:
+    """The transitions open to ``opp`` in its pipeline ``stages`` (see :func:`flow`)."""
+    return flow(stages, opp.stage if opp.status == OPEN else None)
 
 
 def _stage(stages: list[Stage], code: str) -> Stage | None:
@@ -373,7 +402,7 @@ def move(session: Session, opp: SalesOpportunity, stage_code: Any, *, user: Any,
     opp = lock(session, SalesOpportunity, [opp.id])[opp.id]
     stages = stages_for(session, opp.branch_id, opp.brand)
     code = str(stage_code or "").strip()
-    target_code = flow(stages).target(opp.stage, code)
+    target_code = flow_of(stages, opp).target(opp.stage, code)
     target = _stage(stages, target_code)
     assert target is not None
     reason = str(lost_reason or "").strip()
@@ -508,6 +537,87 @@ def summary(session: Session, user: Any, *, branch_id: int | None = None, brand:
         out.append(entry)
     return {"branch_id": branch_id, "brand": brand, "currency": base, "stages": out,
             "open": totals, "unconverted": sorted(unconverted)}
+
+
+@dataclass
+class Column:
+    """One column of a board: a stage (or, ``stage`` None, the stages its pipeline no
+    longer has) with its cards and their totals in the base currency."""
+
+    stage: Stage | None
+    cards: list[SalesOpportunity]
+    count: int = 0
+    value: Decimal = Decimal(0)
+    weighted_value: Decimal = Decimal(0)
+
+
+@dataclass
+class Board:
+    """The cards that run through one pipeline, a column per stage. ``scopes`` names the
+    (branch id, make) pairs whose opportunities use it, for the board's title."""
+
+    stages: list[Stage]
+    columns: list[Column]
+    scopes: list[tuple[int, str]]
+
+    def allowed(self, opp: SalesOpportunity) -> list[str]:
+        """The stages ``opp`` may move to (every one from a stage its pipeline dropped)."""
+        return flow_of(self.stages, opp).allowed(opp.stage)
+
+    def label(self, code: str) -> str:
+        return stage_label(self.stages, code)
+
+
+def boards(session: Session, opportunities: list[SalesOpportunity], *,
+           branch_id: int | None = None, brand: str = "",
+           on: dt.date | None = None) -> tuple[list[Board], list[str]]:
+    """The kanban's boards: the opportunities grouped by the pipeline they run through
+    (branches and makes may run different ones; those sharing a pipeline share a board), in
+    the order of their first card, each card in its stage's column.
+
+    A card whose stage its pipeline has since dropped is kept in an "other stage" column
+    at the end (it is moved out from there), so no card is left off. Without any card the
+    one board is the pipeline of ``branch_id``/``brand``. Column totals are in the base
+    currency at ``on``'s rate; the second value names currencies without one."""
+    base = base_currency(session)
+    day = on or business_today()
+    by_scope: dict[tuple[int | None, str], list[Stage]] = {}
+    grouped: dict[tuple[Any, ...], Board] = {}
+    unconverted: set[str] = set()
+    for opp in opportunities:
+        scope = (opp.branch_id, (opp.brand or "").strip().lower())
+        if scope not in by_scope:
+            by_scope[scope] = stages_for(session, opp.branch_id, opp.brand)
+        stages = by_scope[scope]
+        key = tuple((s.code, s.label, s.probability, s.kind) for s in stages)
+        board = grouped.get(key)
+        if board is None:
+            board = grouped[key] = Board(stages, [Column(s, []) for s in stages], [])
+        if (opp.branch_id, opp.brand) not in board.scopes:
+            board.scopes.append((opp.branch_id, opp.brand))
+        column = next((c for c in board.columns if c.stage and c.stage.code == opp.stage),
+                      None)
+        if column is None:
+            if board.columns[-1].stage is not None:
+                board.columns.append(Column(None, []))
+            column = board.columns[-1]
+        column.cards.append(opp)
+        column.count += 1
+        try:
+            column.value += convert(session, Money(opp.expected_value, opp.currency),
+                                    base, day).amount
+            column.weighted_value += convert(session, Money(opp.weighted_value, opp.currency),
+                                             base, day).amount
+        except MissingRate:
+            unconverted.add(opp.currency)
+    if not grouped:
+        stages = stages_for(session, branch_id, brand)
+        return [Board(stages, [Column(s, []) for s in stages], [])], []
+    for board in grouped.values():
+        for column in board.columns:
+            column.value = quantize(column.value, base)
+            column.weighted_value = quantize(column.weighted_value, base)
+    return list(grouped.values()), sorted(unconverted)
 
 
 def age_days(opp: SalesOpportunity, day: dt.date | None = None) -> int:
