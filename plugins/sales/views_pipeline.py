@@ -22,7 +22,7 @@ from wtforms import DateField, DecimalField, HiddenField, IntegerField, SelectFi
 from wtforms.validators import NumberRange, Optional
 
 from carebiz import db, lists
-from carebiz.concurrency import parse_version
+from carebiz.concurrency import VersionConflict, parse_version
 from carebiz.currency.format import format_money
 from carebiz.currency.rates import base_currency
 from carebiz.models import Branch, User
@@ -244,3 +244,83 @@ def opportunity(opportunity_id: int) -> Any:
         reasons=LOST_REASON_LIST.pairs(session), money=format_money,
         age=rules.age_days(found), can_move=_can("sales.opportunities"),
         here=url_for(".opportunity", opportunity_id=found.id)), form_status(form)
+
+
+class StagesForm(FlaskForm):
+    """The setup form's CSRF token and version; the stage rows are read from
+    ``code-<i>``, ``label-<i>``, ``probability-<i>``, ``position-<i>`` and ``kind-<i>``
+    (any number of rows; a row without a code is left out)."""
+
+    version = HiddenField()
+
+
+#: empty rows the setup form offers after the stages, for adding some
+SPARE_ROWS = 2
+
+
+def _typed_rows() -> list[dict[str, str]]:
+    """The stage rows as typed, in the order given by their ``position`` (then as shown)."""
+    rows = []
+    i = 0
+    while f"code-{i}" in request.form and i < 50:
+        row = {k: (request.form.get(f"{k}-{i}") or "").strip()
+               for k in ("code", "label", "probability", "position", "kind")}
+        row["index"] = str(i)
+        i += 1
+        if row["code"] or row["label"]:
+            rows.append(row)
+
+    def order(row: dict[str, str]) -> tuple[int, int]:
+        try:
+            return int(row["position"]), int(row["index"])
+        except ValueError:
+            return 10_000, int(row["index"])
+
+    return sorted(rows, key=order)
+
+
+@bp.route("/pipeline/setup", methods=["GET", "POST"])
+@require("sales.pipeline_setup")
+def setup() -> Any:
+    """Set up the stages of one branch (or every branch) and make (or every make): name,
+    probability, order and won/lost per stage, saved as one set with its version (a set
+    changed meanwhile is a 409 that keeps what was typed)."""
+    session = db.session()
+    f = _filters()
+    branch_id, brand = f["branch_id"], f["brand"]
+    form = StagesForm()
+    row_errors: dict[int, dict[str, str]] = {}
+    status, inherited, set_error = 200, False, ""
+    if form.validate_on_submit():
+        typed = _typed_rows()
+        with saving() as done:
+            rules.set_stages(session, branch_id, brand, [
+                {"code": r["code"], "label": r["label"], "kind": r["kind"] or rules.OPEN,
+                 "probability": r["probability"] or 0} for r in typed],
+                user=_user(), expected_version=parse_version(form.version.data))
+        if done.ok:
+            return redirect(url_for(".setup", branch_id=branch_id or "", brand=brand))
+        error = done.error
+        status = 409 if isinstance(error, VersionConflict) else 422
+        if isinstance(error, VersionConflict):
+            form.version.data = str(error.details.get("current_version") or "")
+        for key, message in (getattr(error, "errors", None) or {}).items():
+            if key.startswith("stages[") and "]." in key:
+                number, field_name = key[len("stages["):].split("].", 1)
+                row_errors.setdefault(int(number), {})[field_name] = str(message)
+        set_error = str((getattr(error, "errors", None) or {}).get("stages") or "")
+        rows = typed
+    else:
+        own = rules.own_stages(session, branch_id, brand)
+        stages = own or rules.stages_for(session, branch_id, brand)
+        rows = [{"code": s.code, "label": s.label if own else "", "kind": s.kind,
+                 "probability": str(s.probability), "position": str(i + 1)}
+                for i, s in enumerate(stages)]
+        form.version.data = str(rules.stages_version(session, branch_id, brand))
+        inherited = not own
+    blank = {"code": "", "label": "", "kind": rules.OPEN, "probability": "", "position": ""}
+    rows = [*rows, *(dict(blank) for _i in range(SPARE_ROWS))]
+    return render_template(
+        "sales/pipeline_setup.html", form=form, rows=rows, row_errors=row_errors,
+        filters=f, kinds=rules.STATUS_LABELS, builtin=rules.DEFAULT_STAGES,
+        inherited=inherited, set_error=set_error), status

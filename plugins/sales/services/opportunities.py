@@ -17,6 +17,7 @@ audited, written on the customer's timeline, and winning or losing sends
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from carebiz.concurrency import check_version, lock
+from carebiz.concurrency import VersionConflict, check_version, lock
 from carebiz.crm.models import Party
 from carebiz.crm.timeline import add_entry
 from carebiz.currency.money import Money, quantize
@@ -151,15 +152,45 @@ def _stage(stages: list[Stage], code: str) -> Stage | None:
     return next((s for s in stages if s.code == code), None)
 
 
+def own_stages(session: Session, branch_id: int | None,
+               brand: str) -> list[SalesPipelineStage]:
+    """The stage set saved for exactly this scope (empty: it inherits a broader one)."""
+    scope = [SalesPipelineStage.brand == (brand or "").strip(),
+             SalesPipelineStage.branch_id.is_(None) if branch_id is None
+             else SalesPipelineStage.branch_id == branch_id]
+    return list(session.scalars(select(SalesPipelineStage).where(*scope).order_by(
+        SalesPipelineStage.position, SalesPipelineStage.id)))
+
+
+def stages_version(session: Session, branch_id: int | None, brand: str) -> int:
+    """The version of one scope's stage set, for the setup form: a checksum of what is
+    saved (a set is replaced whole, so it has no row to carry a counter); another
+    manager's save changes it, saving the same set again does not."""
+    text = repr([(r.code, r.label, r.probability, r.kind)
+                 for r in own_stages(session, branch_id, brand)])
+    return zlib.crc32(text.encode("utf-8")) % 2_000_000_000 + 1
+
+
 def set_stages(session: Session, branch_id: int | None, brand: str,
-               stages: list[dict[str, Any]], *, user: Any) -> list[Stage]:
+               stages: list[dict[str, Any]], *, user: Any,
+               expected_version: int | None = None) -> list[Stage]:
     """Replace the stage set of one scope (``branch_id`` None: every branch; ``brand``
     empty: every make). An empty list removes the set, so the next broader one applies.
 
     Each stage gives ``code``, ``label``, ``probability`` (0–100) and ``kind``; a set has
-    exactly one ``won`` and one ``lost`` stage and at least one open one. Opportunities
+    exactly one ``won`` and one ``lost`` stage and at least one open one. With
+    ``expected_version`` (:func:`stages_version` as the editor read it) a set changed
+    meanwhile is a :class:`~carebiz.concurrency.VersionConflict`. Opportunities
     standing in a stage the new set drops keep their code until they are moved."""
     brand = (brand or "").strip()
+    if expected_version is not None:
+        current = stages_version(session, branch_id, brand)
+        if current != expected_version:
+            message = _("Someone else changed these stages while you were editing them. What "
+                        "you typed is kept; save again to replace their stages with yours.")
+            raise VersionConflict(message, {"stages": message},
+                                  {"current_version": current, "changed": ["stages"],
+                                   "changed_by": []})
     errors: dict[str, str] = {}
     seen: set[str] = set()
     cleaned: list[SalesPipelineStage] = []

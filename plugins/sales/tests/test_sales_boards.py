@@ -4,6 +4,7 @@ the opportunity list and its export read stage labels, never codes."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -108,3 +109,53 @@ def test_the_list_and_its_export_show_stage_labels(
     assert (item["stage"], item["stage_label"]) == ("lead", "线索")
     stranded = api_client("sales").get(f"/api/v1/sales/opportunities/{ids['seal']}").get_json()
     assert stranded["stage_label"] == "offer" and stranded["allowed"] == ["deal", "gone", "lead"]
+
+
+def _rows(rows: list[tuple[str, str, str, str]], version: str) -> dict[str, str]:
+    data = {"version": version}
+    for i, (code, label, probability, kind) in enumerate(rows):
+        data.update({f"code-{i}": code, f"label-{i}": label, f"probability-{i}": probability,
+                     f"kind-{i}": kind, f"position-{i}": str(i + 1)})
+    return data
+
+
+def test_a_manager_sets_up_stages_on_a_page(app: Flask, session: Session,
+                                           seeded: dict[str, Any], client_for: Any) -> None:
+    a = seeded["branches"]["A"]
+    assert client_for("sales").get("/sales/pipeline/setup").status_code == 403
+    web = client_for("manager")
+    page = web.get(f"/sales/pipeline/setup?branch_id={a}&brand=BYD")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "data-inherited" in html
+    assert 'name="code-0" value="first_contact"' in html  # the set in force, to start from
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', html) or re.search(
+        r'name="version" value="(\d+)"', html)
+    assert version
+    stale_version = version.group(1)
+    typed = [("lead", "线索", "5", "open"), ("offer", "", "140", "open"),
+             ("deal", "成交", "100", "won"), ("gone", "战败", "0", "lost")]
+    bad = web.post(f"/sales/pipeline/setup?branch_id={a}&brand=BYD",
+                   data=_rows(typed, stale_version))
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert 'data-error="probability"' in html and 'value="140"' in html  # kept as typed
+    typed[1] = ("offer", "报价单", "60", "open")
+    saved = web.post(f"/sales/pipeline/setup?branch_id={a}&brand=BYD",
+                     data=_rows(typed, stale_version))
+    assert saved.status_code == 302
+    assert [s.code for s in rules.stages_for(session, a, "BYD")] == [
+        "lead", "offer", "deal", "gone"]
+    # another manager's form, read before that save, is refused and keeps what they typed
+    stale = web.post(f"/sales/pipeline/setup?branch_id={a}&brand=BYD",
+                     data=_rows([("x1", "新", "10", "open"), ("w", "赢", "100", "won"),
+                                 ("l", "输", "0", "lost")], stale_version))
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert 'value="x1"' in html and "Someone else changed these stages" in html
+    assert rules.stages_for(session, a, "BYD")[0].code == "lead"
+    one_won = web.post(f"/sales/pipeline/setup?branch_id={a}&brand=BYD", data=_rows(
+        [("a1", "", "10", "open")], str(rules.stages_version(session, a, "BYD"))))
+    assert one_won.status_code == 422 and 'data-error="stages"' in one_won.get_data(
+        as_text=True)
+    board = web.get(f"/sales/pipeline?branch_id={a}").get_data(as_text=True)
+    assert 'data-testid="pipeline-setup"' in board
