@@ -198,10 +198,10 @@ def opportunity_out(rows: list[SalesOpportunity]) -> list[dict[str, Any]]:
     """Opportunities as the API answers them, customers named as the reader may see them."""
     session = db.session()
     names = customer_names(session, current_user, {o.customer_id for o in rows})
+    pipelines = rules.pipelines_of(session, rows)
     out = []
     for o in rows:
-        stages = rules.stages_for(session, o.branch_id, o.brand)
-        stage = next((s for s in stages if s.code == o.stage), None)
+        stages = pipelines[o.id]
         out.append({**{c: getattr(o, c) for c in (
             "id", "customer_id", "prospect_id", "title", "brand", "model", "expected_value",
             "currency", "expected_close_on", "salesperson_id", "stage", "status",
@@ -209,8 +209,8 @@ def opportunity_out(rows: list[SalesOpportunity]) -> list[dict[str, Any]]:
             "order_id", "notes", "branch_id", "stage_entered_at", "closed_at",
             "created_at", "version")},
             "customer_name": names.get(o.customer_id, ""),
-            "stage_label": stage.label if stage else o.stage,
-            "allowed": rules.flow(stages).allowed(o.stage)})
+            "stage_label": rules.stage_label(stages, o.stage),
+            "allowed": rules.flow_of(stages, o).allowed(o.stage)})
     return out
 
 

@@ -308,14 +308,11 @@ LISTS = (PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES)
 def _opportunity_rows(session: Session, user: Any, stmt: Any) -> Iterator[Mapping[str, Any]]:
     rows = list(session.scalars(stmt.execution_options(yield_per=500)))
     names = customer_names(session, user, {o.customer_id for o in rows})
-    pipelines: dict[tuple[int, str], dict[str, str]] = {}
+    pipelines = opportunity_rules.pipelines_of(session, rows)
     for o in rows:
-        key = (o.branch_id, o.brand.lower())
-        if key not in pipelines:
-            pipelines[key] = {s.code: s.label for s in
-                              opportunity_rules.stages_for(session, o.branch_id, o.brand)}
         yield {"id": o.id, "customer": names.get(o.customer_id, ""), "brand": o.brand,
-               "model": o.model, "stage": pipelines[key].get(o.stage, o.stage),
+               "model": o.model,
+               "stage": opportunity_rules.stage_label(pipelines[o.id], o.stage),
                "status": str(opportunity_rules.STATUS_LABELS.get(o.status, o.status)),
                "expected_value": o.expected_value, "currency": o.currency,
                "probability": o.probability, "weighted_value": o.weighted_value,

@@ -176,7 +176,8 @@ def dashboard() -> Any:
     return render_template("sales/dashboard.html", figures=figures, day=day, due=due_page,
                            names=names, is_overdue=visits.is_overdue,
                            form=ProspectForm().fill(), charts=charts, funnel_steps=steps,
-                           step_args=views_funnel.step_args, funnel_from=first)
+                           step_args=views_funnel.step_args, funnel_from=first,
+                           trend=charts["trend_months"])
 
 
 def _charts(figures: dict[str, Any], day: Any) -> dict[str, Any]:
@@ -187,8 +188,9 @@ def _charts(figures: dict[str, Any], day: Any) -> dict[str, Any]:
         for name, key in (("source", "by_source"), ("salesperson", "by_salesperson"),
                           ("industry", "by_industry"), ("point", "by_point_of_interest"),
                           ("model", "by_model"))}
-    drawn["trend"] = dashboard_charts.trend(
-        dashboard_rules.won_lost_trend(db.session(), current_user, day), "")
+    trend = dashboard_rules.won_lost_trend(db.session(), current_user, day)
+    drawn["trend"] = dashboard_charts.trend(trend, "")
+    drawn["trend_months"] = trend
     return drawn
 
 

@@ -10,7 +10,7 @@ column and then submits the same form. A refused move comes back as the service'
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -22,9 +22,10 @@ from wtforms import DateField, DecimalField, HiddenField, IntegerField, SelectFi
 from wtforms.validators import NumberRange, Optional
 
 from carebiz import db, lists
-from carebiz.concurrency import parse_version
+from carebiz.concurrency import VersionConflict, parse_version
 from carebiz.currency.format import format_money
-from carebiz.models import User
+from carebiz.currency.rates import base_currency
+from carebiz.models import Branch, User
 from carebiz.security.rows import visible
 from carebiz.services.branches import usable_branches
 from carebiz.toolkit import (
@@ -123,11 +124,11 @@ def _filters() -> dict[str, Any]:
 @bp.get("/pipeline")
 @require("sales.view")
 def board() -> Any:
-    """The kanban: a column per stage of the chosen pipeline, open cards and the last
-    month's won and lost ones, with count, value and weighted value per column."""
+    """The kanban: open cards and the last month's won and lost ones, a board per pipeline
+    they run through (under "All my branches" a Toyota store's and a BYD store's cards each
+    stand in their own stages), a column per stage with count, value and weighted value."""
     session = db.session()
     f = _filters()
-    stages = rules.stages_for(session, f["branch_id"], f["brand"])
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=CLOSED_DAYS)
     stmt = select(SalesOpportunity).where(or_(SalesOpportunity.status == rules.OPEN,
                                               SalesOpportunity.closed_at >= since))
@@ -137,25 +138,29 @@ def board() -> Any:
         stmt = stmt.where(SalesOpportunity.brand.ilike(f["brand"]))
     if f["salesperson_id"]:
         stmt = stmt.where(SalesOpportunity.salesperson_id == f["salesperson_id"])
-    rows = session.scalars(visible(stmt, SalesOpportunity, _user()).order_by(
+    rows = list(session.scalars(visible(stmt, SalesOpportunity, _user()).order_by(
         SalesOpportunity.expected_close_on.is_(None), SalesOpportunity.expected_close_on,
-        SalesOpportunity.id).limit(1000)).all()
-    cards: dict[str, list[SalesOpportunity]] = defaultdict(list)
-    codes = {s.code for s in stages}
-    for o in rows:
-        if o.stage in codes:
-            cards[o.stage].append(o)
+        SalesOpportunity.id).limit(1000)).all())
+    boards, unconverted = rules.boards(session, rows, branch_id=f["branch_id"],
+                                       brand=f["brand"])
     names = customer_names(session, current_user, {o.customer_id for o in rows})
     people = dict(session.execute(select(User.id, User.username).where(
         User.id.in_({o.salesperson_id for o in rows if o.salesperson_id}))).all())
-    summary = rules.summary(session, _user(), branch_id=f["branch_id"], brand=f["brand"],
-                            salesperson_id=f["salesperson_id"])
-    totals = {s["stage"]: s for s in summary["stages"]}
-    machine = rules.flow(stages)
+    branch_names = dict(session.execute(select(Branch.id, Branch.name).where(
+        Branch.id.in_({o.branch_id for o in rows}))).all())
+    open_cards = [c for b in boards for col in b.columns for c in col.cards
+                  if c.status == rules.OPEN]
+    totals = {"count": len(open_cards),
+              "value": sum((col.value for b in boards for col in b.columns
+                            if col.stage is None or col.stage.kind == rules.OPEN), Decimal(0)),
+              "weighted_value": sum((col.weighted_value for b in boards for col in b.columns
+                                     if col.stage is None or col.stage.kind == rules.OPEN),
+                                    Decimal(0))}
     return render_template(
-        "sales/pipeline.html", stages=stages, cards=cards, names=names, people=people,
-        totals=totals, summary=summary, allowed=machine.allowed, filters=f,
-        label_for=machine.label,
+        "sales/pipeline.html", boards=boards, names=names, people=people, filters=f,
+        totals=totals, currency=base_currency(session), unconverted=unconverted,
+        titles=[", ".join(" · ".join(p for p in (branch_names.get(branch, ""), brand) if p)
+                          for branch, brand in b.scopes) for b in boards],
         salespeople=_salespeople(session), reasons=LOST_REASON_LIST.pairs(session),
         money=format_money, age=rules.age_days, day=today(),
         here=request.full_path.rstrip("?"),
@@ -201,9 +206,11 @@ def opportunities() -> Any:
     listed = lists.prepare(OPPORTUNITIES, request.args, session, current_user)
     page = lists.page(listed, session, request.args.get("page", 1, type=int), 50)
     names = customer_names(session, current_user, {o.customer_id for o in page.items})
+    pipelines = rules.pipelines_of(session, page.items)
     return render_template("sales/pipeline_list.html", form=form, listed=listed, page=page,
-                           names=names, money=format_money,
-                           statuses=rules.STATUS_LABELS), form_status(form)
+                           names=names, money=format_money, statuses=rules.STATUS_LABELS,
+                           stage_of=lambda o: rules.stage_label(pipelines[o.id], o.stage)
+                           ), form_status(form)
 
 
 @bp.route("/opportunities/<int:opportunity_id>", methods=["GET", "POST"])
@@ -230,9 +237,90 @@ def opportunity(opportunity_id: int) -> Any:
     seller = session.get(User, found.salesperson_id) if found.salesperson_id else None
     return render_template(
         "sales/pipeline_item.html", opp=found, form=form, stages=stages,
-        allowed=rules.flow(stages).allowed(found.stage), label_for=rules.flow(stages).label,
+        allowed=rules.flow_of(stages, found).allowed(found.stage),
+        label_for=rules.flow(stages).label,
         stage_label={s.code: s.label for s in stages}, statuses=rules.STATUS_LABELS,
         customer_name=names.get(found.customer_id, ""), seller=seller,
         reasons=LOST_REASON_LIST.pairs(session), money=format_money,
         age=rules.age_days(found), can_move=_can("sales.opportunities"),
         here=url_for(".opportunity", opportunity_id=found.id)), form_status(form)
+
+
+class StagesForm(FlaskForm):
+    """The setup form's CSRF token and version; the stage rows are read from
+    ``code-<i>``, ``label-<i>``, ``probability-<i>``, ``position-<i>`` and ``kind-<i>``
+    (any number of rows; a row without a code is left out)."""
+
+    version = HiddenField()
+
+
+#: empty rows the setup form offers after the stages, for adding some
+SPARE_ROWS = 2
+
+
+def _typed_rows() -> list[dict[str, str]]:
+    """The stage rows as typed, in the order given by their ``position`` (then as shown)."""
+    rows = []
+    i = 0
+    while f"code-{i}" in request.form and i < 50:
+        row = {k: (request.form.get(f"{k}-{i}") or "").strip()
+               for k in ("code", "label", "probability", "position", "kind")}
+        row["index"] = str(i)
+        i += 1
+        if row["code"] or row["label"]:
+            rows.append(row)
+
+    def order(row: dict[str, str]) -> tuple[int, int]:
+        try:
+            return int(row["position"]), int(row["index"])
+        except ValueError:
+            return 10_000, int(row["index"])
+
+    return sorted(rows, key=order)
+
+
+@bp.route("/pipeline/setup", methods=["GET", "POST"])
+@require("sales.pipeline_setup")
+def setup() -> Any:
+    """Set up the stages of one branch (or every branch) and make (or every make): name,
+    probability, order and won/lost per stage, saved as one set with its version (a set
+    changed meanwhile is a 409 that keeps what was typed)."""
+    session = db.session()
+    f = _filters()
+    branch_id, brand = f["branch_id"], f["brand"]
+    form = StagesForm()
+    row_errors: dict[int, dict[str, str]] = {}
+    status, inherited, set_error = 200, False, ""
+    if form.validate_on_submit():
+        typed = _typed_rows()
+        with saving() as done:
+            rules.set_stages(session, branch_id, brand, [
+                {"code": r["code"], "label": r["label"], "kind": r["kind"] or rules.OPEN,
+                 "probability": r["probability"] or 0} for r in typed],
+                user=_user(), expected_version=parse_version(form.version.data))
+        if done.ok:
+            return redirect(url_for(".setup", branch_id=branch_id or "", brand=brand))
+        error = done.error
+        status = 409 if isinstance(error, VersionConflict) else 422
+        if isinstance(error, VersionConflict):
+            form.version.data = str(error.details.get("current_version") or "")
+        for key, message in (getattr(error, "errors", None) or {}).items():
+            if key.startswith("stages[") and "]." in key:
+                number, field_name = key[len("stages["):].split("].", 1)
+                row_errors.setdefault(int(number), {})[field_name] = str(message)
+        set_error = str((getattr(error, "errors", None) or {}).get("stages") or "")
+        rows = typed
+    else:
+        own = rules.own_stages(session, branch_id, brand)
+        stages = own or rules.stages_for(session, branch_id, brand)
+        rows = [{"code": s.code, "label": s.label if own else "", "kind": s.kind,
+                 "probability": str(s.probability), "position": str(i + 1)}
+                for i, s in enumerate(stages)]
+        form.version.data = str(rules.stages_version(session, branch_id, brand))
+        inherited = not own
+    blank = {"code": "", "label": "", "kind": rules.OPEN, "probability": "", "position": ""}
+    rows = [*rows, *(dict(blank) for _i in range(SPARE_ROWS))]
+    return render_template(
+        "sales/pipeline_setup.html", form=form, rows=rows, row_errors=row_errors,
+        filters=f, kinds=rules.STATUS_LABELS, builtin=rules.DEFAULT_STAGES,
+        inherited=inherited, set_error=set_error), status

@@ -214,10 +214,20 @@ def dashboard(session: Session, user: Any, day: dt.date, period: str = "month"
     }
 
 
+def _month_range(key: str, first: dt.date, last: dt.date) -> dict[str, str]:
+    """``from``/``to`` of the month ``key`` (``2026-11``) within ``[first, last]``: what the
+    prospect list filters by to show one month of the trend."""
+    year, month = (int(part) for part in key.split("-")[:2])
+    start = dt.date(year, month, 1)
+    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return {"from": max(first, start).isoformat(), "to": min(last, end).isoformat()}
+
+
 def won_lost_trend(session: Session, user: Any, day: dt.date, months: int = 6
                    ) -> list[dict[str, Any]]:
     """Deals won and lost per month, the ``months`` months up to ``day``'s, oldest first:
-    ``[{"month": label, "won": n, "lost": n}]``, through the core query service (so the
+    ``[{"key": "2026-11", "month": label, "won": n, "lost": n, "from", "to"}]`` (``from``
+    and ``to`` the month's days in the range, for its list), through the core query service (so the
     row filters of ``user`` apply as on every other figure)."""
     first = day.replace(day=1)
     for _i in range(months - 1):
@@ -236,6 +246,7 @@ def won_lost_trend(session: Session, user: Any, day: dt.date, months: int = 6
         for row in result["rows"]:
             key = str(row[group])
             label = (row.get("labels") or {}).get(group, key)
-            entry = by_month.setdefault(key, {"month": str(label), WON: 0, LOST: 0})
+            entry = by_month.setdefault(key, {"key": key, "month": str(label), WON: 0,
+                                              LOST: 0, **_month_range(key, first, day)})
             entry[status] = int(row[measure] or 0)
     return [by_month[k] for k in sorted(by_month)]

@@ -17,6 +17,7 @@ audited, written on the customer's timeline, and winning or losing sends
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from carebiz.concurrency import check_version, lock
+from carebiz.concurrency import VersionConflict, check_version, lock
 from carebiz.crm.models import Party
 from carebiz.crm.timeline import add_entry
 from carebiz.currency.money import Money, quantize
@@ -109,28 +110,87 @@ def stages_for(session: Session, branch_id: int | None, brand: str = "") -> list
             in DEFAULT_STAGES.items()]
 
 
-def flow(stages: list[Stage]) -> Machine:
+def pipelines_of(session: Session, opportunities: Any) -> dict[int, list[Stage]]:
+    """Each opportunity's pipeline by its id, read once per branch and make (a list page
+    of fifty cards of two stores costs two reads, not fifty)."""
+    by_scope: dict[tuple[int | None, str], list[Stage]] = {}
+    out: dict[int, list[Stage]] = {}
+    for opp in opportunities:
+        scope = (opp.branch_id, (opp.brand or "").strip().lower())
+        if scope not in by_scope:
+            by_scope[scope] = stages_for(session, opp.branch_id, opp.brand)
+        out[opp.id] = by_scope[scope]
+    return out
+
+
+def stage_label(stages: list[Stage], code: str) -> str:
+    """What a stage code reads as in its pipeline (the code itself once dropped from it)."""
+    return next((s.label for s in stages if s.code == code), code)
+
+
+def flow(stages: list[Stage], stranded: str | None = None) -> Machine:
     """The pipeline's transitions: the action is the stage to move to, possible from every
-    open stage but itself. Won and lost are terminal (no action starts there)."""
+    open stage but itself. Won and lost are terminal (no action starts there).
+
+    ``stranded``: the stage an open opportunity stands in; when its pipeline has dropped
+    that stage since, the opportunity may move from there to any stage of the pipeline
+    (else it could never move again)."""
     open_codes = {s.code for s in stages if s.kind == OPEN}
+    if stranded and all(s.code != stranded for s in stages):
+        open_codes.add(stranded)
     return machine(str(_("opportunity")),
                    {s.code: (open_codes - {s.code}, s.code) for s in stages},
                    labels={s.code: s.label for s in stages})
+
+
+def flow_of(stages: list[Stage], opp: SalesOpportunity) -> Machine:
+    """The transitions open to ``opp`` in its pipeline ``stages`` (see :func:`flow`)."""
+    return flow(stages, opp.stage if opp.status == OPEN else None)
 
 
 def _stage(stages: list[Stage], code: str) -> Stage | None:
     return next((s for s in stages if s.code == code), None)
 
 
+def own_stages(session: Session, branch_id: int | None,
+               brand: str) -> list[SalesPipelineStage]:
+    """The stage set saved for exactly this scope (empty: it inherits a broader one)."""
+    scope = [SalesPipelineStage.brand == (brand or "").strip(),
+             SalesPipelineStage.branch_id.is_(None) if branch_id is None
+             else SalesPipelineStage.branch_id == branch_id]
+    return list(session.scalars(select(SalesPipelineStage).where(*scope).order_by(
+        SalesPipelineStage.position, SalesPipelineStage.id)))
+
+
+def stages_version(session: Session, branch_id: int | None, brand: str) -> int:
+    """The version of one scope's stage set, for the setup form: a checksum of what is
+    saved (a set is replaced whole, so it has no row to carry a counter); another
+    manager's save changes it, saving the same set again does not."""
+    text = repr([(r.code, r.label, r.probability, r.kind)
+                 for r in own_stages(session, branch_id, brand)])
+    return zlib.crc32(text.encode("utf-8")) % 2_000_000_000 + 1
+
+
 def set_stages(session: Session, branch_id: int | None, brand: str,
-               stages: list[dict[str, Any]], *, user: Any) -> list[Stage]:
+               stages: list[dict[str, Any]], *, user: Any,
+               expected_version: int | None = None) -> list[Stage]:
     """Replace the stage set of one scope (``branch_id`` None: every branch; ``brand``
     empty: every make). An empty list removes the set, so the next broader one applies.
 
     Each stage gives ``code``, ``label``, ``probability`` (0–100) and ``kind``; a set has
-    exactly one ``won`` and one ``lost`` stage and at least one open one. Opportunities
+    exactly one ``won`` and one ``lost`` stage and at least one open one. With
+    ``expected_version`` (:func:`stages_version` as the editor read it) a set changed
+    meanwhile is a :class:`~carebiz.concurrency.VersionConflict`. Opportunities
     standing in a stage the new set drops keep their code until they are moved."""
     brand = (brand or "").strip()
+    if expected_version is not None:
+        current = stages_version(session, branch_id, brand)
+        if current != expected_version:
+            message = _("Someone else changed these stages while you were editing them. What "
+                        "you typed is kept; save again to replace their stages with yours.")
+            raise VersionConflict(message, {"stages": message},
+                                  {"current_version": current, "changed": ["stages"],
+                                   "changed_by": []})
     errors: dict[str, str] = {}
     seen: set[str] = set()
     cleaned: list[SalesPipelineStage] = []
@@ -373,7 +433,7 @@ def move(session: Session, opp: SalesOpportunity, stage_code: Any, *, user: Any,
     opp = lock(session, SalesOpportunity, [opp.id])[opp.id]
     stages = stages_for(session, opp.branch_id, opp.brand)
     code = str(stage_code or "").strip()
-    target_code = flow(stages).target(opp.stage, code)
+    target_code = flow_of(stages, opp).target(opp.stage, code)
     target = _stage(stages, target_code)
     assert target is not None
     reason = str(lost_reason or "").strip()
@@ -508,6 +568,87 @@ def summary(session: Session, user: Any, *, branch_id: int | None = None, brand:
         out.append(entry)
     return {"branch_id": branch_id, "brand": brand, "currency": base, "stages": out,
             "open": totals, "unconverted": sorted(unconverted)}
+
+
+@dataclass
+class Column:
+    """One column of a board: a stage (or, ``stage`` None, the stages its pipeline no
+    longer has) with its cards and their totals in the base currency."""
+
+    stage: Stage | None
+    cards: list[SalesOpportunity]
+    count: int = 0
+    value: Decimal = Decimal(0)
+    weighted_value: Decimal = Decimal(0)
+
+
+@dataclass
+class Board:
+    """The cards that run through one pipeline, a column per stage. ``scopes`` names the
+    (branch id, make) pairs whose opportunities use it, for the board's title."""
+
+    stages: list[Stage]
+    columns: list[Column]
+    scopes: list[tuple[int, str]]
+
+    def allowed(self, opp: SalesOpportunity) -> list[str]:
+        """The stages ``opp`` may move to (every one from a stage its pipeline dropped)."""
+        return flow_of(self.stages, opp).allowed(opp.stage)
+
+    def label(self, code: str) -> str:
+        return stage_label(self.stages, code)
+
+
+def boards(session: Session, opportunities: list[SalesOpportunity], *,
+           branch_id: int | None = None, brand: str = "",
+           on: dt.date | None = None) -> tuple[list[Board], list[str]]:
+    """The kanban's boards: the opportunities grouped by the pipeline they run through
+    (branches and makes may run different ones; those sharing a pipeline share a board), in
+    the order of their first card, each card in its stage's column.
+
+    A card whose stage its pipeline has since dropped is kept in an "other stage" column
+    at the end (it is moved out from there), so no card is left off. Without any card the
+    one board is the pipeline of ``branch_id``/``brand``. Column totals are in the base
+    currency at ``on``'s rate; the second value names currencies without one."""
+    base = base_currency(session)
+    day = on or business_today()
+    by_scope: dict[tuple[int | None, str], list[Stage]] = {}
+    grouped: dict[tuple[Any, ...], Board] = {}
+    unconverted: set[str] = set()
+    for opp in opportunities:
+        scope = (opp.branch_id, (opp.brand or "").strip().lower())
+        if scope not in by_scope:
+            by_scope[scope] = stages_for(session, opp.branch_id, opp.brand)
+        stages = by_scope[scope]
+        key = tuple((s.code, s.label, s.probability, s.kind) for s in stages)
+        board = grouped.get(key)
+        if board is None:
+            board = grouped[key] = Board(stages, [Column(s, []) for s in stages], [])
+        if (opp.branch_id, opp.brand) not in board.scopes:
+            board.scopes.append((opp.branch_id, opp.brand))
+        column = next((c for c in board.columns if c.stage and c.stage.code == opp.stage),
+                      None)
+        if column is None:
+            if board.columns[-1].stage is not None:
+                board.columns.append(Column(None, []))
+            column = board.columns[-1]
+        column.cards.append(opp)
+        column.count += 1
+        try:
+            column.value += convert(session, Money(opp.expected_value, opp.currency),
+                                    base, day).amount
+            column.weighted_value += convert(session, Money(opp.weighted_value, opp.currency),
+                                             base, day).amount
+        except MissingRate:
+            unconverted.add(opp.currency)
+    if not grouped:
+        stages = stages_for(session, branch_id, brand)
+        return [Board(stages, [Column(s, []) for s in stages], [])], []
+    for board in grouped.values():
+        for column in board.columns:
+            column.value = quantize(column.value, base)
+            column.weighted_value = quantize(column.weighted_value, base)
+    return list(grouped.values()), sorted(unconverted)
 
 
 def age_days(opp: SalesOpportunity, day: dt.date | None = None) -> int:

@@ -140,3 +140,39 @@ def test_walk_in_to_delivered_car(page: Any, live_server: str, app: Flask,
     assert page.locator(f"a[href$='/vehicles/{ids['stock_vehicle']}']").count() \
         or vin in page.locator("body").inner_text().replace(sale.inner_text(), "")
     shot(page, "sales-10-customer-360")
+
+
+def test_dragging_a_card_moves_the_opportunity(page: Any, live_server: str, app: Flask,
+                                               seeded: dict[str, Any]) -> None:
+    """A salesperson drags a card from its column onto "Test drive": the drop submits the
+    card's move form with its version, the board comes back with the card in its new
+    column and the opportunity stands there with the stage's probability."""
+    from carebiz.models import User
+    from carebiz.testing import make_customer
+    from carebiz_plugins.sales.models import SalesOpportunity
+    from carebiz_plugins.sales.services import opportunities
+
+    factory = app.extensions["carebiz"].session_factory
+    with app.app_context(), factory() as sess:
+        customer = make_customer(sess, "Chen Jing", seeded["branches"]["A"])
+        seller = sess.scalar(select(User).where(User.username == "sales"))
+        opp = opportunities.create_opportunity(sess, {
+            "customer_id": customer.id, "brand": "Toyota", "model": "RAV4",
+            "expected_value": "210000"}, user=seller)
+        sess.commit()
+        opp_id = opp.id
+    base = live_server
+    _log_in(page, base, "sales")
+    page.goto(f"{base}/sales/pipeline")
+    card = page.locator(f"[data-card='{opp_id}']")
+    assert card.get_attribute("data-stage") == "first_contact"
+    target = page.locator("#sales-board [data-stage='test_drive'].sales-col")
+    shot(page, "sales-11-board-before-drag")
+    with page.expect_navigation():
+        card.drag_to(target)
+    moved = page.locator(f"#sales-board [data-stage='test_drive'].sales-col [data-card='{opp_id}']")
+    moved.wait_for()
+    shot(page, "sales-12-board-after-drag")
+    with app.app_context(), factory() as sess:
+        after = sess.get(SalesOpportunity, opp_id)
+        assert (after.stage, after.probability, after.version) == ("test_drive", 40, 2)

@@ -219,3 +219,34 @@ def test_the_dashboard_shows_the_funnel_a_click_from_its_lists(
     assert {"registered_from": first, "registered_to": today().isoformat(),
             "reached": "quotation"} in links(html)
     assert {"from": first, "to": today().isoformat()} in links(html, "/sales/funnel")
+
+
+def test_every_dashboard_chart_links_to_the_list_of_what_it_counts(
+        app: Flask, session: Session, built: Built, client_for: Any, api_client: Any) -> None:
+    sales = user(session, "sales")
+    for key, outcome in (("p6", "won"), ("p7", "won"), ("p2", "lost")):
+        rules.close_prospect(session, session.get(SalesProspect, built.ids[key]),
+                             outcome=outcome, lost_reason="price" if outcome == "lost" else None,
+                             user=sales)
+    session.commit()
+    html = client_for("sales").get("/sales/").get_data(as_text=True)
+    api = api_client("sales")
+    checked = 0
+    for block in html.split('data-chart="')[1:]:
+        chart, body = block.split('"', 1)[0], block.split("</ul>", 1)[0]
+        # each item: a link to the list, then the figure it stands for
+        for href, figure in re.findall(
+                r'<a href="(/sales/prospects\?[^"]+)"[^>]*>[^<]*</a>\s*<span[^>]*>(\d+)', body):
+            args = dict(parse_qsl(urlsplit(unescape(href)).query))
+            total = api.get("/api/v1/sales/prospects", query_string=args).get_json()["total"]
+            assert total == int(figure), (chart, args)
+            checked += 1
+        for href, figure in re.findall(
+                r'<a href="(/sales/prospects\?[^"]+)" data-month-\w+="[^"]+">\w+ (\d+)</a>', body):
+            args = dict(parse_qsl(urlsplit(unescape(href)).query))
+            total = api.get("/api/v1/sales/prospects", query_string=args).get_json()["total"]
+            assert total == int(figure), (chart, args)
+            checked += 1
+    # source, salesperson, point, model: 1 link each (2 won, both by phone …); funnel: 6
+    # steps; trend: won and lost of the month
+    assert checked >= 4 + 6 + 2
