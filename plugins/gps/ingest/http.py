@@ -29,7 +29,8 @@ a pending device an admin can assign, like an unknown GT06 login; the client kee
 report and sends it again, so nothing is lost once the device is assigned), ``429`` with
 ``Retry-After`` past the per-device rate limit.
 
-Served two ways, both storing through ``positions.store_fixes`` (the TCP server's path):
+Served two ways, both storing through ``ingest.pipeline.store_batch`` (the TCP server's
+path: positions and the alarm rules):
 
 - :data:`bp`, ``/gps/osmand`` in the web app, without login or CSRF (a device has neither),
   answering 404 unless the setting ``gps.osmand_enabled`` is true; rate limited per id by
@@ -337,7 +338,6 @@ def osmand() -> Response:
     from carebiz.toolkit import host
 
     from ..services import osmand as service
-    from .store import publish_positions
 
     session = db.session()
     if not settings.get(session, host(), ENABLED):
@@ -360,8 +360,8 @@ def osmand() -> Response:
     if stored.device_id is None:
         return _text(403, f"device {fix.device} is not registered: recorded as pending, "
                      "an administrator must assign it to a vehicle")
-    if stored.new:
-        publish_positions([fix])
+    if stored.result is not None:
+        stored.result.publish()
     return _text(200, "OK")
 
 

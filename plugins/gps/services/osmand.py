@@ -1,16 +1,18 @@
 """The database side of the OsmAnd HTTP ingest: who is sending, and storing what it sent.
 
 WHY its own module: the HTTP path (a phone app, a Traccar Client, any device speaking the
-OsmAnd protocol) and the GT06 TCP path share how fixes are stored (``positions.store_fixes``,
-one idempotent batch insert) but not how a device is identified: an OsmAnd client names
-itself in every request, there is no login frame. An unknown identifier is recorded as a
-pending device exactly like an unknown GT06 login, marked ``protocol = "osmand"`` so the admin
-assigning it knows it is a phone or an HTTP device and not a tracker with a SIM.
+OsmAnd protocol) and the GT06 TCP path share how fixes are stored
+(``ingest.pipeline.store_batch``: one idempotent batch insert, then the alarm rules) but not
+how a device is identified: an OsmAnd client names itself in every request, there is no
+login frame. An unknown identifier is recorded as a pending device exactly like an unknown
+GT06 login, marked ``protocol = "osmand"`` so the admin assigning it knows it is a phone or
+an HTTP device and not a tracker with a SIM.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -18,6 +20,9 @@ from sqlalchemy.orm import Session
 from ..fixes import Fix
 from ..models import GpsDevice
 from . import positions as pos
+
+if TYPE_CHECKING:
+    from ..ingest.pipeline import BatchResult
 
 PROTOCOL = "osmand"
 
@@ -30,6 +35,8 @@ class Stored:
 
     device_id: int | None
     new: bool = False
+    #: what to publish on the live bus after the commit (the position, any alarm raised)
+    result: BatchResult | None = None
 
 
 def identify(session: Session, ident: str, peer: str) -> tuple[int, int] | None:
@@ -48,10 +55,13 @@ def identify(session: Session, ident: str, peer: str) -> tuple[int, int] | None:
 
 
 def store_report(session: Session, fix: Fix, peer: str) -> Stored:
-    """Store one OsmAnd report through the same batch path as the TCP server. The caller
-    commits (and publishes the live fix after the commit)."""
+    """Store one OsmAnd report through the same batch path as the TCP server
+    (``ingest.pipeline.store_batch``: positions, then the alarm rules). The caller commits,
+    then publishes ``result``."""
+    from ..ingest.pipeline import store_batch
+
     known = identify(session, fix.device, peer)
     if known is None:
         return Stored(None)
-    inserted = pos.store_fixes(session, {fix.device: known[0]}, [fix])
-    return Stored(known[0], inserted > 0)
+    result = store_batch(session, {fix.device: known[0]}, [fix])
+    return Stored(known[0], result.inserted > 0, result)
