@@ -95,7 +95,11 @@ def _raise(session: Session, candidates: list[AlarmEvent],
         return []
 
 
-def _position_message(fix: Fix, rules: DeviceRules | None, moving_kmh: float) -> dict[str, Any]:
+def position_message(fix: Fix, rules: DeviceRules | None = None,
+                     moving_kmh: float | None = None) -> dict[str, Any]:
+    """The live bus's position message for a stored fix."""
+    if moving_kmh is None:
+        moving_kmh = ENGINE.config.moving_kmh
     return {"device": fix.device, "device_id": rules.device_id if rules else None,
             "vehicle_id": rules.vehicle_id if rules else None,
             "latitude": fix.latitude, "longitude": fix.longitude,
@@ -127,7 +131,7 @@ def store_batch(session: Session, device_id_by_imei: dict[str, int],
             latest[fix.device] = fix
     moving = ENGINE.config.moving_kmh
     return BatchResult(inserted, _raise(session, candidates, rules),
-                       [_position_message(f, rules.get(d), moving) for d, f in latest.items()])
+                       [position_message(f, rules.get(d), moving) for d, f in latest.items()])
 
 
 def device_alarm(session: Session, device_id: int, alarm: DeviceAlarm) -> BatchResult:

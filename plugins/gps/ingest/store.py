@@ -37,6 +37,16 @@ FLUSH_SECONDS = 0.2
 FLUSH_FIXES = 1000
 
 
+def publish_positions(fixes: list[Fix]) -> None:
+    """Hand stored live fixes to the live bus as the position messages
+    :func:`..services.live.publish_positions` expects (kept for callers that store with
+    ``positions.store_fixes`` directly; :meth:`.pipeline.BatchResult.publish` does this for
+    :func:`.pipeline.store_batch`)."""
+    live = [f for f in fixes if not f.reupload]
+    if live:
+        pipeline.BatchResult(positions=[pipeline.position_message(f) for f in live]).publish()
+
+
 class DbSink:
     """IngestSink over ``app.extensions["carebiz"].session_factory``."""
 

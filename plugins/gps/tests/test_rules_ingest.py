@@ -376,3 +376,33 @@ def test_cli_sweep_offline(app: Flask, session: Any, fleet: dict[str, Any]) -> N
     assert "0 offline alarm(s) raised" in second.output
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(GpsAlarm)) == 1
+
+
+def test_publish_positions_sends_position_messages() -> None:
+    """``ingest.store.publish_positions`` (used by paths storing with store_fixes directly)
+    turns fixes into the dicts the live bus carries; re-uploaded history is not published."""
+    import threading
+
+    from carebiz_plugins.gps.ingest.store import publish_positions
+
+    bus = live.configure("memory")
+    got: list[dict[str, Any]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        messages = bus.subscribe(timeout=2.0)
+        ready.set()
+        for msg in messages:
+            got.append(msg)
+            return
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    ready.wait(2)
+    time.sleep(0.2)
+    publish_positions([fix(0, speed=50, reupload=True), fix(10, speed=50)])
+    listener.join(3)
+    live.configure("memory")
+    assert len(got) == 1 and got[0]["kind"] == "position"
+    assert got[0]["device"] == IMEI and got[0]["status"] == "moving"
+    assert got[0]["fix_time"] == (T0 + timedelta(seconds=10)).isoformat()
