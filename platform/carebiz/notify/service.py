@@ -153,15 +153,18 @@ def send(session: Session, notice: Notice) -> list[str]:
         offered = {n: c for n, c in offered.items() if n in notice.channels}
     recipient = notice.recipient
     targets: list[tuple[NotificationChannel, str]] = []
-    user: User | None = None
     if recipient.user_id is not None:
-        user = session.get(User, recipient.user_id)
-        if user is None:
+        # the columns only: a whole User loads its roles, grants and branches (alarms go to
+        # many users at once)
+        found = session.execute(select(User.active, User.email, User.phone)
+                                .where(User.id == recipient.user_id)).first()
+        if found is None:
             raise NotFound(_("No user %(id)s.", id=recipient.user_id))
-        if not user.active:
+        active, email, phone = found
+        if not active:
             return []
-        chosen = preferences(session, user.id)
-        addresses = {"user": str(user.id), "email": user.email, "phone": user.phone}
+        chosen = preferences(session, recipient.user_id)
+        addresses = {"user": str(recipient.user_id), "email": email, "phone": phone}
         for channel in sorted(offered.values(), key=lambda c: (c.weight, c.name)):
             if chosen.get(channel.name, channel.default_on):
                 address = addresses.get(channel.address) or ""
