@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,8 @@ from carebiz.db import utcnow
 
 from ..analytics import DailyAccumulator, NoiseFilter
 from ..fixes import Fix
-from ..models import GpsDevice, GpsDeviceState, GpsMileageDaily, GpsPosition
+from ..models import GpsDevice, GpsPosition
+from . import bulk
 
 #: per-device filter and accumulator, kept across batches (one ingest process owns a
 #: device's connection, so its previous accepted fix is here)
@@ -92,32 +93,21 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
     stmt = _insert(session, GpsPosition.__table__).on_conflict_do_nothing(
         index_elements=["device_id", "fix_time"]).returning(GpsPosition.__table__.c.id)
     inserted = len(session.execute(stmt, rows).all())
-    for device_id, (fix, dist) in newest.items():
-        _move_state(session, device_id, fix, dist, now)
+    # gscale: one executemany per table and batch (services/bulk.py says why)
+    bulk.upsert_states(session, [_state_row(device_id, fix, dist, now)
+                                 for device_id, (fix, dist) in newest.items()])
     _add_mileage(session, list(by_device), counts)
     return int(inserted)
 
 
-def _move_state(session: Session, device_id: int, fix: Fix, dist: float,
-                now: dt.datetime) -> None:
-    """Upsert the live state to ``fix`` only when it is newer than what is there."""
-    t = GpsDeviceState.__table__
-    values = {
+def _state_row(device_id: int, fix: Fix, dist: float, now: dt.datetime) -> dict[str, Any]:
+    """The live-state row ``fix`` moves to (only if newer: :func:`bulk.state_statement`)."""
+    return {
         "device_id": device_id, "fix_time": fix.fix_time, "latitude": fix.latitude,
         "longitude": fix.longitude, "speed_kmh": fix.speed_kmh, "course": fix.course,
         "valid": fix.valid, "ignition": fix.ignition, "moving": fix.speed_kmh > 2.0,
         "online": True, "last_seen": now, "odometer_m": dist, "alarm_open": 0,
     }
-    stmt = _insert(session, t).values(values)
-    ex = stmt.excluded
-    newer = (t.c.fix_time.is_(None)) | (t.c.fix_time < ex.fix_time)
-    moved = {c: case((newer, getattr(ex, c)), else_=getattr(t.c, c))
-             for c in ("fix_time", "latitude", "longitude", "speed_kmh", "course", "valid",
-                       "ignition", "moving")}
-    stmt = stmt.on_conflict_do_update(index_elements=["device_id"], set_={
-        **moved, "online": True, "last_seen": ex.last_seen,
-        "odometer_m": t.c.odometer_m + ex.odometer_m})
-    session.execute(stmt)
 
 
 def _add_mileage(session: Session, device_ids: list[int],
@@ -125,27 +115,18 @@ def _add_mileage(session: Session, device_ids: list[int],
     """Add the accumulators' per-day increments to ``gps_mileage_daily``."""
     vehicles = dict(session.execute(
         select(GpsDevice.id, GpsDevice.vehicle_id).where(GpsDevice.id.in_(device_ids))).all())
-    t = GpsMileageDaily.__table__
+    rows: list[dict[str, Any]] = []
     for device_id in device_ids:
         acc = _accumulators.get(device_id)
         if acc is None:
             continue
-        for inc in acc.drain():
-            stmt = _insert(session, t).values(
-                device_id=device_id, day=inc.day, vehicle_id=vehicles.get(device_id),
-                distance_m=inc.distance_m, engine_seconds=int(inc.engine_seconds),
-                fuel_l=getattr(inc, "fuel_l", None), max_speed_kmh=inc.max_speed_kmh,
-                positions=counts.get((device_id, inc.day), 0))
-            ex = stmt.excluded
-            stmt = stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_={
-                "distance_m": t.c.distance_m + ex.distance_m,
-                "engine_seconds": t.c.engine_seconds + ex.engine_seconds,
-                "fuel_l": func.coalesce(t.c.fuel_l, 0.0) + func.coalesce(ex.fuel_l, 0.0),
-                "max_speed_kmh": case((ex.max_speed_kmh > t.c.max_speed_kmh,
-                                       ex.max_speed_kmh), else_=t.c.max_speed_kmh),
-                "positions": t.c.positions + ex.positions,
-            })
-            session.execute(stmt)
+        rows.extend({"device_id": device_id, "day": inc.day,
+                     "vehicle_id": vehicles.get(device_id), "distance_m": inc.distance_m,
+                     "engine_seconds": int(inc.engine_seconds),
+                     "fuel_l": getattr(inc, "fuel_l", None),
+                     "max_speed_kmh": inc.max_speed_kmh,
+                     "positions": counts.get((device_id, inc.day), 0)} for inc in acc.drain())
+    bulk.add_mileage(session, rows)
 
 
 def record_pending(session: Session, imei: str, peer: str) -> None:
