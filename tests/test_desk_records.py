@@ -280,6 +280,39 @@ def test_home_shows_recently_opened_records(app: Any) -> None:
     assert f'href="/customers/{world["mine"]}">Ava Thomas<' in html
 
 
+def test_home_shows_the_records_the_user_changed_last(app: Any) -> None:
+    """Where the user left off: the records they changed (from the audit log), newest
+    first; a record they changed but may no longer see reads without its name or a link."""
+    from carebiz.crm.services import parties
+    from carebiz.models.audit import AuditEntry
+    from carebiz.models.user import User
+
+    world = _world(app)
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        sales = sess.query(User).filter_by(username="sales").one()
+        sess.info["actor"] = sales
+        party = parties.get_party(sess, world["mine"])
+        parties.update_party(sess, party, {"city": "Suzhou"}, user=sales)
+        # a change made when the customer was still theirs (now in branch B)
+        sess.add(AuditEntry(actor_id=sales.id, actor_name="sales", event="party.updated",
+                            entity_type="party", entity_id=str(world["other"]),
+                            branch_id=world["branches"]["B"],
+                            at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)))
+        sess.commit()
+    client = app.test_client()
+    login(client, "sales")
+    html = client.get("/").get_data(as_text=True)
+    assert 'data-widget="crm.changed"' in html
+    changed = html.split('data-testid="home-changed"', 1)[1].split("</ul>", 1)[0]
+    assert f'href="/customers/{world["mine"]}">Ava Thomas<' in changed
+    assert "Secret Bee" not in html and f'/customers/{world["other"]}"' not in changed
+    assert changed.index("Ava Thomas") < changed.index(str(world["other"]))
+
+    client = app.test_client()
+    login(client, "manager")  # changed nothing: no widget
+    assert 'data-widget="crm.changed"' not in client.get("/").get_data(as_text=True)
+
+
 def test_my_day_does_not_congratulate_a_manager_over_overdue_branch_items(app: Any) -> None:
     world = _world(app)
     _followups(app, world)

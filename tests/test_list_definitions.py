@@ -196,7 +196,8 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
             {"status": "won"}, {"open": "1"}, {"source": "walk_in"}, {"mine": "yes"},
             {"salesperson_id": ids["A"]}, {"branch_id": ids["B"]}, {"customer_id": ids["wang"]},
             {"industry": "it"}, {"point": "price"}, {"model": "Camry"}, {"q": "sales"},
-            {"registered_from": "2020-01-01"}, {"closed_to": "2030-01-01"}],
+            {"registered_from": "2020-01-01"}, {"closed_to": "2030-01-01"},
+            {"reached": "test_drive"}],
         "sales.return_visits": [
             {"status": "open"}, {"overdue": "1"}, {"due_from": "2020-01-01"},
             {"assignee_id": ids["A"]}, {"mine": "1"}, {"prospect_id": "1"},
@@ -219,6 +220,9 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
                                 {"salesperson_id": ids["A"]}, {"customer_id": ids["wang"]},
                                 {"closes_from": "2020-01-01", "closes_to": "2030-01-01"},
                                 {"q": "camry"}],
+        # the GPS plugin's trackers (registered, pending, by IMEI, plate or label)
+        "gps.devices": [{"status": "all"}, {"status": "pending"}, {"q": "3563"},
+                        {"q": "B12345", "status": "active"}],
     }
     return [{k: str(v) for k, v in args.items()} for args in sets[name]]
 

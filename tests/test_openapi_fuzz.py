@@ -118,6 +118,25 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/sales/opportunities/{opportunity_id}/lost": "a reason from the setting",
     "PUT /api/v1/sales/pipeline/stages": "unique codes, open stages, one won and one lost",
     "GET /api/v1/sales/opportunities": "a date range's start may not follow its end",
+    # the GPS plugin: IMEI check digits, visible vehicles, geometry and periods are the
+    # services' rules (a state move is a documented 409, a broken rule a 422)
+    "POST /api/v1/gps/devices": "15 digits with a valid check digit; a visible vehicle",
+    "PATCH /api/v1/gps/devices/{device_id}": "limits, protocols and a visible vehicle",
+    "POST /api/v1/gps/devices/{device_id}/assign": "pending devices only; a visible vehicle",
+    "POST /api/v1/gps/devices/{device_id}/{action}": "disable active, enable disabled ones",
+    "GET /api/v1/gps/positions": "a device or vehicle; from before to, at most 31 days",
+    "GET /api/v1/gps/trips": "from before to, at most 31 days",
+    "GET /api/v1/gps/stops": "from before to, at most 31 days",
+    "GET /api/v1/gps/mileage": "from before to, at most 400 days",
+    "GET /api/v1/gps/alarms": "from before to, at most 31 days",
+    "POST /api/v1/gps/alarms/{alarm_id}/acknowledge": "open alarms only",
+    "POST /api/v1/gps/geofences": "GeoJSON of the kind, a closed valid polygon, radius or "
+                                  "half-width, a schedule of weekdays and HH:MM hours",
+    "PUT /api/v1/gps/geofences/{fence_id}": "as on create",
+    "POST /api/v1/gps/groups": "limits within their ranges, allowed hours as a schedule",
+    "PUT /api/v1/gps/groups/{group_id}": "as on create",
+    "POST /api/v1/gps/commands": "an active device; the plate or IMEI typed to confirm",
+    "POST /api/v1/gps/commands/{command_id}/cancel": "queued commands only",
 }
 POSITIVE_EXPECTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 

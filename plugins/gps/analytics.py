@@ -1,9 +1,9 @@
 """Trips, stops, mileage, overspeed episodes, engine hours and fuel over lists of :class:`Fix`.
 
-Pure Python over the plugin's value types, no database: the ingest path (gstore) feeds the
-incremental :class:`TripDetector` / :class:`NoiseFilter` / :class:`DailyAccumulator` as fixes
-arrive and persists what they close, and reports or a recompute run the batch functions over
-stored fixes. Batch and incremental share one state machine, so they agree exactly (tested).
+Pure Python over the plugin's value types, no database: the ingest path
+(``services/positions.store_fixes``) feeds the incremental :class:`NoiseFilter` /
+:class:`TripDetector` / :class:`DailyAccumulator` of each device with every batch and persists
+what they close, and reports or a recompute run the batch functions over stored fixes.
 
 Defaults are the reference tracker server's (``PROTOCOL.md``): moving once 200 m from the
 last stop point; stopped once every fix of the last 180 s lies within 200 m; a gap of more
@@ -11,10 +11,23 @@ than 3,600 s without data ends a trip. Distances are haversine (:func:`geo.haver
 between consecutive *accepted* fixes: invalid fixes, 0/0 fixes and jumps implying an
 impossible speed are noise and count nothing (:class:`FilterConfig`).
 
-The hot loops work on floats (epoch seconds, degrees) in locals, because one vehicle's month
-is ~260,000 fixes: trips + stops + daily mileage over it cost about 3–5 bare haversine loops
-over the same fixes (``benchmarks/gps_analytics.py``, ~1.6 s on the shared dev box), so month
-reports read ``gps_trip`` / ``gps_mileage_daily`` and recompute from positions only on demand.
+WHY one kernel (:func:`run_kernel`): one vehicle's month is ~260,000 fixes, and a report
+must answer in well under a second in pure Python. So the filter, the trip/stop state machine and
+the day accumulator are ONE loop over plain floats with every piece of state in a local
+variable (no method call, attribute write or datetime per fix); the objects only hold the
+state between calls. Batch (a whole list) and incremental (one fix, or one ingest batch) run
+that same loop, so they agree exactly by construction, and :func:`trips_stops_mileage`
+computes trips, stops and daily mileage in a single pass sharing one filter. Further
+savings: the cosine of the previous accepted fix and of the stop/anchor points is kept (one
+``cos`` per fix instead of four); the "within the radius?" tests compare the haversine term
+``h`` with ``sin²(r / 2R)`` instead of taking ``asin(sqrt(h))`` (the same test, as the
+distance grows monotonically with ``h``); and near the stop point (most fixes of a parked
+car) ``sin(x) <= x`` bounds ``h`` from above without any ``sin``.
+``benchmarks/gps_analytics.py`` prints the figures beside a bare haversine loop over the same
+fixes: trips + stops + daily mileage of a month cost ≈ 1.3–1.7 such loops (~0.25 s of CPU on
+the 2-core dev box, ~0.5 s wall with the box loaded, where it took 1.6–2.8 s before).
+``tests/reference_analytics.py`` keeps the plain per-fix implementation the kernel is tested
+against.
 """
 
 from __future__ import annotations
@@ -23,6 +36,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
 from math import asin, cos, sin, sqrt
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -31,27 +45,54 @@ from .fixes import Fix
 from .geo import EARTH_RADIUS_M
 
 _D2R = 0.017453292519943295
+_HD2R = _D2R * 0.5               # half the angle, in radians, from a difference in degrees
 _2R = 2 * EARTH_RADIUS_M
+_HALF_EARTH_M = _2R * asin(1.0)  # what haversine gives for antipodes (h clipped at 1)
+
+Point = tuple[float, float, float]   #: (epoch seconds, lat, lon)
+#: one fix as the kernel reads it: (t, lat, lon, speed km/h, valid, ignition, fuel litres)
+Row = tuple[float, float, float, float, bool, bool | None, float | None]
 
 
 def _hav(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """:func:`geo.haversine_m` inlined for the hot loops (same formula, same radius)."""
-    s1 = sin((lat2 - lat1) * _D2R * 0.5)
-    s2 = sin((lon2 - lon1) * _D2R * 0.5)
+    """:func:`geo.haversine_m` inlined (same formula, same radius)."""
+    s1 = sin((lat2 - lat1) * _HD2R)
+    s2 = sin((lon2 - lon1) * _HD2R)
     h = s1 * s1 + cos(lat1 * _D2R) * cos(lat2 * _D2R) * s2 * s2
-    return _2R * asin(sqrt(h) if h < 1.0 else 1.0)
+    return _2R * asin(sqrt(h)) if h < 1.0 else _HALF_EARTH_M
+
+
+def _h_of(metres: float) -> float:
+    """The haversine term ``h`` of a distance: ``d > metres`` ⇔ ``h > _h_of(metres)``."""
+    s = sin(min(metres, _HALF_EARTH_M) / _2R)
+    return s * s
 
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def fix_rows(fixes: Sequence[Fix], *, days: bool = True) -> Iterable[Row]:
+    """The kernel's rows from Fix objects, built column by column (a list comprehension per
+    attribute is cheaper than a tuple per fix); ignition and fuel only when ``days`` needs
+    them."""
+    ts = [f.fix_time.timestamp() for f in fixes]
+    lats = [f.latitude for f in fixes]
+    lons = [f.longitude for f in fixes]
+    speeds = [f.speed_kmh for f in fixes]
+    valids = [f.valid for f in fixes]
+    if not days:
+        return zip(ts, lats, lons, speeds, valids, repeat(None), repeat(None), strict=False)
+    return zip(ts, lats, lons, speeds, valids, [f.ignition for f in fixes],
+               [f.fuel_l for f in fixes], strict=True)
+
+
 # --- noise filter ---------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class FilterConfig:
-    """What counts as noise. A rejected fix is still stored (gstore keeps everything with
-    ``distance_m = 0``) but moves no odometer, trip or stop."""
+    """What counts as noise. A rejected fix is still stored (``store_fixes`` keeps everything
+    with ``distance_m = 0``) but moves no odometer, trip or stop."""
 
     drop_invalid: bool = True        #: no satellite fix: last known place or a cell guess
     drop_zero: bool = True           #: 0/0 is what cheap units send before their first fix
@@ -63,14 +104,19 @@ class FilterConfig:
 
 class NoiseFilter:
     """Incremental filter for one device: :meth:`accept` tells whether a fix is real and how
-    far it is from the previous accepted one. gstore calls it per fix to fill
-    ``gps_position.distance_m``; the analytics use the same rules."""
+    far it is from the previous accepted one. ``store_fixes`` runs it over each batch to fill
+    ``gps_position.distance_m``; the analytics use the same rules (the same kernel).
 
-    __slots__ = ("config", "last", "rejects", "reanchors")
+    A fix not later than the last one *seen* (accepted or not) is a duplicate or out of order:
+    noise, and no state moves."""
+
+    __slots__ = ("config", "last", "last_cos", "seen", "rejects", "reanchors")
 
     def __init__(self, config: FilterConfig | None = None) -> None:
         self.config = config or FilterConfig()
-        self.last: tuple[float, float, float] | None = None   #: (t, lat, lon) last accepted
+        self.last: Point | None = None   #: (t, lat, lon) last accepted
+        self.last_cos = 1.0              #: cos(latitude) of ``last``
+        self.seen = float("-inf")        #: time of the last fix seen
         self.rejects = 0
         #: how often the filter gave up and trusted a new place: the trip detector restarts
         #: there, so a wrong first fix is not joined to the truth by a phantom trip
@@ -78,49 +124,26 @@ class NoiseFilter:
 
     def accept_raw(self, t: float, lat: float, lon: float, valid: bool) -> float | None:
         """Distance in metres from the last accepted fix, or ``None`` for noise."""
-        cfg = self.config
-        if (cfg.drop_invalid and not valid) or (cfg.drop_zero and lat == 0.0 and lon == 0.0):
-            return None
-        last = self.last
-        if last is None:
-            self.last = (t, lat, lon)
-            return 0.0
-        lt, llat, llon = last
-        dt = t - lt
-        if dt <= 0:                  # duplicate or out of order: no distance, no state
-            return None
-        d = _hav(llat, llon, lat, lon)
-        if d > cfg.max_speed_kmh / 3.6 * dt:
-            self.rejects += 1
-            if self.rejects < cfg.max_rejects:
-                return None
-            self.rejects = 0
-            self.reanchors += 1
-            self.last = (t, lat, lon)
-            return 0.0               # re-anchored: the jump itself is not mileage
-        self.rejects = 0
-        if d < cfg.min_distance_m:
-            self.last = (t, llat, llon)   # time moves on, the reference point does not
-            return 0.0
-        self.last = (t, lat, lon)
-        return d
+        out: list[float | None] = []
+        run_kernel(self, None, None, ((t, lat, lon, 0.0, valid, None, None),), out, None)
+        return out[0]
 
     def accept(self, fix: Fix) -> float | None:
         """:meth:`accept_raw` for a :class:`Fix`."""
         return self.accept_raw(fix.fix_time.timestamp(), fix.latitude, fix.longitude, fix.valid)
 
+    def distances(self, fixes: Sequence[Fix]) -> list[float | None]:
+        """:meth:`accept` over a batch in one pass: one distance (or ``None``) per fix."""
+        out: list[float | None] = []
+        run_kernel(self, None, None, fix_rows(fixes, days=False), out, None)
+        return out
 
-def filter_noise(fixes: Iterable[Fix],
+
+def filter_noise(fixes: Sequence[Fix],
                  config: FilterConfig | None = None) -> list[tuple[Fix, float]]:
     """The accepted fixes with their distance from the previous accepted one."""
-    flt = NoiseFilter(config)
-    acc = flt.accept_raw
-    out: list[tuple[Fix, float]] = []
-    for f in fixes:
-        d = acc(f.fix_time.timestamp(), f.latitude, f.longitude, f.valid)
-        if d is not None:
-            out.append((f, d))
-    return out
+    dists = NoiseFilter(config).distances(fixes)
+    return [(f, d) for f, d in zip(fixes, dists, strict=True) if d is not None]
 
 
 # --- trips and stops ------------------------------------------------------------------------
@@ -179,58 +202,57 @@ class Stop:
 Segment = Trip | Stop
 
 
+def _trip(device: str, cfg: TripConfig, start: Point, end: Point, dist: float,
+          vmax: float) -> Trip | None:
+    """A trip from ``start`` to ``end``, unless empty or shorter than the minimum."""
+    if end[0] <= start[0] or dist < cfg.min_trip_distance_m:
+        return None
+    return Trip(device, _utc(start[0]), _utc(end[0]), start[1], start[2], end[1], end[2],
+                dist, vmax)
+
+
 class TripDetector:
-    """Incremental trip/stop detection for ONE device. :meth:`feed` a fix, get the segments
-    it closed (usually none; a trip and/or a stop at a change). gstore persists them as they
-    close; :meth:`open_segment` says what is going on now (for the live page and reports up to
-    "now"). Noise is filtered inside with the same :class:`NoiseFilter` rules.
+    """Incremental trip/stop detection for ONE device. :meth:`feed` a fix (or
+    :meth:`feed_many` a batch), get the segments it closed (usually none; a trip and/or a
+    stop at a change). ``store_fixes`` persists them as they close; :meth:`open_segment`
+    says what is going on now (for the live page and reports up to "now"). Noise is
+    filtered inside with the same :class:`NoiseFilter` rules.
 
     How: while *stopped* the stop point is fixed; the first fix ``moving_distance_m`` away
     starts a trip at the last fix of the stop. While *moving* an anchor fix is kept with every
     fix since within ``stop_radius_m`` of it (a fix beyond re-anchors there); once the fixes
     stayed for ``stop_duration_s`` the trip ends at the anchor and the stop begins there. A gap
     over ``gap_s`` closes the trip at the last fix before it; the time of a gap is never trip.
-    Re-upload fixes are history like any other here: callers feed fixes in time order.
+    When the noise filter gives up on a jump and trusts the new place, what was open is
+    closed and a stop begins at the new place (no phantom trip across the jump).
+    Callers feed fixes in time order; an older fix than the last seen is ignored.
     """
 
-    __slots__ = ("device", "cfg", "flt", "moving", "sp", "stop_start", "stop_last",
-                 "trip_start", "trip_dist", "trip_max", "anchor", "anchor_dist", "anchor_max",
-                 "last", "_acc", "_reanchors")
+    __slots__ = ("device", "cfg", "flt", "moving", "sp", "sp_cos", "stop_start", "stop_last",
+                 "trip_start", "trip_dist", "trip_max", "anchor", "anchor_cos", "anchor_dist",
+                 "anchor_max", "last", "last_cos")
 
     def __init__(self, device: str, config: TripConfig | None = None,
-                 filter_config: FilterConfig | None = None) -> None:
+                 filter_config: FilterConfig | None = None,
+                 noise_filter: NoiseFilter | None = None) -> None:
         self.device = device
         self.cfg = config or TripConfig()
-        self.flt = NoiseFilter(filter_config)
-        self._acc = self.flt.accept_raw
+        #: ``noise_filter``: share one filter with a :class:`DailyAccumulator` (ingest)
+        self.flt = noise_filter or NoiseFilter(filter_config)
         self.moving = False
-        self.sp: tuple[float, float, float] | None = None       # stop point (t, lat, lon)
+        self.sp: Point | None = None             # stop point
+        self.sp_cos = 1.0
         self.stop_start = 0.0
-        self.stop_last: tuple[float, float, float] | None = None  # last fix of the stop
-        self.trip_start: tuple[float, float, float] | None = None
+        self.stop_last: Point | None = None      # last fix of the stop
+        self.trip_start: Point | None = None
         self.trip_dist = 0.0
         self.trip_max = 0.0
-        self.anchor: tuple[float, float, float] | None = None
+        self.anchor: Point | None = None
+        self.anchor_cos = 1.0
         self.anchor_dist = 0.0      # trip distance up to the anchor
         self.anchor_max = 0.0       # trip max speed up to the anchor
-        self.last: tuple[float, float, float] | None = None
-        self._reanchors = 0
-
-    # segment makers
-    def _trip(self, end: tuple[float, float, float], dist: float, vmax: float) -> Trip | None:
-        st = self.trip_start
-        assert st is not None
-        if end[0] <= st[0] or dist < self.cfg.min_trip_distance_m:
-            return None
-        return Trip(self.device, _utc(st[0]), _utc(end[0]), st[1], st[2], end[1], end[2],
-                    dist, vmax)
-
-    def _stop(self, end_t: float) -> Stop | None:
-        sp = self.sp
-        assert sp is not None
-        if end_t - self.stop_start < self.cfg.stop_duration_s:
-            return None
-        return Stop(self.device, _utc(self.stop_start), _utc(end_t), sp[1], sp[2])
+        self.last: Point | None = None           # last accepted fix
+        self.last_cos = 1.0
 
     def feed(self, fix: Fix) -> list[Segment]:
         """Consume one fix (in time order); the trips/stops it closed."""
@@ -239,105 +261,277 @@ class TripDetector:
 
     def feed_raw(self, t: float, lat: float, lon: float, speed: float,
                  valid: bool = True) -> list[Segment]:
-        """:meth:`feed` on plain values (the batch path and the benchmark use it)."""
-        d = self._acc(t, lat, lon, valid)
-        if d is None:
-            return _NONE
-        cfg = self.cfg
-        cur = (t, lat, lon)
-        if self.flt.reanchors != self._reanchors:        # the filter trusted a new place
-            return self._restart(cur)
-        last = self.last
-        self.last = cur
-        if last is None:                                  # first fix: a stop begins here
-            self.sp = cur
-            self.stop_start = t
-            self.stop_last = cur
-            return _NONE
-        gap = t - last[0] > cfg.gap_s
+        """:meth:`feed` on plain values."""
         out: list[Segment] = []
-        if self.moving:
-            if gap:
-                trip = self._trip(last, self.trip_dist, self.trip_max)
-                if trip is not None:
-                    out.append(trip)
-                self.moving = False
-                self.sp = last
-                self.stop_start = last[0]
-                self.stop_last = last
-                # fall through to the stopped branch with this fix
-            else:
-                self.trip_dist += d
-                if speed > self.trip_max:
-                    self.trip_max = speed
-                anchor = self.anchor
-                assert anchor is not None
-                if _hav(anchor[1], anchor[2], lat, lon) > cfg.stop_radius_m:
-                    self.anchor = cur
-                    self.anchor_dist = self.trip_dist
-                    self.anchor_max = self.trip_max
-                elif t - anchor[0] >= cfg.stop_duration_s:
-                    trip = self._trip(anchor, self.anchor_dist, self.anchor_max)
-                    if trip is not None:
-                        out.append(trip)
-                    self.moving = False
-                    self.sp = anchor
-                    self.stop_start = anchor[0]
-                    self.stop_last = cur
-                return out
-        sp = self.sp
-        assert sp is not None
-        if _hav(sp[1], sp[2], lat, lon) >= cfg.moving_distance_m:
-            sl = self.stop_last
-            assert sl is not None
-            stop = self._stop(sl[0])
-            if stop is not None:
-                out.append(stop)
-            self.moving = True
-            if t - sl[0] > cfg.gap_s:      # left during a gap: the trip starts here
-                self.trip_start = cur
-                self.trip_dist = 0.0
-            else:
-                self.trip_start = sl
-                self.trip_dist = d
-            self.trip_max = speed
-            self.anchor = cur
-            self.anchor_dist = self.trip_dist
-            self.anchor_max = speed
-        else:
-            self.stop_last = cur
+        run_kernel(self.flt, self, None, ((t, lat, lon, speed, valid, None, None),), None, out)
         return out
 
-    def _restart(self, cur: tuple[float, float, float]) -> list[Segment]:
-        """After the noise filter re-anchored: close what was open before the jump (a trip
-        at its last fix, a stop if long enough) and begin afresh with a stop at ``cur`` —
-        the jump itself is neither trip nor distance (a wrong first fix, a unit moved on a
-        truck while off)."""
-        self._reanchors = self.flt.reanchors
+    def feed_many(self, fixes: Sequence[Fix]) -> list[Segment]:
+        """:meth:`feed` over a batch (time order) in one pass; the segments it closed."""
         out: list[Segment] = []
-        seg = self.open_segment()
-        if isinstance(seg, Trip) or (isinstance(seg, Stop)
-                                     and seg.duration_s >= self.cfg.stop_duration_s):
-            out.append(seg)
-        self.moving = False
-        self.last = self.sp = self.stop_last = cur
-        self.stop_start = cur[0]
+        run_kernel(self.flt, self, None, fix_rows(fixes, days=False), None, out)
         return out
+
+    def resume(self, t: float, lat: float, lon: float, *, moving: bool = False) -> None:
+        """Go on from where the last stored segment ended (after a restart) instead of from
+        nothing: after a trip a stop began there (``moving=False``), after a stop a trip
+        began there (``moving=True``). The filter's reference point moves there too, so the
+        next distance is measured from it."""
+        cur = (t, lat, lon)
+        c = cos(lat * _D2R)
+        self.moving = moving
+        self.last = self.sp = self.stop_last = cur
+        self.last_cos = self.sp_cos = c
+        self.stop_start = t
+        if moving:
+            self.trip_start = cur
+            # the anchor a quarter of the globe away: the next fix becomes the anchor, as the
+            # fix that started the trip did when it ran live
+            self.anchor = (t, lat + 90.0, lon)
+            self.anchor_cos = c
+            self.trip_dist = self.trip_max = self.anchor_dist = self.anchor_max = 0.0
+        flt = self.flt
+        if flt.last is None or flt.last[0] < t:
+            flt.last, flt.last_cos = cur, c
+        flt.seen = max(flt.seen, t)
 
     def open_segment(self) -> Segment | None:
         """The trip or stop in progress (not closed), ``None`` before the first fix."""
-        last = self.last
-        if last is None:
+        if self.last is None:
             return None
-        if self.moving:
-            return self._trip(last, self.trip_dist, self.trip_max)
-        sp = self.sp
-        assert sp is not None
-        sl = self.stop_last or sp
-        return Stop(self.device, _utc(self.stop_start), _utc(sl[0]), sp[1], sp[2])
+        return _open_segment(self.device, self.cfg, self.moving, self.trip_start, self.last,
+                             self.trip_dist, self.trip_max, self.sp, self.stop_start,
+                             self.stop_last)
 
 
-_NONE: list[Segment] = []    # shared empty answer (never mutated: callers only read)
+def _open_segment(device: str, cfg: TripConfig, moving: bool, trip_start: Point | None,
+                  last: Point, trip_dist: float, trip_max: float, sp: Point | None,
+                  stop_start: float, stop_last: Point | None) -> Segment | None:
+    if moving:
+        assert trip_start is not None
+        return _trip(device, cfg, trip_start, last, trip_dist, trip_max)
+    assert sp is not None
+    sl = stop_last or sp
+    return Stop(device, _utc(stop_start), _utc(sl[0]), sp[1], sp[2])
+
+
+def run_kernel(flt: NoiseFilter, det: TripDetector | None, acc: DailyAccumulator | None,
+         rows: Iterable[Row], dists: list[float | None] | None,
+         segs: list[Segment] | None) -> None:
+    """THE loop: filter every row with ``flt``; feed what it accepts to ``det`` (closed
+    segments appended to ``segs``) and every row that is not a duplicate to ``acc``; append
+    each row's distance (``None``: noise or duplicate) to ``dists`` when given.
+
+    State lives in locals for the loop and is written back to the objects at the end, so
+    the objects can be fed again (incremental) with the same result as one long call."""
+    fcfg = flt.config
+    drop_invalid = fcfg.drop_invalid
+    drop_zero = fcfg.drop_zero
+    vmax_ms = fcfg.max_speed_kmh / 3.6
+    min_d = fcfg.min_distance_m
+    max_rej = fcfg.max_rejects
+    last = flt.last
+    has_last = last is not None
+    lt, llat, llon = last if last is not None else (0.0, 0.0, 0.0)
+    lc = flt.last_cos
+    seen = flt.seen
+    rejects = flt.rejects
+    reanchors = flt.reanchors
+    dappend = dists.append if dists is not None else None
+    c = 1.0
+
+    trips = det is not None and segs is not None
+    if det is not None:
+        tcfg = det.cfg
+        device = det.device
+        h_move = _h_of(tcfg.moving_distance_m)
+        h_radius = _h_of(tcfg.stop_radius_m)
+        stop_dur = tcfg.stop_duration_s
+        gap_s = tcfg.gap_s
+        moving = det.moving
+        sp, sp_c, stop_start, stop_last = det.sp, det.sp_cos, det.stop_start, det.stop_last
+        trip_start, trip_dist, trip_max = det.trip_start, det.trip_dist, det.trip_max
+        anchor, anchor_c = det.anchor, det.anchor_cos
+        anchor_dist, anchor_max = det.anchor_dist, det.anchor_max
+        tlast, tlast_c = det.last, det.last_cos
+        sappend = segs.append if segs is not None else None
+
+    days = acc is not None
+    touched = False
+    if acc is not None:
+        dlo, dhi, day = acc._day_cache
+        acc_gap = acc.gap_s
+        prev_t = acc.prev_t if acc.prev_t is not None else 0.0
+        prev_ign = acc.prev_ign
+        prev_fuel = acc.prev_fuel
+        rise, rise_top = acc.rise, acc.rise_top
+        ddist = deng = dfuel = dmax = 0.0
+
+    for t, lat, lon, speed, valid, ign, fuel in rows:
+        if t <= seen:                               # duplicate or out of order
+            if dappend is not None:
+                dappend(None)
+            continue
+        seen = t
+        # --- noise filter
+        d: float | None = None
+        re = False
+        if not ((drop_invalid and not valid) or (drop_zero and lat == 0.0 and lon == 0.0)):
+            c = cos(lat * _D2R)
+            if has_last:
+                s1 = sin((lat - llat) * _HD2R)
+                s2 = sin((lon - llon) * _HD2R)
+                h = s1 * s1 + lc * c * s2 * s2
+                d = _2R * asin(sqrt(h)) if h < 1.0 else _HALF_EARTH_M
+                if d > vmax_ms * (t - lt):          # an impossible jump
+                    rejects += 1
+                    if rejects < max_rej:
+                        d = None
+                    else:                           # trust the new place
+                        rejects = 0
+                        reanchors += 1
+                        re = True
+                        lt, llat, llon, lc = t, lat, lon, c
+                        d = 0.0                     # the jump itself is not mileage
+                else:
+                    rejects = 0
+                    if d < min_d:                   # time moves on, the point does not
+                        lt = t
+                        d = 0.0
+                    else:
+                        lt, llat, llon, lc = t, lat, lon, c
+            else:
+                has_last = True
+                lt, llat, llon, lc = t, lat, lon, c
+                d = 0.0
+        if dappend is not None:
+            dappend(d)
+
+        # --- the day's mileage, engine time and fuel
+        if days:
+            assert acc is not None
+            if not dlo <= t < dhi:
+                if touched:
+                    acc._add(day, ddist, deng, dfuel, dmax)
+                    ddist = deng = dfuel = dmax = 0.0
+                day = acc._day(t)
+                dlo, dhi, _ = acc._day_cache
+            touched = True
+            if d is not None:
+                ddist += d
+                if speed > dmax:
+                    dmax = speed
+            if prev_ign and t - prev_t <= acc_gap:
+                deng += t - prev_t
+            if fuel is not None:
+                if prev_fuel is not None:
+                    delta = fuel - prev_fuel
+                    if delta > 0.0:
+                        rise += delta
+                        rise_top = (t, lat, lon)
+                    else:
+                        if rise:
+                            acc.rise, acc.rise_top = rise, rise_top
+                            acc.settle()
+                            rise = 0.0
+                        dfuel -= delta              # a drop is consumption
+                prev_fuel = fuel
+            prev_t = t
+            prev_ign = ign
+
+        # --- trips and stops
+        if not trips or d is None:
+            continue
+        cur = (t, lat, lon)
+        if re:
+            # close what was open before the jump (a trip at its last fix, a stop if long
+            # enough) and begin afresh with a stop here
+            if tlast is not None:
+                seg = _open_segment(device, tcfg, moving, trip_start, tlast, trip_dist,
+                                    trip_max, sp, stop_start, stop_last)
+                if type(seg) is Trip or (type(seg) is Stop and seg.duration_s >= stop_dur):
+                    sappend(seg)  # type: ignore[misc]
+            moving = False
+            tlast = sp = stop_last = cur
+            tlast_c = sp_c = c
+            stop_start = t
+            continue
+        prev, prev_c = tlast, tlast_c
+        tlast, tlast_c = cur, c
+        if prev is None:                            # first fix: a stop begins here
+            sp, sp_c, stop_start, stop_last = cur, c, t, cur
+            continue
+        if moving:
+            if t - prev[0] > gap_s:                 # a gap ends the trip at its last fix
+                trip = _trip(device, tcfg, trip_start, prev, trip_dist,  # type: ignore[arg-type]
+                             trip_max)
+                if trip is not None:
+                    sappend(trip)  # type: ignore[misc]
+                moving = False
+                sp, sp_c, stop_start, stop_last = prev, prev_c, prev[0], prev
+                # on to the stopped branch with this fix
+            else:
+                trip_dist += d
+                if speed > trip_max:
+                    trip_max = speed
+                s1 = sin((lat - anchor[1]) * _HD2R)  # type: ignore[index]
+                s2 = sin((lon - anchor[2]) * _HD2R)  # type: ignore[index]
+                if s1 * s1 + anchor_c * c * s2 * s2 > h_radius:
+                    anchor, anchor_c, anchor_dist, anchor_max = cur, c, trip_dist, trip_max
+                elif t - anchor[0] >= stop_dur:      # type: ignore[index]
+                    trip = _trip(device, tcfg, trip_start, anchor,  # type: ignore[arg-type]
+                                 anchor_dist, anchor_max)
+                    if trip is not None:
+                        sappend(trip)  # type: ignore[misc]
+                    moving = False
+                    sp, sp_c, stop_start, stop_last = (
+                        anchor, anchor_c, anchor[0], cur)  # type: ignore[index]
+                continue
+        # near the stop point (most fixes of a parked car): sin(x) <= x bounds h from above
+        # without a sin, and the exact test runs only when that bound is not below h_move
+        x1 = (lat - sp[1]) * _HD2R  # type: ignore[index]
+        x2 = (lon - sp[2]) * _HD2R  # type: ignore[index]
+        if x1 * x1 + sp_c * c * x2 * x2 < h_move:
+            stop_last = cur
+            continue
+        s1 = sin(x1)
+        s2 = sin(x2)
+        if s1 * s1 + sp_c * c * s2 * s2 >= h_move:  # left the stop point: a trip begins
+            sl: Point = stop_last  # type: ignore[assignment]
+            if sl[0] - stop_start >= stop_dur:
+                sappend(Stop(device, _utc(stop_start), _utc(sl[0]),  # type: ignore[misc]
+                             sp[1], sp[2]))  # type: ignore[index]
+            moving = True
+            if t - sl[0] > gap_s:                   # left during a gap: the trip starts here
+                trip_start, trip_dist = cur, 0.0
+            else:
+                trip_start, trip_dist = sl, d
+            trip_max = speed
+            anchor, anchor_c, anchor_dist, anchor_max = cur, c, trip_dist, speed
+        else:
+            stop_last = cur
+
+    flt.last = (lt, llat, llon) if has_last else None
+    flt.last_cos = lc
+    flt.seen = seen
+    flt.rejects = rejects
+    flt.reanchors = reanchors
+    if det is not None:
+        det.moving = moving
+        det.sp, det.sp_cos, det.stop_start, det.stop_last = sp, sp_c, stop_start, stop_last
+        det.trip_start, det.trip_dist, det.trip_max = trip_start, trip_dist, trip_max
+        det.anchor, det.anchor_cos = anchor, anchor_c
+        det.anchor_dist, det.anchor_max = anchor_dist, anchor_max
+        det.last, det.last_cos = tlast, tlast_c
+    if acc is not None:
+        if touched:
+            acc._add(day, ddist, deng, dfuel, dmax)
+        acc._day_cache = (dlo, dhi, day)
+        if touched:
+            acc.prev_t = prev_t
+        acc.prev_ign = prev_ign
+        acc.prev_fuel = prev_fuel
+        acc.rise, acc.rise_top = rise, rise_top
 
 
 def trips_and_stops(fixes: Sequence[Fix], config: TripConfig | None = None,
@@ -348,14 +542,18 @@ def trips_and_stops(fixes: Sequence[Fix], config: TripConfig | None = None,
     if not fixes:
         return [], []
     det = TripDetector(fixes[0].device, config, filter_config)
-    feed = det.feed_raw
+    return _split(det, det.feed_many(fixes), include_open)
+
+
+def _split(det: TripDetector, segs: list[Segment],
+           include_open: bool) -> tuple[list[Trip], list[Stop]]:
     trips: list[Trip] = []
     stops: list[Stop] = []
-    for f in fixes:
-        segs = feed(f.fix_time.timestamp(), f.latitude, f.longitude, f.speed_kmh, f.valid)
-        if segs:
-            for s in segs:
-                (trips if type(s) is Trip else stops).append(s)  # type: ignore[arg-type]
+    for s in segs:
+        if type(s) is Trip:
+            trips.append(s)
+        else:
+            stops.append(s)  # type: ignore[arg-type]
     if include_open:
         s = det.open_segment()
         if isinstance(s, Trip):
@@ -392,9 +590,9 @@ class Refuel:
 class DailyAccumulator:
     """Incremental per-day mileage, engine time and fuel for ONE device.
 
-    gstore feeds every stored fix (in order) and, after each batch, :meth:`drain` gives the
-    *increments* per day to add to ``gps_mileage_daily`` (``distance_m += …``, ``max_speed =
-    greatest(…)``), so the table is kept by upserts without rereading positions.
+    ``store_fixes`` feeds every stored fix (in order) and, after each batch, :meth:`drain`
+    gives the *increments* per day to add to ``gps_mileage_daily`` (``distance_m += …``,
+    ``max_speed = greatest(…)``), so the table is kept by upserts without rereading positions.
 
     Engine time is the time between consecutive fixes while the earlier one had ignition on
     (gaps over ``gap_s`` excluded). Fuel: consumption is the sum of drops minus small rises
@@ -409,10 +607,11 @@ class DailyAccumulator:
 
     def __init__(self, device: str, tz: str | ZoneInfo = "UTC",
                  filter_config: FilterConfig | None = None, *, gap_s: float = 3600.0,
-                 refuel_min_l: float = 5.0) -> None:
+                 refuel_min_l: float = 5.0, noise_filter: NoiseFilter | None = None) -> None:
         self.device = device
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-        self.flt = NoiseFilter(filter_config)
+        #: ``noise_filter``: share one filter with a :class:`TripDetector` (ingest)
+        self.flt = noise_filter or NoiseFilter(filter_config)
         self.gap_s = gap_s
         self.refuel_min_l = refuel_min_l
         self.rows: dict[date, DailyMileage] = {}
@@ -421,7 +620,7 @@ class DailyAccumulator:
         self.prev_fuel: float | None = None
         self.refuels: list[Refuel] = []
         self.rise = 0.0                                       # litres of the rising run
-        self.rise_top: tuple[float, float, float] = (0.0, 0.0, 0.0)   # (t, lat, lon) its top
+        self.rise_top: Point = (0.0, 0.0, 0.0)                # (t, lat, lon) its top
         self._day_cache: tuple[float, float, date] = (1.0, 0.0, date.min)  # [lo, hi) → day
 
     def _day(self, t: float) -> date:
@@ -437,40 +636,32 @@ class DailyAccumulator:
         self._day_cache = (lo, hi, day)
         return day
 
+    def _row(self, day: date) -> DailyMileage:
+        row = self.rows.get(day)
+        if row is None:
+            row = self.rows[day] = DailyMileage(self.device, day)
+        return row
+
+    def _add(self, day: date, dist: float, engine: float, fuel: float, vmax: float) -> None:
+        """Book what the kernel summed for ``day`` (once per day and call, not per fix)."""
+        row = self._row(day)
+        row.distance_m += dist
+        row.engine_seconds += engine
+        row.fuel_l += fuel
+        if vmax > row.max_speed_kmh:
+            row.max_speed_kmh = vmax
+
     def feed(self, fix: Fix) -> None:
         self.feed_raw(fix.fix_time.timestamp(), fix.latitude, fix.longitude, fix.speed_kmh,
                       fix.valid, fix.ignition, fix.fuel_l)
 
     def feed_raw(self, t: float, lat: float, lon: float, speed: float, valid: bool = True,
                  ignition: bool | None = None, fuel: float | None = None) -> None:
-        prev_t = self.prev_t
-        if prev_t is not None and t <= prev_t:
-            return                                    # duplicate / out of order
-        day = self._day(t)
-        row = self.rows.get(day)
-        if row is None:
-            row = self.rows[day] = DailyMileage(self.device, day)
-        d = self.flt.accept_raw(t, lat, lon, valid)
-        if d is not None:
-            row.distance_m += d
-            if speed > row.max_speed_kmh:
-                row.max_speed_kmh = speed
-        if prev_t is not None and self.prev_ign and t - prev_t <= self.gap_s:
-            row.engine_seconds += t - prev_t
-        if fuel is not None:
-            pf = self.prev_fuel
-            if pf is not None:
-                delta = fuel - pf
-                if delta > 0.0:
-                    self.rise += delta
-                    self.rise_top = (t, lat, lon)
-                else:
-                    if self.rise:
-                        self.settle()
-                    row.fuel_l -= delta               # a drop is consumption
-            self.prev_fuel = fuel
-        self.prev_t = t
-        self.prev_ign = ignition
+        run_kernel(self.flt, None, self, ((t, lat, lon, speed, valid, ignition, fuel),), None, None)
+
+    def feed_many(self, fixes: Sequence[Fix]) -> None:
+        """:meth:`feed` over a batch (time order) in one pass."""
+        run_kernel(self.flt, None, self, fix_rows(fixes), None, None)
 
     def settle(self) -> None:
         """Book the pending rising run: a refuel if at least ``refuel_min_l``, else noise
@@ -480,10 +671,7 @@ class DailyAccumulator:
             return
         self.rise = 0.0
         t, lat, lon = self.rise_top
-        day = self._day(t)
-        row = self.rows.get(day)
-        if row is None:
-            row = self.rows[day] = DailyMileage(self.device, day)
+        row = self._row(self._day(t))
         if rise >= self.refuel_min_l:
             row.refuel_l += rise
             self.refuels.append(Refuel(self.device, _utc(t), lat, lon, rise))
@@ -501,22 +689,49 @@ def daily_mileage_rows(fixes: Sequence[Fix], tz: str | ZoneInfo = "UTC",
                        filter_config: FilterConfig | None = None, *, gap_s: float = 3600.0,
                        refuel_min_l: float = 5.0) -> list[DailyMileage]:
     """Batch: one row per (device, local day) over one device's fixes, the rows
-    ``gps_mileage_daily`` holds (gstore upserts them at ingest through
+    ``gps_mileage_daily`` holds (``store_fixes`` upserts them at ingest through
     :class:`DailyAccumulator`, or recomputes a period with this). Fixes of several devices
     are split by device first."""
-    by_device: dict[str, list[Fix]] = {}
-    for f in fixes:
-        by_device.setdefault(f.device, []).append(f)
     out: list[DailyMileage] = []
-    for device, fx in by_device.items():
+    for device, fx in _by_device(fixes).items():
         acc = DailyAccumulator(device, tz, filter_config, gap_s=gap_s, refuel_min_l=refuel_min_l)
-        feed = acc.feed_raw
-        for f in fx:
-            feed(f.fix_time.timestamp(), f.latitude, f.longitude, f.speed_kmh, f.valid,
-                 f.ignition, f.fuel_l)
+        acc.feed_many(fx)
         acc.settle()
         out.extend(acc.drain())
     return out
+
+
+def _by_device(fixes: Sequence[Fix]) -> dict[str, Sequence[Fix]]:
+    first = fixes[0].device if fixes else ""
+    if all(f.device == first for f in fixes):    # the usual case: no copy
+        return {first: fixes} if fixes else {}
+    by_device: dict[str, list[Fix]] = {}
+    for f in fixes:
+        by_device.setdefault(f.device, []).append(f)
+    return dict(by_device)
+
+
+def trips_stops_mileage(fixes: Sequence[Fix], tz: str | ZoneInfo = "UTC",
+                        config: TripConfig | None = None,
+                        filter_config: FilterConfig | None = None, *,
+                        include_open: bool = False, gap_s: float = 3600.0,
+                        refuel_min_l: float = 5.0,
+                        ) -> tuple[list[Trip], list[Stop], list[DailyMileage]]:
+    """:func:`trips_and_stops` and :func:`daily_mileage_rows` of ONE device's fixes in a
+    single pass over them with one noise filter (what a month report or a recompute needs):
+    the same answer as the two calls, in about half their time."""
+    if not fixes:
+        return [], [], []
+    device = fixes[0].device
+    flt = NoiseFilter(filter_config)
+    det = TripDetector(device, config, noise_filter=flt)
+    acc = DailyAccumulator(device, tz, gap_s=gap_s, refuel_min_l=refuel_min_l,
+                           noise_filter=flt)
+    segs: list[Segment] = []
+    run_kernel(flt, det, acc, fix_rows(fixes), None, segs)
+    acc.settle()
+    trips, stops = _split(det, segs, include_open)
+    return trips, stops, acc.drain()
 
 
 def refuels(fixes: Sequence[Fix], *, refuel_min_l: float = 5.0) -> list[Refuel]:
@@ -524,8 +739,7 @@ def refuels(fixes: Sequence[Fix], *, refuel_min_l: float = 5.0) -> list[Refuel]:
     if not fixes:
         return []
     acc = DailyAccumulator(fixes[0].device, refuel_min_l=refuel_min_l)
-    for f in fixes:
-        acc.feed(f)
+    acc.feed_many(fixes)
     acc.settle()
     return acc.refuels
 
@@ -562,16 +776,9 @@ def aggregate_mileage(rows: Iterable[DailyMileage],
             for (dev, p), a in sorted(acc.items())]
 
 
-def total_distance_m(fixes: Iterable[Fix], filter_config: FilterConfig | None = None) -> float:
+def total_distance_m(fixes: Sequence[Fix], filter_config: FilterConfig | None = None) -> float:
     """Noise-filtered haversine distance over the fixes."""
-    flt = NoiseFilter(filter_config)
-    acc = flt.accept_raw
-    total = 0.0
-    for f in fixes:
-        d = acc(f.fix_time.timestamp(), f.latitude, f.longitude, f.valid)
-        if d:
-            total += d
-    return total
+    return sum(d for d in NoiseFilter(filter_config).distances(fixes) if d)
 
 
 def engine_seconds(fixes: Sequence[Fix], *, gap_s: float = 3600.0) -> float:
@@ -664,9 +871,8 @@ def speed_segments(fixes: Sequence[Fix], bands: Sequence[float] = (30.0, 60.0, 9
     bounds in km/h)."""
     out: list[SpeedSegment] = []
     cur: SpeedSegment | None = None
-    flt = NoiseFilter(filter_config)
-    for f in fixes:
-        if flt.accept(f) is None:
+    for f, d in zip(fixes, NoiseFilter(filter_config).distances(fixes), strict=True):
+        if d is None:
             continue
         b = bisect_right(bands, f.speed_kmh)
         p = (f.latitude, f.longitude)
@@ -690,6 +896,6 @@ __all__ = [
     "DailyAccumulator", "DailyMileage", "FilterConfig", "NoiseFilter", "OverspeedEpisode",
     "PeriodMileage", "Refuel", "Segment", "SpeedSegment", "Stop", "Trip", "TripConfig",
     "TripDetector", "aggregate_mileage", "daily_mileage_rows", "engine_seconds",
-    "filter_noise", "overspeed_episodes", "refuels", "speed_segments", "total_distance_m",
-    "trips_and_stops",
+    "filter_noise", "fix_rows", "overspeed_episodes", "refuels", "run_kernel",
+    "speed_segments", "total_distance_m", "trips_and_stops", "trips_stops_mileage",
 ]

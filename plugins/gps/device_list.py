@@ -63,7 +63,7 @@ def _base() -> Select[Any]:
 DEVICES = ListDefinition(
     name="gps.devices", label=_l("Devices"), model=GpsDevice, key=GpsDevice.id,
     base=_base,
-    permission="gps.manage", page="gps.devices",
+    permission="gps.manage", page="gps.devices", api="gps_api.Devices",
     filters=(Filter("status", _l("Status"), type=CHOICE, choices=STATUS_CHOICES,
                     default="registered", apply=_status),),
     search=Search(_search, label=_l("IMEI, plate or label"), max_length=40),

@@ -20,18 +20,21 @@ branch, which is who assigns it.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     SmallInteger,
     String,
     Text,
@@ -383,3 +386,141 @@ class GpsCommand(Versioned, BranchOwned, Base):
 
 #: the ingest tables without a branch of their own: limited through their device's branch
 DEVICE_SCOPED = (GpsPosition, GpsDeviceState, GpsTrip, GpsStop, GpsMileageDaily)
+
+
+# --- service subscriptions and waybills (gps_0002, helper gsubs) -----------------------------
+#
+# Money is ``Numeric(14, 2)`` beside its ISO currency code and read as ``Decimal``. A
+# subscription's period and a waybill's status only move through
+# ``services.subscriptions`` and ``services.waybills``.
+
+WAYBILL_STATUSES = ("received", "loaded", "in_transit", "delivered")
+
+
+class GpsSubscription(Versioned, BranchOwned, TimestampMixin, Base):
+    """A device's platform service subscription: the period it is paid (or free) for.
+
+    One per device (``device_id`` unique): a renewal moves ``end_on`` forward by a year and
+    records a :class:`GpsSubscriptionPayment`; the subscription is expired when ``end_on``
+    is before today (read, never stored, so it cannot go stale). ``reminded_for`` is the
+    ``end_on`` a renewal reminder was last sent for: the daily reminder job sends one per
+    period, whatever how often it runs. ``customer_id`` is the vehicle's owner when the
+    subscription was made or last renewed — who the reminder goes to.
+
+    Attributes:
+        yearly_price / currency: the price of one more year, fixed when it was made (the
+            setting may change later; a customer keeps the price agreed).
+        start_on: the first day of service; ``end_on`` the last paid (or free) day.
+    """
+
+    __tablename__ = "gps_subscription"
+    __table_args__ = (
+        CheckConstraint("yearly_price >= 0", name="yearly_price"),
+        CheckConstraint("end_on >= start_on", name="period"),
+        Index("ix_gps_subscription_end_on", "end_on", "branch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("gps_device.id", ondelete="CASCADE"), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("party.id", ondelete="SET NULL"), index=True)
+    yearly_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    start_on: Mapped[dt.date] = mapped_column(Date)
+    end_on: Mapped[dt.date] = mapped_column(Date)
+    reminded_for: Mapped[dt.date | None] = mapped_column(Date)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class GpsSubscriptionPayment(BranchOwned, TimestampMixin, Base):
+    """Money received for one year of service (a renewal), with the period it pays for.
+
+    ``UNIQUE(subscription_id, period_start)``: the same period cannot be paid twice, even by
+    two clerks pressing "renew" at the same moment."""
+
+    __tablename__ = "gps_subscription_payment"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period_start",
+                         name="uq_gps_subscription_payment_period"),
+        CheckConstraint("amount >= 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("gps_subscription.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20), default="cash")
+    reference: Mapped[str] = mapped_column(String(60), default="")
+    recorded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+
+
+class GpsWaybill(Versioned, BranchOwned, TimestampMixin, Base):
+    """A consignment carried by a fleet vehicle: who sends it, who receives it, what and
+    how much, on which vehicle with which driver.
+
+    ``number`` (``WB20261202-0001``: the day it was received and a counter of that day) is
+    what the barcode encodes and what the public tracking page is asked for. ``status``:
+    ``received`` → ``loaded`` → ``in_transit`` → ``delivered``, each change a
+    :class:`GpsWaybillEvent`. ``token_generation`` is part of every tracking token issued:
+    raising it withdraws the links given out before.
+    """
+
+    __tablename__ = "gps_waybill"
+    __table_args__ = (
+        CheckConstraint("pieces >= 1", name="pieces"),
+        CheckConstraint("weight_kg >= 0", name="weight_kg"),
+        Index("ix_gps_waybill_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="received")
+    shipper_id: Mapped[int | None] = mapped_column(
+        ForeignKey("party.id", ondelete="SET NULL"), index=True)
+    shipper_name: Mapped[str] = mapped_column(String(120))
+    shipper_phone: Mapped[str] = mapped_column(String(32), default="")
+    consignee_name: Mapped[str] = mapped_column(String(120))
+    consignee_phone: Mapped[str] = mapped_column(String(32), default="")
+    destination: Mapped[str] = mapped_column(String(200), default="")
+    goods: Mapped[str] = mapped_column(String(200))
+    pieces: Mapped[int] = mapped_column(Integer, default=1)
+    weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    vehicle_id: Mapped[int | None] = mapped_column(
+        ForeignKey("vehicle.id", ondelete="SET NULL"), index=True)
+    driver_name: Mapped[str] = mapped_column(String(80), default="")
+    driver_phone: Mapped[str] = mapped_column(String(32), default="")
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    token_generation: Mapped[int] = mapped_column(Integer, default=1)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+
+
+class GpsWaybillEvent(BranchOwned, Base):
+    """One status change of a waybill, as scanned: when, by whom, and where the vehicle
+    was at that moment (its device's live state then; empty when it had no fix)."""
+
+    __tablename__ = "gps_waybill_event"
+    __table_args__ = (Index("ix_gps_waybill_event_waybill_at", "waybill_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    waybill_id: Mapped[int] = mapped_column(ForeignKey("gps_waybill.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle.id", ondelete="SET NULL"))
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("gps_device.id", ondelete="SET NULL"))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    fix_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    scanned_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -8,14 +8,25 @@ their hook lines in the clearly marked blocks below.
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 from typing import TYPE_CHECKING, Any
 
+import flask
+import flask_smorest
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, select
 
 from carebiz import hookimpl
-from carebiz.contributions import Permission, SettingSpec
+from carebiz.contributions import (
+    EventReceiver,
+    Permission,
+    RecordPage,
+    ScheduledJob,
+    SettingSpec,
+    Task,
+    TimelineKind,
+)
 from carebiz.db import Base
 from carebiz.plugins import PluginManifest
 
@@ -24,7 +35,9 @@ from . import models as gps_models
 
 if TYPE_CHECKING:
     import click
-    from flask import Blueprint
+    from sqlalchemy.orm import Session
+
+    from carebiz.contributions import ExportTable, MenuItem, Panel, QuerySource, Report
 
 manifest = PluginManifest(
     name="gps",
@@ -63,6 +76,7 @@ def permissions() -> list[Permission]:
         # are superusers); an admin grants it to the few people who may
         Permission("gps.commands", _l("Send remote cut-off and restore commands"),
                    default_roles=(), weight=602),
+        *logistics_permissions(),
     ]
 
 
@@ -78,7 +92,9 @@ def settings() -> list[SettingSpec]:
                                                    "all)"), type="int", weight=602),
         SettingSpec("gps.tile_url", "", _l("Map tile URL (empty: plain background)"),
                     weight=603),
+        *logistics_settings(),
         *_osmand_settings(),
+        SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"), weight=604),
     ]
 
 
@@ -112,13 +128,48 @@ def cli_commands() -> list[click.Command]:
 # --- gpages: web_blueprints, menu_items, vehicle_panels, customer_panels; grules: none)
 # --- go below this line, each in its own block ---------------------------------------------
 
-# gpages (waits for gapi's api.py; switch on together, and drop the skip marks in
-# tests/test_pages_gps.py and tests/test_gps_browser.py):
-#   web_blueprints -> [views.bp]; menu_items(user) -> views.menu_items();
-#   customer_panels / vehicle_panels -> panel.customer_panel / panel.vehicle_panel;
-#   export_tables -> [ExportTable.of_list(device_list.DEVICES)];
-#   settings += SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"));
-#   tests/test_list_definitions.py argument_sets += "gps.devices".
+
+
+# --- gapi: the JSON API, the pages switched on, query sources and reports -------------------
+
+
+@hookimpl
+def timeline_kinds() -> list[TimelineKind]:
+    """A tracker fitted to a customer's car lands on the customer's timeline."""
+    return [TimelineKind("gps.device", _l("GPS tracker fitted"), "geo-alt", weight=600),
+            TimelineKind("gps.subscription_reminder", _l("GPS service renewal due"),
+                         "broadcast", weight=601)]
+
+
+# --- gsubs: service subscriptions and waybills -----------------------------------------------
+# permissions() and settings() above add logistics_permissions() / logistics_settings().
+
+
+def logistics_permissions() -> list[Permission]:
+    return [
+        Permission("gps.waybills", _l("Receive waybills and scan their status changes"),
+                   default_roles=("manager", "salesperson"), weight=603),
+        Permission("gps.subscriptions", _l("Renew trackers' service subscriptions"),
+                   default_roles=("manager",), weight=604),
+    ]
+
+
+def logistics_settings() -> list[SettingSpec]:
+    return [
+        SettingSpec("gps.subscription_price", "360", _l("Yearly price of the tracking "
+                                                        "service"), type="decimal", weight=610),
+        SettingSpec("gps.subscription_currency", "CNY", _l("Currency of the tracking "
+                                                           "service's price"), weight=611),
+        SettingSpec("gps.subscription_first_year_free", True, _l("First year of the tracking "
+                                                                 "service free"),
+                    type="bool", weight=612),
+        SettingSpec("gps.subscription_reminder_days", 7, _l("Days before a subscription ends "
+                                                            "that the customer is reminded"),
+                    type="int", weight=613),
+        SettingSpec("gps.waybill_token_days", 7, _l("Days a waybill's public tracking link "
+                                                    "stays valid"), type="int", weight=614),
+    ]
+
 
 # gscale (OsmAnd HTTP ingest): its settings are added by settings() above through
 # _osmand_settings(); its route by web_blueprints() below. When gpages' views.bp is switched
@@ -136,7 +187,107 @@ def _osmand_settings() -> list[SettingSpec]:
 
 
 @hookimpl
-def web_blueprints() -> list[Blueprint]:
-    from .ingest.http import bp as osmand_bp
+def event_receivers() -> list[EventReceiver]:
+    from .services.subscriptions import on_device_registered
+    from .signals import device_registered
 
-    return [osmand_bp]
+    return [EventReceiver(device_registered, on_device_registered,
+                          name="gps.subscribe_new_device")]
+
+
+def _reminders_task(ctx: Any, **_params: Any) -> dict[str, int]:
+    from carebiz import db
+
+    from .services.subscriptions import send_reminders
+
+    sent = send_reminders(db.session())
+    db.session().commit()
+    return {"sent": sent}
+
+
+@hookimpl
+def tasks() -> list[Task]:
+    return [Task("gps.subscription_reminders", _l("Send GPS service renewal reminders"),
+                 _reminders_task, permission="gps.subscriptions")]
+
+
+@hookimpl
+def scheduled_jobs() -> list[ScheduledJob]:
+    return [ScheduledJob("gps.daily_subscription_reminders", "gps.subscription_reminders",
+                         dt.timedelta(days=1))]
+
+
+@hookimpl
+def record_pages() -> list[RecordPage]:
+    return [RecordPage("gps_waybill", "gps_logistics.waybill", "waybill_id", "gps.view",
+                       label=_l("Waybill")),
+            RecordPage("gps_subscription", "gps_logistics.subscription", "subscription_id",
+                       "gps.view", label=_l("GPS subscription"))]
+
+
+# --- gapi: the JSON API, pages, panels, exports, query sources and reports -----------------
+
+
+@hookimpl
+def api_blueprints() -> list[flask_smorest.Blueprint]:
+    from .api import blp
+
+    return [blp]
+
+
+@hookimpl
+def web_blueprints() -> list[flask.Blueprint]:
+    """The pages, and the OsmAnd HTTP ingest route (no login: phone apps post there)."""
+    from .ingest.http import bp as osmand_bp
+    from .views import bp
+
+    return [bp, osmand_bp]
+
+
+@hookimpl
+def menu_items(user: Any) -> list[MenuItem]:
+    from .views import menu_items as items
+
+    return items()
+
+
+@hookimpl
+def customer_panels(session: Session, customer: Any, user: Any) -> list[Panel]:
+    from .panel import customer_panel
+
+    return customer_panel(session, customer, user)
+
+
+@hookimpl
+def vehicle_panels(session: Session, vehicle: Any, user: Any) -> list[Panel]:
+    from .panel import vehicle_panel
+
+    return vehicle_panel(session, vehicle, user)
+
+
+@hookimpl
+def export_tables() -> list[ExportTable]:
+    from carebiz.contributions import ExportTable
+
+    from .device_list import DEVICES
+
+    return [ExportTable.of_list(DEVICES)]
+
+
+@hookimpl
+def query_sources() -> list[QuerySource]:
+    """Trips, stops, daily mileage and alarms for the query service (never positions: see
+    :mod:`.queries`)."""
+    from .queries import SOURCES
+
+    return list(SOURCES)
+
+
+@hookimpl
+def reports() -> list[Report]:
+    from .queries import REPORTS
+
+    return list(REPORTS)
+
+
+from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)

@@ -51,13 +51,13 @@ alarm_raised = declare(
 alarm_acknowledged = declare(
     "gps.alarm.acknowledged",
     "A person acknowledged an alarm with a note.",
-    sent_by="carebiz_plugins.gps.services.alarms.acknowledge",
+    sent_by="carebiz_plugins.gps.services.alarm_desk.acknowledge",
     arguments={"alarm_id": "int", "device_id": "int", "user_id": "int", "note": "str"})
 
 command_queued = declare(
     "gps.command.queued",
     "A command (cut-off, restore, custom text) was queued for a device.",
-    sent_by="carebiz_plugins.gps.services.commands.queue_command",
+    sent_by="carebiz_plugins.gps.services.commands.request_command",
     arguments={"command_id": "int", "device_id": "int", "kind": "str",
                "requested_by": "int or None"})
 
@@ -67,3 +67,73 @@ command_replied = declare(
     sent_by="carebiz_plugins.gps.ingest.store (the sink's command_reply)",
     arguments={"command_id": "int or None: the command answered, if one was sent",
                "device_id": "int", "reply": "str"})
+
+
+# --- service subscriptions and waybills (helper gsubs) ---------------------------------------
+
+subscription_started = declare(
+    "gps.subscription.started",
+    "A device got its platform service subscription (its first period, free or paid).",
+    sent_by="carebiz_plugins.gps.services.subscriptions.subscribe",
+    arguments={"subscription_id": "int", "device_id": "int",
+               "customer_id": "int or None: the vehicle's owner", "branch_id": "int",
+               "start_on": "date", "end_on": "date"})
+
+subscription_renewed = declare(
+    "gps.subscription.renewed",
+    "A subscription was renewed for a year: a payment was recorded (and reported to the "
+    "core as the customer's revenue when the vehicle has an owner).",
+    sent_by="carebiz_plugins.gps.services.subscriptions.renew",
+    arguments={"subscription_id": "int", "payment_id": "int", "device_id": "int",
+               "customer_id": "int or None", "amount": "Decimal", "currency": "str",
+               "end_on": "date: the new last day of service"})
+
+subscription_reminder = declare(
+    "gps.subscription.reminder_sent",
+    "A renewal reminder was written on the customer's timeline (once per period, a week "
+    "before the subscription ends by default).",
+    sent_by="carebiz_plugins.gps.services.subscriptions.send_reminders",
+    arguments={"subscription_id": "int", "customer_id": "int", "entry_id": "int",
+               "end_on": "date"})
+
+waybill_created = declare(
+    "gps.waybill.created",
+    "A waybill was received (its first status, ``received``).",
+    sent_by="carebiz_plugins.gps.services.waybills.create_waybill",
+    arguments={"waybill_id": "int", "number": "str", "branch_id": "int",
+               "vehicle_id": "int or None"})
+
+waybill_status_changed = declare(
+    "gps.waybill.status_changed",
+    "A waybill's status changed by a scan (loaded, in transit, delivered), with the "
+    "vehicle's position at that moment when its tracker had one.",
+    sent_by="carebiz_plugins.gps.services.waybills.move",
+    arguments={"waybill_id": "int", "number": "str", "branch_id": "int",
+               "from_status": "str", "status": "str", "event_id": "int",
+               "latitude": "float or None", "longitude": "float or None",
+               "consignee_phone": "str: where a status notice goes"})
+
+geofence_saved = declare(
+    "gps.geofence.saved",
+    "A geofence was drawn or changed (its shape, schedule, limit or assignments); rules "
+    "that keep fences in memory reload it.",
+    sent_by="carebiz_plugins.gps.services.geofences.save_geofence",
+    arguments={"geofence_id": "int", "branch_id": "int", "created": "bool"})
+
+geofence_deleted = declare(
+    "gps.geofence.deleted",
+    "A geofence was deleted with its assignments.",
+    sent_by="carebiz_plugins.gps.services.geofences.delete_geofence",
+    arguments={"geofence_id": "int", "branch_id": "int"})
+
+group_saved = declare(
+    "gps.group.saved",
+    "A vehicle group was created or changed (limits, allowed hours, vehicles).",
+    sent_by="carebiz_plugins.gps.services.geofences.save_group",
+    arguments={"group_id": "int", "branch_id": "int", "created": "bool"})
+
+group_deleted = declare(
+    "gps.group.deleted",
+    "A vehicle group was deleted (its vehicles stay; its limits no longer apply).",
+    sent_by="carebiz_plugins.gps.services.geofences.delete_group",
+    arguments={"group_id": "int", "branch_id": "int"})

@@ -293,6 +293,17 @@ class MoveOpportunity(MethodView):
         return opportunity_out([opp])[0], 200, etag_headers(opp)
 
 
+def _close(opportunity_id: int, outcome: str, data: dict[str, Any]) -> Any:
+    """``/won`` and ``/lost``: the same close through the pipeline's won or lost stage,
+    with the version the client read (a lost reason only matters to ``/lost``)."""
+    opp = _opportunity(opportunity_id)
+    expected = expected_version(data.pop("version", None))
+    with saving():
+        opp = rules.close(db.session(), opp, outcome, user=_user(),
+                          lost_reason=data.get("lost_reason"), expected_version=expected)
+    return opportunity_out([opp])[0], 200, etag_headers(opp)
+
+
 @blp.route(f"/opportunities/<{ID}:opportunity_id>/won")
 class WinOpportunity(MethodView):
     @require("sales.opportunities")
@@ -300,12 +311,7 @@ class WinOpportunity(MethodView):
     @blp.response(200, SalesOpportunitySchema)
     def post(self, data: dict[str, Any], opportunity_id: int) -> Any:
         """Won: to the pipeline's won stage (409 when already closed)."""
-        opp = _opportunity(opportunity_id)
-        expected = expected_version(data.pop("version", None))
-        with saving():
-            opp = rules.close(db.session(), opp, rules.WON, user=_user(),
-                              expected_version=expected)
-        return opportunity_out([opp])[0], 200, etag_headers(opp)
+        return _close(opportunity_id, rules.WON, data)
 
 
 @blp.route(f"/opportunities/<{ID}:opportunity_id>/lost")
@@ -315,13 +321,7 @@ class LoseOpportunity(MethodView):
     @blp.response(200, SalesOpportunitySchema)
     def post(self, data: dict[str, Any], opportunity_id: int) -> Any:
         """Lost, with a ``lost_reason`` from ``sales.lost_reasons`` (422 without one)."""
-        opp = _opportunity(opportunity_id)
-        expected = expected_version(data.pop("version", None))
-        with saving():
-            opp = rules.close(db.session(), opp, rules.LOST, user=_user(),
-                              lost_reason=data.get("lost_reason"),
-                              expected_version=expected)
-        return opportunity_out([opp])[0], 200, etag_headers(opp)
+        return _close(opportunity_id, rules.LOST, data)
 
 
 @blp.route("/pipeline")

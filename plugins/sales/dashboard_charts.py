@@ -48,3 +48,12 @@ def trend(months: Sequence[Mapping[str, Any]], title: str) -> Markup:
     result = {"group_by": ["month"], "measures": [won, lost],
               "rows": [{"month": m["month"], won: m["won"], lost: m["lost"]} for m in months]}
     return _inline(charts.render(result, "line", title, locale=_locale()))
+
+
+def funnel(steps: Sequence[Mapping[str, Any]], title: str) -> Markup:
+    """The conversion funnel: a bar per step, first to last (each a subset of the one
+    before, so the bars shrink as a funnel does)."""
+    measure = _("Prospects")
+    result = {"group_by": ["step"], "measures": [measure],
+              "rows": [{"step": s["label"], measure: s["count"]} for s in steps]}
+    return _inline(charts.render(result, "bar", title, locale=_locale()))

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from carebiz.toolkit import today as business_today
+
 from .models import SalesOpportunity, SalesProspect
 from .services import opportunities as rules
 
@@ -45,7 +47,7 @@ def load(session: Session, branch: Any, users: dict[str, Any]) -> None:
     prospects = session.scalars(select(SalesProspect).where(
         SalesProspect.branch_id == branch.id, SalesProspect.status == "consulting")
         .order_by(SalesProspect.id).limit(len(PLAN))).all()
-    today = dt.date.today()
+    today = business_today()
     for i, (prospect, (brand, model, value, stage, age, closes)) in enumerate(
             zip(prospects, PLAN, strict=False)):
         opp = rules.create_opportunity(session, {

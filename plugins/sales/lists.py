@@ -13,12 +13,12 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from carebiz.crm.models import Party, PartyPhone
 from carebiz.crm.services.parties import OTHER_BRANCH, hidden_parties, name_key
-from carebiz.export.table import DATETIME, NUMBER, Column
+from carebiz.export.table import DATE, DATETIME, MONEY, NUMBER, Column
 from carebiz.lists import (
     BOOL,
     CHOICE,
@@ -36,6 +36,7 @@ from carebiz.toolkit import business_tz
 from carebiz.toolkit import today as business_today
 
 from .models import (
+    SalesOpportunity,
     SalesProspect,
     SalesProspectInterest,
     SalesProspectModel,
@@ -43,6 +44,8 @@ from .models import (
     SalesShowroomVisit,
     SalesTestDrive,
 )
+from .services import funnel
+from .services import opportunities as opportunity_rules
 from .services import prospects as prospect_rules
 from .services import visits as visit_rules
 from .services.choices import LOST_REASON_LIST, POINT_LIST, SOURCE_LIST
@@ -152,6 +155,8 @@ PROSPECTS = ListDefinition(
         Filter("registered", _l("Registered"), type=DATE_RANGE,
                apply=_between(SalesProspect.registered_at)),
         Filter("closed", _l("Closed"), type=DATE_RANGE, apply=_between(SalesProspect.closed_at)),
+        Filter("reached", _l("Reached in the funnel"), type=CHOICE, choices=funnel.LATER_STEPS,
+               apply=lambda stmt, value, user: stmt.where(funnel.reached(value))),
     ),
     search=_customer_search(SalesProspect.customer_id),
     sorts={"registered_at": SalesProspect.registered_at, "closed_at": SalesProspect.closed_at,
@@ -297,14 +302,7 @@ TEST_DRIVES = ListDefinition(
 LISTS = (PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES)
 
 
-# --- opportunities (spipe) ------------------------------------------------------------------
-
-from sqlalchemy import func  # noqa: E402
-
-from carebiz.export.table import DATE, MONEY  # noqa: E402
-
-from .models import SalesOpportunity  # noqa: E402
-from .services import opportunities as opportunity_rules  # noqa: E402
+# --- opportunities --------------------------------------------------------------------------
 
 
 def _opportunity_rows(session: Session, user: Any, stmt: Any) -> Iterator[Mapping[str, Any]]:

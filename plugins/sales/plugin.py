@@ -33,7 +33,7 @@ from carebiz.contributions import (
 from carebiz.db import Base
 from carebiz.plugins import PluginManifest
 
-from . import __version__, api, commerce, pipeline, views
+from . import __version__, api, commerce, pipeline, views, views_funnel
 from . import models as sales_models
 from .lists import LISTS as SALES_LISTS
 from .services.choices import LISTS
@@ -77,7 +77,7 @@ def models() -> list[type[Base]]:
 
 @hookimpl
 def web_blueprints() -> list[flask.Blueprint]:
-    return [views.bp, *commerce.WEB_BLUEPRINTS, *pipeline.WEB_BLUEPRINTS]
+    return [views.bp, views_funnel.bp, *commerce.WEB_BLUEPRINTS, *pipeline.WEB_BLUEPRINTS]
 
 
 @hookimpl

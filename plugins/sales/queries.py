@@ -1,6 +1,8 @@
-"""Query sources (``sales_stock``, ``sales_quotations``, ``sales_orders``) and reports
-(sales by model and month, stock aging) of the stock and order areas, registered with the
-core query service, which applies the branch row filter and the source's permission."""
+"""Query sources (``sales_stock``, ``sales_quotations``, ``sales_orders``,
+``sales_opportunities``, ``sales_funnel``) and reports (sales by model and month, stock
+aging, the pipeline's, the conversion funnel by source, salesperson and month), registered
+with the core query service, which applies the branch row filter and the source's
+permission."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from flask_babel import lazy_gettext as _l
 from carebiz.contributions import QueryField, QuerySource, Report, ReportParam
 
 from .labels import choices
-from .models import SalesOrder, SalesQuotation, SalesStock
+from .models import SalesOpportunity, SalesOrder, SalesQuotation, SalesStock
+from .services.funnel import FUNNEL_SOURCE, MEASURES
+from .services.opportunities import STATUS_LABELS
 
 BRANCH_OPS = ("eq", "ne", "in", "empty", "not_empty")
 
@@ -79,10 +83,7 @@ REPORTS = [
 ]
 
 
-# --- opportunities (spipe) ------------------------------------------------------------------
-
-from .models import SalesOpportunity  # noqa: E402
-from .services.opportunities import STATUS_LABELS  # noqa: E402
+# --- opportunities --------------------------------------------------------------------------
 
 SOURCES.append(QuerySource("sales_opportunities", _l("Opportunities"), SalesOpportunity, (
     QueryField("id", _l("Number"), "number"),
@@ -126,4 +127,28 @@ REPORTS += [
                           {"field": "closed_at", "op": "last_days",
                            "value": {"param": "days"}}]},
            group_by=["salesperson_id", "status"], chart="stacked", weight=324),
+]
+
+
+# --- the conversion funnel (services/funnel.py) ---------------------------------------------
+
+SOURCES.append(FUNNEL_SOURCE)
+
+_FUNNEL_TEXT = _l("Prospects registered in the chosen days and how many of them got as far "
+                  "as a visit or consultation, a test drive, a quotation, an order and "
+                  "delivery (a step counts who reached it or a later one).")
+_DAYS = (ReportParam("days", _l("Days back"), "number", 90),)
+_REGISTERED = {"field": "registered_at", "op": "last_days", "value": {"param": "days"}}
+
+REPORTS += [
+    Report("sales.funnel_by_source", _l("Conversion funnel by source"), FUNNEL_SOURCE.name,
+           _FUNNEL_TEXT, params=_DAYS, where=_REGISTERED, group_by=["source"],
+           measures=MEASURES, chart="bar", weight=325),
+    Report("sales.funnel_by_salesperson", _l("Conversion funnel by salesperson"),
+           FUNNEL_SOURCE.name, _FUNNEL_TEXT, params=_DAYS, where=_REGISTERED,
+           group_by=["salesperson_id"], measures=MEASURES, chart="bar", weight=326),
+    Report("sales.funnel_by_month", _l("Conversion funnel by month"), FUNNEL_SOURCE.name,
+           _FUNNEL_TEXT, params=(ReportParam("days", _l("Days back"), "number", 365),),
+           where=_REGISTERED, group_by=[{"field": "registered_at", "by": "month"}],
+           measures=MEASURES, chart="bar", weight=327),
 ]

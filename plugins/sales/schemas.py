@@ -16,6 +16,7 @@ from carebiz.lists.definition import FALSE_WORDS, TRUE_WORDS
 from carebiz.toolkit import MAX_ID
 
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES
+from .services.funnel import LATER_STEPS
 from .services.prospects import STATUSES
 from .services.visits import CHANNELS, OUTCOMES
 
@@ -121,6 +122,8 @@ class SalesProspectListArgs(ListArgs):
     registered_to = fields.Date()
     closed_from = fields.Date()
     closed_to = fields.Date()
+    reached = fields.String(validate=OneOf(LATER_STEPS), metadata={
+        "description": "prospects that got to this step of the conversion funnel or further"})
     q = _text(200)
     sort = fields.String(validate=OneOf(PROSPECTS.sort_values))
 

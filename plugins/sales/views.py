@@ -4,6 +4,7 @@ lists from their list definitions (:mod:`.lists`), saves through
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -38,12 +39,12 @@ from carebiz.toolkit import (
 )
 from carebiz.web.admin_forms import options
 
-from . import dashboard_charts
+from . import dashboard_charts, views_funnel
 from .labels import label
 from .lists import PROSPECTS, RETURN_VISITS, SHOWROOM_VISITS, TEST_DRIVES, customer_names
 from .models import SalesProspect, SalesReturnVisit, SalesTestDrive
 from .services import dashboard as dashboard_rules
-from .services import drives, showroom, visits
+from .services import drives, funnel, showroom, visits
 from .services import prospects as rules
 from .services.choices import INDUSTRY_LIST, LOST_REASON_LIST, POINT_LIST, SOURCE_LIST
 
@@ -168,9 +169,14 @@ def dashboard() -> Any:
                                         "mine": "1"}, db.session(), current_user)
     due_page = lists.page(due, db.session(), 1, 20)
     names = customer_names(db.session(), current_user, {v.customer_id for v in due_page.items})
+    first = dt.date.fromisoformat(figures["period"]["from"])
+    steps = funnel.funnel(db.session(), current_user, first, day)["total"]
+    charts = _charts(figures, day)
+    charts["funnel"] = dashboard_charts.funnel(steps, "") if steps[0]["count"] else None
     return render_template("sales/dashboard.html", figures=figures, day=day, due=due_page,
                            names=names, is_overdue=visits.is_overdue,
-                           form=ProspectForm().fill(), charts=_charts(figures, day))
+                           form=ProspectForm().fill(), charts=charts, funnel_steps=steps,
+                           step_args=views_funnel.step_args, funnel_from=first)
 
 
 def _charts(figures: dict[str, Any], day: Any) -> dict[str, Any]:

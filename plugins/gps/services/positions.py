@@ -1,39 +1,94 @@
-"""Storing fixes: one INSERT per batch, idempotent on (device, fix_time), and the small
-tables derived at ingest (live state, daily mileage) kept by upserts.
+"""Storing fixes: one INSERT per batch, idempotent on (device, fix_time), and the tables
+derived at ingest (live state, trips, stops, daily mileage) kept in the same transaction.
 
 WHY Core statements and not ORM objects: a busy server stores thousands of fixes a second;
 an ORM object per fix costs more than the insert. WHY ``ON CONFLICT DO NOTHING``: a device
-resends frames whose acknowledgement it missed, and the same fix must be stored once.
+resends frames whose acknowledgement it missed, and the same fix must be stored once; trips
+and stops likewise, unique on (device, start time).
+
+Per device this process keeps a :class:`Track` (one noise filter shared by a trip detector
+and a daily accumulator), fed with each batch in one pass of the analytics kernel:
+
+* **live / in order**: fixes later than the last one the track has seen — live fixes and
+  re-uploaded history that comes before the live ones (what a GT06 does when it reconnects)
+  alike — go through the live track: their distances fill ``gps_position.distance_m``, the
+  trips and stops they close are inserted, the day increments are upserted.
+* **late history**: a fix not later than the last one seen is either a resend (already
+  stored: skipped, so nothing is counted twice) or buffered history that arrived after live
+  fixes. New late fixes go, in their own time order, through a separate *history* track, so
+  the live open segment is never disturbed: the history track starts at the stored position
+  just before its first fix, closes its own trips and stops (inserted; a clash with a stored
+  start is skipped) and adds its distances to the daily mileage. A history stream goes on
+  across batches; one that jumps back before what it has seen starts a new history track.
+  Known limit: the live track already counted the straight line across the gap the history
+  fills (one position's ``distance_m``); it is not taken back.
+* **cache miss** (first batch for a device since the process started): the track resumes
+  from the device's last stored trip or stop end and replays the positions stored after it
+  (at most the last :data:`REPLAY_HOURS` hours) through the trip detector only — their
+  mileage is stored already — so a restart neither splits nor repeats the open trip, and the
+  resent tail of the last batch before a crash is recognised as already stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
 
-from ..analytics import DailyAccumulator, NoiseFilter
+from ..analytics import (
+    DailyAccumulator,
+    NoiseFilter,
+    Row,
+    Segment,
+    Stop,
+    Trip,
+    TripDetector,
+    fix_rows,
+    run_kernel,
+)
 from ..fixes import Fix
-from ..models import GpsDevice, GpsPosition
+from ..models import GpsDevice, GpsPosition, GpsStop, GpsTrip
 from . import bulk
 
-#: per-device filter and accumulator, kept across batches (one ingest process owns a
-#: device's connection, so its previous accepted fix is here)
-_filters: dict[int, NoiseFilter] = {}
-_accumulators: dict[int, DailyAccumulator] = {}
+#: how far back a track replays stored positions after a restart
+REPLAY_HOURS = 24
+
+
+@dataclass(slots=True)
+class Track:
+    """One device's analytics state between batches: one noise filter shared by the trip
+    detector and the day accumulator, so a fix is judged once."""
+
+    flt: NoiseFilter
+    det: TripDetector
+    acc: DailyAccumulator
+
+    @classmethod
+    def new(cls, device_id: int, tz: ZoneInfo) -> Track:
+        flt = NoiseFilter()
+        return cls(flt, TripDetector(str(device_id), noise_filter=flt),
+                   DailyAccumulator(str(device_id), tz, noise_filter=flt))
+
+
+#: per-device live and late-history tracks, kept across batches (one ingest process owns a
+#: device's connection, and the writer thread is the only one to touch them)
+_tracks: dict[int, Track] = {}
+_history: dict[int, Track] = {}
 
 
 def reset_caches() -> None:
-    """Forget every device's previous fix (tests; a process restart does the same)."""
-    _filters.clear()
-    _accumulators.clear()
+    """Forget every device's analytics state (tests; a process restart does the same)."""
+    _tracks.clear()
+    _history.clear()
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -51,8 +106,9 @@ def _business_tz() -> ZoneInfo:
 
 
 def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list[Fix]) -> int:
-    """Store ``fixes`` (unknown devices skipped) and update state and daily mileage; the
-    caller commits. Returns how many position rows were new."""
+    """Store ``fixes`` (unknown devices skipped), insert the trips and stops they close and
+    update live state and daily mileage, all in the caller's transaction (the caller
+    commits). Returns how many position rows were new."""
     by_device: dict[int, list[Fix]] = defaultdict(list)
     for fix in fixes:
         device_id = device_id_by_imei.get(fix.device)
@@ -65,17 +121,38 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
     rows: list[dict[str, Any]] = []
     newest: dict[int, tuple[Fix, float]] = {}
     counts: dict[tuple[int, dt.date], int] = defaultdict(int)
+    segments: list[tuple[int, Segment]] = []
+    increments: dict[int, list[Any]] = {}
     for device_id, dev_fixes in by_device.items():
         dev_fixes.sort(key=lambda f: f.fix_time)
-        flt = _filters.setdefault(device_id, NoiseFilter())
-        acc = _accumulators.get(device_id)
-        if acc is None or acc.tz != tz:
-            acc = _accumulators[device_id] = DailyAccumulator(str(device_id), tz)
+        track = _track(session, device_id, tz, segments)
+        seen = track.flt.seen
+        split = 0
+        while split < len(dev_fixes) and dev_fixes[split].fix_time.timestamp() <= seen:
+            split += 1
+        late, live_fixes = dev_fixes[:split], dev_fixes[split:]
+        pairs: list[tuple[Fix, float | None]] = []
+        if late:
+            late = _not_stored(session, device_id, late)
+            if late:
+                hist = _history_track(session, device_id, tz, late[0])
+                segs: list[Segment] = []
+                dists: list[float | None] = []
+                run_kernel(hist.flt, hist.det, hist.acc, fix_rows(late), dists, segs)
+                segments.extend((device_id, s) for s in segs)
+                increments.setdefault(device_id, []).extend(hist.acc.drain())
+                pairs.extend(zip(late, dists, strict=True))
+        if live_fixes:
+            segs = []
+            dists = []
+            run_kernel(track.flt, track.det, track.acc, fix_rows(live_fixes), dists, segs)
+            segments.extend((device_id, s) for s in segs)
+            pairs.extend(zip(live_fixes, dists, strict=True))
+        increments.setdefault(device_id, []).extend(track.acc.drain())
         total = 0.0
-        for fix in dev_fixes:
-            dist = flt.accept(fix) or 0.0
+        for fix, d in pairs:
+            dist = d or 0.0
             total += dist
-            acc.feed(fix)
             counts[(device_id, fix.fix_time.astimezone(tz).date())] += 1
             rows.append({
                 "device_id": device_id, "fix_time": fix.fix_time, "received_at": now,
@@ -89,15 +166,133 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
         live = [f for f in dev_fixes if not f.reupload]
         if live:
             newest[device_id] = (live[-1], total)
-    # RETURNING gives back only the rows the conflict clause let through: the new ones
-    stmt = _insert(session, GpsPosition.__table__).on_conflict_do_nothing(
-        index_elements=["device_id", "fix_time"]).returning(GpsPosition.__table__.c.id)
-    inserted = len(session.execute(stmt, rows).all())
+    inserted = 0
+    if rows:
+        # RETURNING gives back only the rows the conflict clause let through: the new ones
+        stmt = _insert(session, GpsPosition.__table__).on_conflict_do_nothing(
+            index_elements=["device_id", "fix_time"]).returning(GpsPosition.__table__.c.id)
+        inserted = len(session.execute(stmt, rows).all())
+    vehicles = dict(session.execute(
+        select(GpsDevice.id, GpsDevice.vehicle_id).where(GpsDevice.id.in_(list(by_device))))
+        .all())
     # gscale: one executemany per table and batch (services/bulk.py says why)
     bulk.upsert_states(session, [_state_row(device_id, fix, dist, now)
                                  for device_id, (fix, dist) in newest.items()])
-    _add_mileage(session, list(by_device), counts)
+    _insert_segments(session, segments, vehicles)
+    _add_mileage(session, increments, counts, vehicles)
     return int(inserted)
+
+
+def _track(session: Session, device_id: int, tz: ZoneInfo,
+           segments: list[tuple[int, Segment]]) -> Track:
+    """The device's live track; on a cache miss rebuilt from what is stored (see the module
+    docstring). Segments the replay closes are appended to ``segments`` (already stored
+    ones are skipped by the unique key)."""
+    track = _tracks.get(device_id)
+    if track is not None:
+        if track.acc.tz != tz:   # the business moved its zone: new days from now on
+            track.acc = DailyAccumulator(str(device_id), tz, noise_filter=track.flt)
+        return track
+    track = _tracks[device_id] = Track.new(device_id, tz)
+    p = GpsPosition
+    last_time = session.scalar(select(func.max(p.fix_time)).where(p.device_id == device_id))
+    if last_time is None:
+        return track
+    start = last_time - dt.timedelta(hours=REPLAY_HOURS)
+    end = _last_segment_end(session, device_id)
+    if end is not None and end[0] >= start.timestamp():
+        track.det.resume(*end[:3], moving=end[3])
+        start = dt.datetime.fromtimestamp(end[0], dt.UTC)
+    replay = session.execute(
+        select(p.fix_time, p.latitude, p.longitude, p.speed_kmh, p.valid, p.ignition, p.fuel_l)
+        .where(p.device_id == device_id, p.fix_time > start, p.fix_time <= last_time)
+        .order_by(p.fix_time)).all()
+    rows: list[Row] = [(r[0].timestamp(), r[1], r[2], r[3], r[4], r[5], r[6]) for r in replay]
+    segs: list[Segment] = []
+    run_kernel(track.flt, track.det, None, rows, None, segs)
+    segments.extend((device_id, s) for s in segs)
+    track.flt.seen = max(track.flt.seen, last_time.timestamp())
+    if rows:   # engine time and fuel go on from the last stored fix
+        acc = track.acc
+        acc.prev_t, acc.prev_ign, acc.prev_fuel = rows[-1][0], rows[-1][5], rows[-1][6]
+    return track
+
+
+def _last_segment_end(session: Session,
+                      device_id: int) -> tuple[float, float, float, bool] | None:
+    """(t, lat, lon, moving since) where the device's last stored trip or stop ended: a
+    stop began at the end of a trip, a trip at the end of a stop."""
+    trip = session.execute(select(GpsTrip.end_time, GpsTrip.end_lat, GpsTrip.end_lon)
+                           .where(GpsTrip.device_id == device_id)
+                           .order_by(GpsTrip.start_time.desc()).limit(1)).first()
+    stop = session.execute(select(GpsStop.end_time, GpsStop.latitude, GpsStop.longitude)
+                           .where(GpsStop.device_id == device_id)
+                           .order_by(GpsStop.start_time.desc()).limit(1)).first()
+    ends = [(r[0].timestamp(), float(r[1]), float(r[2]), moving)
+            for r, moving in ((trip, False), (stop, True)) if r is not None]
+    if not ends:
+        return None
+    end = max(ends)
+    if end[3] and stop is not None:
+        # a trip starts at the stop's LAST fix, not at its stop point: that fix is stored
+        at = session.execute(select(GpsPosition.latitude, GpsPosition.longitude).where(
+            GpsPosition.device_id == device_id, GpsPosition.fix_time == stop[0])).first()
+        if at is not None:
+            end = (end[0], float(at[0]), float(at[1]), True)
+    return end
+
+
+def _not_stored(session: Session, device_id: int, fixes: Sequence[Fix]) -> list[Fix]:
+    """The fixes of ``fixes`` (sorted) with no stored position yet: a resend is dropped
+    here, so its fixes count for nothing a second time."""
+    p = GpsPosition
+    stored = {t.timestamp() for t in session.scalars(select(p.fix_time).where(
+        p.device_id == device_id, p.fix_time >= fixes[0].fix_time,
+        p.fix_time <= fixes[-1].fix_time))}
+    return [f for f in fixes if f.fix_time.timestamp() not in stored]
+
+
+def _history_track(session: Session, device_id: int, tz: ZoneInfo, first: Fix) -> Track:
+    """The device's late-history track, going on when ``first`` follows what it has seen,
+    else a new one starting at the stored position just before ``first``."""
+    hist = _history.get(device_id)
+    t0 = first.fix_time.timestamp()
+    if hist is not None and hist.flt.seen < t0 and hist.acc.tz == tz:
+        return hist
+    hist = _history[device_id] = Track.new(device_id, tz)
+    p = GpsPosition
+    before = session.execute(
+        select(p.fix_time, p.latitude, p.longitude, p.ignition, p.fuel_l)
+        .where(p.device_id == device_id, p.fix_time < first.fix_time, p.valid.is_(True))
+        .order_by(p.fix_time.desc()).limit(1)).first()
+    if before is not None:
+        hist.det.resume(before[0].timestamp(), float(before[1]), float(before[2]))
+    return hist
+
+
+def _insert_segments(session: Session, segments: list[tuple[int, Segment]],
+                     vehicles: dict[int, int | None]) -> None:
+    """Insert closed trips and stops, once each (unique on device and start)."""
+    trips: list[dict[str, Any]] = []
+    stops: list[dict[str, Any]] = []
+    for device_id, seg in segments:
+        if isinstance(seg, Trip):
+            trips.append({
+                "device_id": device_id, "vehicle_id": vehicles.get(device_id),
+                "start_time": seg.start, "end_time": seg.end,
+                "start_lat": seg.start_lat, "start_lon": seg.start_lon,
+                "end_lat": seg.end_lat, "end_lon": seg.end_lon,
+                "distance_m": seg.distance_m, "duration_s": int(seg.duration_s),
+                "avg_speed_kmh": seg.avg_speed_kmh, "max_speed_kmh": seg.max_speed_kmh})
+        elif isinstance(seg, Stop):
+            stops.append({
+                "device_id": device_id, "vehicle_id": vehicles.get(device_id),
+                "start_time": seg.start, "end_time": seg.end, "latitude": seg.latitude,
+                "longitude": seg.longitude, "duration_s": int(seg.duration_s)})
+    for table, values in ((GpsTrip.__table__, trips), (GpsStop.__table__, stops)):
+        if values:
+            session.execute(_insert(session, table).on_conflict_do_nothing(
+                index_elements=["device_id", "start_time"]), values)
 
 
 def _state_row(device_id: int, fix: Fix, dist: float, now: dt.datetime) -> dict[str, Any]:
@@ -110,23 +305,32 @@ def _state_row(device_id: int, fix: Fix, dist: float, now: dt.datetime) -> dict[
     }
 
 
-def _add_mileage(session: Session, device_ids: list[int],
-                 counts: dict[tuple[int, dt.date], int]) -> None:
-    """Add the accumulators' per-day increments to ``gps_mileage_daily``."""
-    vehicles = dict(session.execute(
-        select(GpsDevice.id, GpsDevice.vehicle_id).where(GpsDevice.id.in_(device_ids))).all())
-    rows: list[dict[str, Any]] = []
-    for device_id in device_ids:
-        acc = _accumulators.get(device_id)
-        if acc is None:
-            continue
-        rows.extend({"device_id": device_id, "day": inc.day,
-                     "vehicle_id": vehicles.get(device_id), "distance_m": inc.distance_m,
-                     "engine_seconds": int(inc.engine_seconds),
-                     "fuel_l": getattr(inc, "fuel_l", None),
-                     "max_speed_kmh": inc.max_speed_kmh,
-                     "positions": counts.get((device_id, inc.day), 0)} for inc in acc.drain())
-    bulk.add_mileage(session, rows)
+def _add_mileage(session: Session, increments: dict[int, list[Any]],
+                 counts: dict[tuple[int, dt.date], int],
+                 vehicles: dict[int, int | None]) -> None:
+    """Add the tracks' per-day increments to ``gps_mileage_daily`` (one executemany; two
+    increments of one device and day are summed first: one statement may not update a
+    row twice)."""
+    rows: dict[tuple[int, dt.date], dict[str, Any]] = {}
+    for device_id, incs in increments.items():
+        for inc in incs:
+            key = (device_id, inc.day)
+            row = rows.get(key)
+            if row is None:
+                rows[key] = {"device_id": device_id, "day": inc.day,
+                             "vehicle_id": vehicles.get(device_id),
+                             "distance_m": inc.distance_m,
+                             "engine_seconds": int(inc.engine_seconds), "fuel_l": inc.fuel_l,
+                             "max_speed_kmh": inc.max_speed_kmh,
+                             "positions": counts.pop(key, 0)}
+                continue
+            row["distance_m"] += inc.distance_m
+            row["engine_seconds"] += int(inc.engine_seconds)
+            if inc.fuel_l is not None:
+                row["fuel_l"] = (row["fuel_l"] or 0.0) + inc.fuel_l
+            row["max_speed_kmh"] = max(row["max_speed_kmh"], inc.max_speed_kmh)
+            row["positions"] += counts.pop(key, 0)
+    bulk.add_mileage(session, list(rows.values()))
 
 
 def record_pending(session: Session, imei: str, peer: str) -> None:

@@ -164,7 +164,7 @@
     form.querySelectorAll("input[name=days]").forEach(function (c) {
       c.checked = !sch.days || sch.days.map(String).indexOf(c.value) >= 0;
     });
-    form.start.value = sch.start || ""; form.end.value = sch.end || "";
+    form.start.value = sch.from || ""; form.end.value = sch.to || "";
     var g = geometry(f);
     points = !g ? [] : g.type === "Point" ? [[g.coordinates[1], g.coordinates[0]]]
       : g.type === "Polygon" ? latlngs(g.coordinates[0]).slice(0, -1) : latlngs(g.coordinates);
@@ -185,7 +185,7 @@
     if (!g) { error(W.needShape); return; }
     var days = Array.prototype.map.call(form.querySelectorAll("input[name=days]:checked"), function (c) { return Number(c.value); });
     var schedule = (days.length === 7 && !form.start.value && !form.end.value) ? null
-      : { days: days, start: form.start.value || null, end: form.end.value || null };
+      : (form.start.value && form.end.value ? { days: days, from: form.start.value, to: form.end.value } : { days: days });
     var k = kind();
     var body = {
       name: form.name.value.trim(), kind: k, geometry: g,

@@ -13,14 +13,6 @@ from flask import Flask
 
 from carebiz.testing import login, make_customer, make_user, make_vehicle
 
-#: The pages are built (views.py, templates/gps/, static/) but not yet handed to the platform:
-#: the live map, playback, geofence and device pages read the GPS JSON API (api.py), which is
-#: not written yet (issue 12). plugin.py lists the hook lines that switch them on; remove this
-#: mark in the same change.
-pytestmark = pytest.mark.skip(reason="GPS pages wait for the GPS JSON API (issue 12): not "
-                              "registered in plugin.py yet")
-
-
 UTC = dt.UTC
 
 

@@ -7,11 +7,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from carebiz.testing import make_vehicle
+from carebiz_plugins.gps.analytics import trips_and_stops
 from carebiz_plugins.gps.fixes import Fix
-from carebiz_plugins.gps.models import GpsDevice, GpsDeviceState, GpsMileageDaily, GpsPosition
+from carebiz_plugins.gps.models import (
+    GpsDevice,
+    GpsDeviceState,
+    GpsMileageDaily,
+    GpsPosition,
+    GpsStop,
+    GpsTrip,
+)
 from carebiz_plugins.gps.services import positions
 
 IMEI = "123456789012345"
@@ -102,3 +110,107 @@ def test_pending_recorded_and_known_device(session: Any, device: int) -> None:
     assert pend.last_peer == "10.0.0.2:5001" and pend.vehicle_id is None
     assert positions.known_device(session, "864717003283581") is None
     assert positions.known_device(session, IMEI) == (device, 0)
+
+
+# --- trips and stops at ingest --------------------------------------------------------------
+
+def _day_track(start: datetime = T0, *, reupload: bool = False) -> list[Fix]:
+    """Parked 10 min, 10 min drive north at 54 km/h, parked 10 min, 10 min drive, parked
+    10 min: two trips and the stops around them, one fix per 10 s."""
+    out: list[Fix] = []
+    t, lat = 0, 30.0
+    for kind in ("park", "drive", "park", "drive", "park"):
+        for _ in range(60):
+            if kind == "drive":
+                lat += 150 / 111_319.49
+            out.append(Fix(IMEI, start + timedelta(seconds=t), lat, 120.0,
+                           speed_kmh=54.0 if kind == "drive" else 0.0, ignition=kind == "drive",
+                           reupload=reupload))
+            t += 10
+    return out
+
+
+def _stored(session: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], float]:
+    session.expire_all()
+    trips = [(r.start_time, r.end_time, round(r.distance_m, 6), r.vehicle_id) for r in
+             session.scalars(select(GpsTrip).order_by(GpsTrip.start_time))]
+    stops = [(r.start_time, r.end_time, r.duration_s) for r in
+             session.scalars(select(GpsStop).order_by(GpsStop.start_time))]
+    km = sum(session.scalars(select(GpsMileageDaily.distance_m)).all())
+    return trips, stops, km
+
+
+def _expected(fixes: list[Fix]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    trips, stops = trips_and_stops(fixes)
+    return ([(t.start, t.end, round(t.distance_m, 6)) for t in trips],
+            [(s.start, s.end, int(s.duration_s)) for s in stops])
+
+
+def _store(session: Any, device: int, fixes: list[Fix], size: int = 37) -> None:
+    for i in range(0, len(fixes), size):
+        positions.store_fixes(session, {IMEI: device}, fixes[i:i + size])
+        session.commit()
+
+
+def test_trips_and_stops_closed_at_ingest_as_the_batch_finds_them(
+        session: Any, device: int) -> None:
+    fixes = _day_track()
+    _store(session, device, fixes)
+    trips, stops, km = _stored(session)
+    want_trips, want_stops = _expected(fixes)
+    assert len(want_trips) == 2 and len(want_stops) == 2
+    assert [t[:3] for t in trips] == want_trips and stops == want_stops
+    assert trips[0][3] is not None                        # the vehicle of the device
+    assert km == pytest.approx(2 * 60 * 150, rel=0.01)
+
+
+def test_resent_batches_and_a_restart_neither_repeat_nor_split(
+        session: Any, device: int) -> None:
+    fixes = _day_track()
+    _store(session, device, fixes[:170])                  # into the first trip's stop
+    _store(session, device, fixes[100:170])               # a resend: nothing new
+    positions.reset_caches()                              # the process restarts …
+    _store(session, device, fixes[150:])                  # … and the device resends a tail
+    positions.store_fixes(session, {IMEI: device}, fixes[:40])   # a very old resend
+    session.commit()
+    trips, stops, km = _stored(session)
+    want_trips, want_stops = _expected(fixes)
+    assert [t[:3] for t in trips] == want_trips and stops == want_stops
+    assert km == pytest.approx(2 * 60 * 150, rel=0.01)    # not a metre counted twice
+    assert session.scalar(select(func.count()).select_from(GpsPosition)) == len(fixes)
+
+
+def test_restart_in_the_middle_of_a_trip_keeps_it_whole(session: Any, device: int) -> None:
+    fixes = _day_track()
+    _store(session, device, fixes[:90])                   # half way through the first drive
+    positions.reset_caches()
+    _store(session, device, fixes[90:])
+    trips, stops, _ = _stored(session)
+    want_trips, want_stops = _expected(fixes)
+    assert [t[:3] for t in trips] == want_trips and stops == want_stops
+
+
+def test_late_history_is_folded_in_without_touching_the_live_trip(
+        session: Any, device: int) -> None:
+    """Live fixes go on after a dead zone; the buffered history of the dead zone (re-upload
+    flag) arrives afterwards: its trip is stored and its distance counted, and the live
+    track's trips are what they would have been without it."""
+    before = _day_track()[:60]                            # parked at 30.0
+    history = _day_track(T0 + timedelta(minutes=10), reupload=True)[:150]  # drive, park
+    live_start = T0 + timedelta(hours=2)
+    live = _day_track(live_start)
+    live = [Fix(IMEI, f.fix_time, f.latitude + 0.0134, f.longitude, speed_kmh=f.speed_kmh,
+                ignition=f.ignition) for f in live]      # where the history left it
+    _store(session, device, before)
+    _store(session, device, live[:100])                   # live, into its first drive
+    _store(session, device, history)                      # the dead zone, late
+    _store(session, device, live[100:])
+    trips, _, km = _stored(session)
+    starts = [t[0] for t in trips]
+    history_trip = history[60].fix_time                   # the stop's last fix: 150 m out
+    assert history_trip in starts
+    live_trips, _ = _expected(before + live)
+    assert [t[:3] for t in trips if t[0] != history_trip] == live_trips
+    hist_km = trips[starts.index(history_trip)][2]
+    assert hist_km == pytest.approx(60 * 150, rel=0.02)
+    assert km >= hist_km + 2 * 60 * 150 * 0.99            # the history's distance counted

@@ -170,7 +170,9 @@ def _won_by(session: Session, user: Any, source: str, field: str, start: Any,
     return sorted(rows, key=lambda kv: (-kv[1], str(kv[0])))
 
 
-def _user_names(session: Session, ids: list[Any]) -> dict[int, str]:
+def user_names(session: Session, ids: list[Any]) -> dict[int, str]:
+    """Salespeople as charts name them (their display name, else their login), one query
+    for a whole breakdown."""
     wanted = [int(i) for i in ids if i]
     if not wanted:
         return {}
@@ -191,7 +193,7 @@ def dashboard(session: Session, user: Any, day: dt.date, period: str = "month"
                  "count": count} for key, count in pairs]
 
     people = _won_by(session, user, "sales_prospects", "salesperson_id", p_start, p_end)
-    names = _user_names(session, [k for k, _n in people])
+    names = user_names(session, [k for k, _n in people])
     return {
         "date": day.isoformat(), "period": {"name": period, "from": first.isoformat(),
                                             "to": last.isoformat()},

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carebiz.security.rows import visible
+from carebiz.toolkit import today
 
 from ..models import (
     SalesOrder,
@@ -69,7 +70,7 @@ def _key(model: str, colour: str) -> tuple[str, str]:
 def procurement_plan(session: Session, user: Any, branch_id: int,
                      day: dt.date | None = None) -> Plan:
     """The plan of ``branch_id`` as ``user`` may see it (see the module)."""
-    day = day or dt.date.today()
+    day = day or today()
     lines: dict[tuple[str, str], PlanLine] = {}
 
     def line(make: str, model: str, colour: str) -> PlanLine:

@@ -24,6 +24,7 @@ from carebiz.events import Audit, emit
 from carebiz.i18n import N_
 from carebiz.security.rows import visible
 from carebiz.text import text_problem
+from carebiz.toolkit.business_time import today as business_today
 from carebiz.toolkit.transitions import IllegalTransition, machine
 
 from ..labels import (
@@ -343,7 +344,7 @@ def order_from_quote(session: Session, quote: SalesSupplierQuote, *, user: Any =
     """Place a purchase order at the quoted price (an expired quote must be priced again)."""
     quote = lock(session, SalesSupplierQuote, [quote.id])[quote.id]
     target = SUPPLIER_QUOTE.target(quote.status, "order")
-    if quote.valid_until is not None and quote.valid_until < (today or dt.date.today()):
+    if quote.valid_until is not None and quote.valid_until < (today or business_today()):
         raise IllegalTransition(_("This quote expired on %(date)s: ask the supplier again.",
                                   date=quote.valid_until.isoformat()),
                                 {"valid_until": _("Expired.")},

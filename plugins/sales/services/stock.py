@@ -25,7 +25,7 @@ from carebiz.i18n import N_
 from carebiz.models import Branch
 from carebiz.services.branches import default_branch_for, usable_branches
 from carebiz.text import text_problem
-from carebiz.toolkit import one_visible, record_id
+from carebiz.toolkit import one_visible, record_id, today
 from carebiz.toolkit.transitions import machine
 
 from ..labels import STOCK_ACTIONS, STOCK_STATUS, machine_labels
@@ -60,7 +60,7 @@ def days_in_stock(stock: SalesStock, on: dt.date | None = None) -> int | None:
     arrived. The aging report sorts and buckets by this."""
     if stock.received_on is None:
         return None
-    end = stock.delivered_on or on or dt.date.today()
+    end = stock.delivered_on or on or today()
     return max(0, (end - stock.received_on).days)
 
 
@@ -128,7 +128,7 @@ def create_stock(session: Session, data: dict[str, Any], *, user: Any = None,
         errors.update({k: str(v) for k, v in exc.errors.items()})
     received_on = None
     if status == "in_stock":
-        received_on = data.get("received_on") or dt.date.today()
+        received_on = data.get("received_on") or today()
         if not isinstance(received_on, dt.date):
             try:
                 received_on = dt.date.fromisoformat(str(received_on))
@@ -169,9 +169,9 @@ def move(session: Session, stock: SalesStock, action: str, *,
     for key, value in changes.items():
         setattr(stock, key, value)
     if action == "receive" and stock.received_on is None:
-        stock.received_on = dt.date.today()
+        stock.received_on = today()
     if action == "deliver":
-        stock.delivered_on = dt.date.today()
+        stock.delivered_on = today()
     if action == "release":
         stock.order_id = None
     session.flush()

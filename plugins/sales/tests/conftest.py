@@ -8,9 +8,12 @@ core and sales alone. ``app_with_export`` shows sales beside the export plugin."
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
+
+from carebiz.testing import make_customer
 
 
 @pytest.fixture
@@ -20,11 +23,6 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 
 # --- stock, quotations, orders and purchasing -------------------------------------------
-
-from typing import Any  # noqa: E402
-
-from carebiz.testing import make_customer  # noqa: E402
-
 
 @pytest.fixture
 def people(app: Flask, seeded: dict[str, Any]) -> dict[str, int]:

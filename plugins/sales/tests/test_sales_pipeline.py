@@ -112,6 +112,20 @@ def test_won_and_lost_signals_are_sent_after_commit(
     assert caught[1][1]["lost_reason"] == "not_now"
 
 
+def test_won_and_lost_routes_check_the_version_and_the_reason(
+        app: Flask, api_client: Any, people: dict[str, int]) -> None:
+    api = api_client("sales")
+    opp = api.post(URL, json={"customer_id": people["alice"], "model": "RAV4"}).get_json()
+    stale = api.post(f"{URL}/{opp['id']}/won", json={"version": opp["version"] + 5})
+    assert stale.status_code == 409
+    lost = api.post(f"{URL}/{opp['id']}/lost", json={"version": opp["version"]})
+    assert lost.status_code == 422 and "lost_reason" in lost.get_json()["errors"]
+    won = api.post(f"{URL}/{opp['id']}/won", json={"version": opp["version"]})
+    assert won.status_code == 200 and won.get_json()["status"] == "won"
+    again = api.post(f"{URL}/{opp['id']}/lost", json={"lost_reason": "price"})
+    assert again.status_code == 409 and again.get_json()["status"] == "won"
+
+
 def test_a_manual_probability_stays_until_cleared(session: Session,
                                                   people: dict[str, int]) -> None:
     opp = opportunity(session, people["alice"], probability=35)

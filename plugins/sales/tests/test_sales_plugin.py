@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from carebiz import migrate
+from carebiz.toolkit import today
 
 SALES_TABLES = {"sales_prospect", "sales_prospect_interest", "sales_prospect_model",
                 "sales_return_visit", "sales_showroom_visit", "sales_demo_car",
@@ -50,7 +51,6 @@ def test_demo_commerce_has_every_state_and_adds_nothing_twice(
     """Stock aged 5–120 days in every status, a supplier with a received and an open
     purchase order, quotations (trade-ins, one in USD) and orders in every state; the
     second load adds no row anywhere."""
-    import datetime as dt
 
     from sqlalchemy import func, select
 
@@ -86,7 +86,7 @@ def test_demo_commerce_has_every_state_and_adds_nothing_twice(
         assert {c.status for c in cars} == {"ordered", "in_transit", "in_stock", "reserved",
                                              "sold", "delivered"}
         assert all(c.vin[8] == vin_check_digit(c.vin) for c in cars)
-        ages = [(dt.date.today() - c.received_on).days for c in cars if c.received_on
+        ages = [(today() - c.received_on).days for c in cars if c.received_on
                 and c.status in ("in_stock", "reserved")]
         assert min(ages) <= 5 and max(ages) >= 120
         assert {"大众", "丰田", "比亚迪"} <= {c.make for c in cars}

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from carebiz.testing import valid_vin
+from carebiz.toolkit import today
 from carebiz_plugins.sales.models import SalesQuotation
 from carebiz_plugins.sales.services import quotations
 
@@ -47,7 +48,9 @@ def test_a_quotation_adds_and_credits_its_lines(app: Flask, api_client: Any,
     assert body["discount"] == "3000" and body["finance"]["term_months"] == 36
     assert [ln["kind"] for ln in body["lines"]] == ["vehicle", "option", "fee", "discount",
                                                     "trade_in"]
-    assert body["valid_until"] == (dt.date.today() + dt.timedelta(days=14)).isoformat()
+    with app.app_context():  # the business's day, which is not UTC's near midnight
+        valid = today() + dt.timedelta(days=14)
+    assert body["valid_until"] == valid.isoformat()
 
 
 @pytest.mark.parametrize("body, field", [
@@ -157,7 +160,7 @@ def test_an_expired_quotation_is_revised_before_acceptance(app: Flask, api_clien
     q = _quote(sales, people["alice"]).get_json()
     with app.app_context():
         sess = app.extensions["carebiz"].session_factory()
-        sess.get(SalesQuotation, q["id"]).valid_until = dt.date.today() - dt.timedelta(days=1)
+        sess.get(SalesQuotation, q["id"]).valid_until = today() - dt.timedelta(days=1)
         sess.commit()
     expired = sales.post(f"{URL}/{q['id']}/accept", json={})
     assert expired.status_code == 409

@@ -69,7 +69,9 @@ def test_dashboard_api_and_page(app: Flask, seeded: dict[str, Any], api_client: 
     sales = api_client("sales")
     sales.post("/api/v1/sales/prospects", json={"name": "Anna", "phone": "13800000009",
                                                "source": "walk_in"})
-    answer = sales.get(f"/api/v1/sales/dashboard?date={today().isoformat()}")
+    with app.app_context():  # the business's day, which is not UTC's near midnight
+        day = today()
+    answer = sales.get(f"/api/v1/sales/dashboard?date={day.isoformat()}")
     assert answer.status_code == 200
     body = answer.get_json()
     assert {"won", "lost", "consulting", "visits_due", "visits_overdue", "by_source",

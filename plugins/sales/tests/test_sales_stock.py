@@ -11,6 +11,7 @@ from flask import Flask
 
 from carebiz.crm.models import Vehicle
 from carebiz.testing import valid_vin
+from carebiz.toolkit import today as business_today
 from carebiz.toolkit.transitions import IllegalTransition
 from carebiz_plugins.sales.models import SalesStock
 from carebiz_plugins.sales.services import stock
@@ -74,7 +75,8 @@ def test_statuses_move_only_by_their_transitions(app: Flask, api_client: Any,
                        json={"inspection_notes": "Paint chip, left door", "location": "Yard"})
     assert got.status_code == 200
     assert got.get_json()["inspection_notes"] == "Paint chip, left door"
-    assert got.get_json()["received_on"] == dt.date.today().isoformat()
+    with app.app_context():  # the business's day, which is not UTC's near midnight
+        assert got.get_json()["received_on"] == business_today().isoformat()
     assert manager.post(f"/api/v1/sales/stock/{car['id']}/receive",
                         json={}).status_code == 409
 
@@ -126,8 +128,8 @@ def test_list_filters_by_status_and_exports(app: Flask, api_client: Any, seeded:
 
 def test_aging_buckets(app: Flask, seeded: Any, api_client: Any) -> None:
     a = seeded["branches"]["A"]
-    today = dt.date.today()
     with app.app_context():
+        today = business_today()
         sess = app.extensions["carebiz"].session_factory()
         for serial, days, currency in ((10, 5, "CNY"), (11, 45, "CNY"), (12, 100, "USD"),
                                        (13, 120, "CNY")):
