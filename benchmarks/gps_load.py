@@ -132,7 +132,7 @@ class Tracker(asyncio.Protocol):
 
 
 class Generator:
-    def __init__(self, trackers: int, rate: float, window: int) -> None:
+    def __init__(self, trackers: int, rate: float, window: int, cycle: int = 64) -> None:
         self.trackers = trackers
         self.rate = rate
         self.window = window
@@ -140,7 +140,7 @@ class Generator:
         self.logged_in = 0
         self.lost = 0
         self.running = False
-        self._cycle = 64                       # frames per tracker pre-built, reused cyclically
+        self._cycle = cycle                    # frames per tracker pre-built, reused cyclically
         self._frames: list[list[bytes]] = []
 
     def build(self) -> None:
@@ -153,7 +153,7 @@ class Generator:
 
 
 async def drive(args: argparse.Namespace, host: str, port: int) -> dict[str, float]:
-    gen = Generator(args.trackers, args.rate, args.window)
+    gen = Generator(args.trackers, args.rate, args.window, args.cycle)
     gen.build()
     loop = asyncio.get_running_loop()
     conns: list[Tracker] = []
@@ -224,6 +224,10 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--serve", action="store_true", help="start the server in a second process")
     ap.add_argument("--sink", default="carebiz_plugins.gps.ingest.memory:factory")
+    ap.add_argument("--cycle", type=int, default=64,
+                    help="distinct fix times per tracker before they repeat (an idempotent "
+                         "store keeps each once: make it larger than the frames sent)")
+    ap.add_argument("--json", action="store_true", help="print one JSON line instead")
     ap.add_argument("--server-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -255,6 +259,9 @@ def main() -> None:
             for line in out.splitlines():
                 if line.startswith("STATS "):
                     stats = json.loads(line[6:])
+    if args.json:
+        print(json.dumps({**result, "server": stats}))
+        return
     raw = decode_rate(args.trackers)
     print(f"trackers {result['trackers']} (logged in {result['logged_in']} in "
           f"{result['login_s']:.2f} s), sink {args.sink if args.serve else 'external'}, "

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
@@ -35,6 +36,8 @@ T = TypeVar("T")
 
 FLUSH_SECONDS = 0.2
 FLUSH_FIXES = 1000
+#: how old the set of devices with queued commands may be (gscale)
+COMMANDS_SECONDS = 1.0
 
 
 def publish_positions(fixes: list[Fix]) -> None:
@@ -64,6 +67,9 @@ class DbSink:
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False
+        self._queued_ids: set[int] | None = None
+        self._queued_at = 0.0
+        _fast_sqlite_commits(app.extensions["carebiz"].engine)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -178,12 +184,28 @@ class DbSink:
         return len(result.alarms)
 
     async def pending_commands(self, session: DeviceSession) -> list[CommandToSend]:
+        # gscale: asked after every read of every connection; one query a second tells which
+        # devices have queued commands at all, so the others cost no database round trip
+        if session.device_id not in await self._queued_devices():
+            return []
+
         def work(db: Session) -> list[CommandToSend]:
             rows = db.execute(select(GpsCommand.id, GpsCommand.text).where(
                 GpsCommand.device_id == session.device_id, GpsCommand.status == "queued")
                 .order_by(GpsCommand.id)).all()
             return [CommandToSend(int(i), session.device, t) for i, t in rows]
         return await self._db(work)
+
+    async def _queued_devices(self) -> set[int]:
+        """Ids of devices with a queued command, refreshed at most every
+        :data:`COMMANDS_SECONDS` (a command queued by the API goes out within that)."""
+        now = time.monotonic()
+        if self._queued_ids is None or now - self._queued_at >= COMMANDS_SECONDS:
+            self._queued_at = now
+            self._queued_ids = set(await self._db(lambda db: set(db.scalars(
+                select(GpsCommand.device_id).where(GpsCommand.status == "queued")
+                .distinct()))))
+        return self._queued_ids
 
     async def command_sent(self, session: DeviceSession, command_id: int) -> None:
         def work(db: Session) -> None:
@@ -223,3 +245,20 @@ def _upsert_state(db: Session, device_id: int, values: dict[str, Any],
     stmt = pos._insert(db, GpsDeviceState.__table__).values(device_id=device_id, **values)
     db.execute(stmt.on_conflict_do_update(index_elements=["device_id"],
                                           set_=update_with or values))
+
+
+def _fast_sqlite_commits(engine: Any) -> None:
+    """gscale: in WAL mode ``synchronous=NORMAL`` syncs at checkpoints, not at every commit
+    (a power cut may lose the last batches, never corrupt the file; the devices resend what
+    was not acknowledged, and most of the ingest's commits are batches). For the
+    connections this process opens from now on; the web app's own settings are untouched
+    in other processes."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_gps_normal_sync", False):
+        return
+    engine._gps_normal_sync = True
+
+    @event.listens_for(engine, "connect")
+    def _normal_sync(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,7 +56,8 @@ from ..analytics import (
     run_kernel,
 )
 from ..fixes import Fix
-from ..models import GpsDevice, GpsDeviceState, GpsMileageDaily, GpsPosition, GpsStop, GpsTrip
+from ..models import GpsDevice, GpsPosition, GpsStop, GpsTrip
+from . import bulk
 
 #: how far back a track replays stored positions after a restart
 REPLAY_HOURS = 24
@@ -174,8 +175,9 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
     vehicles = dict(session.execute(
         select(GpsDevice.id, GpsDevice.vehicle_id).where(GpsDevice.id.in_(list(by_device))))
         .all())
-    for device_id, (fix, dist) in newest.items():
-        _move_state(session, device_id, fix, dist, now)
+    # gscale: one executemany per table and batch (services/bulk.py says why)
+    bulk.upsert_states(session, [_state_row(device_id, fix, dist, now)
+                                 for device_id, (fix, dist) in newest.items()])
     _insert_segments(session, segments, vehicles)
     _add_mileage(session, increments, counts, vehicles)
     return int(inserted)
@@ -293,50 +295,42 @@ def _insert_segments(session: Session, segments: list[tuple[int, Segment]],
                 index_elements=["device_id", "start_time"]), values)
 
 
-def _move_state(session: Session, device_id: int, fix: Fix, dist: float,
-                now: dt.datetime) -> None:
-    """Upsert the live state to ``fix`` only when it is newer than what is there."""
-    t = GpsDeviceState.__table__
-    values = {
+def _state_row(device_id: int, fix: Fix, dist: float, now: dt.datetime) -> dict[str, Any]:
+    """The live-state row ``fix`` moves to (only if newer: :func:`bulk.state_statement`)."""
+    return {
         "device_id": device_id, "fix_time": fix.fix_time, "latitude": fix.latitude,
         "longitude": fix.longitude, "speed_kmh": fix.speed_kmh, "course": fix.course,
         "valid": fix.valid, "ignition": fix.ignition, "moving": fix.speed_kmh > 2.0,
         "online": True, "last_seen": now, "odometer_m": dist, "alarm_open": 0,
     }
-    stmt = _insert(session, t).values(values)
-    ex = stmt.excluded
-    newer = (t.c.fix_time.is_(None)) | (t.c.fix_time < ex.fix_time)
-    moved = {c: case((newer, getattr(ex, c)), else_=getattr(t.c, c))
-             for c in ("fix_time", "latitude", "longitude", "speed_kmh", "course", "valid",
-                       "ignition", "moving")}
-    stmt = stmt.on_conflict_do_update(index_elements=["device_id"], set_={
-        **moved, "online": True, "last_seen": ex.last_seen,
-        "odometer_m": t.c.odometer_m + ex.odometer_m})
-    session.execute(stmt)
 
 
 def _add_mileage(session: Session, increments: dict[int, list[Any]],
                  counts: dict[tuple[int, dt.date], int],
                  vehicles: dict[int, int | None]) -> None:
-    """Add the tracks' per-day increments to ``gps_mileage_daily``."""
-    t = GpsMileageDaily.__table__
+    """Add the tracks' per-day increments to ``gps_mileage_daily`` (one executemany; two
+    increments of one device and day are summed first: one statement may not update a
+    row twice)."""
+    rows: dict[tuple[int, dt.date], dict[str, Any]] = {}
     for device_id, incs in increments.items():
         for inc in incs:
-            stmt = _insert(session, t).values(
-                device_id=device_id, day=inc.day, vehicle_id=vehicles.get(device_id),
-                distance_m=inc.distance_m, engine_seconds=int(inc.engine_seconds),
-                fuel_l=inc.fuel_l, max_speed_kmh=inc.max_speed_kmh,
-                positions=counts.pop((device_id, inc.day), 0))
-            ex = stmt.excluded
-            stmt = stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_={
-                "distance_m": t.c.distance_m + ex.distance_m,
-                "engine_seconds": t.c.engine_seconds + ex.engine_seconds,
-                "fuel_l": func.coalesce(t.c.fuel_l, 0.0) + func.coalesce(ex.fuel_l, 0.0),
-                "max_speed_kmh": case((ex.max_speed_kmh > t.c.max_speed_kmh,
-                                       ex.max_speed_kmh), else_=t.c.max_speed_kmh),
-                "positions": t.c.positions + ex.positions,
-            })
-            session.execute(stmt)
+            key = (device_id, inc.day)
+            row = rows.get(key)
+            if row is None:
+                rows[key] = {"device_id": device_id, "day": inc.day,
+                             "vehicle_id": vehicles.get(device_id),
+                             "distance_m": inc.distance_m,
+                             "engine_seconds": int(inc.engine_seconds), "fuel_l": inc.fuel_l,
+                             "max_speed_kmh": inc.max_speed_kmh,
+                             "positions": counts.pop(key, 0)}
+                continue
+            row["distance_m"] += inc.distance_m
+            row["engine_seconds"] += int(inc.engine_seconds)
+            if inc.fuel_l is not None:
+                row["fuel_l"] = (row["fuel_l"] or 0.0) + inc.fuel_l
+            row["max_speed_kmh"] = max(row["max_speed_kmh"], inc.max_speed_kmh)
+            row["positions"] += counts.pop(key, 0)
+    bulk.add_mileage(session, list(rows.values()))
 
 
 def record_pending(session: Session, imei: str, peer: str) -> None:
