@@ -57,7 +57,7 @@ from ..analytics import (
 )
 from ..fixes import Fix
 from ..models import GpsDevice, GpsPosition, GpsStop, GpsTrip
-from . import bulk
+from . import bulk, odometer
 
 #: how far back a track replays stored positions after a restart
 REPLAY_HOURS = 24
@@ -89,6 +89,7 @@ def reset_caches() -> None:
     """Forget every device's analytics state (tests; a process restart does the same)."""
     _tracks.clear()
     _history.clear()
+    odometer.reset_caches()
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -107,8 +108,9 @@ def _business_tz() -> ZoneInfo:
 
 def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list[Fix]) -> int:
     """Store ``fixes`` (unknown devices skipped), insert the trips and stops they close and
-    update live state and daily mileage, all in the caller's transaction (the caller
-    commits). Returns how many position rows were new."""
+    update live state and daily mileage, and move the vehicles' odometers in the core
+    (:mod:`.odometer`: at most one GPS reading a vehicle a day), all in the caller's
+    transaction (the caller commits). Returns how many position rows were new."""
     by_device: dict[int, list[Fix]] = defaultdict(list)
     for fix in fixes:
         device_id = device_id_by_imei.get(fix.device)
@@ -123,6 +125,7 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
     counts: dict[tuple[int, dt.date], int] = defaultdict(int)
     segments: list[tuple[int, Segment]] = []
     increments: dict[int, list[Any]] = {}
+    moved: dict[int, tuple[dt.datetime, float, tuple[dt.datetime, int] | None]] = {}
     for device_id, dev_fixes in by_device.items():
         dev_fixes.sort(key=lambda f: f.fix_time)
         track = _track(session, device_id, tz, segments)
@@ -150,9 +153,13 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
             pairs.extend(zip(live_fixes, dists, strict=True))
         increments.setdefault(device_id, []).extend(track.acc.drain())
         total = 0.0
+        device_odometer: tuple[dt.datetime, int] | None = None
         for fix, d in pairs:
             dist = d or 0.0
             total += dist
+            if fix.odometer_m is not None and (device_odometer is None
+                                               or fix.fix_time > device_odometer[0]):
+                device_odometer = (fix.fix_time, fix.odometer_m)
             counts[(device_id, fix.fix_time.astimezone(tz).date())] += 1
             rows.append({
                 "device_id": device_id, "fix_time": fix.fix_time, "received_at": now,
@@ -166,6 +173,8 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
         live = [f for f in dev_fixes if not f.reupload]
         if live:
             newest[device_id] = (live[-1], total)
+        if pairs:
+            moved[device_id] = (max(f.fix_time for f, _ in pairs), total, device_odometer)
     inserted = 0
     if rows:
         # RETURNING gives back only the rows the conflict clause let through: the new ones
@@ -180,6 +189,9 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
                                  for device_id, (fix, dist) in newest.items()])
     _insert_segments(session, segments, vehicles)
     _add_mileage(session, increments, counts, vehicles)
+    odometer.sync_odometers(session, {
+        device_id: odometer.DeviceBatch(vehicles.get(device_id), last, dist, dev_odo)
+        for device_id, (last, dist, dev_odo) in moved.items()}, tz)
     return int(inserted)
 
 

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from carebiz.crm.models import OdometerReading, Vehicle
+from carebiz.crm.services import vehicles
+from carebiz.models import AuditEntry
 from carebiz.testing import make_vehicle
 from carebiz_plugins.gps.analytics import trips_and_stops
 from carebiz_plugins.gps.fixes import Fix
@@ -214,3 +217,51 @@ def test_late_history_is_folded_in_without_touching_the_live_trip(
     hist_km = trips[starts.index(history_trip)][2]
     assert hist_km == pytest.approx(60 * 150, rel=0.02)
     assert km >= hist_km + 2 * 60 * 150 * 0.99            # the history's distance counted
+
+
+# --- the GPS odometer in the core -----------------------------------------------------------
+
+def _readings(session: Any) -> list[tuple[int, str]]:
+    session.expire_all()
+    return [(r.value_km, r.source) for r in session.scalars(
+        select(OdometerReading).order_by(OdometerReading.read_at, OdometerReading.id))]
+
+
+def test_gps_distance_moves_the_odometer_once_a_day(session: Any, device: int) -> None:
+    vehicle = session.get(GpsDevice, device).vehicle_id
+    car = session.get(Vehicle, vehicle)
+    vehicles.record_odometer(session, car, 40_000, T0 - timedelta(days=1), source="service")
+    session.commit()
+    day1 = track(300)                                      # ~30 km north
+    _store(session, device, day1[:150])
+    _store(session, device, day1[150:])
+    # day one: the first batch (37 fixes, 3.6 km) took the day's reading, later ones none
+    assert _readings(session) == [(40_000, "service"), (40_003, "gps")]
+    day2 = track(50, T0 + timedelta(days=1))               # the next day: +5 km … and the
+    _store(session, device, day2)                          # whole of day one counted
+    got = _readings(session)
+    upto = day2[36].fix_time                               # the end of day two's first batch
+    assert got[-1][1] == "gps" and got[-1][0] == 40_000 + int(sum(session.scalars(
+        select(GpsPosition.distance_m).where(GpsPosition.fix_time <= upto)).all()) // 1000)
+    assert len(got) == 3
+    session.expire_all()
+    assert session.get(Vehicle, vehicle).odometer_km == got[-1][0]
+    assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.event == "vehicle.odometer_recorded",
+        AuditEntry.entity_id == str(vehicle))) == 3
+
+
+def test_device_odometer_wins_and_never_goes_backwards(session: Any, device: int) -> None:
+    vehicle = session.get(GpsDevice, device).vehicle_id
+    car = session.get(Vehicle, vehicle)
+    vehicles.record_odometer(session, car, 52_000, T0 - timedelta(days=2), source="manual")
+    session.commit()
+    _store(session, device, track(5, odometer_m=61_234_567))
+    assert _readings(session)[-1] == (61_234, "gps")
+    _store(session, device, track(5, T0 + timedelta(days=1), odometer_m=50_000_000))
+    assert _readings(session)[-1] == (61_234, "gps")      # lower: refused by the core
+
+
+def test_no_reading_without_a_first_one(session: Any, device: int) -> None:
+    _store(session, device, track(100))
+    assert _readings(session) == []

@@ -298,7 +298,12 @@ def record_odometer(session: Session, vehicle: Vehicle, value_km: Any,
                     read_at: dt.datetime | None = None, *, source: str = "manual",
                     meter_replaced: bool = False, user: Any = None) -> OdometerReading:
     """Accept a reading unless it goes backwards: it must not be lower than the reading before
-    it nor higher than a later one, unless the meter was replaced."""
+    it nor higher than a later one, unless the meter was replaced. Audited (whatever the
+    source: a person, a test drive, the GPS plugin's daily reading) and signalled.
+
+    Public for plugins: a plugin that learns a vehicle's odometer (test drives, GPS) records
+    it here so the core's rules apply; it catches ``ValidationFailed`` when the reading is
+    refused."""
     try:
         value = int(value_km)
         if value < 0 or value > 5_000_000:
@@ -344,7 +349,13 @@ def record_odometer(session: Session, vehicle: Vehicle, value_km: Any,
                                                            OdometerReading.id.desc()).limit(1))
     vehicle.odometer_km = latest.value_km
     emit(session, signals.odometer_recorded, vehicle_id=vehicle.id, value_km=value,
-         read_at=read_at, source=reading.source)
+         read_at=read_at, source=reading.source,
+         audit=Audit("vehicle", vehicle.id, N_("Odometer of %(vin)s: %(km)s km (%(source)s)"),
+                     None, {"value_km": value, "read_at": read_at.isoformat(),
+                            "source": reading.source, "meter_replaced": meter_replaced},
+                     branch_id=vehicle.branch_id,
+                     args={"vin": vehicle_label(vehicle), "km": value,
+                           "source": reading.source}))
     return reading
 
 
