@@ -86,8 +86,7 @@ def _reference(model: type, record_id: int, field: str, *, active: bool = False)
 
 
 def _customer(party_id: int) -> Party:
-    stmt = visible(parties.whole_party(party_id), Party, _user())
-    party = db.session().execute(stmt).unique().scalar_one_or_none()
+    party = parties.visible_whole_party(db.session(), party_id, _user())
     if party is None:
         raise NotFound(_("No customer with id %(id)s.", id=party_id))
     return party

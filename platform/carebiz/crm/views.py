@@ -115,8 +115,7 @@ def party_or_404(party_id: int) -> Party:
     number = record_id(party_id)
     if number is None:
         abort(404)
-    stmt = visible(parties.whole_party(number), Party, current_user)
-    party = _sess().execute(stmt).unique().scalar_one_or_none()
+    party = parties.visible_whole_party(_sess(), number, current_user)
     if party is None:
         abort(404)
     return party

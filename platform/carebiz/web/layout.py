@@ -113,10 +113,11 @@ def vendor_folder(package: str) -> str:
 
 def init_app(app: Flask) -> None:
     from carebiz.web import links
-    from carebiz.web.fields import form_control
+    from carebiz.web.fields import form_control, form_field
 
     links.init_app(app)
     app.jinja_env.globals["form_control"] = form_control
+    app.jinja_env.globals["form_field"] = form_field
 
     @app.context_processor
     def inject_layout() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from carebiz.concurrency import check_version
@@ -34,7 +34,7 @@ from carebiz.errors import Conflict, NotFound, ValidationFailed
 from carebiz.events import Audit, diff, emit
 from carebiz.i18n import N_
 from carebiz.models.audit import MASKS
-from carebiz.security.rows import hidden_ids
+from carebiz.security.rows import hidden_ids, prepared
 from carebiz.text import text_problem
 
 #: load options for one customer shown whole (its page, its API answer): the four small
@@ -50,6 +50,18 @@ def whole_party(party_id: int) -> Select[Any]:
 
 
 _WHOLE = select(Party).options(*WHOLE_PARTY)
+
+
+def _whole_by_id() -> Select[Any]:
+    return _WHOLE.where(Party.id == bindparam("party_id"))
+
+
+def visible_whole_party(session: Session, party_id: int, user: Any) -> Party | None:
+    """The customer shown whole, if ``user`` may see it (the record pages open one on every
+    request: the statement is built once per process and row filters, see
+    :func:`carebiz.security.rows.prepared`)."""
+    stmt = prepared("parties.whole", _whole_by_id, Party, user, host_of(session))
+    return session.execute(stmt, {"party_id": party_id}).unique().scalar_one_or_none()
 
 TEXT_FIELDS = {"name": 200, "source": 40, "province": 60, "city": 60, "district": 60,
                "street": 300, "postal_code": 16, "notes": 5000}
