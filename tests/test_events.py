@@ -125,9 +125,25 @@ def test_savepoint_rollback_drops_only_its_events(app, sess):
         kept = sess.begin_nested()
         emit(sess, signals.branch_saved, branch_id=3, created=True)
         kept.commit()
+        assert seen == []  # a released savepoint is not a commit: the outer one still locks
         sess.commit()
         assert seen == [1, 3]
         assert sorted(sess.scalars(select(Branch.code))) == ["K"]
+    finally:
+        signals.branch_saved.receivers.clear()
+
+
+def test_events_of_a_released_savepoint_go_when_the_outer_transaction_rolls_back(app, sess):
+    """Released savepoint, then the whole transaction rolls back: nothing is sent."""
+    seen = []
+    signals.branch_saved.connect(lambda sender, **kw: seen.append(kw["branch_id"]), weak=False)
+    try:
+        sess.add(Branch(code="R", name="rolled back"))
+        emit(sess, signals.branch_saved, branch_id=1, created=True)
+        with sess.begin_nested():
+            emit(sess, signals.branch_saved, branch_id=2, created=True)
+        sess.rollback()
+        assert seen == []
     finally:
         signals.branch_saved.receivers.clear()
 

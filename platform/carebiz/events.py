@@ -142,6 +142,11 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    """Send the events of a committed transaction. SQLAlchemy also calls this hook when a
+    SAVEPOINT is released (``begin_nested``): its events wait for the outermost commit, since
+    the outer transaction still holds its locks and may yet roll back."""
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
