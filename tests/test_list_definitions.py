@@ -248,7 +248,8 @@ def argument_sets(name: str, ids: dict[str, Any]) -> list[dict[str, str]]:
                                 {"q": "camry"}],
         # the GPS plugin's trackers (registered, pending, by IMEI, plate or label)
         "gps.devices": [{"status": "all"}, {"status": "pending"}, {"q": "3563"},
-                        {"q": "B12345", "status": "active"}],
+                        {"q": "B12345", "status": "active"}, {"service": "expired"},
+                        {"service": "none", "status": "all"}],
 
         # the gps plugin's logistics lists
         "gps.waybills": [{"status": "loaded"}, {"vehicle_id": "1"}, {"branch_id": ids["A"]},
