@@ -181,8 +181,8 @@ def logistics_settings() -> list[SettingSpec]:
 
 
 # gscale (OsmAnd HTTP ingest): its settings are added by settings() above through
-# _osmand_settings(); its route by web_blueprints() below. When gpages' views.bp is switched
-# on, web_blueprints returns both: [views.bp, osmand_bp].
+# _osmand_settings(); its route (ingest/http.py's bp) by web_blueprints() below, beside the
+# pages' views.bp.
 
 def _osmand_settings() -> list[SettingSpec]:
     return [
