@@ -12,7 +12,8 @@ stored flag, so a subscription cannot "forget" to expire.
   core as the customer's revenue — the same call the sales plugin makes on delivery
   (:func:`carebiz.crm.services.value.record_revenue`), so the customer's lifetime value moves;
 * :func:`send_reminders` (the daily job and ``carebiz gps reminders``) writes a renewal
-  reminder on the customer's timeline a week before the end, once per period whatever how
+  reminder on the customer's timeline a week before the end (and sends it through
+  :mod:`carebiz.notify` to the customer's e-mail or phone), once per period whatever how
   often it runs.
 
 Services never commit: the caller (page, API, job, CLI) owns the transaction.
@@ -38,6 +39,7 @@ from carebiz.currency.money import quantize, to_decimal
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
 from carebiz.i18n import N_
+from carebiz.notify import Notice, Recipient, send
 from carebiz.services import settings
 from carebiz.text import text_problem
 from carebiz.toolkit import business_tz, host, today
@@ -293,6 +295,10 @@ def send_reminders(session: Session, on: dt.date | None = None) -> int:
                    price=sub.yearly_price, currency=sub.currency),
             ref_type="gps_subscription", ref_id=sub.id, vehicle_id=vehicle.id,
             due_at=_end_of(sub.end_on), user=None)
+        # and through the core notify service: every channel the customer's record has an
+        # address for (none: nothing is sent, nothing fails)
+        send(session, Notice(Recipient.customer(vehicle.owner_id), entry.subject, entry.body,
+                             kind=REMINDER_KIND, source="gps"))
         sub.customer_id = vehicle.owner_id
         sub.reminded_for = sub.end_on
         sub.reminded_at = dt.datetime.now(dt.UTC)

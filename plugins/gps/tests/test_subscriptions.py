@@ -424,3 +424,33 @@ def test_cli_subscribes_trackers_that_have_none(app: Flask, seeded: dict[str, An
     first = runner.invoke(args=["gps", "subscribe-all", "--start", "2026-06-01"])
     assert first.exit_code == 0 and "2 tracker(s) subscribed" in first.output, first.output
     assert "0 tracker(s)" in runner.invoke(args=["gps", "subscribe-all"]).output
+
+
+def test_the_reminder_goes_out_through_notify_once(make_app: Any) -> None:
+    """With e-mail configured, the customer's address gets one notice per period."""
+    from carebiz.notify.models import NotificationDelivery
+    from carebiz.testing import seed
+    from carebiz_plugins.gps.services import subscriptions
+
+    app = make_app(CAREBIZ_PLUGINS="gps", CAREBIZ_SMTP_HOST="127.0.0.1", CAREBIZ_SMTP_PORT=9,
+                   CAREBIZ_SMTP_TIMEOUT=1)
+    seeded = seed(app)
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        from carebiz_plugins.gps.models import GpsDevice
+
+        owner = make_customer(sess, "邮件车主", seeded["branches"]["A"],
+                              emails=["owner@example.com"])
+        car = make_vehicle(sess, 760, seeded["branches"]["A"], owner_id=owner.id)
+        device = GpsDevice(imei="356307042446001", vehicle_id=car.id,
+                           branch_id=seeded["branches"]["A"], status="active")
+        sess.add(device)
+        sess.flush()
+        sub = subscriptions.subscribe(sess, device, start_on=dt.date(2026, 1, 1))
+        on = sub.end_on - dt.timedelta(days=2)
+        assert subscriptions.send_reminders(sess, on) == 1
+        assert subscriptions.send_reminders(sess, on) == 0
+        # the outbox row is written in the reminder's own transaction (delivered after its
+        # commit by the core's job, which this test does not need to run)
+        rows = sess.scalars(select(NotificationDelivery)).all()
+        assert [(r.channel, r.address) for r in rows] == [("email", "owner@example.com")]
+        sess.rollback()
