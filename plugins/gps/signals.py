@@ -41,8 +41,8 @@ alarm_raised = declare(
     "gps.alarm.raised",
     "An alarm was stored: raised by the device (SOS, power cut …) or by a rule at ingest "
     "(overspeed, geofence, idle …). Not sent for re-uploaded history.",
-    sent_by="carebiz_plugins.gps.services.alarms.raise_alarms (or the ingest sink's "
-            "fallback, carebiz_plugins.gps.ingest.store)",
+    sent_by="carebiz_plugins.gps.services.alarms.raise_alarms (called by "
+            "carebiz_plugins.gps.ingest.pipeline for every ingest path)",
     arguments={"alarm_id": "int", "device_id": "int", "vehicle_id": "int or None",
                "branch_id": "int", "type": "str: one of fixes.ALARM_TYPES",
                "fix_time": "datetime (UTC)", "latitude": "float or None",
