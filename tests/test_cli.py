@@ -76,7 +76,8 @@ def test_demo_and_worker(run, sample_app):
     with sample_app.app_context(), sample_app.extensions["carebiz"].session_factory() as s:
         jobs = {j.task: j.status for j in s.scalars(select(Job))}
     assert jobs == {"core.purge_jobs": "finished", "crm.refresh_scores": "finished",
-                    "sample.count": "finished"}
+                    "sample.count": "finished", "core.notify.retry": "finished",
+                    "core.notify.purge": "finished"}
 
 
 def test_startup_error_is_a_clean_cli_message(fake_dists, monkeypatch, tmp_path):
