@@ -98,11 +98,11 @@ def settings() -> list[SettingSpec]:
                     weight=603),
         *logistics_settings(),
         *_osmand_settings(),
-        SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"), weight=604),
+        SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"), weight=606),
         # --- grules: alarm rules (services/alarms.py reads them) ---
         SettingSpec("gps.overspeed_hysteresis_kmh", 2,
                     _l("An overspeed episode ends when the speed falls this far below the "
-                       "limit (km/h)"), type="int", weight=610),
+                       "limit (km/h)"), type="int", weight=607),
         # --- end grules ---
     ]
 

@@ -25,7 +25,7 @@ device_pending = declare(
     "gps.device.pending",
     "An unknown IMEI tried to log in for the first time and was recorded as a pending "
     "device an admin can assign (sent once per IMEI, not on each retry).",
-    sent_by="carebiz_plugins.gps.services.devices.record_pending",
+    sent_by="carebiz_plugins.gps.services.positions.record_pending",
     arguments={"device_id": "int", "imei": "str", "peer": "str: the address it came from",
                "protocol": "str"})
 

@@ -48,7 +48,7 @@ def identify(session: Session, ident: str, peer: str) -> tuple[int, int] | None:
         session.execute(update(GpsDevice).where(
             GpsDevice.id == known[0], GpsDevice.protocol != PROTOCOL).values(protocol=PROTOCOL))
         return known
-    pos.record_pending(session, ident, peer)
+    pos.record_pending(session, ident, peer, protocol=PROTOCOL)
     session.execute(update(GpsDevice).where(
         GpsDevice.imei == ident, GpsDevice.status == "pending").values(protocol=PROTOCOL))
     return None

@@ -43,7 +43,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carebiz.db import utcnow
+from carebiz.events import emit
 
+from .. import signals
 from ..analytics import (
     DailyAccumulator,
     NoiseFilter,
@@ -345,17 +347,25 @@ def _add_mileage(session: Session, increments: dict[int, list[Any]],
     bulk.add_mileage(session, list(rows.values()))
 
 
-def record_pending(session: Session, imei: str, peer: str) -> None:
+def record_pending(session: Session, imei: str, peer: str, protocol: str = "gt06") -> None:
     """An unknown IMEI tried to log in: keep it as a pending device an admin can assign,
-    counting its attempts. The caller commits."""
+    counting its attempts. The first attempt sends ``gps.device.pending`` after the commit
+    (once per IMEI, not on each retry: a tracker retries every few seconds). The caller
+    commits."""
     now = utcnow()
     device = session.scalar(select(GpsDevice).where(GpsDevice.imei == imei))
+    first = device is None
     if device is None:
-        device = GpsDevice(imei=imei, status="pending", first_seen=now, login_attempts=0)
+        device = GpsDevice(imei=imei, status="pending", first_seen=now, login_attempts=0,
+                           protocol=protocol)
         session.add(device)
     device.login_attempts = (device.login_attempts or 0) + 1
     device.last_seen = now
     device.last_peer = peer[:64]
+    if first:
+        session.flush()
+        emit(session, signals.device_pending, device_id=device.id, imei=imei,
+             peer=device.last_peer, protocol=protocol)
 
 
 def known_device(session: Session, imei: str) -> tuple[int, int] | None:

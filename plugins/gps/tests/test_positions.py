@@ -265,3 +265,29 @@ def test_device_odometer_wins_and_never_goes_backwards(session: Any, device: int
 def test_no_reading_without_a_first_one(session: Any, device: int) -> None:
     _store(session, device, track(100))
     assert _readings(session) == []
+
+
+def test_an_unknown_imei_is_pending_and_announced_once(session: Any,
+                                                       seeded: dict[str, Any]) -> None:
+    """The first login of an unknown IMEI records a pending device and sends
+    ``gps.device.pending`` after the commit; its retries only count attempts."""
+    from carebiz_plugins.gps import signals
+
+    seen: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **payload: Any) -> None:
+        seen.append(payload)
+
+    signals.device_pending.connect(receiver)
+    try:
+        positions.record_pending(session, "864717003283581", "10.0.0.9:1")
+        assert seen == []  # not before the commit
+        session.commit()
+        positions.record_pending(session, "864717003283581", "10.0.0.9:2")
+        session.commit()
+    finally:
+        signals.device_pending.disconnect(receiver)
+    device = session.scalar(select(GpsDevice).where(GpsDevice.imei == "864717003283581"))
+    assert (device.status, device.login_attempts, device.protocol) == ("pending", 2, "gt06")
+    assert seen == [{"device_id": device.id, "imei": "864717003283581", "peer": "10.0.0.9:1",
+                     "protocol": "gt06"}]
