@@ -34,6 +34,7 @@ from carebiz.signals import receiver_session
 from carebiz.toolkit import business_tz
 
 from . import signals
+from .labels import alarm_label
 from .models import GpsDevice, GpsDeviceState
 
 log = logging.getLogger(__name__)
@@ -43,17 +44,6 @@ VIEW = "gps.view"
 IMEI = re.compile(r"^\d{14,16}$")
 #: what can be a plate once separators are gone: letters and digits, with a digit
 PLATE = re.compile(r"^(?=.*\d)[0-9A-Z\u4e00-\u9fff]{5,10}$")
-
-
-def alarm_label(kind: str) -> str:
-    """The translated name of an alarm type (``fixes.ALARM_TYPES``)."""
-    labels = {"sos": _("SOS"), "power_cut": _("Power cut"), "vibration": _("Vibration"),
-              "low_battery": _("Low battery"), "geofence_enter": _("Entered a geofence"),
-              "geofence_exit": _("Left a geofence"), "overspeed": _("Overspeed"),
-              "idle": _("Idling"), "fatigue": _("Fatigue driving"),
-              "ignition_outside_hours": _("Ignition outside hours"),
-              "offline": _("Device offline")}
-    return str(labels.get(kind, kind))
 
 
 def _sees_branch(user: User, branch_id: int | None) -> bool:

@@ -22,6 +22,7 @@ from carebiz.security import can, require, visible
 from carebiz.toolkit import host, visible_or_404
 
 from .device_list import DEVICES
+from .labels import alarm_label
 from .models import GpsAlarm, GpsCommand, GpsDevice, GpsDeviceState, GpsGroup
 
 bp = Blueprint("gps", __name__, url_prefix="/gps", template_folder="templates",
@@ -153,17 +154,6 @@ def alarms() -> Any:
                                                        GpsAlarm.id.desc()).limit(500))
     rows = list(db.session().execute(visible(stmt, GpsAlarm, _user())))
     return _page("gps/alarms.html", rows=rows, alarm_label=alarm_label)
-
-
-def alarm_label(kind: str) -> str:
-    """The translated name of an alarm type (ALARM_TYPES in fixes.py)."""
-    labels = {"sos": _("SOS"), "power_cut": _("Power cut"), "vibration": _("Vibration"),
-              "low_battery": _("Low battery"), "geofence_enter": _("Entered a geofence"),
-              "geofence_exit": _("Left a geofence"), "overspeed": _("Overspeed"),
-              "idle": _("Idling"), "fatigue": _("Fatigue driving"),
-              "ignition_outside_hours": _("Ignition outside hours"),
-              "offline": _("Device offline")}
-    return labels.get(kind, kind)
 
 
 @bp.get("/devices")
