@@ -10,10 +10,19 @@ compiled form is reused and the driver gets one ``executemany`` (one multi-row
 
 Rows handed to one call must not repeat a key (one state row per device, one mileage row
 per device and day): PostgreSQL refuses to update a row twice in one statement.
+
+The positions themselves (:func:`insert_positions`) go to PostgreSQL by binary ``COPY``, not
+as a multi-row ``VALUES`` list. WHY: measured with py-spy under the 2,000-tracker benchmark,
+60 % of the writer thread went into psycopg *parsing* the 17,000-placeholder query that
+SQLAlchemy's insertmanyvalues builds for a batch of 1,000 fixes (a new text each time a batch
+has another size, so never cached). One ``INSERT … SELECT FROM unnest(…)`` with an array per
+column took 48 ms per 1,000 rows (psycopg's list dumper is Python); COPY takes 30 ms, about
+the raw ``executemany`` rate of the same rows.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -22,7 +31,7 @@ from sqlalchemy import case, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..models import GpsDeviceState, GpsMileageDaily
+from ..models import GpsDeviceState, GpsMileageDaily, GpsPosition
 
 #: the live-state columns a newer fix moves
 MOVED = ("fix_time", "latitude", "longitude", "speed_kmh", "course", "valid", "ignition",
@@ -83,3 +92,69 @@ def add_mileage(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """``rows``: device_id, day, vehicle_id, distance_m, engine_seconds, fuel_l,
     max_speed_kmh, positions — one per device and day."""
     _run(session, mileage_statement, rows)
+
+
+#: ``gps_position``'s columns as the batch rows name them, with their PostgreSQL types
+POSITION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("device_id", "int4"), ("fix_time", "timestamp"), ("received_at", "timestamp"),
+    ("latitude", "float8"), ("longitude", "float8"), ("speed_kmh", "float8"),
+    ("course", "int2"), ("valid", "bool"), ("satellites", "int2"),
+    ("ignition", "bool"), ("reupload", "bool"), ("odometer_m", "int8"),
+    ("fuel_l", "float8"), ("distance_m", "float8"), ("attributes", "json"),
+    ("raw", "bytea"),
+)
+#: the per-connection staging table of :func:`insert_positions` on PostgreSQL
+STAGING = "gps_position_staging"
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    """What :class:`carebiz.db.UTCDateTime` stores: naive UTC (COPY skips the type's bind
+    step, so it is done here)."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def insert_positions(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert position rows once each (``ON CONFLICT (device_id, fix_time) DO NOTHING``);
+    returns how many were new. ``rows`` carry the :data:`POSITION_COLUMNS`."""
+    if not rows:
+        return 0
+    if _dialect(session) != "postgresql":
+        table: Any = GpsPosition.__table__
+        stmt = sqlite.insert(table).on_conflict_do_nothing(
+            index_elements=["device_id", "fix_time"]).returning(table.c.id)
+        return len(session.execute(stmt, list(rows)).all())
+    return _copy_positions(session, rows)
+
+
+def _copy_positions(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """PostgreSQL: binary ``COPY`` of the batch into a temporary staging table, then ONE
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING`` that also empties it (a CTE deletes the
+    staged rows it inserts).
+
+    The staging table is created ``IF NOT EXISTS`` in every batch's own transaction (one
+    cheap statement): a flag kept on the connection would lie after a rolled-back first
+    batch, and a connection pooler in transaction mode hands out another session each
+    time. ``ON COMMIT DELETE ROWS`` empties it even if a batch fails half-way."""
+    names = [n for n, _t in POSITION_COLUMNS]
+    cols = ", ".join(names)
+    dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
+    with dbapi.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ("
+                    + ", ".join(f"{n} {t}" for n, t in POSITION_COLUMNS)
+                    + ") ON COMMIT DELETE ROWS")
+        with cur.copy(f"COPY {STAGING} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([t for _n, t in POSITION_COLUMNS])
+            for r in rows:
+                copy.write_row((
+                    r["device_id"], _naive_utc(r["fix_time"]), _naive_utc(r["received_at"]),
+                    r["latitude"], r["longitude"], r["speed_kmh"], r["course"], r["valid"],
+                    r["satellites"], r["ignition"], r["reupload"], r["odometer_m"],
+                    r["fuel_l"], r["distance_m"],
+                    r["attributes"],   # the json type's dumper serialises the dict
+                    r["raw"]))
+        cur.execute(f"WITH staged AS (DELETE FROM {STAGING} RETURNING *) "
+                    f"INSERT INTO {GpsPosition.__tablename__} ({cols}) "
+                    f"SELECT {cols} FROM staged "
+                    "ON CONFLICT (device_id, fix_time) DO NOTHING")
+        return max(int(cur.rowcount), 0)
