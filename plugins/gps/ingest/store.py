@@ -67,6 +67,8 @@ class DbSink:
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False
+        self._logins: list[tuple[str, str, int | None,
+                                 asyncio.Future[DeviceSession | None]]] = []
         self._queued_ids: set[int] | None = None
         self._queued_at = 0.0
         _fast_sqlite_commits(app.extensions["carebiz"].engine)
@@ -86,6 +88,8 @@ class DbSink:
             self._wake.set()
             await self._flusher
             self._flusher = None
+        if self._logins:
+            await self._flush_logins()
         if self._queue:
             await self._flush()
         self._executor.shutdown(wait=True)
@@ -125,6 +129,8 @@ class DbSink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
             self._wake.clear()
+            if self._logins:
+                await self._flush_logins()
             if self._queue:
                 await self._flush()
 
@@ -150,15 +156,47 @@ class DbSink:
     # --- the other calls ----------------------------------------------------------------------
 
     async def login(self, imei: str, peer: str, tz_offset_min: int | None) -> DeviceSession | None:
-        def work(db: Session) -> DeviceSession | None:
-            known = pos.known_device(db, imei)
-            if known is None:
-                pos.record_pending(db, imei, peer)
-                return None
-            pos.mark_seen(db, known[0], peer, tz_offset_min)
-            tz = tz_offset_min if tz_offset_min is not None else known[1]
-            return DeviceSession(imei, known[0], tz)
-        return await self._db(work)
+        """Queued and answered with the other logins of the same moment in one transaction
+        (gscale: after a restart thousands of devices log in within seconds; one
+        transaction each took 5 ms, 2,000 logins 10 s). The flusher is woken at once, so a
+        lone login waits for no timer."""
+        if self._flusher is None:
+            await self.start()
+        fut: asyncio.Future[DeviceSession | None] = asyncio.get_running_loop().create_future()
+        self._logins.append((imei, peer, tz_offset_min, fut))
+        if self._wake is not None:
+            self._wake.set()
+        return await fut
+
+    async def _flush_logins(self) -> None:
+        batch, self._logins = self._logins, []
+
+        def work(db: Session) -> list[DeviceSession | None]:
+            known = pos.known_devices(db, [imei for imei, _p, _tz, _f in batch])
+            answers: list[DeviceSession | None] = []
+            seen: list[tuple[int, str, int | None]] = []
+            for imei, peer, tz_offset_min, _fut in batch:
+                device = known.get(imei)
+                if device is None:
+                    pos.record_pending(db, imei, peer)
+                    answers.append(None)
+                    continue
+                seen.append((device[0], peer, tz_offset_min))
+                tz = tz_offset_min if tz_offset_min is not None else device[1]
+                answers.append(DeviceSession(imei, device[0], tz))
+            pos.mark_seen_many(db, seen)
+            return answers
+        try:
+            answers = await self._db(work)
+        except Exception as exc:
+            log.exception("gps: %d login(s) not recorded", len(batch))
+            for *_rest, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (*_rest, fut), answer in zip(batch, answers, strict=True):
+            if not fut.done():
+                fut.set_result(answer)
 
     async def status(self, session: DeviceSession, status: DeviceStatus) -> None:
         def work(db: Session) -> pipeline.BatchResult:

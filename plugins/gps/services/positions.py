@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -403,6 +403,29 @@ def known_device(session: Session, imei: str) -> tuple[int, int] | None:
     row = session.execute(select(GpsDevice.id, GpsDevice.tz_offset_min).where(
         GpsDevice.imei == imei, GpsDevice.status == "active")).first()
     return (int(row[0]), int(row[1] or 0)) if row else None
+
+
+def known_devices(session: Session, imeis: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """:func:`known_device` for many IMEIs in one query: ``{imei: (id, tz_offset_min)}`` of
+    the active ones (a reconnect storm logs in thousands of devices within seconds)."""
+    rows = session.execute(select(GpsDevice.imei, GpsDevice.id, GpsDevice.tz_offset_min)
+                           .where(GpsDevice.imei.in_(list(set(imeis))),
+                                  GpsDevice.status == "active"))
+    return {imei: (int(i), int(tz or 0)) for imei, i, tz in rows}
+
+
+def mark_seen_many(session: Session, logins: Sequence[tuple[int, str, int | None]]) -> None:
+    """:func:`mark_seen` for many ``(device_id, peer, tz_offset_min)`` logins as one
+    executemany (a login without a timezone keeps the stored one)."""
+    if not logins:
+        return
+    table: Any = GpsDevice.__table__
+    stmt = (update(table).where(table.c.id == bindparam("b_id")).values(
+        last_seen=bindparam("b_seen"), last_peer=bindparam("b_peer"),
+        tz_offset_min=func.coalesce(bindparam("b_tz", type_=Integer), table.c.tz_offset_min)))
+    now = utcnow()
+    session.execute(stmt, [{"b_id": d, "b_seen": now, "b_peer": peer[:64], "b_tz": tz}
+                           for d, peer, tz in logins])
 
 
 def mark_seen(session: Session, device_id: int, peer: str, tz_offset_min: int | None) -> None:

@@ -101,6 +101,44 @@ def test_sink_calls(app: Flask, session: Any, device: dict[str, int]) -> None:
     assert session.get(GpsDevice, device["id"]).tz_offset_min == 480
 
 
+def test_logins_of_one_moment_share_a_transaction(app: Flask, session: Any,
+                                                  device: dict[str, int]) -> None:
+    """A reconnect storm: known, unknown and repeated IMEIs logging in at once are answered
+    each as alone, in one transaction; the known device keeps its timezone when a login
+    carries none, and the unknown one is pending once with both attempts counted."""
+    stranger = "864717003283581"
+
+    async def test(sink: DbSink) -> None:
+        answers = await asyncio.gather(
+            sink.login(IMEI, "10.0.0.1:1", None), sink.login(stranger, "10.0.0.9:1", None),
+            sink.login(stranger, "10.0.0.9:2", None), sink.login(IMEI, "10.0.0.1:2", 480))
+        assert answers[1] is None and answers[2] is None
+        assert answers[0] is not None and answers[0].device_id == device["id"]
+        assert answers[0].tz_offset_min == 0
+        assert answers[3] is not None and answers[3].tz_offset_min == 480
+        later = await sink.login(IMEI, "10.0.0.1:3", None)
+        assert later is not None and later.tz_offset_min == 480   # kept from the last login
+
+    batches: list[int] = []
+    original = DbSink._flush_logins
+
+    async def counting(self: DbSink) -> None:
+        batches.append(len(self._logins))
+        await original(self)
+
+    DbSink._flush_logins = counting  # type: ignore[method-assign]
+    try:
+        with_sink(app, test)
+    finally:
+        DbSink._flush_logins = original  # type: ignore[method-assign]
+    assert batches == [4, 1]
+    session.expire_all()
+    dev = session.get(GpsDevice, device["id"])
+    assert dev.last_peer == "10.0.0.1:3" and dev.tz_offset_min == 480 and dev.last_seen
+    pend = session.scalars(select(GpsDevice).where(GpsDevice.imei == stranger)).all()
+    assert len(pend) == 1 and pend[0].status == "pending" and pend[0].login_attempts == 2
+
+
 def test_end_to_end_gt06(app: Flask, session: Any, device: dict[str, int]) -> None:
     async def test(sink: DbSink) -> None:
         server = Gt06Server(sink, idle_timeout=30)
