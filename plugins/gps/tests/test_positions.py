@@ -59,6 +59,33 @@ def test_double_store_is_idempotent(session: Any, device: int) -> None:
     assert rows[0].distance_m == 0 and 90 < rows[1].distance_m < 110
 
 
+def test_bulk_insert_writes_what_the_orm_would(session: Any, device: int) -> None:
+    """The driver-level insert (services/bulk.py) must store times exactly as the ORM's
+    column type does — the unique (device, time) index and every range read compare them —
+    and a fix the ORM wrote is recognised as stored by it."""
+    from sqlalchemy.dialects import sqlite
+
+    from carebiz_plugins.gps.services import bulk
+
+    t = datetime(2026, 3, 1, 8, 0, 5, 120, tzinfo=UTC)
+    expected = GpsPosition.__table__.c.fix_time.type.dialect_impl(sqlite.dialect())
+    processor = expected.bind_processor(sqlite.dialect())
+    assert bulk._sqlite_time(t) == processor(t)
+    local = t.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    assert bulk._sqlite_time(local) == processor(t)
+    session.add(GpsPosition(device_id=device, fix_time=t, latitude=30.0, longitude=120.0))
+    session.commit()
+    resent = Fix(IMEI, t, 30.0, 120.0)
+    later = Fix(IMEI, t + timedelta(seconds=10), 30.001, 120.0, attributes={"mcc": 460})
+    assert positions.store_fixes(session, {IMEI: device}, [resent, later]) == 1
+    session.commit()
+    rows = session.scalars(select(GpsPosition).order_by(GpsPosition.fix_time)).all()
+    assert [r.fix_time for r in rows] == [t, t + timedelta(seconds=10)]
+    assert rows[1].attributes == {"mcc": 460} and rows[1].valid is True
+    assert session.scalar(select(func.count()).select_from(GpsPosition).where(
+        GpsPosition.fix_time > t)) == 1
+
+
 def test_unsorted_batch_is_sorted_and_noise_gets_zero(session: Any, device: int) -> None:
     fixes = track(3)
     noise = Fix(IMEI, T0 + timedelta(seconds=25), 0.0, 0.0, valid=False)
