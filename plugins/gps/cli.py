@@ -103,3 +103,22 @@ def sweep_offline() -> None:
     session.commit()
     result.publish()
     click.echo(f"{len(result.alarms)} offline alarm(s) raised")
+
+
+# --- gpart: monthly partitions and retention -----------------------------------------------
+
+@gps_cli.command("partitions")
+@click.option("--ahead", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Months after the current one to create partitions for (PostgreSQL).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be done.")
+def partitions(ahead: int, dry_run: bool) -> None:
+    """Keep the positions table: on PostgreSQL create the coming months' partitions (moving
+    any rows waiting in the DEFAULT partition) and drop the months older than
+    ``gps.retention_months``; on SQLite delete those old positions in batches. Trips, stops,
+    daily mileage and alarms are kept. The daily job ``gps.daily_partitions`` runs the same."""
+    from carebiz.db import session as db_session
+
+    from .services.retention import upkeep
+
+    for line in upkeep(db_session(), ahead=ahead, dry_run=dry_run).lines():
+        click.echo(line)

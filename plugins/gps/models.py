@@ -149,7 +149,16 @@ class GpsPosition(Base):
 
     ``distance_m`` is from the device's previous accepted fix, 0 when this fix was filtered
     as noise (invalid, 0/0, an implausible jump): summing it is the GPS mileage.
-    ``raw`` keeps the frame as received, for diagnosing a device."""
+    ``raw`` keeps the frame as received, for diagnosing a device.
+
+    On PostgreSQL migration ``gps_0003`` partitions the table by month of ``fix_time``
+    (``services/retention.py`` keeps the partitions), and PostgreSQL then requires the
+    primary key to be ``(id, fix_time)``. The model still declares ``id`` alone, on purpose:
+    SQLite only auto-increments a single ``INTEGER PRIMARY KEY``, so a composite key here
+    would leave every SQLite insert without an id; ids stay unique on PostgreSQL because they
+    all come from one sequence; and Alembic's comparison does not look at primary keys, so
+    ``carebiz.migrate.differences`` stays empty on both databases without a special rule.
+    The tables built from the models (the tests' ``create_all``) are plain, unpartitioned."""
 
     __tablename__ = "gps_position"
     __table_args__ = (

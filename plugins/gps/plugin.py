@@ -226,14 +226,20 @@ def _reminders_task(ctx: Any, **_params: Any) -> dict[str, int]:
 
 @hookimpl
 def tasks() -> list[Task]:
+    from .services.retention import run_task as partitions_task  # gpart
+
     return [Task("gps.subscription_reminders", _l("Send GPS service renewal reminders"),
-                 _reminders_task, permission="gps.subscriptions")]
+                 _reminders_task, permission="gps.subscriptions"),
+            # gpart: monthly partitions of gps_position and retention (services/retention.py)
+            Task("gps.partitions", _l("Create GPS position partitions and apply retention"),
+                 partitions_task, permission="admin.settings")]
 
 
 @hookimpl
 def scheduled_jobs() -> list[ScheduledJob]:
     return [ScheduledJob("gps.daily_subscription_reminders", "gps.subscription_reminders",
-                         dt.timedelta(days=1))]
+                         dt.timedelta(days=1)),
+            ScheduledJob("gps.daily_partitions", "gps.partitions", dt.timedelta(days=1))]
 
 
 @hookimpl
