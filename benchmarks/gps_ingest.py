@@ -65,8 +65,10 @@ def sink_factory() -> Any:
     return DbSink(app, **kwargs)
 
 
-def prepare(url: str, trackers: int) -> Any:
-    """Schema by migrations, one branch, ``trackers`` active devices."""
+def prepare(url: str, trackers: int, fences: int = 10) -> Any:
+    """Schema by migrations, one branch, ``trackers`` active devices, each on a vehicle in
+    one group with an overspeed limit and ``fences`` geofences (circles and polygons along
+    the simulated tracks, so enter/exit rules really run); 0 fences: no vehicles, no rules."""
     from sqlalchemy import insert
 
     from carebiz import migrate
@@ -90,8 +92,72 @@ def prepare(url: str, trackers: int) -> Any:
              "protocol": "gt06", "tz_offset_min": 0, "last_peer": "", "login_attempts": 0,
              "notes": "", "version": 1, "created_at": now, "updated_at": now}
             for k in range(trackers)])
+        if fences:
+            add_rules(s, branch.id, trackers, fences)
         s.commit()
     return app
+
+
+def add_rules(s: Any, branch_id: int, trackers: int, fences: int) -> None:
+    """One vehicle per device, all in one group (overspeed 120 km/h, idle and fatigue on)
+    watched by ``fences`` fences: half circles of 400 m, half squares, spread over the
+    latitudes the trackers of :func:`gps_load.gps_frame` drive through (23.0 + k·0.001)."""
+    import json as _json
+
+    from sqlalchemy import insert, select
+
+    from carebiz.crm.models import Vehicle
+    from carebiz.testing import valid_vin
+    from carebiz_plugins.gps.models import (
+        GpsDevice,
+        GpsGeofence,
+        GpsGeofenceGroup,
+        GpsGroup,
+        GpsGroupVehicle,
+    )
+
+    now = datetime.now(UTC)
+    vehicle = Vehicle.__table__
+    needed = {c.name for c in vehicle.columns if not c.nullable and c.default is None
+              and c.server_default is None and not c.primary_key}
+    rows = []
+    for k in range(trackers):
+        row: dict[str, Any] = {"vin": valid_vin(k + 1), "branch_id": branch_id,
+                               "make": "Volkswagen", "model": "Lavida",
+                               "created_at": now, "updated_at": now}
+        for name in needed - row.keys():
+            row[name] = "" if isinstance(vehicle.c[name].type.python_type(), str) else 0
+        rows.append(row)
+    s.execute(insert(vehicle), rows)
+    vins = dict(s.execute(select(Vehicle.vin, Vehicle.id)).all())
+    devices = s.execute(select(GpsDevice.id).order_by(GpsDevice.id)).scalars().all()
+    for k, device_id in enumerate(devices):
+        s.execute(GpsDevice.__table__.update().where(GpsDevice.id == device_id)
+                  .values(vehicle_id=vins[valid_vin(k + 1)]))
+    group = GpsGroup(name="Bench fleet", branch_id=branch_id, overspeed_kmh=120.0,
+                     idle_minutes=10, fatigue_hours=4.0)
+    s.add(group)
+    s.flush()
+    s.execute(insert(GpsGroupVehicle.__table__),
+              [{"group_id": group.id, "vehicle_id": v} for v in vins.values()])
+    span = max(trackers * 1e-3, 0.01)
+    for n in range(fences):
+        lat = 23.0 + span * (n + 0.5) / fences
+        if n % 2 == 0:
+            fence = GpsGeofence(name=f"Yard {n}", kind="circle", radius_m=400.0,
+                                branch_id=branch_id, geometry=_json.dumps(
+                                    {"type": "Point", "coordinates": [114.0, lat]}))
+        else:
+            d = 0.004
+            ring = [[114.0 - d, lat - d], [114.0 + d, lat - d], [114.0 + d, lat + d],
+                    [114.0 - d, lat + d], [114.0 - d, lat - d]]
+            fence = GpsGeofence(name=f"Depot {n}", kind="polygon", branch_id=branch_id,
+                                geometry=_json.dumps({"type": "Polygon",
+                                                      "coordinates": [ring]}))
+        s.add(fence)
+        s.flush()
+        s.execute(insert(GpsGeofenceGroup.__table__),
+                  [{"geofence_id": fence.id, "group_id": group.id}])
 
 
 def drive(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -122,6 +188,15 @@ def count_rows(app: Any) -> int:
 
     with app.extensions["carebiz"].session_factory() as s:
         return int(s.scalar(select(func.count()).select_from(GpsPosition)) or 0)
+
+
+def count_alarms(app: Any) -> int:
+    from sqlalchemy import func, select
+
+    from carebiz_plugins.gps.models import GpsAlarm
+
+    with app.extensions["carebiz"].session_factory() as s:
+        return int(s.scalar(select(func.count()).select_from(GpsAlarm)) or 0)
 
 
 def raw_insert_rate(app: Any, batch: int) -> tuple[int, float]:
@@ -159,7 +234,7 @@ def pipeline_installed() -> bool:
 def run_one(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     from carebiz_plugins.gps.ingest.store import FLUSH_FIXES
 
-    app = prepare(url, args.trackers)
+    app = prepare(url, args.trackers, args.fences)
     result = drive(url, args)
     stored = count_rows(app)
     n, raw_s = raw_insert_rate(app, FLUSH_FIXES)
@@ -172,12 +247,13 @@ def run_one(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
         "acked_per_s": round(result["acked_per_s"]),
         "raw_rows": n, "raw_insert_per_s": round(n / raw_s) if raw_s else None,
         "server_fixes": server.get("fixes"), "sink_errors": server.get("sink_errors"),
-        "alarms_evaluated": pipeline_installed(), "stderr_errors": result["stderr_errors"],
+        "alarms_evaluated": pipeline_installed(), "fences": args.fences,
+        "alarms_raised": count_alarms(app), "stderr_errors": result["stderr_errors"],
     }
     print(f"{label}: {figures['stored_per_s']:,} positions/s stored "
           f"({stored:,} rows in {figures['seconds']} s from {figures['logged_in']} trackers; "
-          f"acked {figures['acked_per_s']:,}/s; alarms "
-          f"{'evaluated' if figures['alarms_evaluated'] else 'not installed'}) | raw "
+          f"acked {figures['acked_per_s']:,}/s; rules on, {args.fences} fences a vehicle, "
+          f"{figures['alarms_raised']:,} alarms raised) | raw "
           f"executemany insert of the same {n:,} rows: {figures['raw_insert_per_s']:,} rows/s",
           flush=True)
     if figures["stderr_errors"]:
@@ -214,6 +290,8 @@ def main() -> None:
     ap.add_argument("--trackers", type=int, default=2000)
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--window", type=int, default=4)
+    ap.add_argument("--fences", type=int, default=10,
+                    help="geofences watching every vehicle (0: no vehicles, no rules)")
     ap.add_argument("--flush", default="", help="sink batching: seconds,fixes (default: the "
                                                 "sink's own)")
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
