@@ -114,7 +114,11 @@ def store_batch(session: Session, device_id_by_imei: dict[str, int],
     evaluate the rules on the live ones and store the alarms they raise; the caller commits,
     then calls :meth:`BatchResult.publish`. Fixes of devices not in ``device_id_by_imei``
     are skipped, re-uploaded history is stored without rules."""
-    inserted = positions.store_fixes(session, device_id_by_imei, fixes)
+    # the rules cache knows each active device's vehicle: the store needs no lookup
+    known = alarm_service.rules_for(session, {device_id_by_imei[f.device] for f in fixes
+                                              if f.device in device_id_by_imei})
+    inserted = positions.store_fixes(session, device_id_by_imei, fixes,
+                                     {i: r.vehicle_id for i, r in known.items()})
     live = [f for f in fixes if not f.reupload and f.device in device_id_by_imei]
     if not live:
         return BatchResult(inserted)

@@ -108,11 +108,15 @@ def _business_tz() -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list[Fix]) -> int:
+def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list[Fix],
+                vehicles: dict[int, int | None] | None = None) -> int:
     """Store ``fixes`` (unknown devices skipped), insert the trips and stops they close and
     update live state and daily mileage, and move the vehicles' odometers in the core
     (:mod:`.odometer`: at most one GPS reading a vehicle a day), all in the caller's
-    transaction (the caller commits). Returns how many position rows were new."""
+    transaction (the caller commits). Returns how many position rows were new.
+
+    ``vehicles``: each device's vehicle as the caller knows it (the pipeline passes its
+    cached rules', so a batch costs no lookup); devices it leaves out are read."""
     by_device: dict[int, list[Fix]] = defaultdict(list)
     for fix in fixes:
         device_id = device_id_by_imei.get(fix.device)
@@ -180,9 +184,11 @@ def store_fixes(session: Session, device_id_by_imei: dict[str, int], fixes: list
             moved[device_id] = (max(f.fix_time for f, _ in pairs), total, device_odometer)
     # only the rows the conflict clause lets through count: the new ones
     inserted = bulk.insert_positions(session, rows)
-    vehicles = dict(session.execute(
-        select(GpsDevice.id, GpsDevice.vehicle_id).where(GpsDevice.id.in_(list(by_device))))
-        .all())
+    vehicles = {d: vehicles[d] for d in by_device if d in vehicles} if vehicles else {}
+    unknown = [d for d in by_device if d not in vehicles]
+    if unknown:
+        vehicles.update(session.execute(select(GpsDevice.id, GpsDevice.vehicle_id)
+                                        .where(GpsDevice.id.in_(unknown))).all())
     # gscale: one executemany per table and batch (services/bulk.py says why)
     bulk.upsert_states(session, [_state_row(device_id, fix, dist, now)
                                  for device_id, (fix, dist) in newest.items()])
@@ -339,14 +345,11 @@ def _insert_segments(session: Session, segments: list[tuple[int, Segment]],
                 index_elements=["device_id", "start_time"]), values)
 
 
-def _state_row(device_id: int, fix: Fix, dist: float, now: dt.datetime) -> dict[str, Any]:
-    """The live-state row ``fix`` moves to (only if newer: :func:`bulk.state_statement`)."""
-    return {
-        "device_id": device_id, "fix_time": fix.fix_time, "latitude": fix.latitude,
-        "longitude": fix.longitude, "speed_kmh": fix.speed_kmh, "course": fix.course,
-        "valid": fix.valid, "ignition": fix.ignition, "moving": fix.speed_kmh > 2.0,
-        "online": True, "last_seen": now, "odometer_m": dist, "alarm_open": 0,
-    }
+def _state_row(device_id: int, fix: Fix, dist: float, now: dt.datetime) -> tuple[Any, ...]:
+    """The live-state row ``fix`` moves to, in :data:`bulk.STATE_COLUMNS` order (the
+    position columns move only if the fix is newer: :func:`bulk.state_sql`)."""
+    return (device_id, fix.fix_time, fix.latitude, fix.longitude, fix.speed_kmh, fix.course,
+            fix.valid, fix.ignition, fix.speed_kmh > 2.0, True, now, dist, 0)
 
 
 def _add_mileage(session: Session, increments: dict[int, list[Any]],
