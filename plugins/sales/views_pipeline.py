@@ -315,9 +315,11 @@ def setup() -> Any:
         rows = typed
     else:
         own = rules.own_stages(session, branch_id, brand)
+        # the set in force, to start from: a broader saved set's names come along (the
+        # built-in stages have none saved, so they keep their built-in names)
         stages = rules.stages_for(session, branch_id, brand)
-        rows = [{"code": s.code, "label_en": s.label_en if own else "",
-                 "label_zh": s.label_zh if own else "", "kind": s.kind,
+        rows = [{"code": s.code, "label_en": s.label_en, "label_zh": s.label_zh,
+                 "kind": s.kind,
                  "probability": str(s.probability), "position": str(i + 1)}
                 for i, s in enumerate(stages)]
         form.version.data = str(rules.stages_version(session, branch_id, brand))

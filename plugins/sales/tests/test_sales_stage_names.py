@@ -249,6 +249,10 @@ def test_the_setup_page_edits_both_names(app: Flask, session: Session,
         ("gone", "Lost", "战败")]
     again = web.get("/sales/pipeline/setup?brand=BYD").get_data(as_text=True)
     assert 'name="label_zh-1" value="报价单"' in again and 'name="label_en-1" value=""' in again
+    # a branch inheriting the make's set starts from its names, not from empty boxes
+    branch = web.get(f"/sales/pipeline/setup?brand=BYD&branch_id={seeded['branches']['A']}")
+    html = branch.get_data(as_text=True)
+    assert "data-inherited" in html and 'name="label_en-0" value="Lead"' in html
 
 
 def test_demo_pipeline_is_named_in_both_languages(app: Flask, session: Session,
