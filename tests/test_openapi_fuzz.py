@@ -116,7 +116,8 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/v1/sales/opportunities/{opportunity_id}/move": "a stage of its pipeline; lost "
                                                               "needs a configured reason",
     "POST /api/v1/sales/opportunities/{opportunity_id}/lost": "a reason from the setting",
-    "PUT /api/v1/sales/pipeline/stages": "unique codes, open stages, one won and one lost",
+    "PUT /api/v1/sales/pipeline/stages": "unique codes, open stages, one won and one lost; "
+                                         "a version not the set's is a 409",
     "GET /api/v1/sales/opportunities": "a date range's start may not follow its end",
     # the GPS plugin: IMEI check digits, visible vehicles, geometry and periods are the
     # services' rules (a state move is a documented 409, a broken rule a 422)

@@ -9,7 +9,11 @@
   stands in, ``allowed`` the stages it may go to);
 - ``POST /opportunities/<id>/won`` and ``/lost`` ``{"lost_reason"}``;
 - ``GET /pipeline?branch=&brand=&salesperson=`` — per stage count, value, weighted value;
-- ``GET/PUT /pipeline/stages?branch=&brand=`` — the stage set in force / replacing one.
+- ``GET/PUT /pipeline/stages?branch=&brand=`` — the stage set in force / replacing one,
+  with the set's ``version`` (send it back, or ``If-Match``: a set changed meanwhile is a
+  409 with ``current_version``; without either the last save wins, as on every versioned
+  write). Each stage has ``label`` (in the reader's language) and ``labels`` (the names
+  saved per language, ``en`` and ``zh_Hans``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from marshmallow import Schema, fields, validate
 
 from carebiz import db, lists
 from carebiz.api.common import Blueprint, DecimalString, ListArgs, page_schema
-from carebiz.concurrency import etag_headers, expected_version
+from carebiz.concurrency import etag, etag_headers, expected_version
 from carebiz.errors import ValidationFailed
 from carebiz.models import Branch
 from carebiz.toolkit import MAX_ID, record_id, require, saving, visible_or_404
@@ -33,6 +37,7 @@ from carebiz.toolkit import MAX_ID, record_id, require, saving, visible_or_404
 from .lists import OPPORTUNITIES, customer_names
 from .models import SalesOpportunity
 from .services import opportunities as rules
+from .services import stage_names as names
 
 ID = f"int(min=1, max={MAX_ID})"
 ID_RANGE = validate.Range(min=1, max=MAX_ID)
@@ -172,9 +177,22 @@ class SalesPipelineSchema(Schema):
     unconverted = fields.List(fields.String())
 
 
+class SalesStageNamesSchema(Schema):
+    en = fields.String(load_default="", validate=validate.Length(max=names.MAX_NAME),
+                       metadata={"description": "The name in English."})
+    zh_Hans = fields.String(load_default="", validate=validate.Length(max=names.MAX_NAME),
+                            metadata={"description": "The name in Simplified Chinese."})
+
+
 class SalesStageSchema(Schema):
     code = fields.String(required=True)
-    label = fields.String(load_default="")
+    label = fields.String(load_default="", metadata={
+        "description": "Read: the name in your language (else the other one's; a built-in "
+                       "code without either: its built-in name). Written without "
+                       "`labels`: one name, put in the language of its script."})
+    labels = fields.Nested(SalesStageNamesSchema, metadata={
+        "description": "The names saved per language; an empty one shows the other's. "
+                       "Written, it wins over `label`."})
     probability = fields.Integer(load_default=0)
     kind = fields.String(load_default="open", validate=validate.OneOf(rules.KINDS))
 
@@ -186,6 +204,20 @@ class SalesStagesArgs(Schema):
 
 class SalesStagesSchema(Schema):
     stages = fields.List(fields.Nested(SalesStageSchema), required=True)
+    version = fields.Integer(load_default=None, metadata={
+        "description": "The version of the set you read (or If-Match); a set changed "
+                       "meanwhile is a 409 with current_version. Without it the last "
+                       "save wins."})
+
+
+class SalesStagesOutSchema(Schema):
+    stages = fields.List(fields.Nested(SalesStageSchema))
+    version = fields.Integer(metadata={
+        "description": "The version of the set saved for exactly this branch and make "
+                       "(also the ETag): send it back with PUT."})
+    inherited = fields.Boolean(metadata={
+        "description": "No set is saved for exactly this branch and make: the stages are "
+                       "a broader set's or the built-in ones."})
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -212,6 +244,20 @@ def opportunity_out(rows: list[SalesOpportunity]) -> list[dict[str, Any]]:
             "stage_label": rules.stage_label(stages, o.stage),
             "allowed": rules.flow_of(stages, o).allowed(o.stage)})
     return out
+
+
+def stages_out(branch_id: int | None, brand: str) -> tuple[dict[str, Any], int,
+                                                          dict[str, str]]:
+    """The stage set in force for ``branch_id``/``brand`` with the version of exactly
+    that scope's saved set (what a PUT replaces), as body, status and ETag."""
+    session = db.session()
+    version = rules.stages_version(session, branch_id, brand)
+    stages = [{"code": s.code, "label": s.label, "labels": s.labels,
+               "probability": s.probability, "kind": s.kind}
+              for s in rules.stages_for(session, branch_id, brand)]
+    inherited = not rules.own_stages(session, branch_id, brand)
+    return ({"stages": stages, "version": version, "inherited": inherited}, 200,
+            {"ETag": etag(version)})
 
 
 def _opportunity(opportunity_id: int) -> SalesOpportunity:
@@ -342,24 +388,27 @@ class Pipeline(MethodView):
 class PipelineStages(MethodView):
     @require("sales.view")
     @blp.arguments(SalesStagesArgs, location="query")
-    @blp.response(200, SalesStagesSchema)
+    @blp.response(200, SalesStagesOutSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """The stages in force for ``branch``/``brand`` (the most specific set)."""
-        stages = rules.stages_for(db.session(), args.get("branch"), args.get("brand", ""))
-        return {"stages": [s.__dict__ for s in stages]}
+        """The stages in force for ``branch``/``brand`` (the most specific set), named in
+        your language, with the ``version`` a PUT of this scope sends back."""
+        return stages_out(args.get("branch"), (args.get("brand") or "").strip())
 
     @require("sales.pipeline_setup")
     @blp.arguments(SalesStagesArgs, location="query")
     @blp.arguments(SalesStagesSchema)
-    @blp.response(200, SalesStagesSchema)
+    @blp.response(200, SalesStagesOutSchema)
     def put(self, args: dict[str, Any], data: dict[str, Any]) -> Any:
         """Replace the stage set of exactly this ``branch`` (none: every branch) and
-        ``brand`` (empty: every make); an empty list removes it. An unknown ``branch`` is
-        a 404, as an unknown record in the path is."""
+        ``brand`` (empty: every make); an empty list removes it. Send the ``version`` you
+        read (or ``If-Match``): a set changed meanwhile is a 409 with ``current_version``.
+        An unknown ``branch`` is a 404, as an unknown record in the path is."""
         branch_id = record_id(args.get("branch"))
         if branch_id is not None and db.session().get(Branch, branch_id) is None:
             abort(404, message=_("No branch with this id."))
+        brand = (args.get("brand") or "").strip()
+        expected = expected_version(data.pop("version", None))
         with saving():
-            stages = rules.set_stages(db.session(), branch_id,
-                                      args.get("brand", ""), data["stages"], user=_user())
-        return {"stages": [s.__dict__ for s in stages]}
+            rules.set_stages(db.session(), branch_id, brand, data["stages"], user=_user(),
+                             expected_version=expected)
+        return stages_out(branch_id, brand)

@@ -1,8 +1,10 @@
-"""Demo opportunities: a dozen across the built-in stages of the first demo branch, for the
+"""Demo opportunities: a dozen across the stages of the first demo branch, for the
 customers the showroom's month registered (so the kanban, the pipeline summary and the
-forecast reports have something to show). Through the services, so the timeline, audit and
-signals are what real work leaves; safe to run twice (a branch with opportunities is left
-alone)."""
+forecast reports have something to show). The branch runs its own Toyota (丰田) pipeline,
+named in English and Chinese (a trade-in appraisal stage added, the won stage renamed), so
+the board reads in the reader's language and the setup page shows a set with both names.
+Through the services, so the timeline, audit and signals are what real work leaves; safe
+to run twice (a branch with opportunities, or with its Toyota stages, is left alone)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from carebiz.toolkit import today as business_today
 
 from .models import SalesOpportunity, SalesProspect
 from .services import opportunities as rules
+from .services import stage_names as names
 
 #: (make, model, value, stage to reach, days it has been open, days to close)
 PLAN = [
@@ -34,11 +37,34 @@ PLAN = [
     ("丰田", "bZ4X", 172800, "lost", 27, 0),
 ]
 ORDER = ["first_contact", "needs_analysis", "test_drive", "quotation", "negotiation"]
+MAKE = "丰田"
+#: the branch's Toyota pipeline: (code, English name, Chinese name, probability, kind)
+STAGES = [
+    ("first_contact", "Lead", "线索", 10, "open"),
+    ("needs_analysis", "Needs analysis", "需求分析", 20, "open"),
+    ("test_drive", "Test drive", "试乘试驾", 40, "open"),
+    ("trade_in", "Trade-in appraisal", "置换评估", 50, "open"),
+    ("quotation", "Quotation", "报价", 60, "open"),
+    ("negotiation", "Negotiation", "议价", 80, "open"),
+    ("won", "Order signed", "已签单", 100, "won"),
+    ("lost", "Lost", "战败", 0, "lost"),
+]
+
+
+def load_stages(session: Session, branch: Any) -> None:
+    """The branch's Toyota pipeline with names in both languages (left alone once the
+    branch has one: a manager may have changed it)."""
+    if rules.own_stages(session, branch.id, MAKE):
+        return
+    rules.set_stages(session, branch.id, MAKE, [
+        {"code": code, "labels": {names.EN: en, names.ZH: zh}, "probability": probability,
+         "kind": kind} for code, en, zh, probability, kind in STAGES], user=None)
 
 
 def load(session: Session, branch: Any, users: dict[str, Any]) -> None:
     """A dozen opportunities, one or two in every stage, for the branch's consulting
-    prospects (fewer when there are fewer of them)."""
+    prospects (fewer when there are fewer of them), in the branch's Toyota pipeline."""
+    load_stages(session, branch)
     if session.scalar(select(func.count(SalesOpportunity.id))
                       .where(SalesOpportunity.branch_id == branch.id)):
         return

@@ -490,6 +490,10 @@ class SalesPipelineStage(TimestampMixin, Base):
         branch_id: the branch the set is for; None for every branch.
         brand: the make the set is for (as written on opportunities); empty for every make.
         code: the stage's code, what opportunities store and the API speaks.
+        label: the stage's name in English (``en``); empty: the Chinese one is shown, or,
+            for a built-in code without either, its built-in name in the reader's language.
+        label_zh: the stage's name in Simplified Chinese (``zh_Hans``), likewise. Names
+            saved before there were two were put by their script (``sales_0004``).
         probability: the default chance of winning, in percent, an opportunity takes on
             entering the stage.
         kind: ``open``, ``won`` or ``lost`` — a set has exactly one won and one lost stage,
@@ -507,6 +511,7 @@ class SalesPipelineStage(TimestampMixin, Base):
     brand: Mapped[str] = mapped_column(String(60), default="")
     code: Mapped[str] = mapped_column(String(32))
     label: Mapped[str] = mapped_column(String(80), default="")
+    label_zh: Mapped[str] = mapped_column(String(80), default="", server_default="")
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
     probability: Mapped[int] = mapped_column(SmallInteger, default=0)
     kind: Mapped[str] = mapped_column(String(8), default="open")

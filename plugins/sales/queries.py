@@ -6,6 +6,10 @@ permission."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+from flask import has_app_context
 from flask_babel import lazy_gettext as _l
 
 from carebiz.contributions import QueryField, QuerySource, Report, ReportParam
@@ -13,9 +17,41 @@ from carebiz.contributions import QueryField, QuerySource, Report, ReportParam
 from .labels import choices
 from .models import SalesOpportunity, SalesOrder, SalesQuotation, SalesStock
 from .services.funnel import FUNNEL_SOURCE, MEASURES
-from .services.opportunities import STATUS_LABELS
+from .services.opportunities import DEFAULT_STAGES, STATUS_LABELS, stage_choices
 
 BRANCH_OPS = ("eq", "ne", "in", "empty", "not_empty")
+
+
+class StageChoices(tuple[tuple[str, Any], ...]):
+    """The ``choices`` of the opportunities' ``stage`` field, read when used: stage names
+    are configured (per branch and make, in two languages), so a tuple fixed when the
+    plugin registers would label only the built-in codes, and in one language.
+
+    The query service iterates a field's choices once per answer (labels, the builder's
+    picks); each iteration reads the stage names from the database of the current
+    request, in the reader's language (:func:`~.services.opportunities.stage_choices`).
+    Outside an application (docs, registration) it yields the built-in stages. Kept an
+    empty tuple underneath, so the field still compares and hashes as a constant. The
+    field stays ``text``: a code dropped from every pipeline can still be queried."""
+
+    def __new__(cls) -> StageChoices:
+        return super().__new__(cls, ())
+
+    def _pairs(self) -> list[tuple[str, Any]]:
+        if not has_app_context():
+            return [(code, label) for code, (label, _p, _k) in DEFAULT_STAGES.items()]
+        from carebiz import db
+
+        return list(stage_choices(db.session()))
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._pairs())
+
+    def __len__(self) -> int:
+        return len(DEFAULT_STAGES)  # at least the built-in ones; cheap for truth tests
+
+    def __bool__(self) -> bool:
+        return True
 
 
 STOCK_JOIN = (SalesStock, SalesStock.id == SalesOrder.stock_id)
@@ -90,7 +126,7 @@ SOURCES.append(QuerySource("sales_opportunities", _l("Opportunities"), SalesOppo
     QueryField("customer_id", _l("Customer"), "number"),
     QueryField("brand", _l("Make"), "text"),
     QueryField("model", _l("Model"), "text"),
-    QueryField("stage", _l("Stage"), "text"),
+    QueryField("stage", _l("Stage"), "text", choices=StageChoices()),
     QueryField("status", _l("Status"), "choice", choices=tuple(STATUS_LABELS.items())),
     QueryField("expected_value", _l("Expected value"), "money"),
     QueryField("weighted_value", _l("Weighted value"), "money"),

@@ -42,6 +42,7 @@ from carebiz.toolkit import (
 from .lists import OPPORTUNITIES, customer_names
 from .models import SalesOpportunity
 from .services import opportunities as rules
+from .services import stage_names as names
 from .services.choices import LOST_REASON_LIST
 
 bp = Blueprint("sales_pipeline", __name__, url_prefix="/sales", template_folder="templates",
@@ -248,8 +249,9 @@ def opportunity(opportunity_id: int) -> Any:
 
 class StagesForm(FlaskForm):
     """The setup form's CSRF token and version; the stage rows are read from
-    ``code-<i>``, ``label-<i>``, ``probability-<i>``, ``position-<i>`` and ``kind-<i>``
-    (any number of rows; a row without a code is left out)."""
+    ``code-<i>``, ``label_en-<i>`` and ``label_zh-<i>`` (the name per language),
+    ``probability-<i>``, ``position-<i>`` and ``kind-<i>`` (any number of rows; a row
+    without a code or a name is left out)."""
 
     version = HiddenField()
 
@@ -264,10 +266,10 @@ def _typed_rows() -> list[dict[str, str]]:
     i = 0
     while f"code-{i}" in request.form and i < 50:
         row = {k: (request.form.get(f"{k}-{i}") or "").strip()
-               for k in ("code", "label", "probability", "position", "kind")}
+               for k in ("code", "label_en", "label_zh", "probability", "position", "kind")}
         row["index"] = str(i)
         i += 1
-        if row["code"] or row["label"]:
+        if row["code"] or row["label_en"] or row["label_zh"]:
             rows.append(row)
 
     def order(row: dict[str, str]) -> tuple[int, int]:
@@ -295,7 +297,8 @@ def setup() -> Any:
         typed = _typed_rows()
         with saving() as done:
             rules.set_stages(session, branch_id, brand, [
-                {"code": r["code"], "label": r["label"], "kind": r["kind"] or rules.OPEN,
+                {"code": r["code"], "kind": r["kind"] or rules.OPEN,
+                 "labels": {names.EN: r["label_en"], names.ZH: r["label_zh"]},
                  "probability": r["probability"] or 0} for r in typed],
                 user=_user(), expected_version=parse_version(form.version.data))
         if done.ok:
@@ -312,15 +315,22 @@ def setup() -> Any:
         rows = typed
     else:
         own = rules.own_stages(session, branch_id, brand)
-        stages = own or rules.stages_for(session, branch_id, brand)
-        rows = [{"code": s.code, "label": s.label if own else "", "kind": s.kind,
+        # the set in force, to start from: a broader saved set's names come along (the
+        # built-in stages have none saved, so they keep their built-in names)
+        stages = rules.stages_for(session, branch_id, brand)
+        rows = [{"code": s.code, "label_en": s.label_en, "label_zh": s.label_zh,
+                 "kind": s.kind,
                  "probability": str(s.probability), "position": str(i + 1)}
                 for i, s in enumerate(stages)]
         form.version.data = str(rules.stages_version(session, branch_id, brand))
         inherited = not own
-    blank = {"code": "", "label": "", "kind": rules.OPEN, "probability": "", "position": ""}
+    blank = {"code": "", "label_en": "", "label_zh": "", "kind": rules.OPEN,
+             "probability": "", "position": ""}
     rows = [*rows, *(dict(blank) for _i in range(SPARE_ROWS))]
     return render_template(
         "sales/pipeline_setup.html", form=form, rows=rows, row_errors=row_errors,
-        filters=f, kinds=rules.STATUS_LABELS, builtin=rules.DEFAULT_STAGES,
-        inherited=inherited, set_error=set_error), status
+        filters=f, kinds=rules.STATUS_LABELS, inherited=inherited, set_error=set_error,
+        builtin={code: names.in_each_language(label)
+                 for code, (label, _p, _k) in rules.DEFAULT_STAGES.items()},
+        languages={names.EN: _l("Name in English"), names.ZH: _l("Name in Chinese")},
+        en=names.EN, zh=names.ZH), status

@@ -25,10 +25,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from carebiz.concurrency import VersionConflict, check_version, lock
+from carebiz.concurrency import VersionConflict, begin_write, check_version, lock
 from carebiz.crm.models import Party
 from carebiz.crm.timeline import add_entry
 from carebiz.currency.money import Money, quantize
@@ -45,6 +46,7 @@ from carebiz.toolkit.transitions import Machine, machine
 
 from .. import signals
 from ..models import SalesOpportunity, SalesPipelineStage, SalesProspect
+from . import stage_names as names
 from .choices import LOST_REASON_LIST
 from .money import amount, currency_code
 from .prospects import check_salesperson, pick_branch
@@ -52,17 +54,30 @@ from .stock import visible_row
 
 OPEN, WON, LOST = "open", "won", "lost"
 KINDS = (OPEN, WON, LOST)
-STATUS_LABELS = {OPEN: _l("Open"), WON: _l("Won"), LOST: _l("Lost")}
+#: with a context: the catalogs' plain "Open" and "Lost" are a task's and a customer's
+#: (待处理, 已流失客户), not what an opportunity is
+STATUS_LABELS = {OPEN: _lp("opportunity status", "Open"),
+                 WON: _lp("opportunity status", "Won"),
+                 LOST: _lp("opportunity status", "Lost")}
 
 
 @dataclass(frozen=True)
 class Stage:
-    """A stage as the rules, pages and API read it."""
+    """A stage as the rules, pages and API read it: ``label`` in the reader's language
+    (see :mod:`.stage_names`), ``label_en``/``label_zh`` the names saved per language
+    (empty: not given; the built-in stages have none saved)."""
 
     code: str
     label: str
     probability: int
     kind: str = OPEN
+    label_en: str = ""
+    label_zh: str = ""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The saved names by language code (``en``, ``zh_Hans``), as the API writes them."""
+        return {names.EN: self.label_en, names.ZH: self.label_zh}
 
 
 #: built-in stages: code → (label, default probability, kind)
@@ -73,7 +88,7 @@ DEFAULT_STAGES: dict[str, tuple[Any, int, str]] = {
     "quotation": (_l("Quotation"), 60, OPEN),
     "negotiation": (_l("Negotiation"), 80, OPEN),
     "won": (_l("Won"), 100, WON),
-    "lost": (_l("Lost"), 0, LOST),
+    "lost": (_lp("pipeline stage", "Lost"), 0, LOST),
 }
 
 FIELDS = ("customer_id", "prospect_id", "title", "brand", "model", "expected_value",
@@ -85,11 +100,12 @@ EDITABLE = ("title", "brand", "model", "expected_value", "currency", "expected_c
 
 # --- pipelines ------------------------------------------------------------------------------
 
-def _label(code: str, stored: str) -> str:
-    """A stage's label: what was configured, else the built-in one in the reader's language."""
-    if stored:
-        return stored
-    return str(DEFAULT_STAGES[code][0]) if code in DEFAULT_STAGES else code
+def _stage_of(row: SalesPipelineStage) -> Stage:
+    """A saved stage as read now: its name in the reader's language, else the other one,
+    else (a built-in code) the built-in name in the reader's language, else its code."""
+    builtin = DEFAULT_STAGES[row.code][0] if row.code in DEFAULT_STAGES else None
+    label = names.pick({names.EN: row.label, names.ZH: row.label_zh}, builtin, row.code)
+    return Stage(row.code, label, row.probability, row.kind, row.label, row.label_zh)
 
 
 def stages_for(session: Session, branch_id: int | None, brand: str = "") -> list[Stage]:
@@ -104,10 +120,26 @@ def stages_for(session: Session, branch_id: int | None, brand: str = "") -> list
         scopes[(row.branch_id is not None, row.brand != "")].append(row)
     for scope in ((True, True), (True, False), (False, True), (False, False)):
         if scopes.get(scope):
-            return [Stage(r.code, _label(r.code, r.label), r.probability, r.kind)
-                    for r in scopes[scope]]
+            return [_stage_of(r) for r in scopes[scope]]
     return [Stage(code, str(label), p, kind) for code, (label, p, kind)
             in DEFAULT_STAGES.items()]
+
+
+def stage_choices(session: Session) -> list[tuple[str, str]]:
+    """Every stage code any pipeline has, with what it reads as to the current reader:
+    the built-in codes first, then the configured ones. For a code that several sets name
+    differently the broadest set's name is taken (the company's before a make's before a
+    branch's): the query service labels a value without knowing its row's pipeline."""
+    rows = session.scalars(select(SalesPipelineStage).order_by(
+        SalesPipelineStage.branch_id.is_not(None), SalesPipelineStage.brand != "",
+        SalesPipelineStage.branch_id, SalesPipelineStage.brand,
+        SalesPipelineStage.position, SalesPipelineStage.id)).all()
+    found: dict[str, str] = {}
+    for row in rows:
+        found.setdefault(row.code, _stage_of(row).label)
+    builtin = [(code, found.pop(code, str(label)))
+               for code, (label, _p, _k) in DEFAULT_STAGES.items()]
+    return [*builtin, *found.items()]
 
 
 def pipelines_of(session: Session, opportunities: Any) -> dict[int, list[Stage]]:
@@ -166,38 +198,88 @@ def stages_version(session: Session, branch_id: int | None, brand: str) -> int:
     """The version of one scope's stage set, for the setup form: a checksum of what is
     saved (a set is replaced whole, so it has no row to carry a counter); another
     manager's save changes it, saving the same set again does not."""
-    text = repr([(r.code, r.label, r.probability, r.kind)
-                 for r in own_stages(session, branch_id, brand)])
+    return _version_of(own_stages(session, branch_id, brand))
+
+
+def _version_of(rows: list[SalesPipelineStage]) -> int:
+    text = repr([(r.code, r.label, r.label_zh, r.probability, r.kind) for r in rows])
     return zlib.crc32(text.encode("utf-8")) % 2_000_000_000 + 1
+
+
+def _names(raw: dict[str, Any], code: str, saved: dict[str, tuple[str, str]],
+           errors: dict[str, str], key: str) -> tuple[str, str]:
+    """A stage's (English, Chinese) names as given: ``labels`` by language wins; a client
+    that only sends the one ``label`` (written before stages had two) gets it put by its
+    script, and sending back a name the stage already has (or a built-in code's built-in
+    name) keeps both names as saved, so such a client's save erases no translation."""
+    given = raw.get("labels")
+    if given is not None:
+        unknown = set(given) - set(names.LANGUAGES) if isinstance(given, dict) else {""}
+        if unknown:
+            errors[f"{key}.labels"] = _("Names by language: %(allowed)s.",
+                                        allowed=", ".join(names.LANGUAGES))
+            return "", ""
+        return names.clean(given.get(names.EN)), names.clean(given.get(names.ZH))
+    label = names.clean(raw.get("label"))
+    if not label:
+        return "", ""
+    if code in saved and label in saved[code]:
+        return saved[code]
+    if code in DEFAULT_STAGES and label in names.in_each_language(
+            DEFAULT_STAGES[code][0]).values():
+        return "", ""
+    return (label, "") if names.language_of(label) == names.EN else ("", label)
+
+
+def _audited(rows: list[SalesPipelineStage]) -> dict[str, Any]:
+    """A stage set as the audit log keeps it: codes with probability and kind, and the
+    names per code (English, Chinese), so a renamed stage shows in the history."""
+    return {"stages": [[r.code, r.probability, r.kind] for r in rows],
+            "labels": {r.code: [r.label, r.label_zh] for r in rows}}
 
 
 def set_stages(session: Session, branch_id: int | None, brand: str,
                stages: list[dict[str, Any]], *, user: Any,
-               expected_version: int | None = None) -> list[Stage]:
+               expected_version: int | list[int] | None = None) -> list[Stage]:
     """Replace the stage set of one scope (``branch_id`` None: every branch; ``brand``
     empty: every make). An empty list removes the set, so the next broader one applies.
 
-    Each stage gives ``code``, ``label``, ``probability`` (0–100) and ``kind``; a set has
+    Each stage gives ``code``, its names (``labels``: ``{"en", "zh_Hans"}``, or one
+    ``label``, see :func:`_names`), ``probability`` (0–100) and ``kind``; a set has
     exactly one ``won`` and one ``lost`` stage and at least one open one. With
-    ``expected_version`` (:func:`stages_version` as the editor read it) a set changed
-    meanwhile is a :class:`~carebiz.concurrency.VersionConflict`. Opportunities
+    ``expected_version`` (:func:`stages_version` as the editor read it, or several, as an
+    ``If-Match`` lists them) a set changed meanwhile is a
+    :class:`~carebiz.concurrency.VersionConflict`; the saved rows (for a branch's first
+    set, the branch) are locked first, so of two saves from the same version the second
+    is refused, not lost. Opportunities
     standing in a stage the new set drops keep their code until they are moved."""
     brand = (brand or "").strip()
+    own = own_stages(session, branch_id, brand)
+    if own:
+        lock(session, SalesPipelineStage, [r.id for r in own])
+    elif branch_id is not None:  # a branch's first set: two first saves wait for each other
+        lock(session, Branch, [branch_id])
+    begin_write(session)
+    own = own_stages(session, branch_id, brand)
     if expected_version is not None:
-        current = stages_version(session, branch_id, brand)
-        if current != expected_version:
+        current = _version_of(own)
+        wanted = ({expected_version} if isinstance(expected_version, int)
+                  else set(expected_version))
+        if current not in wanted:
             message = _("Someone else changed these stages while you were editing them. What "
                         "you typed is kept; save again to replace their stages with yours.")
             raise VersionConflict(message, {"stages": message},
                                   {"current_version": current, "changed": ["stages"],
                                    "changed_by": []})
+    saved = {r.code: (r.label, r.label_zh) for r in own}
+    before = _audited(own) if own else None
     errors: dict[str, str] = {}
     seen: set[str] = set()
     cleaned: list[SalesPipelineStage] = []
     for i, raw in enumerate(stages):
         code = str(raw.get("code") or "").strip().lower()
         kind = str(raw.get("kind") or OPEN)
-        label = " ".join(str(raw.get("label") or "").split())[:80]
+        label_en, label_zh = _names(raw, code, saved, errors, f"stages[{i}]")
         try:
             probability = int(raw.get("probability", DEFAULT_STAGES.get(code, ("", 0))[1]))
         except (TypeError, ValueError):
@@ -210,8 +292,8 @@ def set_stages(session: Session, branch_id: int | None, brand: str,
             errors[f"stages[{i}].probability"] = _("A percentage from 0 to 100.")
         seen.add(code)
         cleaned.append(SalesPipelineStage(branch_id=branch_id, brand=brand, code=code,
-                                          label=label, position=i, probability=probability,
-                                          kind=kind))
+                                          label=label_en, label_zh=label_zh, position=i,
+                                          probability=probability, kind=kind))
     kinds = [s.kind for s in cleaned]
     if cleaned and (kinds.count(WON) != 1 or kinds.count(LOST) != 1 or OPEN not in kinds):
         errors["stages"] = _("A pipeline has open stages, one won stage and one lost stage.")
@@ -230,7 +312,7 @@ def set_stages(session: Session, branch_id: int | None, brand: str,
          stages=[s.code for s in cleaned],
          audit=Audit("sales_pipeline_stage", branch_id or 0,
                      N_("Pipeline stages of %(brand)s changed"),
-                     None, {"stages": [[s.code, s.probability, s.kind] for s in cleaned]},
+                     before, _audited(cleaned),
                      args={"brand": brand or "*"}, branch_id=branch_id))
     return stages_for(session, branch_id, brand)
 

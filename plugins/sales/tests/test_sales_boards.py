@@ -114,7 +114,8 @@ def test_the_list_and_its_export_show_stage_labels(
 def _rows(rows: list[tuple[str, str, str, str]], version: str) -> dict[str, str]:
     data = {"version": version}
     for i, (code, label, probability, kind) in enumerate(rows):
-        data.update({f"code-{i}": code, f"label-{i}": label, f"probability-{i}": probability,
+        data.update({f"code-{i}": code, f"label_zh-{i}": label, f"label_en-{i}": "",
+                     f"probability-{i}": probability,
                      f"kind-{i}": kind, f"position-{i}": str(i + 1)})
     return data
 

@@ -266,7 +266,8 @@ def test_pipeline_summary_counts_values_and_weights(app: Flask, api_client: Any,
     assert summary["open"] == {"count": 3, "value": "350000", "weighted_value": "185000"}
     stages = api.get("/api/v1/sales/pipeline/stages").get_json()["stages"]
     assert stages[0] == {"code": "first_contact", "label": "First contact",
-                         "probability": 10, "kind": "open"}
+                         "labels": {"en": "", "zh_Hans": ""}, "probability": 10,
+                         "kind": "open"}
     assert api.put("/api/v1/sales/pipeline/stages", json={"stages": []}).status_code == 403
 
 
