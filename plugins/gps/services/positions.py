@@ -347,7 +347,7 @@ def _insert_segments(session: Session, segments: list[tuple[int, Segment]],
 
 def _state_row(device_id: int, fix: Fix, dist: float, now: dt.datetime) -> tuple[Any, ...]:
     """The live-state row ``fix`` moves to, in :data:`bulk.STATE_COLUMNS` order (the
-    position columns move only if the fix is newer: :func:`bulk.state_sql`)."""
+    position columns move only if the fix is newer: :func:`bulk.state_conflict`)."""
     return (device_id, fix.fix_time, fix.latitude, fix.longitude, fix.speed_kmh, fix.course,
             fix.valid, fix.ignition, fix.speed_kmh > 2.0, True, now, dist, 0)
 
