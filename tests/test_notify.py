@@ -347,7 +347,7 @@ def test_migration_0012_adds_the_tables_and_users_phones(make_app: Any) -> None:
                           "updated_at) VALUES ('old', '', '', '', TRUE, FALSE, 0, "
                           "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
     migrate.upgrade(app)
-    assert migrate.current(app) == {"core": ("core_0012_notifications",)}
+    assert migrate.current(app) == {"core": ("core_0013_notice_about",)}
     tables = set(inspect(engine).get_table_names())
     assert {"notification", "notification_delivery", "notification_preference"} <= tables
     with engine.connect() as conn:
