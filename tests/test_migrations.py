@@ -15,7 +15,7 @@ def test_core_migrations_match_models(make_app):
     assert migrate.differences(app, "core") == []
     tables = set(inspect(app.extensions["carebiz"].engine).get_table_names())
     assert {"alembic_version", "user_account", "branch", "audit_entry", "job"} <= tables
-    assert migrate.current(app) == {"core": ("core_0012_notifications",)}
+    assert migrate.current(app) == {"core": ("core_0013_notice_about",)}
     assert migrate.upgrade(app) == ["core"]  # idempotent
 
 
@@ -42,7 +42,7 @@ def test_cli_db_upgrade(make_app):
     assert result.exit_code == 0, result.output
     assert "upgraded core" in result.output
     result = app.test_cli_runner().invoke(main, ["db", "current"])
-    assert "core: core_0012_notifications" in result.output
+    assert "core: core_0013_notice_about" in result.output
 
 
 def test_db_check_notices_a_schema_drift(make_app):
@@ -80,7 +80,7 @@ def test_0011_plate_only_vehicles_and_the_new_permissions(make_app):
         conn.execute(text("INSERT INTO role_permission (role_id, permission) SELECT id, "
                           "'data.export' FROM role WHERE name = 'cashier'"))  # granted already
     migrate.upgrade(app)
-    assert migrate.current(app) == {"core": ("core_0012_notifications",)}
+    assert migrate.current(app) == {"core": ("core_0013_notice_about",)}
     with engine.connect() as conn:
         grants = set(conn.execute(text(
             "SELECT r.name, g.permission FROM role_permission g JOIN role r ON r.id = g.role_id")))

@@ -209,6 +209,9 @@ def test_who_receives_what(app: Flask, seeded: Any, sink: SmtpSink) -> None:
     (Notice(Recipient(), "x"), "recipient"),
     (Notice(Recipient(user_id=1, party_id=2), "x"), "recipient"),
     (Notice(Recipient(address="a@b.example"), "x"), "recipient"),
+    (Notice(Recipient(user_id=1, addresses=(("phone", "1"),)), "x"), "recipient"),
+    (Notice(Recipient.external(user="1"), "x"), "recipient"),
+    (Notice(Recipient.external(phone="1"), "x", about_type="gps_waybill"), "about"),
 ])
 def test_a_malformed_notice_is_refused_naming_the_field(app: Flask, seeded: Any, notice: Notice,
                                                         field: str) -> None:
@@ -347,7 +350,7 @@ def test_migration_0012_adds_the_tables_and_users_phones(make_app: Any) -> None:
                           "updated_at) VALUES ('old', '', '', '', TRUE, FALSE, 0, "
                           "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
     migrate.upgrade(app)
-    assert migrate.current(app) == {"core": ("core_0012_notifications",)}
+    assert migrate.current(app) == {"core": ("core_0013_notice_about",)}
     tables = set(inspect(engine).get_table_names())
     assert {"notification", "notification_delivery", "notification_preference"} <= tables
     with engine.connect() as conn:
@@ -376,3 +379,63 @@ def test_notices_of_one_transaction_are_delivered_by_one_job(app: Flask, seeded:
         assert jobs[0].result == {"sent": 2, "retry": 0, "failed": 0}
     assert sorted(r[0] for r in sink.recipients) == ["manager@dealer.example",
                                                      "sales@dealer.example"]
+
+
+# -- outside recipients ------------------------------------------------------------------------
+def test_an_outside_person_gets_the_channels_that_take_their_addresses(
+        app: Flask, seeded: Any, sink: SmtpSink) -> None:
+    """E-mail reaches the address; the phone, with no phone channel in the core, is not
+    mentioned: one channel reached them, nothing was lost."""
+    with app.app_context(), _session(app) as s:
+        used = send(s, Notice(Recipient.external(phone="13800138000", email="c@example.com"),
+                              "Consignment on its way", about_type="thing", about_id=7))
+        assert used == ["email"]
+        s.commit()
+        rows = service.deliveries_about(s, "thing", [7, 8])
+        assert [(d.channel, d.address, d.status) for d in rows[7]] == [
+            ("email", "c@example.com", SENT)]
+        assert rows[8] == [] and service.problem(rows[7][0]) == ""
+    assert sink.recipients == [["c@example.com"]]
+
+
+def test_an_outside_person_no_channel_can_reach_is_recorded_with_the_reason(
+        app: Flask, seeded: Any, sink: SmtpSink) -> None:
+    from carebiz.notify.models import UNSENT
+
+    with app.app_context(), _session(app) as s:
+        assert send(s, Notice(Recipient.external(phone="138 0013 8000"), "x",
+                              about_type="thing", about_id=1)) == []
+        assert send(s, Notice(Recipient.external(phone="12"), "x", about_type="thing",
+                              about_id=2)) == []
+        assert send(s, Notice(Recipient.external(phone=""), "x", about_type="thing",
+                              about_id=3)) == []
+        s.commit()
+        rows = service.deliveries_about(s, "thing", [1, 2, 3])
+        assert {i: [(d.channel, d.address, d.status, d.last_error) for d in r]
+                for i, r in rows.items()} == {
+            1: [("", "+8613800138000", UNSENT, "no_channel:phone")],  # E.164, as channels get
+            2: [("", "12", UNSENT, "bad_address:phone")],
+            3: [("", "", UNSENT, "no_address:phone")]}
+        assert service.problem(rows[1][0]) == (
+            "Not sent: no notification channel can reach this phone number (an SMS gateway "
+            "plugin adds one for phones).")
+        assert service.problem(rows[2][0]) == "Not sent: “12” is not a phone number."
+        assert service.problem(rows[3][0]) == "Not sent: no phone number to send it to."
+        # never picked up by the delivery jobs, and purged like finished rows
+        assert service.deliver_due(s, app.extensions["carebiz"].host, app) == {
+            "sent": 0, "retry": 0, "failed": 0}
+    assert sink.recipients == []
+
+
+def test_a_rolled_back_sender_records_no_unsent_notice(app: Flask, seeded: Any) -> None:
+    with app.app_context(), _session(app) as s:
+        send(s, Notice(Recipient.external(phone="13800138000"), "x", about_type="thing",
+                       about_id=1))
+        s.rollback()
+        assert service.deliveries_about(s, "thing", [1]) == {1: []}
+
+
+def test_someone_who_is_no_user_reads_the_business_language(make_app: Any) -> None:
+    app = make_app(CAREBIZ_PLUGINS="none", CAREBIZ_DEFAULT_LOCALE="zh_Hans_CN")
+    with app.app_context():
+        assert service.locale_of(None) == "zh_Hans_CN"

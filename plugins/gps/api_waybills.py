@@ -23,9 +23,12 @@ from carebiz.toolkit import MAX_ID, require, saving, visible_or_404
 from . import schemas_logistics as s
 from .lists_logistics import WAYBILLS
 from .models import GpsWaybill
+from .notify_consignee import notice_states, notices_on
 from .services import waybills
 
 ID = f"int(min=1, max={MAX_ID})"
+EVENT_FIELDS = ("id", "from_status", "status", "at", "latitude", "longitude", "fix_time",
+                "device_id", "scanned_by", "note")
 
 blp = Blueprint("gps_waybills_api", __name__, url_prefix="/api/v1/gps/waybills",
                 description="GPS: waybills of goods carried by tracked vehicles, their "
@@ -51,7 +54,12 @@ def dump(bill: GpsWaybill, with_events: bool = True) -> dict[str, Any]:
         "delivered_at", "version")}
     out["allowed"] = waybills.allowed(bill)
     if with_events:
-        out["events"] = waybills.events(db.session(), bill)
+        sess = db.session()
+        history = waybills.events(sess, bill)
+        notices = notice_states(sess, [e.id for e in history])
+        out["events"] = [{**{c: getattr(e, c) for c in EVENT_FIELDS},
+                          "notices": notices.get(e.id, [])} for e in history]
+        out["consignee_notices"] = notices_on(sess, bill.branch_id)
     return out
 
 

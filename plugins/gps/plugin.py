@@ -177,6 +177,13 @@ def logistics_settings() -> list[SettingSpec]:
                     type="int", weight=613),
         SettingSpec("gps.waybill_token_days", 7, _l("Days a waybill's public tracking link "
                                                     "stays valid"), type="int", weight=614),
+        # notice: status notices to the consignee (notify_consignee.py)
+        SettingSpec("gps.waybill_consignee_notices", True,
+                    _l("Send waybill status notices to the consignee"), type="bool",
+                    weight=615),
+        SettingSpec("gps.waybill_consignee_notices_off", "",
+                    _l("Branches whose waybills send the consignee no notices (branch "
+                       "codes, comma-separated)"), weight=616),
     ]
 
 
@@ -202,6 +209,7 @@ def event_receivers() -> list[EventReceiver]:
     this process (grules: a separate ingest process waits for the cache's 30 s to run out);
     alarms go out through the core's notify service (gnotify)."""
     from .notify import receivers as notify_receivers
+    from .notify_consignee import receivers as consignee_receivers
     from .services import alarms
     from .services.subscriptions import on_device_registered
     from .signals import device_registered
@@ -211,7 +219,9 @@ def event_receivers() -> list[EventReceiver]:
             *(EventReceiver(signal, alarms.invalidate, name=f"gps.rules_cache.{signal.name}",
                             weight=10) for signal in alarms.invalidating_signals()),
             # gnotify: alarms reach the people who watch the car (plugins/gps/notify.py)
-            *notify_receivers()]
+            *notify_receivers(),
+            # notice: each waybill scan reaches the consignee (plugins/gps/notify_consignee.py)
+            *consignee_receivers()]
 
 
 def _reminders_task(ctx: Any, **_params: Any) -> dict[str, int]:

@@ -44,6 +44,19 @@ class GpsWaybillCreateSchema(Schema):
     branch_id = fields.Integer(validate=ID_RANGE)
 
 
+class GpsWaybillNoticeSchema(Schema):
+    """One delivery of a scan's notice to the consignee."""
+
+    channel = fields.String(metadata={"description": "the channel (sms …); empty when none "
+                                                     "could take the address"})
+    address = fields.String()
+    status = fields.String(metadata={"description": "pending, sending, sent, failed (given "
+                                                    "up), unsent (no channel could)"})
+    attempts = fields.Integer()
+    sent_at = fields.DateTime(allow_none=True)
+    problem = fields.String(metadata={"description": "why it was not (yet) sent, in words"})
+
+
 class GpsWaybillEventSchema(Schema):
     id = fields.Integer()
     from_status = fields.String(allow_none=True)
@@ -56,6 +69,8 @@ class GpsWaybillEventSchema(Schema):
     device_id = fields.Integer(allow_none=True)
     scanned_by = fields.Integer(allow_none=True)
     note = fields.String()
+    notices = fields.List(fields.Nested(GpsWaybillNoticeSchema), metadata={
+        "description": "what became of the status notice to the consignee"})
 
 
 class GpsWaybillSchema(Schema):
@@ -82,6 +97,9 @@ class GpsWaybillSchema(Schema):
     delivered_at = fields.DateTime(allow_none=True)
     version = fields.Integer()
     events = fields.List(fields.Nested(GpsWaybillEventSchema))
+    consignee_notices = fields.Boolean(metadata={
+        "description": "whether scans of this waybill notify the consignee (settings "
+                       "gps.waybill_consignee_notices, gps.waybill_consignee_notices_off)"})
 
 
 GpsWaybillPage = page_schema(GpsWaybillSchema, "GpsWaybillPage")

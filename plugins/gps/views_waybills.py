@@ -35,6 +35,7 @@ from .lists_logistics import (
     reminder_days,
 )
 from .models import GpsDevice, GpsSubscription, GpsSubscriptionPayment, GpsWaybill
+from .notify_consignee import notice_states, notices_on
 from .services import subscriptions, waybills
 
 bp = Blueprint("gps_logistics", __name__, url_prefix="/gps", template_folder="templates")
@@ -124,8 +125,11 @@ def _render_waybill(bill: GpsWaybill, form: Any = None, status: int = 200,
 
     sess = db.session()
     plate = _plates({bill.vehicle_id}).get(bill.vehicle_id or 0, "")
+    history = waybills.events(sess, bill)
     return render_template(
-        "gps/waybill.html", bill=bill, events=waybills.events(sess, bill), plate=plate,
+        "gps/waybill.html", bill=bill, events=history, plate=plate,
+        notices=notice_states(sess, [e.id for e in history]),
+        notices_on=notices_on(sess, bill.branch_id),
         allowed=waybills.allowed(bill), form=form or f.MoveForm(version=bill.version),
         svg=barcode.svg(bill.number), link=link,
         may_scan=can(_user(), "gps.waybills"),

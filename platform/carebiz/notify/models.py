@@ -20,9 +20,11 @@ from carebiz.db import Base, utcnow
 IMPORTANCES = ("low", "normal", "high")
 
 #: delivery states of the outbox: waiting (first try or a retry), being sent by a runner,
-#: sent, given up after the last attempt
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-DELIVERY_STATUSES = (PENDING, SENDING, SENT, FAILED)
+#: sent, given up after the last attempt, and never sent because no channel could take the
+#: address (an outside recipient: the row is the record that the notice was not lost
+#: silently; ``last_error`` holds ``<reason>:<kind of address>``)
+PENDING, SENDING, SENT, FAILED, UNSENT = "pending", "sending", "sent", "failed", "unsent"
+DELIVERY_STATUSES = (PENDING, SENDING, SENT, FAILED, UNSENT)
 
 
 class Notification(Base):
@@ -56,6 +58,8 @@ class NotificationDelivery(Base):
     __table_args__ = (
         # the retry sweep: waiting deliveries whose time has come
         Index("ix_notification_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+        # a record's page asking what became of the notices about it
+        Index("ix_notification_delivery_about", "about_type", "about_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +81,9 @@ class NotificationDelivery(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    #: the record the notice is about (``Notice.about_type``/``about_id``); empty for none
+    about_type: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    about_id: Mapped[int | None]
 
 
 class NotificationPreference(Base):

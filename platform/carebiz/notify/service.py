@@ -7,6 +7,11 @@ After the commit the ``notification.queued`` event submits a background job that
 outbox row to its channel's ``deliver``. A channel that raises marks that attempt failed
 (logged, retried with growing pauses by the scheduled ``core.notify.retry`` job, given up
 after :data:`MAX_ATTEMPTS`); the sender's change was committed long before and stays.
+
+An outside recipient (:meth:`Recipient.external`, a waybill's consignee) whom no enabled
+channel can reach gets an ``unsent`` outbox row instead of nothing: who should have been told
+is not a user who could look at the bell, so the sender's page must be able to say that the
+notice did not go out and why (:func:`deliveries_about`, :func:`problem`).
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from carebiz.contributions import NotificationChannel
 from carebiz.db import utcnow
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.events import emit
+from carebiz.i18n import N_
 from carebiz.models import User
 from carebiz.notify.models import (
     FAILED,
@@ -31,6 +37,7 @@ from carebiz.notify.models import (
     PENDING,
     SENDING,
     SENT,
+    UNSENT,
     Notification,
     NotificationDelivery,
     NotificationPreference,
@@ -54,13 +61,14 @@ CLAIM = dt.timedelta(minutes=15)
 BATCH = 500
 
 
-def locale_of(user: User) -> str:
+def locale_of(user: User | None) -> str:
     """The language to write a notice to ``user`` in: theirs, else the business default
-    (``CAREBIZ_DEFAULT_LOCALE``), for ``flask_babel.force_locale``."""
+    (``CAREBIZ_DEFAULT_LOCALE``), for ``flask_babel.force_locale``. ``None`` (someone who
+    is no user, e.g. a consignee) gets the business default: we know nothing better."""
     from flask import current_app, has_app_context
 
     default = current_app.config.get("CAREBIZ_DEFAULT_LOCALE") if has_app_context() else None
-    return str(user.locale or default or "en")
+    return str((user.locale if user is not None else None) or default or "en")
 
 
 def channels(host: Any, app: Any = None) -> dict[str, NotificationChannel]:
@@ -118,9 +126,14 @@ def _check(notice: Notice) -> None:
         errors["link"] = _("A link is a path of this site, starting with /.")
     recipient = notice.recipient
     given = [recipient.user_id is not None, recipient.party_id is not None,
-             recipient.address is not None]
-    if sum(given) != 1 or (recipient.address is not None) != (recipient.channel is not None):
-        errors["recipient"] = _("Name one user, one customer, or a channel and an address.")
+             recipient.address is not None, bool(recipient.addresses)]
+    if sum(given) != 1 or (recipient.address is not None) != (recipient.channel is not None) \
+            or any(not kind or kind == "user" for kind, _address in recipient.addresses):
+        errors["recipient"] = _("Name one user, one customer, a channel and an address, or "
+                                "an outside person's addresses.")
+    if len(notice.about_type) > 40 or (notice.about_id is None) != (not notice.about_type):
+        errors["about"] = _("Name the record a notice is about by its type and id, or "
+                            "neither.")
     if errors:
         raise ValidationFailed(_("The notice was not sent: %(fields)s.",
                                  fields=", ".join(sorted(errors))), errors)
@@ -138,6 +151,36 @@ def _party_addresses(session: Session, party_id: int) -> dict[str, str]:
     if party.phone_numbers:
         out["phone"] = party.phone_numbers[0]
     return out
+
+
+#: why an outside recipient got no delivery (``last_error`` of an ``unsent`` row)
+NO_ADDRESS, BAD_ADDRESS, NO_CHANNEL = "no_address", "bad_address", "no_channel"
+
+
+def _external_addresses(session: Session, recipient: Recipient
+                        ) -> tuple[dict[str, str], dict[str, str]]:
+    """The usable addresses of an outside recipient by kind, and the reason for each kind
+    that is not usable. Phones are written in E.164 (read in the business's phone region),
+    the form channels of kind ``phone`` are promised."""
+    usable: dict[str, str] = {}
+    unusable: dict[str, str] = {}
+    for kind, address in recipient.addresses:
+        if kind in usable:
+            continue
+        if not address:
+            unusable.setdefault(kind, NO_ADDRESS)
+            continue
+        if kind == "phone":
+            from carebiz.notify.inbound import normalise_sender
+
+            e164 = normalise_sender(session, address)
+            if e164 is None:
+                unusable.setdefault(kind, BAD_ADDRESS)
+                continue
+            address = e164
+        usable[kind] = address
+        unusable.pop(kind, None)
+    return usable, unusable
 
 
 def send(session: Session, notice: Notice) -> list[str]:
@@ -175,6 +218,14 @@ def send(session: Session, notice: Notice) -> list[str]:
         for channel in sorted(offered.values(), key=lambda c: (c.weight, c.name)):
             if channel.address != "user" and addresses.get(channel.address):
                 targets.append((channel, addresses[channel.address]))
+    elif recipient.addresses:
+        addresses, unusable = _external_addresses(session, recipient)
+        for channel in sorted(offered.values(), key=lambda c: (c.weight, c.name)):
+            if channel.address != "user" and addresses.get(channel.address):
+                targets.append((channel, addresses[channel.address]))
+        if not targets:
+            _record_unsent(session, notice, addresses, unusable)
+            return []
     else:
         named = offered.get(recipient.channel or "")
         if named is None or named.address == "user":
@@ -193,13 +244,73 @@ def send(session: Session, notice: Notice) -> list[str]:
         delivery = NotificationDelivery(
             channel=channel.name, address=address[:254], user_id=recipient.user_id,
             party_id=recipient.party_id, subject=subject, text=notice.text, link=notice.link,
-            kind=notice.kind, source=notice.source, importance=notice.importance)
+            kind=notice.kind, source=notice.source, importance=notice.importance,
+            about_type=notice.about_type, about_id=notice.about_id)
         session.add(delivery)
         queued.append(delivery)
     if queued:
         session.flush()
         _queue(session, [d.id for d in queued])
     return [channel.name for channel, _address in targets]
+
+
+def _record_unsent(session: Session, notice: Notice, addresses: dict[str, str],
+                   unusable: dict[str, str]) -> None:
+    """One ``unsent`` row per kind of address the outside recipient was given: the record
+    that the notice was meant for them and could not go (``<reason>:<kind>``)."""
+    reasons = {**{kind: NO_CHANNEL for kind in addresses}, **unusable}
+    given = dict(notice.recipient.addresses)
+    for kind, reason in reasons.items():
+        address = addresses.get(kind, given.get(kind, ""))
+        log.warning("notice %r to %s %r not sent: %s", notice.kind, kind, address, reason)
+        session.add(NotificationDelivery(
+            channel="", address=address[:254], subject=notice.subject.strip()[:200],
+            text=notice.text, link=notice.link, kind=notice.kind, source=notice.source,
+            importance=notice.importance, status=UNSENT, last_error=f"{reason}:{kind}"[:500],
+            about_type=notice.about_type, about_id=notice.about_id))
+    session.flush()
+
+
+def deliveries_about(session: Session, about_type: str,
+                     about_ids: Iterable[int]) -> dict[int, list[NotificationDelivery]]:
+    """What became of the notices about these records: their deliveries by record id, oldest
+    first (the caller shows only records the user may see, so this filters nothing more)."""
+    wanted = sorted(set(about_ids))
+    out: dict[int, list[NotificationDelivery]] = {i: [] for i in wanted}
+    if not wanted:
+        return out
+    rows = session.scalars(select(NotificationDelivery).where(
+        NotificationDelivery.about_type == about_type,
+        NotificationDelivery.about_id.in_(wanted))
+        .order_by(NotificationDelivery.created_at, NotificationDelivery.id))
+    for row in rows:
+        out[int(row.about_id or 0)].append(row)
+    return out
+
+
+_KINDS = {"phone": N_("phone number"), "email": N_("e-mail address")}
+
+
+def problem(delivery: NotificationDelivery) -> str:
+    """Why a delivery did not (yet) reach its recipient, for a person, in the current
+    language; empty for one that was sent or waits for its first attempt."""
+    if delivery.status == SENT or (delivery.status != UNSENT and not delivery.last_error):
+        return ""
+    if delivery.status == UNSENT:
+        reason, _sep, kind = delivery.last_error.partition(":")
+        what = _(_KINDS[kind]) if kind in _KINDS else kind
+        if reason == NO_ADDRESS:
+            return str(_("Not sent: no %(what)s to send it to.", what=what))
+        if reason == BAD_ADDRESS:
+            return str(_("Not sent: “%(address)s” is not a phone number.",
+                         address=delivery.address))
+        return str(_("Not sent: no notification channel can reach this %(what)s (an SMS "
+                     "gateway plugin adds one for phones).", what=what))
+    if delivery.status == FAILED:
+        return str(_("Given up after %(n)s attempts: %(error)s", n=delivery.attempts,
+                     error=delivery.last_error))
+    return str(_("Attempt %(n)s failed, will be retried: %(error)s", n=delivery.attempts,
+                 error=delivery.last_error))
 
 
 BATCH_KEY = "carebiz.notify.batch"
@@ -236,7 +347,8 @@ def notice_of(delivery: NotificationDelivery) -> Notice:
     else:
         recipient = Recipient.to(delivery.channel, delivery.address)
     return Notice(recipient, delivery.subject, delivery.text, delivery.link, delivery.kind,
-                  delivery.source, delivery.importance, (delivery.channel,))
+                  delivery.source, delivery.importance, (delivery.channel,),
+                  delivery.about_type, delivery.about_id)
 
 
 def _claim(session: Session, delivery_id: int, now: dt.datetime) -> bool:
@@ -351,7 +463,7 @@ def purge(session: Session, keep_days: int) -> int:
     gone = _rowcount(session.execute(delete(Notification).where(
         Notification.read_at.is_not(None), Notification.created_at < cutoff)))
     gone += _rowcount(session.execute(delete(NotificationDelivery).where(
-        or_(NotificationDelivery.status == SENT, NotificationDelivery.status == FAILED),
+        NotificationDelivery.status.in_((SENT, FAILED, UNSENT)),
         NotificationDelivery.created_at < cutoff)))
     return gone
 

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -360,6 +361,14 @@ def issue_token(session: Session, bill: GpsWaybill, *, revoke_previous: bool = F
                       else N_("Tracking link of waybill %(number)s issued"),
                       before if revoke_previous else None))
     return token, expires
+
+
+def tracking_path(number: str, token: str) -> str:
+    """The public tracking page of a token as a path of this site (``/track/<number>?t=…``),
+    built without a request: the consignee's notices are written by receivers that may run
+    in a worker, where ``url_for`` has no host to build on. Numbers and tokens are URL-safe
+    by construction (:data:`NUMBER`, itsdangerous' URL-safe serializer)."""
+    return f"/track/{quote(number, safe='')}?t={quote(token, safe='')}"
 
 
 def read_token(session: Session, number: str, token: str) -> GpsWaybill:
