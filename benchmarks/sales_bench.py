@@ -2,7 +2,8 @@
 
 Target (issue 11): with 200,000 prospects and 2,000,000 return visits, the today dashboard
 answers in under 300 ms and registering a prospect (API) takes under 50 ms at the 95th
-percentile, on SQLite and on PostgreSQL.
+percentile, on SQLite and on PostgreSQL. Also timed: the conversion funnel page (this month
+by source, 90 days by month) as the manager reads it.
 
     .venv/bin/python benchmarks/sales_bench.py --url sqlite:////tmp/carebiz-bench/sales.db --reset
     createdb -h 127.0.0.1 -U postgres sales_bench
@@ -179,6 +180,26 @@ def measure(app: Any, runs: int) -> None:
         assert answer.status_code == 201, answer.get_json()
 
     report("register a prospect, API (sales)", timed(register, max(runs, 100), 5))
+    measure_funnel(app, runs)
+
+
+def measure_funnel(app: Any, runs: int) -> None:
+    """The conversion funnel (``/sales/funnel``, issue 11) as the manager reads it: this
+    month by source, and the last 90 days by month — the page, CSV being the same query."""
+    from carebiz.testing import login
+
+    client = app.test_client()
+    login(client, "manager")
+    today = dt.date.today()
+    month = today.replace(day=1).isoformat()
+    quarter = (today - dt.timedelta(days=89)).isoformat()
+    for label, query in (("this month by source", f"from={month}&to={today}&by=source"),
+                         ("90 days by month", f"from={quarter}&to={today}&by=month")):
+        def page(query: str = query) -> None:
+            answer = client.get(f"/sales/funnel?{query}")
+            assert answer.status_code == 200, answer.status_code
+
+        report(f"funnel page, {label} (manager)", timed(page, runs, 2))
 
 
 def main(argv: list[str] | None = None) -> None:
