@@ -222,3 +222,36 @@ def test_migration_backfills_existing_rows(make_app):
             lookup.phone_run("8001329", engine.dialect.name))).all()
         assert found == [1]  # the trigram index holds the row written before it existed
         assert sess.scalar(select(Vehicle.id).where(Vehicle.plate_key == "A4W9XT")) == 1
+
+
+def test_partial_candidates_come_in_index_order_without_a_sort(ctx):
+    """On PostgreSQL the search-key indexes use text_pattern_ops: the partial matches must be
+    ordered the way that index keeps them (``USING ~<~``), or a common name part ("wang…")
+    reads and sorts every match before its LIMIT — the long tail at a million customers."""
+    sess, users, branches = ctx
+    if sess.get_bind().dialect.name != "postgresql":
+        pytest.skip("the plan question is PostgreSQL's (set CAREBIZ_TEST_DATABASE_URL)")
+    for n in range(5):
+        make_customer(sess, f"Ava Thomas{n}", branches["A"])
+    sess.commit()
+    seen: list[str] = []
+    from sqlalchemy import event
+
+    conn = sess.connection()
+
+    def keep(_conn, _cursor, statement, _params, _context, _many):
+        if "party_name_part" in statement and "LIMIT" in statement:
+            seen.append(statement)
+    event.listen(conn, "before_cursor_execute", keep)
+    try:
+        found = ids(sess, users["admin"], "thomas")
+    finally:
+        event.remove(conn, "before_cursor_execute", keep)
+    assert len(found) == 5 and seen
+    assert all("USING ~<~" in sql for sql in seen)
+    sess.execute(text("SET LOCAL enable_seqscan = off"))
+    sess.execute(text("SET LOCAL enable_bitmapscan = off"))
+    plan = "\n".join(sess.execute(text(
+        "EXPLAIN SELECT party_id FROM party_name_part WHERE key LIKE 'thomas%' "
+        "ORDER BY party_name_part.key USING ~<~ LIMIT 20")).scalars())
+    assert "Index Scan" in plan and "Sort" not in plan, plan

@@ -59,6 +59,18 @@ def starts_with(column: Any, prefix: str, dialect: str) -> Any:
     return column.like(escaped + "%", escape="\\")
 
 
+def pattern_order(column: Any, dialect: str) -> Any:
+    """ORDER BY ``column`` in the order its index keeps: on PostgreSQL the search-key
+    indexes use ``text_pattern_ops`` (byte order), which serve ``ORDER BY … USING ~<~`` but
+    not a plain ``ORDER BY`` in the database's collation (C.UTF-8, en_US, zh_CN alike). WHY:
+    measured on 300,000 name parts, ``LIMIT 20`` of a common part ("wang…", 42,857 matches)
+    read and sorted every match in 16 ms; in index order it reads 20 rows in 0.05 ms — the
+    long tail of the name-part and pinyin-initials searches at a million customers."""
+    if dialect != "postgresql":
+        return column
+    return literal_column(f"{column.table.name}.{column.name} USING ~<~")
+
+
 def phone_run(digits: str, dialect: str) -> Any:
     """Phones holding the run of ``digits`` anywhere: PostgreSQL's trigram index serves
     ``LIKE '%…%'``; on SQLite the FTS5 trigram table gives the phones' ids."""
@@ -107,7 +119,7 @@ def lookup(session: Session, user: Any, query: str, limit: int = 20) -> list[Hit
         digits and scanned the table, 45-150 ms instead of 0.1 ms)."""
         stmt = visible(stmt.where(Party.active.is_(True)), Party, user)
         if key is not None:
-            stmt = stmt.order_by(key)
+            stmt = stmt.order_by(pattern_order(key, dialect))
         if own and sees_others:
             add(session.scalars(stmt.where(Party.branch_id.in_(sorted(own))).limit(limit)),
                 score, reason)
