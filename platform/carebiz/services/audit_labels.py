@@ -134,7 +134,12 @@ def _names(session: Session, wanted: Mapping[str, set[Any]], user: Any,
             continue  # nothing to name it by: the stored value stays
         clauses = filters_for(model, user, host) if user is not None else []
         picked = sorted(keys, key=str)
-        if labeller is not None:
+        kept = _kept_branches(session, model, key_name, column) if not clauses else None
+        if kept is not None:  # the worker's branch rows: no statement on every history card
+            for key, name in kept:
+                if key in keys:
+                    out[(target, key)] = str(name) if name else f"#{key}"
+        elif labeller is not None:
             stmt = select(model).options(lazyload("*")).where(key_column.in_(picked), *clauses)
             for record in session.scalars(stmt):  # the record alone, none of its relations
                 out[(target, getattr(record, key_name))] = labeller(record)
@@ -147,6 +152,21 @@ def _names(session: Session, wanted: Mapping[str, set[Any]], user: Any,
         for key in keys:
             out.setdefault((target, key), mask)
     return out
+
+
+def _kept_branches(session: Session, model: type, key_name: str,
+                   column: Any) -> list[tuple[Any, Any]] | None:
+    """``(key, name)`` of every branch from the rows the process keeps per security
+    generation (:func:`carebiz.services.branches.branch_rows`), when ``model`` is the branch
+    and both columns are among those rows; ``None`` otherwise (then the caller reads)."""
+    from carebiz.models import Branch
+    from carebiz.services.branches import BranchRow, branch_rows
+
+    name_key = getattr(column, "key", None)
+    if model is not Branch or key_name not in BranchRow._fields or (
+            name_key not in BranchRow._fields):
+        return None
+    return [(getattr(row, key_name), getattr(row, name_key)) for row in branch_rows(session)]
 
 
 def _custom_labels(session: Session, entities: set[str]) -> dict[tuple[str, str], str]:
