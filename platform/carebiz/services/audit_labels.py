@@ -297,15 +297,22 @@ def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, 
         if not had_before and new in (None, "", [], {}):
             continue  # a creation lists only what is set
         top, _dot, sub = key.partition(".")
-        label = fields.get(key)
+        label = _plain(fields.get(key))
         target = refs.get(top, "")
         if not label and sub and target.startswith(CUSTOM_FIELDS):
             label = (custom or {}).get((target.removeprefix(CUSTOM_FIELDS), sub))
         if not label:
-            label = fields.get(top) and sub and f"{fields[top]} · {sub}"
+            parent = _plain(fields.get(top))
+            label = parent and sub and f"{parent} · {sub}"
         out.append(Change(key, str(label or key), show(key, old), show(key, new),
                           had_before))
     return out
+
+
+def _plain(label: Any) -> str | None:
+    """A field label as text, translated once: a lazy label is translated again by every
+    truth test (``not label`` asks its length), three times per field otherwise."""
+    return None if label is None else str(label)
 
 
 def _shown_key(target: str, key: Any) -> str:
