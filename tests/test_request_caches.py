@@ -552,3 +552,63 @@ def test_renamed_branch_code_shows_on_the_next_list_page_in_every_worker(workers
 
     change(first, rename)
     assert "<td>A-NEW</td>" in branch_cell()
+
+
+# -- custom field definitions -----------------------------------------------------------------
+
+
+def test_changed_custom_field_shows_on_the_next_request_in_every_worker(workers):
+    """The custom field definitions are kept per process under the custom_fields
+    generation: a field added or relabelled in one worker is what every other worker shows
+    on its very next customer page, and no definition is read while the memo holds."""
+    from carebiz.crm.models import CustomField, Party
+    from carebiz.crm.services import custom_fields
+
+    first, second, seeded = workers
+    party = add_customer(first, seeded["branches"]["A"], "Chen Jie")
+
+    def fill(sess: Any) -> None:
+        sess.get(Party, party).custom = {"fleet": "12 cars"}
+
+    change(first, fill)
+    b = second.test_client()
+    login(b, "admin")
+
+    def details() -> str:
+        page = b.get(f"/customers/{party}").data.decode()
+        return page.split('data-testid="panel-details"', 1)[1].split("</section>", 1)[0]
+
+    assert "12 cars" not in details()  # no such field yet: the value is not shown
+    with statements(second) as seen:
+        details()
+    assert not [s for s in seen if "FROM custom_field" in s], seen
+    before = generations(first).get("custom_fields", 0)
+    change(first, lambda s: custom_fields.define(s, "party", "fleet", "Fleet size", "text"))
+    assert generations(first)["custom_fields"] == before + 1
+    shown = details()
+    assert "Fleet size" in shown and 'data-custom-field="fleet">12 cars<' in shown
+
+    def relabel(sess: Any) -> None:
+        sess.scalars(select(CustomField).where(CustomField.name == "fleet")).one().label = "Cars"
+
+    change(first, relabel)
+    shown = details()
+    assert ">Cars<" in shown and "Fleet size" not in shown
+
+    def retire(sess: Any) -> None:
+        sess.scalars(select(CustomField).where(CustomField.name == "fleet")).one().active = False
+
+    change(first, retire)
+    assert "12 cars" not in details()
+
+
+def test_custom_field_in_flight_is_not_kept_for_other_requests(app, seeded):
+    """A definition added in a session that then rolls back never reaches the memo."""
+    from carebiz.crm.services import custom_fields
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        custom_fields.define(sess, "party", "fleet", "Fleet size", "text")
+        assert [d.name for d in custom_fields.definitions(sess, "party")] == ["fleet"]
+        sess.rollback()
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        assert custom_fields.definitions(sess, "party") == []

@@ -38,12 +38,13 @@ log = logging.getLogger(__name__)
 SECURITY = "security"
 PLUGINS = "plugins"
 SETTINGS = "settings"
+FIELDS = "custom_fields"
 
 #: table -> the generation its changes bump
 WATCHED: dict[str, str] = {
     "user_account": SECURITY, "role": SECURITY, "role_permission": SECURITY,
     "user_role": SECURITY, "user_branch": SECURITY, "branch": SECURITY, "api_token": SECURITY,
-    "plugin_state": PLUGINS, "setting_value": SETTINGS,
+    "plugin_state": PLUGINS, "setting_value": SETTINGS, "custom_field": FIELDS,
 }
 #: columns whose change alone is bookkeeping, not a change of what is cached
 BOOKKEEPING: dict[str, frozenset[str]] = {

@@ -56,6 +56,7 @@ from carebiz.crm.services.value import SEGMENTS
 from carebiz.db import utcnow
 from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
+from carebiz.lists.paging import list_url
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
 from carebiz.services.branches import branch_rows, usable_branches
@@ -283,10 +284,13 @@ def customers() -> Any:
     every_branch = list(branch_rows(sess))  # plain rows, kept per security generation
     filters = {control: str(listed.values.get(name) or "")
                for control, name in CUSTOMER_CONTROLS.items()}
+    # each tag's filter link once per page, not once per row that carries it (a page of
+    # fifty rows repeats a handful of tags; every link is a dict copy and a urlencode)
+    tag_urls = {t: list_url(tag=t) for d in details.values() for t in d["tags"]}
     return render_template(
         "crm/customers.html", page=page, q=listed.q, filters=filters, sort=listed.sort,
         default_sort=listed.default_sort, reasons=listed.reasons, values=values,
-        see_value=see_value, tags=tags, details=details,
+        see_value=see_value, tags=tags, details=details, tag_urls=tag_urls,
         branches={b.id: b for b in every_branch},
         branch_options=[(str(b.id), b.code) for b in my_branches(every_branch)],
         role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],

@@ -125,10 +125,21 @@ class AuditEntry(Base):
             return self.summary
 
 
+#: table name -> its model, as found by :func:`_model_of` (models are never unmapped)
+_MODELS: dict[str, type] = {}
+
+
 def _model_of(entity_type: str) -> type | None:
-    """The model whose table is named ``entity_type`` (refs name records by table)."""
+    """The model whose table is named ``entity_type`` (refs name records by table). Found
+    models are remembered: ``registry.mappers`` builds a set of every mapper on each access,
+    and every history card asks once per type of record it names. A name without a model
+    is looked up again next time (a plugin's models may be mapped later)."""
+    found = _MODELS.get(entity_type)
+    if found is not None:
+        return found
     for mapper in Base.registry.mappers:
         if getattr(mapper.local_table, "name", None) == entity_type:
+            _MODELS[entity_type] = mapper.class_
             return mapper.class_
     return None
 

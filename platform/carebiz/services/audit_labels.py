@@ -134,7 +134,12 @@ def _names(session: Session, wanted: Mapping[str, set[Any]], user: Any,
             continue  # nothing to name it by: the stored value stays
         clauses = filters_for(model, user, host) if user is not None else []
         picked = sorted(keys, key=str)
-        if labeller is not None:
+        kept = _kept_branches(session, model, key_name, column) if not clauses else None
+        if kept is not None:  # the worker's branch rows: no statement on every history card
+            for key, name in kept:
+                if key in keys:
+                    out[(target, key)] = str(name) if name else f"#{key}"
+        elif labeller is not None:
             stmt = select(model).options(lazyload("*")).where(key_column.in_(picked), *clauses)
             for record in session.scalars(stmt):  # the record alone, none of its relations
                 out[(target, getattr(record, key_name))] = labeller(record)
@@ -147,6 +152,21 @@ def _names(session: Session, wanted: Mapping[str, set[Any]], user: Any,
         for key in keys:
             out.setdefault((target, key), mask)
     return out
+
+
+def _kept_branches(session: Session, model: type, key_name: str,
+                   column: Any) -> list[tuple[Any, Any]] | None:
+    """``(key, name)`` of every branch from the rows the process keeps per security
+    generation (:func:`carebiz.services.branches.branch_rows`), when ``model`` is the branch
+    and both columns are among those rows; ``None`` otherwise (then the caller reads)."""
+    from carebiz.models import Branch
+    from carebiz.services.branches import BranchRow, branch_rows
+
+    name_key = getattr(column, "key", None)
+    if model is not Branch or key_name not in BranchRow._fields or (
+            name_key not in BranchRow._fields):
+        return None
+    return [(getattr(row, key_name), getattr(row, name_key)) for row in branch_rows(session)]
 
 
 def _custom_labels(session: Session, entities: set[str]) -> dict[tuple[str, str], str]:
@@ -277,15 +297,22 @@ def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, 
         if not had_before and new in (None, "", [], {}):
             continue  # a creation lists only what is set
         top, _dot, sub = key.partition(".")
-        label = fields.get(key)
+        label = _plain(fields.get(key))
         target = refs.get(top, "")
         if not label and sub and target.startswith(CUSTOM_FIELDS):
             label = (custom or {}).get((target.removeprefix(CUSTOM_FIELDS), sub))
         if not label:
-            label = fields.get(top) and sub and f"{fields[top]} · {sub}"
+            parent = _plain(fields.get(top))
+            label = parent and sub and f"{parent} · {sub}"
         out.append(Change(key, str(label or key), show(key, old), show(key, new),
                           had_before))
     return out
+
+
+def _plain(label: Any) -> str | None:
+    """A field label as text, translated once: a lazy label is translated again by every
+    truth test (``not label`` asks its length), three times per field otherwise."""
+    return None if label is None else str(label)
 
 
 def _shown_key(target: str, key: Any) -> str:

@@ -209,3 +209,31 @@ def test_showroom_traffic_reports_run_through_the_query_service(
     assert sum(row["count"] for row in by_hour["rows"]) == 3
     by_day = sales.get("/api/v1/reports/sales.traffic_by_day?days=7").get_json()
     assert sum(row["count"] for row in by_day["rows"]) == 3
+
+
+def test_360_panel_statements_built_once_serve_each_customer_and_reader(
+        app: Flask, session: Session, seeded: dict[str, Any]) -> None:
+    """The panel's statements are built once per process and bind the customer: each
+    customer's panel lists only their own records, and a reader of another branch (other
+    row filters: another statement) sees none of them."""
+    from carebiz.testing import make_user
+    from carebiz_plugins.sales.panel import customer_panel
+
+    first = prospect(session, "13800000021")
+    second = prospect(session, "13800000022")
+    other = make_user(session, "sales_b", roles=["salesperson"], branches=["B"])
+    session.commit()
+    sales = user(session, "sales")
+    with app.test_request_context():
+        for _round in range(2):  # the second round runs the statements kept by the first
+            for mine, theirs in ((first, second), (second, first)):
+                panels = customer_panel(session, _party(session, mine.customer_id), sales)
+                assert [row["id"] for row in panels[0].summary["prospects"]] == [mine.id]
+                assert f'data-prospect="{theirs.id}"' not in panels[0].html
+            assert customer_panel(session, _party(session, first.customer_id), other) == []
+
+
+def _party(session: Session, party_id: int) -> Any:
+    from carebiz.crm.models import Party
+
+    return session.get(Party, party_id)

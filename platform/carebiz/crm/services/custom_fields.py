@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,6 +16,7 @@ from carebiz.crm import signals
 from carebiz.crm.models import CustomField
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
+from carebiz.generations import FIELDS, PENDING, Generations
 from carebiz.i18n import N_
 
 ENTITIES = ("party", "vehicle")
@@ -22,11 +24,63 @@ TYPES = ("text", "number", "date", "choice")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
-def definitions(session: Session, entity: str, active_only: bool = True) -> list[CustomField]:
-    stmt = select(CustomField).where(CustomField.entity == entity)
-    if active_only:
-        stmt = stmt.where(CustomField.active.is_(True))
-    return list(session.scalars(stmt.order_by(CustomField.position, CustomField.name)))
+@dataclass(frozen=True, slots=True)
+class FieldRow:
+    """A custom field definition as plain values: the form that one process keeps for all
+    its requests (an ORM object belongs to one session and would be expired by its commit)."""
+
+    id: int
+    entity: str
+    name: str
+    label: str
+    type: str
+    choices: tuple[str, ...]
+    required: bool
+    position: int
+    active: bool
+
+
+#: the process-wide memo of the definitions, in ``Generations.memos``
+ROWS_MEMO = "crm.custom_fields"
+_COLUMNS = (CustomField.id, CustomField.entity, CustomField.name, CustomField.label,
+            CustomField.type, CustomField.choices, CustomField.required, CustomField.position,
+            CustomField.active)
+
+
+def field_rows(session: Session) -> tuple[FieldRow, ...]:
+    """Every definition (inactive ones too), kept per process under the ``custom_fields``
+    generation: each customer and vehicle page (and every customer write) reads them, and
+    they change a few times a year. A definition added or changed in any worker bumps the
+    counter in its own transaction, so the next request everywhere reads them again.
+    Nothing is kept without counters, nor from a session with definition changes in
+    flight (they might still be rolled back)."""
+    generations: Generations | None = session.info.get("carebiz.generations")
+    counters = generations.current() if generations is not None else None
+    in_flight = FIELDS in session.info.get(PENDING, ()) or any(
+        isinstance(obj, CustomField) for obj in (*session.new, *session.dirty, *session.deleted))
+    stamp: int | None = None
+    if generations is not None and counters is not None and not in_flight:
+        stamp = counters.get(FIELDS, 0)
+        memo = generations.memos.get(ROWS_MEMO)
+        if memo is not None and memo[0] == stamp:
+            kept: tuple[FieldRow, ...] = memo[1]
+            return kept
+    rows = tuple(
+        FieldRow(id, entity, name, label, type_, tuple(choices or ()), bool(required),
+                 position or 0, bool(active))
+        for id, entity, name, label, type_, choices, required, position, active
+        in session.execute(select(*_COLUMNS).order_by(CustomField.entity, CustomField.position,
+                                                      CustomField.name)))
+    if generations is not None and stamp is not None:
+        generations.memos[ROWS_MEMO] = (stamp, rows)
+    return rows
+
+
+def definitions(session: Session, entity: str, active_only: bool = True) -> list[FieldRow]:
+    """The definitions of ``entity`` in their order (position, then name), from
+    :func:`field_rows`."""
+    return [row for row in field_rows(session)
+            if row.entity == entity and (row.active or not active_only)]
 
 
 def define(session: Session, entity: str, name: str, label: str, type: str,
@@ -91,7 +145,7 @@ def clean_values(session: Session, entity: str, raw: dict[str, Any] | None,
     return values, errors
 
 
-def _convert(field: CustomField, value: Any) -> Any:
+def _convert(field: FieldRow, value: Any) -> Any:
     if field.type == "number":
         try:
             return str(Decimal(str(value).strip().replace(",", "")))
