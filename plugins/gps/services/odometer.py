@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from carebiz.crm.models import OdometerReading, Vehicle
 from carebiz.crm.services.vehicles import record_odometer
@@ -68,7 +68,7 @@ def sync_odometers(session: Session, batches: dict[int, DeviceBatch],
                    tz: ZoneInfo) -> list[OdometerReading]:
     """Record the GPS odometer readings this batch calls for (see the module docstring), in
     the caller's transaction. Returns the readings recorded."""
-    out: list[OdometerReading] = []
+    todo: list[tuple[int, DeviceBatch, dt.date]] = []
     for device_id, b in batches.items():
         if b.vehicle_id is None:
             continue
@@ -80,17 +80,54 @@ def sync_odometers(session: Session, batches: dict[int, DeviceBatch],
             _looked[device_id] = (day, driven)
             continue
         _looked[device_id] = (day, 0.0)
-        reading = _sync(session, device_id, b, day, tz)
-        if reading is not None:
+        todo.append((device_id, b, day))
+    if not todo:
+        return []
+    latest, base = _readings(session, sorted({b.vehicle_id for _d, b, _day in todo
+                                              if b.vehicle_id is not None}))
+    out: list[OdometerReading] = []
+    for device_id, b, day in todo:
+        reading = _sync(session, device_id, b, day, tz, latest.get(b.vehicle_id),
+                        base.get(b.vehicle_id))
+        if reading is not None:   # a second device on the same car sees it
+            latest[reading.vehicle_id] = reading
             out.append(reading)
     return out
 
 
-def _sync(session: Session, device_id: int, b: DeviceBatch, day: dt.date,
-          tz: ZoneInfo) -> OdometerReading | None:
+#: vehicles whose readings are read in one statement
+READ_CHUNK = 500
+
+
+def _readings(session: Session, vehicle_ids: list[int]
+              ) -> tuple[dict[int, OdometerReading], dict[int, OdometerReading]]:
+    """Each vehicle's latest reading, and its latest one not taken from GPS, in two
+    statements per :data:`READ_CHUNK` vehicles. WHY: after a start, or on the first batch
+    of a business day, every device is looked at at once — two queries per vehicle were a
+    fifth of the writer thread's time in the 2,000-tracker benchmark. Each correlated
+    subquery reads one entry of the (vehicle_id, read_at) index."""
     r = OdometerReading
-    latest = session.scalar(select(r).where(r.vehicle_id == b.vehicle_id)
-                            .order_by(r.read_at.desc(), r.id.desc()).limit(1))
+    r2 = aliased(OdometerReading)
+    latest: dict[int, OdometerReading] = {}
+    base: dict[int, OdometerReading] = {}
+    for i in range(0, len(vehicle_ids), READ_CHUNK):
+        chunk = vehicle_ids[i:i + READ_CHUNK]
+        for out, extra in ((latest, None), (base, r2.source != SOURCE)):
+            newest = select(r2.id).where(r2.vehicle_id == r.vehicle_id)
+            if extra is not None:
+                newest = newest.where(extra)
+            newest = newest.order_by(r2.read_at.desc(), r2.id.desc()).limit(1)
+            for row in session.scalars(select(r).where(
+                    r.vehicle_id.in_(chunk),
+                    r.id == newest.correlate(r).scalar_subquery())):
+                out[row.vehicle_id] = row
+    return latest, base
+
+
+def _sync(session: Session, device_id: int, b: DeviceBatch, day: dt.date, tz: ZoneInfo,
+          latest: OdometerReading | None, base: OdometerReading | None
+          ) -> OdometerReading | None:
+    """``latest``/``base``: the vehicle's latest reading and latest non-GPS reading."""
     if latest is not None and latest.source == SOURCE \
             and _aware(latest.read_at).astimezone(tz).date() >= day:
         return None                                   # today's GPS reading is taken
@@ -98,8 +135,6 @@ def _sync(session: Session, device_id: int, b: DeviceBatch, day: dt.date,
         read_at, metres = b.device_odometer
         value = metres // 1000
     else:
-        base = session.scalar(select(r).where(r.vehicle_id == b.vehicle_id, r.source != SOURCE)
-                              .order_by(r.read_at.desc(), r.id.desc()).limit(1))
         if base is None:
             return None                               # nobody ever read this odometer
         read_at = b.last_fix
