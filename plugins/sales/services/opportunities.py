@@ -26,7 +26,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from carebiz.concurrency import VersionConflict, begin_write, check_version, lock
@@ -259,6 +259,12 @@ def set_stages(session: Session, branch_id: int | None, brand: str,
         lock(session, SalesPipelineStage, [r.id for r in own])
     elif branch_id is not None:  # a branch's first set: two first saves wait for each other
         lock(session, Branch, [branch_id])
+    elif session.get_bind().dialect.name == "postgresql":
+        # the company's first set of a make has no row to lock: a lock on its scope's name,
+        # held to the end of the transaction, makes two first saves wait for each other
+        # (SQLite: begin_write below takes the database's one write lock)
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:scope))"),
+                        {"scope": f"sales.pipeline_stages:{brand}"})
     begin_write(session)
     own = own_stages(session, branch_id, brand)
     if expected_version is not None:

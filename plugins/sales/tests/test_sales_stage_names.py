@@ -273,3 +273,40 @@ def test_demo_pipeline_is_named_in_both_languages(app: Flask, session: Session,
     demo.load(session, branches, users)
     session.commit()
     assert rules.stages_version(session, branches[0].id, demo_pipeline.MAKE) == version
+
+
+def test_two_first_company_sets_saved_at_once_keep_one(app: Flask,
+                                                       seeded: dict[str, Any]) -> None:
+    """The company's first set of a make has no row to lock: two saves from the same (empty)
+    version at the same moment must not both pass the version check — one is saved, the
+    other is a 409 naming the set now saved."""
+    import threading
+
+    from carebiz.testing import token_for
+
+    headers = {"Authorization": f"Bearer {token_for(app, 'admin')}"}
+    scope = {"brand": "NIO"}
+    empty = app.test_client().get(STAGES_URL, query_string=scope,
+                                  headers=headers).get_json()["version"]
+    barrier = threading.Barrier(2)
+    answers: list[Any] = [None, None]
+
+    def save(i: int, first: str) -> None:
+        client = app.test_client()
+        stages = [dict(BYD[0], labels={"en": first}), *BYD[1:]]
+        barrier.wait()
+        answers[i] = client.put(STAGES_URL, query_string=scope, headers=headers,
+                                json={"stages": stages, "version": empty})
+
+    threads = [threading.Thread(target=save, args=(i, name))
+               for i, name in enumerate(("Lead one", "Lead two"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.get_json() for a in answers]
+    won = next(a for a in answers if a.status_code == 200).get_json()
+    lost = next(a for a in answers if a.status_code == 409).get_json()
+    assert lost["current_version"] == won["version"]
+    now = app.test_client().get(STAGES_URL, query_string=scope, headers=headers).get_json()
+    assert now["version"] == won["version"] and now["inherited"] is False
