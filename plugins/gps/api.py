@@ -30,6 +30,7 @@ from carebiz.crm.models import Party, Vehicle
 from carebiz.crm.services.parties import OTHER_BRANCH, hidden_parties
 from carebiz.db import utcnow
 from carebiz.errors import NotFound, ValidationFailed
+from carebiz.models import AuditEntry
 from carebiz.security import visible
 from carebiz.toolkit import require, saving, today, visible_or_404
 
@@ -402,8 +403,10 @@ def live_state(session: Any, user: Any, since: dt.datetime | None = None,
                now: dt.datetime | None = None) -> dict[str, Any]:
     """The latest state of every active device ``user`` may see — or, with ``since``, of
     those changed after it (a fix, a heartbeat, an alarm raised or acknowledged, going
-    stale): four indexed queries, never one per device, so it can be polled every few
-    seconds. ``since`` in the answer is the cursor for the next call."""
+    stale): a handful of indexed queries, never one per device, so it can be polled every few
+    seconds. ``since`` in the answer is the cursor for the next call; with ``since``,
+    ``removed`` lists the ids of devices that left the map after it (see
+    :func:`_left_since`), so the page drops their markers."""
     now = now or utcnow()
     stmt: Any = (select(GpsDevice, GpsDeviceState, Vehicle)
             .outerjoin(GpsDeviceState, GpsDeviceState.device_id == GpsDevice.id)
@@ -451,12 +454,51 @@ def live_state(session: Any, user: Any, since: dt.datetime | None = None,
         marks += [m for m in (_aware(st.last_seen) if st else None,
                               _aware(st.fix_time) if st else None,
                               _aware(d.updated_at)) if m is not None]
+    removed: list[int] = []
+    if since is not None:
+        removed, left_marks = _left_since(session, user, since)
+        marks += left_marks
     cursor = max(marks) - LIVE_OVERLAP if marks else since
     if since is not None and cursor is not None and cursor < since:
         cursor = since
     items.sort(key=lambda it: (it["plate"] or "", it["device"]))
     return {"items": items, "total": len(items), "since": min(cursor, now) if cursor else None,
-            "now": now}
+            "now": now, "removed": removed}
+
+
+def _left_since(session: Any, user: Any,
+                since: dt.datetime) -> tuple[list[int], list[dt.datetime]]:
+    """Ids of the devices that left ``user``'s live map after ``since`` (disabled, or moved
+    to a car of a branch the user does not work in), and their change times for the cursor.
+
+    WHY: the delta lists only active, visible devices, so without this a page polling with
+    ``since`` never learns that a device it shows has gone and keeps its marker. A device is
+    a candidate when its row changed after the cursor (every transition and move bumps
+    ``updated_at``). A visible one left when it is no longer active. One the user no longer
+    sees is named only when its audit entry after the cursor shows it moved *out of* one of
+    the user's branches: the ids of other branches' devices, and that they changed, are not
+    the user's to learn. Pending devices never were on a map.
+    """
+    changed = dict(session.execute(
+        select(GpsDevice.id, GpsDevice.updated_at)
+        .where(GpsDevice.updated_at > since, GpsDevice.status != "pending")).all())
+    if not changed:
+        return [], []
+    shown = dict(session.execute(visible(
+        select(GpsDevice.id, GpsDevice.status).where(GpsDevice.id.in_(changed)),
+        GpsDevice, user)).all())
+    left = {i for i, status in shown.items() if status != "active"}
+    unseen = {str(i): i for i in changed if i not in shown}
+    mine = set(getattr(user, "branch_ids", None) or ())
+    if unseen and mine:
+        for entity_id, before in session.execute(
+                select(AuditEntry.entity_id, AuditEntry.before)
+                .where(AuditEntry.entity_type == "gps_device",
+                       AuditEntry.entity_id.in_(unseen),
+                       AuditEntry.at > since - LIVE_OVERLAP)):
+            if isinstance(before, dict) and before.get("branch_id") in mine:
+                left.add(unseen[entity_id])
+    return sorted(left), [m for m in (_aware(changed[i]) for i in left) if m is not None]
 
 
 @blp.route("/live")
@@ -467,7 +509,9 @@ class Live(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Every active device you may see with its last position, status (moving,
         stopped, offline, alarm), plate, customer and open alarms. Send the answer's
-        ``since`` back as ``?since=`` to get only the devices changed after it."""
+        ``since`` back as ``?since=`` to get only the devices changed after it, and in
+        ``removed`` the ids of those that left the map (disabled, or moved out of your
+        branches) since then."""
         return live_state(db.session(), _user(), _aware(args.get("since")))
 
 

@@ -34,6 +34,8 @@ from carebiz.plugins import PluginManifest
 
 from . import __version__
 from . import models as gps_models
+from .permissions import permission_specs
+from .settings import setting_specs
 
 if TYPE_CHECKING:
     import click
@@ -52,9 +54,6 @@ manifest = PluginManifest(
     package="carebiz_plugins.gps",
 )
 
-#: built-in roles that see tracked vehicles (admin is a superuser and needs no grant)
-READERS = ("manager", "salesperson", "read_only")
-
 
 def _tables() -> list[type[Base]]:
     """Every ``gps_…`` model declared in :mod:`.models`."""
@@ -70,41 +69,14 @@ def models() -> list[type[Base]]:
 
 @hookimpl
 def permissions() -> list[Permission]:
-    return [
-        Permission("gps.view", _l("See tracked vehicles, positions, trips and alarms"),
-                   default_roles=READERS, weight=600),
-        Permission("gps.manage", _l("Register trackers, assign pending devices, edit "
-                                    "geofences and groups"),
-                   default_roles=("manager",), weight=601),
-        # remote fuel/power cut-off stops a moving car: no built-in role holds it (admins
-        # are superusers); an admin grants it to the few people who may
-        Permission("gps.commands", _l("Send remote cut-off and restore commands"),
-                   default_roles=(), weight=602),
-        *logistics_permissions(),
-    ]
+    """Tracking's and logistics' permissions (listed in :mod:`.permissions`)."""
+    return permission_specs()
 
 
 @hookimpl
 def settings() -> list[SettingSpec]:
-    return [
-        SettingSpec("gps.max_jump_kmh", 300, _l("Fastest plausible speed between two fixes "
-                                                 "(km/h); faster jumps count no distance"),
-                    type="int", weight=600),
-        SettingSpec("gps.moving_kmh", 3, _l("Speed above which a vehicle counts as moving "
-                                             "(km/h)"), type="int", weight=601),
-        SettingSpec("gps.retention_months", 0, _l("Months of positions to keep (0: keep "
-                                                   "all)"), type="int", weight=602),
-        SettingSpec("gps.tile_url", "", _l("Map tile URL (empty: plain background)"),
-                    weight=603),
-        *logistics_settings(),
-        *_osmand_settings(),
-        SettingSpec("gps.tile_attribution", "", _l("Map tile attribution"), weight=606),
-        # --- grules: alarm rules (services/alarms.py reads them) ---
-        SettingSpec("gps.overspeed_hysteresis_kmh", 2,
-                    _l("An overspeed episode ends when the speed falls this far below the "
-                       "limit (km/h)"), type="int", weight=607),
-        # --- end grules ---
-    ]
+    """Every part's settings (listed in :mod:`.settings`)."""
+    return setting_specs()
 
 
 @hookimpl
@@ -128,7 +100,10 @@ def row_filters(model: type[Base], user: Any) -> list[Any] | None:
 
 @hookimpl
 def cli_commands() -> list[click.Command]:
-    from .cli import gps_cli
+    """``carebiz gps …``. The group comes through :mod:`.cli_logistics`, which adds its
+    commands (``reminders``, ``subscribe-all``) to the group of :mod:`.cli` when imported:
+    taking the group from there makes sure they are on it."""
+    from .cli_logistics import gps_cli
 
     return [gps_cli]
 
@@ -136,8 +111,6 @@ def cli_commands() -> list[click.Command]:
 # --- hooks of the other GPS parts (gapi: api_blueprints, query_sources, reports;
 # --- gpages: web_blueprints, menu_items, vehicle_panels, customer_panels; grules: none)
 # --- go below this line, each in its own block ---------------------------------------------
-
-
 
 # --- gapi: the JSON API, the pages switched on, query sources and reports -------------------
 
@@ -150,56 +123,8 @@ def timeline_kinds() -> list[TimelineKind]:
                          "broadcast", weight=601)]
 
 
-# --- gsubs: service subscriptions and waybills -----------------------------------------------
-# permissions() and settings() above add logistics_permissions() / logistics_settings().
-
-
-def logistics_permissions() -> list[Permission]:
-    return [
-        Permission("gps.waybills", _l("Receive waybills and scan their status changes"),
-                   default_roles=("manager", "salesperson"), weight=603),
-        Permission("gps.subscriptions", _l("Renew trackers' service subscriptions"),
-                   default_roles=("manager",), weight=604),
-    ]
-
-
-def logistics_settings() -> list[SettingSpec]:
-    return [
-        SettingSpec("gps.subscription_price", "360", _l("Yearly price of the tracking "
-                                                        "service"), type="decimal", weight=610),
-        SettingSpec("gps.subscription_currency", "CNY", _l("Currency of the tracking "
-                                                           "service's price"), weight=611),
-        SettingSpec("gps.subscription_first_year_free", True, _l("First year of the tracking "
-                                                                 "service free"),
-                    type="bool", weight=612),
-        SettingSpec("gps.subscription_reminder_days", 7, _l("Days before a subscription ends "
-                                                            "that the customer is reminded"),
-                    type="int", weight=613),
-        SettingSpec("gps.waybill_token_days", 7, _l("Days a waybill's public tracking link "
-                                                    "stays valid"), type="int", weight=614),
-        # notice: status notices to the consignee (notify_consignee.py)
-        SettingSpec("gps.waybill_consignee_notices", True,
-                    _l("Send waybill status notices to the consignee"), type="bool",
-                    weight=615),
-        SettingSpec("gps.waybill_consignee_notices_off", "",
-                    _l("Branches whose waybills send the consignee no notices (branch "
-                       "codes, comma-separated)"), weight=616),
-    ]
-
-
-# gscale (OsmAnd HTTP ingest): its settings are added by settings() above through
-# _osmand_settings(); its route (ingest/http.py's bp) by web_blueprints() below, beside the
-# pages' views.bp.
-
-def _osmand_settings() -> list[SettingSpec]:
-    return [
-        SettingSpec("gps.osmand_enabled", False, _l("Accept positions from phone apps over "
-                                                     "HTTP at /gps/osmand (OsmAnd protocol)"),
-                    type="bool", weight=604),
-        SettingSpec("gps.osmand_rate_limit", "60 per minute",
-                    _l("Most positions a phone app may send (e.g. \"60 per minute\"; "
-                       "empty: no limit)"), weight=605),
-    ]
+# --- gsubs: service subscriptions and waybills (their permissions and settings are in
+# --- permissions.py and settings.py; the OsmAnd ingest's (gscale) settings too) -------------
 
 
 @hookimpl
@@ -358,7 +283,6 @@ def demo_data(session: Session, branches: list[Branch], users: dict[str, User]) 
     load(session, branches, users)
 
 
-
 @hookimpl
 def customer_merge(session: Session, keep: Party, remove: Party) -> None:
     """Subscriptions billed to, and waybills shipped by, the merged-away customer now name
@@ -399,5 +323,3 @@ def audit_labels() -> list[AuditLabels]:
                     "gps.subscription.renewed": _l("GPS subscription renewed")}),
     ]
 
-
-from . import cli_logistics  # noqa: E402,F401  (adds `carebiz gps reminders` to gps_cli)

@@ -279,6 +279,9 @@ class GpsLiveSchema(Schema):
     since = fields.DateTime(allow_none=True, metadata={
         "description": "Send it back as `?since=` to get only what changed after."})
     now = fields.DateTime()
+    removed = fields.List(fields.Integer(), metadata={
+        "description": "With `?since=`: ids of the devices that left the map after it "
+                       "(disabled, or moved out of your branches); drop their markers."})
 
 
 # --- alarms ----------------------------------------------------------------------------------

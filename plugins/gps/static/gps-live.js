@@ -70,6 +70,20 @@
     }
   }
 
+  // Devices that left the map since the cursor (disabled, moved out of the user's
+  // branches) come back as ids in body.removed; markers and rows are keyed by IMEI.
+  function drop(ids) {
+    if (!ids.length) { return; }
+    var gone = {};
+    ids.forEach(function (id) { gone[String(id)] = true; });
+    Object.keys(items).forEach(function (imei) {
+      if (!gone[String(items[imei].device_id)]) { return; }
+      if (markers[imei]) { map.removeLayer(markers[imei]); delete markers[imei]; }
+      delete items[imei];
+      if (selected === imei) { selected = null; }
+    });
+  }
+
   function renderList() {
     var q = (filter.value || "").trim().toLowerCase();
     var counts = { moving: 0, stopped: 0, offline: 0, alarm: 0 }, alarms = 0;
@@ -120,6 +134,7 @@
     var path = "/live" + (since ? "?since=" + encodeURIComponent(since) : "");
     G.api("GET", path).then(function (body) {
       (body.items || []).forEach(function (it) { items[it.device] = it; place(it); });
+      drop(body.removed || []);
       since = body.since || body.cursor || body.now || null;
       renderList();
       var pts = Object.keys(markers).map(function (k) { return markers[k].getLatLng(); });

@@ -225,6 +225,15 @@ def test_live_state_and_since(app: Flask, api_client: Any, fleet: dict[str, Any]
     moved = api.get("/api/v1/gps/live?since=" + (fleet["now"] + dt.timedelta(minutes=1))
                     .isoformat().replace("+00:00", "Z")).get_json()
     assert [i["latitude"] for i in moved["items"]] == [31.3]
+    assert moved["removed"] == []
+    device = api.get(f"/api/v1/gps/devices/{fleet['A']['device']}")
+    off = api.post(f"/api/v1/gps/devices/{fleet['A']['device']}/disable",
+                   json={"version": device.get_json()["version"]})
+    assert off.status_code == 200, off.get_json()
+    # branch B's tracker, created after this cursor too, is never named to a manager of A
+    left = api.get("/api/v1/gps/live?since=" + (fleet["now"] - dt.timedelta(minutes=1))
+                   .isoformat().replace("+00:00", "Z")).get_json()
+    assert left["items"] == [] and left["removed"] == [fleet["A"]["device"]]
 
 
 def test_alarms_and_acknowledge(api_client: Any, fleet: dict[str, Any]) -> None:

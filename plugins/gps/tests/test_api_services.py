@@ -144,6 +144,64 @@ def test_update_is_versioned_and_disable_enable_are_transitions(world: dict[str,
     assert device.status == "active"
 
 
+def test_the_live_delta_names_devices_that_left_the_map(world: dict[str, Any]) -> None:
+    """A page polling with ``since`` learns that a device it shows was disabled or moved to
+    a car of a branch the user does not work in (``removed``), and gets it back in
+    ``items`` once it is active and visible again; pending devices are never named."""
+    from sqlalchemy import update
+
+    from carebiz.db import utcnow
+    from carebiz.models import AuditEntry
+    from carebiz_plugins.gps.api import live_state
+    from carebiz_plugins.gps.models import GpsDevice
+    from carebiz_plugins.gps.services import devices
+
+    sess, user, admin = world["session"], world["fleet_a"], world["admin"]
+    device = devices.register_device(sess, user, IMEI_A, world["A"]["vehicle"].id)
+    sess.flush()
+    device.updated_at = utcnow() - dt.timedelta(hours=1)  # registered well before the poll
+    sess.commit()
+    since = utcnow() - dt.timedelta(minutes=30)
+    first = live_state(sess, user)
+    assert [i["device"] for i in first["items"]] == [IMEI_A] and first["removed"] == []
+    assert live_state(sess, user, since)["removed"] == []
+
+    devices.disable_device(sess, user, device)
+    sess.add(GpsDevice(imei=IMEI_PENDING, status="pending"))
+    sess.commit()
+    gone = live_state(sess, user, since)
+    assert gone["items"] == [] and gone["removed"] == [device.id]
+    assert gone["since"] is not None and gone["since"] > since  # the cursor moves past it
+
+    devices.enable_device(sess, user, device)
+    sess.commit()
+    back = live_state(sess, user, since)
+    assert [i["device"] for i in back["items"]] == [IMEI_A] and back["removed"] == []
+
+    devices.update_device(sess, admin, device, {"vehicle_id": world["B"]["vehicle"].id})
+    sess.commit()
+    moved = live_state(sess, user, since)
+    assert moved["items"] == [] and moved["removed"] == [device.id]
+    seen_by_admin = live_state(sess, admin, since)
+    assert [i["device"] for i in seen_by_admin["items"]] == [IMEI_A]
+    assert seen_by_admin["removed"] == []
+
+    # changes to a device that stays in branch B are none of a manager of A's business
+    devices.update_device(sess, admin, device, {"label": "Van B"})
+    devices.disable_device(sess, admin, device)
+    sess.commit()
+    assert live_state(sess, user, since)["removed"] == [device.id]  # it left A once, still
+    # once the move is older than the cursor (and its overlap), B's changes are not named
+    sess.execute(update(AuditEntry).where(AuditEntry.entity_type == "gps_device")
+                 .values(at=utcnow() - dt.timedelta(hours=1)))
+    later = utcnow() - dt.timedelta(seconds=1)
+    devices.enable_device(sess, admin, device)
+    devices.disable_device(sess, admin, device)
+    sess.commit()
+    assert live_state(sess, user, later)["removed"] == []
+    assert live_state(sess, admin, later)["removed"] == [device.id]
+
+
 def _alarm(sess: Any, device: Any, branch: int) -> Any:
     from carebiz_plugins.gps.models import GpsAlarm, GpsDeviceState
 

@@ -102,6 +102,32 @@ def test_live_map_marker_appears_and_moves(page: Any, live_server: str, app: Fla
     shot(page, "gps-02-live-popup")
 
 
+def test_live_map_drops_a_device_disabled_while_watched(page: Any, live_server: str,
+                                                        app: Flask,
+                                                        seeded: dict[str, Any]) -> None:
+    """The poll's ``removed`` takes the marker and the list row away, without a reload."""
+    from carebiz_plugins.gps.models import GpsDevice
+
+    _needs_api(app)
+    ids = _setup(app, seeded)
+    _log_in(page, live_server, "admin")
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    _store(app, ids["device"], [(now - dt.timedelta(seconds=30), 31.2304, 121.4737, 38.0)])
+    page.goto(f"{live_server}/gps/?interval=1000")
+    marker = page.locator(f'.leaflet-marker-icon[data-device="{IMEI}"]')
+    marker.wait_for(timeout=10000)
+    page.locator(f'[data-item="{IMEI}"]').wait_for()
+    page.evaluate("window.__sameDocument = true")
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        device = sess.get(GpsDevice, ids["device"])
+        assert device is not None
+        device.status = "disabled"  # bumps updated_at, as disable_device does
+        sess.commit()
+    marker.wait_for(state="detached", timeout=10000)
+    assert page.locator(f'[data-item="{IMEI}"]').count() == 0
+    assert page.evaluate("window.__sameDocument") is True
+
+
 def test_playback_draws_the_route(page: Any, live_server: str, app: Flask,
                                   seeded: dict[str, Any]) -> None:
     _needs_api(app)
