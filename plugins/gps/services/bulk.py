@@ -129,13 +129,8 @@ def upsert_states(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
             seen[last] = time_of(last)
         v[fix_at], v[seen_at] = time_of(v[fix_at]), seen.get(last)
         values.append(tuple(v))
-    table = GpsDeviceState.__tablename__
-    if dialect == "sqlite":
-        _driver_executemany(session, _values_sql(table, STATE_COLUMNS, state_conflict()),
-                            values)
-    else:
-        _copy_then(session, table, tuple(zip(STATE_COLUMNS, STATE_TYPES, strict=True)),
-                   values, state_conflict())
+    _upsert(session, dialect, GpsDeviceState.__tablename__, STATE_COLUMNS, STATE_TYPES,
+            values, state_conflict())
 
 
 def add_mileage(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -148,13 +143,18 @@ def add_mileage(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     values = [(r["device_id"], day_of(r["day"]), r["vehicle_id"], float(r["distance_m"]),
                int(r["engine_seconds"]), r["fuel_l"], float(r["max_speed_kmh"]),
                int(r["positions"])) for r in rows]
-    table = GpsMileageDaily.__tablename__
+    _upsert(session, dialect, GpsMileageDaily.__tablename__, MILEAGE_COLUMNS, MILEAGE_TYPES,
+            values, mileage_conflict())
+
+
+def _upsert(session: Session, dialect: str, table: str, columns: tuple[str, ...],
+            types: tuple[str, ...], values: list[tuple[Any, ...]], conflict: str) -> None:
+    """The driver's ``executemany`` of an INSERT … ``conflict`` on SQLite, COPY into staging
+    and one INSERT … SELECT on PostgreSQL."""
     if dialect == "sqlite":
-        _driver_executemany(session, _values_sql(table, MILEAGE_COLUMNS, mileage_conflict()),
-                            values)
+        _driver_executemany(session, _values_sql(table, columns, conflict), values)
     else:
-        _copy_then(session, table, tuple(zip(MILEAGE_COLUMNS, MILEAGE_TYPES, strict=True)),
-                   values, mileage_conflict())
+        _copy_then(session, table, tuple(zip(columns, types, strict=True)), values, conflict)
 
 
 def _copy_then(session: Session, table: str, columns: tuple[tuple[str, str], ...],
