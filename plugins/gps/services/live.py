@@ -49,6 +49,9 @@ class MemoryBus:
         q: queue.Queue[Message] = queue.Queue()
         with self._lock:
             self._queues.append(q)
+        return self._drain(q, timeout)
+
+    def _drain(self, q: queue.Queue[Message], timeout: float | None) -> Iterator[Message]:
         try:
             while True:
                 try:
@@ -72,16 +75,25 @@ class RedisBus:
         self._client.publish(CHANNEL, json.dumps(message, default=str))
 
     def subscribe(self, timeout: float | None = None) -> Iterator[Message]:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._client.pubsub()
         pubsub.subscribe(CHANNEL)
+        # Wait for the server's confirmation here, not on the first next(): a message
+        # published after subscribe() returns is then never missed.
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            item = pubsub.get_message(timeout=0.5)
+            if item is not None and item["type"] == "subscribe":
+                break
+        return self._listen(pubsub, timeout)
+
+    @staticmethod
+    def _listen(pubsub: Any, timeout: float | None) -> Iterator[Message]:
         wait = timeout if timeout is not None else 3600.0
         idle_since = time.monotonic()
         try:
             while True:
-                # None also comes back for the swallowed subscribe confirmation: only an idle
-                # spell of ``timeout`` seconds ends the iteration.
                 item = pubsub.get_message(timeout=wait)
-                if item is None:
+                if item is None or item["type"] != "message":
                     if timeout is not None and time.monotonic() - idle_since >= timeout:
                         return
                     continue
@@ -106,8 +118,13 @@ class PostgresBus:
     def subscribe(self, timeout: float | None = None) -> Iterator[Message]:
         import psycopg
 
-        with psycopg.connect(self._url, autocommit=True) as conn:
-            conn.execute(f"LISTEN {PG_CHANNEL}")
+        conn = psycopg.connect(self._url, autocommit=True)
+        conn.execute(f"LISTEN {PG_CHANNEL}")  # before returning: nothing sent after is missed
+        return self._listen(conn, timeout)
+
+    @staticmethod
+    def _listen(conn: Any, timeout: float | None) -> Iterator[Message]:
+        try:
             while True:
                 got = False
                 for note in conn.notifies(timeout=timeout if timeout is not None else 3600.0):
@@ -115,6 +132,8 @@ class PostgresBus:
                     yield json.loads(note.payload)
                 if not got and timeout is not None:
                     return
+        finally:
+            conn.close()
 
 
 Bus = MemoryBus | RedisBus | PostgresBus

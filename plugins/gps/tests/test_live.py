@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
-import time
 
 import pytest
 
@@ -16,22 +16,22 @@ STATE = {"device": "123456789012345", "vehicle_id": 1, "latitude": 22.5, "longit
 
 def _roundtrip(bus: live.Bus) -> list[dict]:
     got: list[dict] = []
-    ready = threading.Event()
+    device = str(random.randrange(10**14, 10**15))  # this run's messages, not a parallel run's
+    # subscribe() returns once subscribed: no sleep, nothing published after it is missed.
+    messages = bus.subscribe(timeout=5.0)
 
     def reader() -> None:
-        it = bus.subscribe(timeout=2.0)
-        ready.set()
-        for msg in it:
+        for msg in messages:
+            if msg.get("device") != device:
+                continue  # another run sharing the broker
             got.append(msg)
             if len(got) == 2:
                 return
 
     t = threading.Thread(target=reader)
     t.start()
-    ready.wait(2)
-    time.sleep(0.3)  # the generator subscribes on first next(); give it time
-    live.publish_positions([STATE])
-    live.publish_alarm({"id": 7, "type": "sos", "device": STATE["device"]})
+    live.publish_positions([{**STATE, "device": device}])
+    live.publish_alarm({"id": 7, "type": "sos", "device": device})
     t.join(5)
     return got
 

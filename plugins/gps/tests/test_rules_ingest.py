@@ -317,7 +317,7 @@ def test_frame_to_stored_and_published_alarm_within_a_second(
         def listen() -> None:
             messages = bus.subscribe(timeout=3.0)
             subscribed.set()
-            for msg in messages:        # subscribes on the first next(), ends on 3 s idle
+            for msg in messages:        # subscribed already; ends on 3 s idle
                 if msg.get("kind") == "alarm":
                     heard.append((time.monotonic(), msg))
                     return
