@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, create_engine, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
@@ -192,7 +192,41 @@ def make_session_factory(engine: Engine, info: dict[str, Any]) -> sessionmaker[S
                            info=info)
     event.listen(factory, "before_flush", _bump_versions)
     event.listen(factory, "before_flush", check_text_columns)
+    event.listen(factory, "before_flush", _refuse_writes)
     return factory
+
+
+READ_ONLY = "_carebiz_read_only"
+
+
+def read_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a GET view that only reads. On PostgreSQL its request's session then runs without
+    a transaction (autocommit): psycopg would otherwise send ``BEGIN`` before the first
+    statement and the pool a ``ROLLBACK`` after the last — two of the four round trips of
+    ``GET /api/v1/customers/<id>``. Under PostgreSQL's default READ COMMITTED every
+    statement takes its own snapshot anyway, so a reader sees nothing it would not have
+    seen in a transaction. A flush in such a session is refused (:func:`_refuse_writes`):
+    a view that writes must not carry the mark. SQLite is unchanged (its driver sends no
+    ``BEGIN`` for reads)."""
+    setattr(view, READ_ONLY, True)
+    return view
+
+
+def _read_only_request() -> bool:
+    """Whether the current request is a GET or HEAD whose view carries :func:`read_only`
+    (a plain view function, or the ``get`` of a ``MethodView``)."""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    cls = getattr(view, "view_class", None)
+    if cls is not None:
+        view = getattr(cls, request.method.lower(), None) or getattr(cls, "get", None)
+    return bool(getattr(view, READ_ONLY, False))
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get("carebiz.read_only") and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a view marked carebiz.db.read_only tried to write; remove the mark")
 
 
 def session() -> Session:
@@ -201,9 +235,30 @@ def session() -> Session:
         raise RuntimeError("carebiz.db.session() needs an application context")
     sess = g.get("_carebiz_session")
     if sess is None:
-        sess = current_app.extensions["carebiz"].session_factory()
+        ext = current_app.extensions["carebiz"]
+        if not _read_only_request():
+            sess = ext.session_factory()
+        elif ext.engine.dialect.name == "postgresql":
+            sess = ext.session_factory(bind=_autocommit_engine(ext.engine))
+            sess.info["carebiz.read_only"] = True
+        else:  # same guard on SQLite, so a mis-marked view fails in every test run
+            sess = ext.session_factory()
+            sess.info["carebiz.read_only"] = True
         g._carebiz_session = sess
     return sess
+
+
+_AUTOCOMMIT: dict[int, Engine] = {}
+
+
+def _autocommit_engine(engine: Engine) -> Engine:
+    """The engine's autocommit variant, sharing its pool (connections get their isolation
+    level back when returned)."""
+    key = id(engine)
+    found = _AUTOCOMMIT.get(key)
+    if found is None or found.engine is not engine:
+        found = _AUTOCOMMIT[key] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
 
 
 def rollback_session() -> None:

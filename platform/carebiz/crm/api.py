@@ -132,6 +132,7 @@ class Customers(MethodView):
     @require("crm.customers.view")
     @blp.arguments(s.CustomerListArgs, location="query")
     @blp.response(200, s.CustomerPage)
+    @db.read_only
     def get(self, args: dict[str, Any]) -> Any:
         """Customers in your branches. ``q`` is a name prefix (王, wan) or any identifier (a
         phone in any format, plate, VIN, e-mail, ID number); ``custom.<name>=value`` filters
@@ -167,6 +168,7 @@ class Customers(MethodView):
 class CustomerItem(MethodView):
     @require("crm.customers.view")
     @blp.response(200, s.CustomerSchema)
+    @db.read_only
     def get(self, party_id: int) -> Any:
         """A customer. A record merged into another answers with ``active: false`` and
         ``merged_into_id``: follow it. The ``ETag`` header is the record's version."""
@@ -318,6 +320,7 @@ class Vehicles(MethodView):
     @require("crm.vehicles.view")
     @blp.arguments(s.VehicleListArgs, location="query")
     @blp.response(200, s.VehiclePage)
+    @db.read_only
     def get(self, args: dict[str, Any]) -> Any:
         """Vehicles in your branches. ``vin`` is the whole VIN or its end, ``plate`` any
         spelling of the plate (粤b·12345), ``make`` part of the make."""
@@ -343,6 +346,7 @@ class Vehicles(MethodView):
 class VehicleItem(MethodView):
     @require("crm.vehicles.view")
     @blp.response(200, s.VehicleDetailSchema)
+    @db.read_only
     def get(self, vehicle_id: int) -> Any:
         """A vehicle with its owners over time. The ``ETag`` header is its version."""
         vehicle = _vehicle(vehicle_id)

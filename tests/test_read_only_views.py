@@ -1,0 +1,96 @@
+"""Views marked :func:`carebiz.db.read_only`: on PostgreSQL they run without a transaction
+(no ``BEGIN``/``ROLLBACK`` round trips), everywhere they may not write, and every other
+request keeps its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import jsonify
+from flask.views import MethodView
+
+from carebiz import db
+from carebiz.models import Branch
+from carebiz.testing import login, seed
+
+
+def _state() -> Any:
+    sess = db.session()
+    raw = sess.connection().connection.dbapi_connection
+    return jsonify(read_only=bool(sess.info.get("carebiz.read_only")),
+                   autocommit=bool(getattr(raw, "autocommit", False)))
+
+
+@pytest.fixture
+def probe_app(make_app: Any) -> Any:
+    app = make_app()
+
+    @db.read_only
+    def marked() -> Any:
+        return _state()
+
+    def plain() -> Any:
+        return _state()
+
+    class Item(MethodView):
+        @db.read_only
+        def get(self) -> Any:
+            return _state()
+
+        def post(self) -> Any:
+            return _state()
+
+    @db.read_only
+    def writes() -> Any:
+        db.session().add(Branch(code="ZZ", name="Nope"))
+        db.session().flush()
+        return "written"
+
+    app.add_url_rule("/_probe/marked", view_func=marked)
+    app.add_url_rule("/_probe/plain", view_func=plain)
+    app.add_url_rule("/_probe/item", view_func=Item.as_view("probe_item"))
+    app.add_url_rule("/_probe/writes", view_func=writes)
+    seed(app)
+    return app
+
+
+def _client(app: Any) -> Any:
+    client = app.test_client()
+    assert login(client, "admin").status_code == 302
+    return client
+
+
+def test_marked_views_read_outside_a_transaction_on_postgresql(probe_app: Any) -> None:
+    client = _client(probe_app)
+    postgres = probe_app.extensions["carebiz"].engine.dialect.name == "postgresql"
+    for path in ("/_probe/marked", "/_probe/item"):
+        got = client.get(path).get_json()
+        assert got == {"read_only": True, "autocommit": postgres}, path
+        assert client.head(path).status_code == 200
+    # the pooled connection gets its transaction back for the next, ordinary request
+    assert client.get("/_probe/plain").get_json() == {"read_only": False, "autocommit": False}
+    probe_app.config["WTF_CSRF_ENABLED"] = False
+    assert client.post("/_probe/item").get_json() == {"read_only": False, "autocommit": False}
+
+
+def test_a_marked_view_that_writes_is_refused(probe_app: Any) -> None:
+    probe_app.config["PROPAGATE_EXCEPTIONS"] = True
+    with pytest.raises(RuntimeError, match="read_only"):
+        _client(probe_app).get("/_probe/writes")
+    with probe_app.extensions["carebiz"].session_factory() as sess:
+        assert sess.query(Branch).filter_by(code="ZZ").count() == 0
+
+
+def test_the_customer_api_reads_outside_a_transaction(app: Any, seeded: dict[str, Any],
+                                                      api_client: Any) -> None:
+    """The marked CRM reads answer as before (the contract tests cover their bodies)."""
+    client = api_client("admin")
+    made = client.post("/api/v1/customers", json={"name": "Wang Wei", "kind": "person",
+                                                  "branch_id": seeded["branches"]["A"]})
+    assert made.status_code == 201, made.get_json()
+    listed = client.get("/api/v1/customers").get_json()
+    assert [c["name"] for c in listed["items"]] == ["Wang Wei"]
+    one = client.get(f"/api/v1/customers/{made.get_json()['id']}")
+    assert one.status_code == 200 and one.headers["ETag"] == made.headers["ETag"]
+    assert client.get("/api/v1/vehicles").get_json()["items"] == []
