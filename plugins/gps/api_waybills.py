@@ -49,7 +49,8 @@ def dump(bill: GpsWaybill, with_events: bool = True) -> dict[str, Any]:
     """The waybill as the API answers it, with what a scan may record now."""
     out = {c: getattr(bill, c) for c in (
         "id", "number", "status", "shipper_id", "shipper_name", "shipper_phone",
-        "consignee_name", "consignee_phone", "destination", "goods", "pieces", "weight_kg",
+        "consignee_name", "consignee_phone", "consignee_email", "destination", "goods",
+        "pieces", "weight_kg",
         "vehicle_id", "driver_name", "driver_phone", "notes", "branch_id", "created_at",
         "delivered_at", "version")}
     out["allowed"] = waybills.allowed(bill)

@@ -21,6 +21,8 @@ class WaybillForm(FlaskForm):
     shipper_phone = StringField(_l("Shipper's phone"))
     consignee_name = StringField(_l("Consignee"), validators=[DataRequired()])
     consignee_phone = StringField(_l("Consignee's phone"), validators=[DataRequired()])
+    consignee_email = StringField(_l("Consignee's e-mail"),
+                                  description=_l("Optional: status notices by e-mail too."))
     destination = StringField(_l("Destination"))
     goods = StringField(_l("Goods"), validators=[DataRequired()])
     pieces = IntegerField(_l("Pieces"), default=1, validators=[DataRequired()])
@@ -33,8 +35,8 @@ class WaybillForm(FlaskForm):
     def payload(self) -> dict[str, Any]:
         data = {k: getattr(self, k).data for k in (
             "shipper_name", "shipper_phone", "consignee_name", "consignee_phone",
-            "destination", "goods", "pieces", "weight_kg", "driver_name", "driver_phone",
-            "notes")}
+            "consignee_email", "destination", "goods", "pieces", "weight_kg", "driver_name",
+            "driver_phone", "notes")}
         data["vehicle_id"] = self.vehicle_id.data or None
         return data
 

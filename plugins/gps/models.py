@@ -497,6 +497,8 @@ class GpsWaybill(Versioned, BranchOwned, TimestampMixin, Base):
     shipper_phone: Mapped[str] = mapped_column(String(32), default="")
     consignee_name: Mapped[str] = mapped_column(String(120))
     consignee_phone: Mapped[str] = mapped_column(String(32), default="")
+    #: optional: status notices go here by e-mail too (the phone needs an SMS gateway)
+    consignee_email: Mapped[str] = mapped_column(String(254), default="")
     destination: Mapped[str] = mapped_column(String(200), default="")
     goods: Mapped[str] = mapped_column(String(200))
     pieces: Mapped[int] = mapped_column(Integer, default=1)

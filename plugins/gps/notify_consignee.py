@@ -1,8 +1,9 @@
 """Waybill status notices to the consignee through the core notify service (issue 12).
 
-The consignee is no user of ours: all we know is the phone number on the waybill. So the
-notice goes to ``Recipient.external(phone=...)`` and the core picks whatever enabled channel
-takes a phone number — none in a bare install (in-app and e-mail only), an SMS gateway once a
+The consignee is no user of ours: all we know is the phone number on the waybill and, when
+the clerk took it, an e-mail address. So the notice goes to
+``Recipient.external(phone=..., email=...)`` and the core picks whatever enabled channel takes
+one of them — the shipped e-mail channel for the address, an SMS gateway for the phone once a
 plugin contributes one, with no change here. When nothing can reach the consignee the core
 records an ``unsent`` delivery, and the waybill's page and API show it next to the scan
 (:func:`notice_states`), so a clerk sees that the consignee was *not* told instead of
@@ -83,7 +84,8 @@ def consignee_notice(session: Session, bill: GpsWaybill, event: GpsWaybillEvent)
             text += " " + _("Position: %(where)s.",
                             where=f"{event.latitude:.5f},{event.longitude:.5f}")
         text += " " + _("Follow it on the tracking page:")
-    return Notice(Recipient.external(phone=bill.consignee_phone), subject, text,
+    return Notice(Recipient.external(phone=bill.consignee_phone,
+                                     email=bill.consignee_email or None), subject, text,
                   link=tracking_path(bill.number, token), kind=f"gps.waybill.{event.status}",
                   source="gps", about_type=ABOUT, about_id=event.id)
 

@@ -33,6 +33,8 @@ class GpsWaybillCreateSchema(Schema):
     shipper_phone = fields.String(validate=validate.Length(max=32))
     consignee_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     consignee_phone = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    consignee_email = fields.String(validate=validate.Length(max=254), metadata={
+        "description": "optional: status notices go here by e-mail as well"})
     destination = fields.String(validate=validate.Length(max=200))
     goods = fields.String(required=True, validate=validate.Length(min=1, max=200))
     pieces = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
@@ -84,6 +86,7 @@ class GpsWaybillSchema(Schema):
     shipper_phone = fields.String()
     consignee_name = fields.String()
     consignee_phone = fields.String()
+    consignee_email = fields.String()
     destination = fields.String()
     goods = fields.String()
     pieces = fields.Integer()

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from carebiz.concurrency import check_version, lock
 from carebiz.crm.models import Party, Vehicle
+from carebiz.crm.validation import normalize_email
 from carebiz.currency.money import to_decimal
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.events import Audit, emit
@@ -63,7 +64,8 @@ TOKEN_DAYS = "gps.waybill_token_days"
 TOKEN_SALT = "carebiz.gps.waybill-track"
 NUMBER = re.compile(r"^WB\d{8}-\d{4,6}$")
 TEXT = {"shipper_name": 120, "shipper_phone": 32, "consignee_name": 120,
-        "consignee_phone": 32, "destination": 200, "goods": 200, "driver_name": 80,
+        "consignee_phone": 32, "consignee_email": 254, "destination": 200, "goods": 200,
+        "driver_name": 80,
         "driver_phone": 32, "notes": 5000}
 FIELDS = {*TEXT, "shipper_id", "pieces", "weight_kg", "vehicle_id", "branch_id"}
 
@@ -147,6 +149,12 @@ def create_waybill(session: Session, data: dict[str, Any], *, user: Any = None
             errors[field] = message
     if not texts["consignee_phone"] and "consignee_phone" not in errors:
         errors["consignee_phone"] = _("The consignee's phone, for delivery notices.")
+    if texts["consignee_email"] and "consignee_email" not in errors:
+        try:
+            texts["consignee_email"] = normalize_email(texts["consignee_email"],
+                                                       "consignee_email")
+        except ValidationFailed as exc:
+            errors["consignee_email"] = str(exc.errors.get("consignee_email") or exc)
     raw_pieces = data.get("pieces", 1)
     pieces = (raw_pieces if isinstance(raw_pieces, int) and not isinstance(raw_pieces, bool)
               else int(raw_pieces) if str(raw_pieces).isdigit() else 0)

@@ -208,10 +208,12 @@ def test_upgrade_downgrade_upgrade_keeps_rows_and_ids(migrated: tuple[Flask, Any
     alembic(command.downgrade, "gps_0002")
     assert not retention.is_partitioned(session)
     assert sorted(session.execute(select(GpsPosition.id, GpsPosition.fix_time)).all()) == rows
-    assert migrate.differences(app, "gps") == []
+    # gps_position is back as gps_0002 made it (later migrations of other tables are undone too)
+    assert [d for d in migrate.differences(app, "gps") if "gps_position" in repr(d)] == []
     session.close()
 
     alembic(command.upgrade, "heads")
+    assert migrate.differences(app, "gps") == []
     assert retention.is_partitioned(session)
     # every month the data covers got its partition; nothing waits in DEFAULT
     assert partition_name(add_months(THIS_MONTH, -2)) in children(session)

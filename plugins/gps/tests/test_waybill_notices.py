@@ -65,7 +65,7 @@ def _db(app: Flask) -> Any:
 
 
 def _waybill(app: Flask, seeded: dict[str, Any], phone: str = "138 0013 8000",
-             branch: str = "A") -> dict[str, Any]:
+             branch: str = "A", email: str = "") -> dict[str, Any]:
     """A waybill on a tracked van (live fix at a known place), created and committed."""
     from carebiz_plugins.gps.models import GpsDevice, GpsDeviceState
     from carebiz_plugins.gps.services import waybills
@@ -82,7 +82,8 @@ def _waybill(app: Flask, seeded: dict[str, Any], phone: str = "138 0013 8000",
                                 latitude=31.230416, longitude=121.473701))
         bill = waybills.create_waybill(sess, {
             "shipper_name": "发货人", "consignee_name": "收货人", "consignee_phone": phone,
-            "goods": "配件", "pieces": 3, "vehicle_id": car.id, "branch_id": branch_id})
+            "consignee_email": email, "goods": "配件",
+            "pieces": 3, "vehicle_id": car.id, "branch_id": branch_id})
         sess.commit()
         return {"id": bill.id, "number": bill.number}
 
@@ -258,3 +259,35 @@ def test_the_scan_api_answers_what_became_of_the_notice(make_app: Callable[..., 
     assert "no credit left" in notice["problem"]
     again = sales.get(f"/api/v1/gps/waybills/{bill['id']}").get_json()
     assert again["events"][1]["notices"] == loaded["notices"]
+
+
+def test_a_consignee_with_an_e_mail_address_is_told_by_the_shipped_mail_channel(
+        make_app: Callable[..., Flask]) -> None:
+    """A bare install (no SMS gateway) reaches a consignee who left an e-mail address: the
+    address is checked and normalised on the waybill, each scan's notice is mailed after its
+    commit, and the waybill's page shows it as sent; the phone stays recorded as unreachable."""
+    from carebiz.errors import ValidationFailed
+    from carebiz.testing.smtp import SmtpSink
+    from carebiz_plugins.gps.services import waybills
+
+    with SmtpSink() as sink:
+        app = make_app(CAREBIZ_PLUGINS="gps", CAREBIZ_SMTP_HOST="127.0.0.1",
+                       CAREBIZ_SMTP_PORT=sink.port, CAREBIZ_PUBLIC_URL="https://dms.example")
+        seeded = seed(app)
+        with app.app_context(), _db(app) as sess, pytest.raises(ValidationFailed) as bad:
+            waybills.create_waybill(sess, {
+                "shipper_name": "S", "consignee_name": "C", "consignee_phone": "13800138000",
+                "consignee_email": "shou huo@example.com", "goods": "G",
+                "branch_id": seeded["branches"]["A"]})
+        assert "space" in bad.value.errors["consignee_email"]
+        bill = _waybill(app, seeded, email="Shou.Huo@Example.COM")
+        _scan(app, bill["id"])
+        assert [m["To"] for m in sink.messages] == ["Shou.Huo@example.com"] * 2
+        assert bill["number"] in sink.messages[1]["Subject"]
+        assert f"https://dms.example/track/{bill['number']}?t=" in sink.messages[1].get_content()
+    rows = _states(app, bill["id"])[1][1]
+    assert sorted((d["channel"], d["address"], d["status"]) for d in rows) == [
+        ("email", "Shou.Huo@example.com", "sent")]
+    api = ApiClient(app, token_for(app, "sales"))
+    got = api.get(f"/api/v1/gps/waybills/{bill['id']}").get_json()
+    assert got["consignee_email"] == "Shou.Huo@example.com"
