@@ -437,6 +437,7 @@ class RuleEngine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.states: dict[str, DeviceRuleState] = {}
+        self._claimed: set[str] = set()      #: devices :meth:`claim_unseen` answered
         self._lock = threading.Lock()
 
     def state(self, device: str) -> DeviceRuleState:
@@ -483,11 +484,16 @@ class RuleEngine:
                         out.extend(found)
         return result
 
-    def unseen(self, devices: Iterable[str]) -> list[str]:
-        """The devices this engine has no state for yet (none since the process started):
-        those whose open overspeed episode :meth:`resume` may take up."""
-        states = self.states
-        return [d for d in devices if d not in states]
+    def claim_unseen(self, devices: Iterable[str]) -> list[str]:
+        """The devices not claimed since the process started (or :meth:`reset`), claimed
+        now: those whose open overspeed episode :meth:`resume` may take up, each looked up
+        once. A heartbeat or device alarm may have created a device's state meanwhile; its
+        fixes have not."""
+        with self._lock:
+            claimed = self._claimed
+            fresh = [d for d in devices if d not in claimed]
+            claimed.update(fresh)
+            return fresh
 
     def resume(self, device: str, rules: DeviceRules, history: Sequence[Fix],
                started_at: datetime) -> list[EpisodeEnd]:
@@ -497,10 +503,11 @@ class RuleEngine:
         scratch state with today's rules. If the episode is still running at the end of it,
         the device's state continues it (start, top speed, latest fix; its alarm counts as
         raised); if the replay saw it end, the end is answered so the alarm gets its figures.
-        Every other rule starts afresh as after any restart, and a device the engine
-        already follows is left alone (another thread got there first)."""
+        Every other rule starts afresh as after any restart, and a device already fed fixes
+        is left alone (another thread got there first)."""
         with self._lock:
-            if device in self.states:
+            known = self.states.get(device)
+            if known is not None and known.last_t is not None:
                 return []
             scratch = DeviceRuleState(device)
             ended: list[EpisodeEnd] = []
@@ -529,6 +536,7 @@ class RuleEngine:
         """Forget every device (tests; a process restart does the same)."""
         with self._lock:
             self.states.clear()
+            self._claimed.clear()
 
 
 # --- offline --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from carebiz_plugins.gps.fixes import Fix
+from carebiz_plugins.gps.fixes import DeviceStatus, Fix
 from carebiz_plugins.gps.rules import (
     DeviceRules,
     EpisodeEnd,
@@ -116,10 +116,12 @@ def test_resume_takes_up_a_running_episode_after_a_restart() -> None:
     history = [fix(0, 70), fix(10, 90), fix(20, 95), fix(30, 131), fix(40, 100)]
     assert len(before.evaluate(history, RULES)) == 1
     after = RuleEngine()                                               # the restart
-    assert after.unseen([IMEI]) == [IMEI]
+    assert after.claim_unseen([IMEI]) == [IMEI]
+    assert after.claim_unseen([IMEI]) == []                            # looked up once
+    # a heartbeat made the state before the first fix: the episode is still taken up
+    after.status(DeviceStatus(IMEI, at(45), ignition=True), RULES[IMEI])
     stored = [f for f in history if f.fix_time >= at(10)]
     assert after.resume(IMEI, RULES[IMEI], stored, at(10)) == []
-    assert after.unseen([IMEI]) == []
     result = after.run([fix(50, 110), fix(60, 60)], RULES)
     assert result.alarms == []                                         # not raised twice
     assert result.ended == [EpisodeEnd(IMEI, at(10), at(60), 50, 131, "speed")]
@@ -132,7 +134,7 @@ def test_resume_answers_an_end_the_replay_saw_and_leaves_known_devices_alone() -
         EpisodeEnd(IMEI, at(10), at(40), 30, 120, "speed")]
     assert engine.states[IMEI].speed_start is None
     assert engine.run([fix(60, 90), fix(65, 90)], RULES).alarms == []   # a fresh episode
-    # a device the engine already follows is not replayed again
+    # a device already fed fixes is not replayed again
     assert engine.resume(IMEI, RULES[IMEI], stored, at(10)) == []
     # an episode the replay does not find (another start) is not taken up
     other = RuleEngine()
