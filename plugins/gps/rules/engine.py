@@ -470,10 +470,7 @@ class RuleEngine:
         out, ended = result.alarms, result.ended
         cfg = self.config
         with self._lock:
-            for fix in late:
-                st = self.states.get(fix.device)
-                if st is not None:
-                    st.late(fix)
+            self._late(late)
             for device, dev_fixes in by_device.items():
                 dev_fixes.sort(key=lambda f: f.fix_time)
                 st = self.state(device)
@@ -483,6 +480,19 @@ class RuleEngine:
                     if found:
                         out.extend(found)
         return result
+
+    def late(self, fixes: Iterable[Fix]) -> None:
+        """Re-uploaded fixes (see :meth:`DeviceRuleState.late`); needs no rules: only a
+        device with a running episode has a use for them."""
+        with self._lock:
+            self._late(fixes)
+
+    def _late(self, fixes: Iterable[Fix]) -> None:
+        states = self.states
+        for fix in fixes:
+            st = states.get(fix.device)
+            if st is not None and st.speed_start is not None:
+                st.late(fix)
 
     def claim_unseen(self, devices: Iterable[str]) -> list[str]:
         """The devices not claimed since the process started (or :meth:`reset`), claimed
