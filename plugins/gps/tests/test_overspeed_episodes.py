@@ -31,7 +31,8 @@ def fleet(session: Any, seeded: dict[str, Any]) -> dict[str, Any]:
     positions.reset_caches()
     pipeline.reset()
     branch = seeded["branches"]["A"]
-    v1, v2 = make_vehicle(session, 1, branch), make_vehicle(session, 2, branch)
+    v1 = make_vehicle(session, 1, branch, plate="沪B00001")
+    v2 = make_vehicle(session, 2, branch, plate="沪B00002")
     d1 = GpsDevice(imei=IMEI, vehicle_id=v1.id, branch_id=branch, status="active")
     d2 = GpsDevice(imei=IMEI2, vehicle_id=v2.id, branch_id=branch, status="active")
     group = GpsGroup(name="Vans", branch_id=branch, overspeed_kmh=80, overspeed_min_seconds=10)
@@ -198,3 +199,91 @@ def test_end_episodes_matches_started_at_only(session: Any, fleet: dict[str, Any
     assert alarms.end_episodes(session, [unknown, mine]) == 1           # devices looked up
     session.commit()
     assert overspeed(session)[0].details["duration_s"] == 60
+
+
+# --- what people read: the query source, the report, the API, the pages ---------------------
+
+@pytest.fixture
+def driven(app: Flask, session: Any, fleet: dict[str, Any]) -> dict[str, Any]:
+    """An hour ago: van 1 speeds 3 min 10 s (up to 131) and again 20 s later on (up to 105,
+    ended by a gap); van 2 is still speeding."""
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+    def shifted(fixes: list[Fix]) -> list[Fix]:
+        return [Fix(f.device, base + (f.fix_time - T0), f.latitude, f.longitude,
+                    speed_kmh=f.speed_kmh, ignition=True) for f in fixes]
+
+    pipeline.store_batch(session, fleet["ids"], shifted(
+        [*three_minutes(), fix(600, 100), fix(610, 105), fix(620, 99), fix(1000, 50),
+         *three_minutes(0, IMEI2)[:5]]))
+    session.commit()
+    return {**fleet, "base": base, "alarms": [a.id for a in overspeed(session)]}
+
+
+def test_query_source_fields_and_the_overspeed_report(api_client: Any,
+                                                      driven: dict[str, Any]) -> None:
+    api = api_client("admin")
+    where = {"field": "type", "op": "eq", "value": "overspeed"}
+    body = api.post("/api/v1/query/gps_alarms", json={
+        "where": where, "sort": ["id"]}).get_json()
+    assert "items" in body, body
+    assert [(i["duration_s"], i["duration_min"], i["max_speed_kmh"], i["limit_kmh"])
+            for i in body["items"]] == [(190, 190 / 60, 131, 80), (20, 20 / 60, 105, 80),
+                                        (10, 10 / 60, 91, 80)]
+    ended = [i["ended_at"] for i in body["items"]]
+    assert ended[:2] == [(driven["base"] + timedelta(seconds=s)).isoformat() for s in (190, 620)]
+    assert ended[2] is None
+    running = api.post("/api/v1/query/gps_alarms", json={"where": {"and": [
+        where, {"field": "ended_at", "op": "empty"}]}}).get_json()
+    assert [i["id"] for i in running["items"]] == [driven["alarms"][2]]
+    report = api.get("/api/v1/reports/gps.overspeed_episodes").get_json()
+    assert report["measures"] == ["count_id", "sum_duration_min", "max_duration_min",
+                                  "max_max_speed_kmh"]
+    rows = {r["plate"]: r for r in report["rows"]}
+    van1, van2 = rows["沪B00001"], rows["沪B00002"]
+    assert (van1["count_id"], round(van1["sum_duration_min"], 3),
+            round(van1["max_duration_min"], 3), van1["max_max_speed_kmh"]) == (
+        2, round(210 / 60, 3), round(190 / 60, 3), 131)
+    assert (van2["count_id"], van2["max_max_speed_kmh"]) == (1, 91)     # so far
+
+
+def test_api_alarm_items_carry_the_final_figures(api_client: Any,
+                                                 driven: dict[str, Any]) -> None:
+    api = api_client("admin")
+    first = driven["alarms"][0]
+    item = api.get(f"/api/v1/gps/alarms/{first}").get_json()
+    assert (item["details"]["duration_s"], item["details"]["max_speed_kmh"],
+            item["details"]["ended_by"]) == (190, 131, "speed")
+    listed = api.get(f"/api/v1/gps/alarms?device={IMEI}&type=overspeed").get_json()
+    assert {i["details"]["duration_s"] for i in listed["items"]} == {190, 20}
+    # the figures did not move the version: a dispatcher acknowledges what the page showed
+    ack = api.post(f"/api/v1/gps/alarms/{first}/acknowledge", json={"note": "ok", "version": 1})
+    assert ack.status_code == 200, ack.get_json()
+    assert ack.get_json()["details"]["ended_at"]
+
+
+def test_alarm_page_says_how_long_and_how_fast(client_for: Any, driven: dict[str, Any]) -> None:
+    client = client_for("admin")
+    html = client.get("/gps/alarms").text
+    assert "lasted 3 min 10 s, up to 131 km/h" in html
+    assert "lasted 20 s, up to 105 km/h" in html
+    assert "10 s so far, up to 91 km/h" in html
+    zh = client.get("/gps/alarms", headers={"Accept-Language": "zh-CN"}).text
+    assert "持续 3 分 10 秒，最高 131 公里/小时" in zh
+    device = client.get(f"/gps/devices/{driven['d1']}").text
+    assert "lasted 3 min 10 s, up to 131 km/h" in device
+
+
+def test_durations_and_summaries_read_well(app: Flask) -> None:
+    from flask_babel import force_locale
+
+    from carebiz_plugins.gps.labels import duration, overspeed_summary
+
+    with app.test_request_context("/"):
+        assert [duration(s) for s in (40, 190, 3900)] == ["40 s", "3 min 10 s", "1 h 5 min"]
+        assert overspeed_summary({}) == "" and overspeed_summary(None) == ""
+        assert overspeed_summary({"speed": 90}) == ""
+        with force_locale("zh_Hans_CN"):
+            assert duration(3900) == "1 小时 5 分"
+            assert overspeed_summary({"duration_s": 10, "max_speed_kmh": 91.4}) == (
+                "已持续 10 秒，最高 91 公里/小时")
