@@ -351,7 +351,11 @@ def end_episodes(session: Session, ended: Sequence[EpisodeEnd],
     ``ended_at``, ``ended_by``) into its stored alarm: the alarm of its device and type
     whose ``started_at`` is the episode's, raised between its start and its end (the index
     on device and time finds it; one statement for the batch). An episode whose alarm is
-    not stored (its write failed) updates nothing. Returns the alarms updated.
+    not stored (its write failed) updates nothing. An alarm that already ended later keeps
+    its figures: a device that moved to another ingest server mid-episode and came back
+    finds its first server's state stale, and the end that server reports then (at the
+    last fix it saw) knows less than the one the other server wrote. Returns the alarms
+    updated.
 
     WHY the version is not raised: it guards what people change (acknowledging, the
     note); these figures are the ingest's, written to ``details`` alone, and raising it
@@ -379,8 +383,12 @@ def end_episodes(session: Session, ended: Sequence[EpisodeEnd],
                 continue
             details = changes.get(row.id, row.details) or {}
             started = _when(details.get("started_at"))
-            if started is not None and _same(started, end.started_at):
-                changes[row.id] = {**details, **end.details()}
+            if started is None or not _same(started, end.started_at):
+                continue
+            known = _when(details.get("ended_at"))
+            if known is not None and known > end.ended_at:
+                continue   # a process that saw less of the episode (see the docstring)
+            changes[row.id] = {**details, **end.details()}
     if not changes:
         return 0
     table = GpsAlarm.__table__

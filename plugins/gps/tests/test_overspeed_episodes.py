@@ -199,6 +199,13 @@ def test_end_episodes_matches_started_at_only(session: Any, fleet: dict[str, Any
     assert alarms.end_episodes(session, [unknown, mine]) == 1           # devices looked up
     session.commit()
     assert overspeed(session)[0].details["duration_s"] == 60
+    # a stale end (another server's state, which saw less of it) does not shorten it
+    stale = EpisodeEnd(IMEI, start, start + timedelta(seconds=30), 30, 95, "gap")
+    assert alarms.end_episodes(session, [stale]) == 0
+    longer = EpisodeEnd(IMEI, start, start + timedelta(seconds=90), 90, 120, "speed")
+    assert alarms.end_episodes(session, [longer]) == 1
+    session.commit()
+    assert overspeed(session)[0].details["duration_s"] == 90
 
 
 # --- what people read: the query source, the report, the API, the pages ---------------------
