@@ -170,13 +170,10 @@ def store_batch(session: Session, device_id_by_imei: dict[str, int],
                                               if f.device in device_id_by_imei})
     inserted = positions.store_fixes(session, device_id_by_imei, fixes,
                                      {i: r.vehicle_id for i, r in known.items()})
-    live: list[Fix] = []
-    late: list[Fix] = []
-    for f in fixes:
-        if f.device in device_id_by_imei:
-            (late if f.reupload else live).append(f)
-    if late:   # history raises nothing; inside a running overspeed episode: its top speed
-        try:
+    live = [f for f in fixes if not f.reupload and f.device in device_id_by_imei]
+    if len(live) < len(fixes):   # history raises nothing; in a running overspeed episode
+        late = [f for f in fixes if f.reupload and f.device in device_id_by_imei]
+        try:                     # it may raise the top speed
             ENGINE.late(late)
         except Exception:
             log.exception("gps rules failed on %d re-uploaded fixes", len(late))
