@@ -8,6 +8,11 @@ positions would scan the biggest table of the installation for every chart.
 
 Each source offers the vehicle's plate (joined from the core vehicle, under its own row
 filter) so a report groups by something people recognise.
+
+``gps_alarms`` reads the overspeed figures out of the alarm's JSON details (``duration_s``,
+``max_speed_kmh``, ``ended_at``): the ingest writes an episode's final figures there when it
+ends, so an alarm still open on the road shows its figures so far and no ``ended_at``. An
+alarm of another type has none of them (empty).
 """
 
 from __future__ import annotations
@@ -32,6 +37,13 @@ _TYPE_WORDS = {
 #: every type the API names, in its order (a new type without a label fails at import)
 ALARM_TYPE_LABELS = tuple((kind, _TYPE_WORDS[kind]) for kind in ALARM_TYPES)
 ALARM_STATUS_LABELS = (("open", _l("Open")), ("acknowledged", _l("Acknowledged")))
+
+
+def _detail(name: str, as_number: bool = True) -> Any:
+    """An overspeed figure of the alarm's JSON details, as SQL (``JSON_EXTRACT`` on SQLite,
+    ``->>`` on PostgreSQL)."""
+    value = GpsAlarm.details[name]
+    return value.as_float() if as_number else value.as_string()
 
 
 def _plate(model: type) -> QueryField:
@@ -89,6 +101,17 @@ SOURCES = [
         _plate(GpsAlarm),
         QueryField("branch_id", _l("Branch"), "number", ("eq", "ne", "in"),
                    relation=BRANCH_RELATION),
+        QueryField("duration_s", _l("Overspeed duration (s)"), "number",
+                   column=_detail("duration_s")),
+        QueryField("duration_min", _l("Overspeed duration (min)"), "number",
+                   column=_detail("duration_s") / 60.0),
+        QueryField("max_speed_kmh", _l("Top speed (km/h)"), "number",
+                   column=_detail("max_speed_kmh")),
+        QueryField("limit_kmh", _l("Speed limit (km/h)"), "number",
+                   column=_detail("limit_kmh")),
+        # an ISO UTC time in JSON: only "still running" (empty) or "ended" is asked of it
+        QueryField("ended_at", _l("Overspeed ended"), "text", ("empty", "not_empty"),
+                   column=_detail("ended_at", as_number=False)),
     ), permission="gps.view", weight=603),
 ]
 
@@ -111,12 +134,17 @@ REPORTS = [
            where={"field": "fix_time", "op": "last_days", "value": {"param": "days"}},
            group_by=["type", "status"], chart="stacked", weight=602),
     Report("gps.overspeed_episodes", _l("Overspeed episodes per vehicle"), "gps_alarms",
-           _l("Overspeed alarms (one per episode) of each vehicle in the chosen days."),
+           _l("Overspeed episodes of each vehicle in the chosen days: how many, their total "
+              "and longest duration and the top speed reached (an episode still running "
+              "counts with its figures so far)."),
            params=(ReportParam("days", _l("Days back"), "number", 30),),
            where={"and": [{"field": "type", "op": "eq", "value": "overspeed"},
                           {"field": "fix_time", "op": "last_days",
                            "value": {"param": "days"}}]},
-           group_by=["plate"], chart="bar", weight=603),
+           group_by=["plate"],
+           measures=[{"fn": "count", "field": "id"}, {"fn": "sum", "field": "duration_min"},
+                     {"fn": "max", "field": "duration_min"},
+                     {"fn": "max", "field": "max_speed_kmh"}], chart="bar", weight=603),
     Report("gps.engine_hours_this_month", _l("Engine hours per vehicle this month"),
            "gps_mileage", _l("Hours with the ignition on since the 1st of the month."),
            where={"field": "day", "op": "this_month"}, group_by=["plate"],

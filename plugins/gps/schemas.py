@@ -308,7 +308,12 @@ class GpsAlarmSchema(Schema):
     received_at = fields.DateTime(dump_only=True, allow_none=True)
     latitude = fields.Float(dump_only=True, allow_none=True)
     longitude = fields.Float(dump_only=True, allow_none=True)
-    details = fields.Dict(dump_only=True)
+    details = fields.Dict(dump_only=True, metadata={
+        "description": "What the rule knew (fence, speed and limit, minutes …). overspeed: "
+                       "limit_kmh, speed_kmh (when raised), started_at, duration_s and "
+                       "max_speed_kmh (so far while the episode runs, final once it ended) "
+                       "and, once ended, ended_at (ISO UTC) and ended_by (speed, limit or "
+                       "gap)."})
     status = fields.String(dump_only=True, metadata={"description": "open, acknowledged"})
     acknowledged_by = fields.Integer(dump_only=True, allow_none=True)
     acknowledged_at = fields.DateTime(dump_only=True, allow_none=True)

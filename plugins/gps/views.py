@@ -22,7 +22,7 @@ from carebiz.security import can, require, visible
 from carebiz.toolkit import host, visible_or_404
 
 from .device_list import DEVICES
-from .labels import alarm_label
+from .labels import alarm_label, overspeed_summary
 from .models import GpsAlarm, GpsCommand, GpsDevice, GpsDeviceState, GpsGroup
 
 bp = Blueprint("gps", __name__, url_prefix="/gps", template_folder="templates",
@@ -153,7 +153,8 @@ def alarms() -> Any:
             .where(GpsAlarm.status == "open").order_by(GpsAlarm.fix_time.desc(),
                                                        GpsAlarm.id.desc()).limit(500))
     rows = list(db.session().execute(visible(stmt, GpsAlarm, _user())))
-    return _page("gps/alarms.html", rows=rows, alarm_label=alarm_label)
+    return _page("gps/alarms.html", rows=rows, alarm_label=alarm_label,
+                 overspeed_summary=overspeed_summary)
 
 
 @bp.get("/devices")
@@ -192,7 +193,7 @@ def device(device_id: int) -> Any:
                              .order_by(GpsAlarm.id.desc()).limit(20)).all()
     return _page("gps/device.html", device=record, vehicle=vehicle, state=state,
                  commands=commands, alarms_list=recent, alarm_label=alarm_label,
-                 can_command=can(_user(), "gps.commands"))
+                 overspeed_summary=overspeed_summary, can_command=can(_user(), "gps.commands"))
 
 
 @bp.get("/vehicles/pick")

@@ -9,9 +9,17 @@ stored. Heartbeats (:func:`apply_status`) and the devices' own alarms (:func:`de
 go through the same rule engine, and :func:`sweep_offline` is the periodic offline check
 (:func:`run_offline_sweeps` runs it every 30 s beside ``carebiz gps serve``).
 
+When an overspeed episode that raised its alarm ends, the batch writes its final figures
+into the stored alarm (:func:`~..services.alarms.end_episodes`, after the batch's alarms so
+an episode raised and ended in one batch finds its row); nobody is notified again and the
+live bus does not carry it. After a restart, the first batch of each device takes up its
+open episode (:func:`_resume`): the alarm is found by device and ``started_at``, never by an
+id kept in memory.
+
 Failure isolation: positions are what a device must never lose. A bug in a rule, or an alarm
 row the database refuses, is logged and costs that batch its alarms (the alarm writes run in
-a SAVEPOINT), never its positions or their acknowledgement.
+a SAVEPOINT), never its positions or their acknowledgement; the same holds for the episode
+ends and the look-up that takes episodes up.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from carebiz.db import utcnow
 
 from ..fixes import AlarmEvent, DeviceAlarm, DeviceStatus, Fix
 from ..models import GpsDeviceState
-from ..rules import DeviceRules, RuleEngine, offline_candidates
+from ..rules import DeviceRules, EpisodeEnd, Evaluation, RuleEngine, offline_candidates
 from ..services import alarms as alarm_service
 from ..services import positions
 
@@ -95,6 +103,49 @@ def _raise(session: Session, candidates: list[AlarmEvent],
         return []
 
 
+def _end(session: Session, ended: list[EpisodeEnd],
+         rules: dict[str, DeviceRules] | None) -> int:
+    """:func:`alarm_service.end_episodes` in a SAVEPOINT: a refused update costs the
+    figures, not the batch."""
+    if not ended:
+        return 0
+    try:
+        with session.begin_nested():
+            return alarm_service.end_episodes(session, ended, rules)
+    except Exception:
+        log.exception("gps: %d overspeed episode end(s) not stored", len(ended))
+        return 0
+
+
+def _resume(session: Session, live: list[Fix], rules: dict[str, DeviceRules]
+            ) -> list[EpisodeEnd]:
+    """Devices the engine meets for the first time since the process started: take up
+    the overspeed episode each left open (its alarm stored without an end) by replaying
+    its stored fixes since the episode began; answers the ends the replays saw. Once per
+    device per process, so a batch of known devices costs one set look-up each."""
+    fresh = ENGINE.claim_unseen(rules)
+    if not fresh:
+        return []
+    first: dict[str, datetime] = {}
+    for fix in live:
+        seen = first.get(fix.device)
+        if seen is None or fix.fix_time < seen:
+            first[fix.device] = fix.fix_time
+    by_id = {rules[d].device_id: d for d in fresh if d in first}
+    ended: list[EpisodeEnd] = []
+    try:
+        with session.begin_nested():
+            for device_id, started in alarm_service.open_episodes(
+                    session, {i: first[d] for i, d in by_id.items()}).items():
+                imei = by_id[device_id]
+                history = alarm_service.episode_fixes(session, device_id, imei, started,
+                                                      first[imei])
+                ended += ENGINE.resume(imei, rules[imei], history, started)
+    except Exception:  # no episode taken up: the next fixes start afresh, as before
+        log.exception("gps: open overspeed episodes of %d device(s) not taken up", len(by_id))
+    return ended
+
+
 def position_message(fix: Fix, rules: DeviceRules | None = None,
                      moving_kmh: float | None = None) -> dict[str, Any]:
     """The live bus's position message for a stored fix."""
@@ -120,21 +171,30 @@ def store_batch(session: Session, device_id_by_imei: dict[str, int],
     inserted = positions.store_fixes(session, device_id_by_imei, fixes,
                                      {i: r.vehicle_id for i, r in known.items()})
     live = [f for f in fixes if not f.reupload and f.device in device_id_by_imei]
+    if len(live) < len(fixes):   # history raises nothing; in a running overspeed episode
+        late = [f for f in fixes if f.reupload and f.device in device_id_by_imei]
+        try:                     # it may raise the top speed
+            ENGINE.late(late)
+        except Exception:
+            log.exception("gps rules failed on %d re-uploaded fixes", len(late))
     if not live:
         return BatchResult(inserted)
     rules = _rules(session, {device_id_by_imei[f.device] for f in live})
+    resumed = _resume(session, live, rules)
     try:
-        candidates = ENGINE.evaluate(live, rules)
+        found = ENGINE.run(live, rules)
     except Exception:  # a rule's bug must not lose the positions
         log.exception("gps rules failed on a batch of %d fixes", len(live))
-        candidates = []
+        found = Evaluation()
     latest: dict[str, Fix] = {}
     for fix in live:
         seen = latest.get(fix.device)
         if seen is None or fix.fix_time > seen.fix_time:
             latest[fix.device] = fix
     moving = ENGINE.config.moving_kmh
-    return BatchResult(inserted, _raise(session, candidates, rules),
+    raised = _raise(session, found.alarms, rules)
+    _end(session, resumed + found.ended, rules)
+    return BatchResult(inserted, raised,
                        [position_message(f, rules.get(d), moving) for d, f in latest.items()])
 
 

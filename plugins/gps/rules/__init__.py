@@ -18,7 +18,10 @@ Rules, in brief (details in :mod:`.engine`):
   silences a fence outside its hours; a fence's ``speed_limit_kmh`` is the overspeed limit
   inside it;
 - overspeed: one alarm per episode once the speed stayed above the limit for the minimal
-  duration; the episode ends below ``limit - hysteresis``;
+  duration; the episode ends below ``limit - hysteresis``, when the limit goes away or after
+  a gap in the data, and one that raised its alarm reports its final figures
+  (:class:`~.engine.EpisodeEnd`, on :meth:`~.engine.RuleEngine.run`'s answer) for the
+  stored alarm;
 - idle, fatigue driving, ignition outside allowed hours: one alarm per episode;
 - offline: by a periodic sweep (:func:`.engine.offline_candidates`), not by fixes;
 - device alarms (SOS, power cut, vibration, low battery …) pass through;
@@ -28,6 +31,8 @@ Rules, in brief (details in :mod:`.engine`):
 from .engine import (
     DeviceRules,
     DeviceRuleState,
+    EpisodeEnd,
+    Evaluation,
     Limits,
     OfflineWatch,
     RuleEngine,
@@ -37,6 +42,6 @@ from .fences import Fence, compile_fence
 from .schedule import Schedule
 
 __all__ = [
-    "DeviceRuleState", "DeviceRules", "Fence", "Limits", "OfflineWatch", "RuleEngine",
-    "Schedule", "compile_fence", "offline_candidates",
+    "DeviceRuleState", "DeviceRules", "EpisodeEnd", "Evaluation", "Fence", "Limits",
+    "OfflineWatch", "RuleEngine", "Schedule", "compile_fence", "offline_candidates",
 ]

@@ -15,9 +15,15 @@ car idling for an hour raises one alarm, not one per fix:
     else the vehicle's own, else the strictest of its groups'. An episode starts at the
     first valid fix above the limit; the alarm is raised once, at the first fix above the
     limit ``overspeed_min_seconds`` after the start; the episode ends when the speed falls
-    below ``limit - hysteresis_kmh`` (so a speed wavering around the limit is one episode)
-    or after a gap in the data of more than ``overspeed_gap_s``. Details: ``speed_kmh``,
+    below ``limit - hysteresis_kmh`` (so a speed wavering around the limit is one episode),
+    when the vehicle has no limit any more (it left the fence that set it and has none of its
+    own) or after a gap in the data of more than ``overspeed_gap_s``. Details: ``speed_kmh``,
     ``max_speed_kmh``, ``limit_kmh``, ``duration_s`` (above the limit so far), ``started_at``.
+    When an episode that raised its alarm ends, an :class:`EpisodeEnd` carries its final
+    figures (``duration_s``, ``max_speed_kmh``, ``ended_at``) for the stored alarm: not an
+    alarm, nobody is told again. ``ended_at`` is the fix that ended it (the first one slow
+    enough, or the first one without a limit); after a gap, the episode's last fix, since
+    nothing is known of the silence. ``duration_s`` is ``ended_at - started_at``.
 ``idle``
     ignition on and not moving (below ``moving_kmh``) for ``idle_minutes``; the episode ends
     when the vehicle moves or the ignition goes off. Heartbeats count (a parked unit may send
@@ -39,12 +45,18 @@ device alarms
 
 Re-uploaded history (``Fix.reupload``) is stored by the ingest but fed here it changes no
 state and raises nothing: its events are long past and would only alarm people for nothing.
+One exception: a re-uploaded fix inside the overspeed episode running on its device (between
+its first and latest fix) raises that episode's top speed, which is a figure of the episode
+the alarm already stands for; once an episode has ended its figures are final.
 Invalid fixes (no satellite fix) keep the last place and movement: they feed the ignition
 rules only.
 
 The state lives in the ingest process (one writer thread per process; the engine also takes
 a lock for the HTTP ingest's threads). After a restart it is learnt again from the next
-fixes: no event is invented for what happened while it was down.
+fixes: no event is invented for what happened while it was down. The one exception is an
+overspeed episode whose alarm was raised and not ended: the ingest replays the device's
+stored fixes since the episode began (:meth:`RuleEngine.resume`) so the episode goes on and
+ends with its true figures instead of being raised a second time.
 """
 
 from __future__ import annotations
@@ -134,13 +146,43 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodeEnd:
+    """An episode that raised an alarm has ended: the figures its stored alarm gets.
+
+    WHY not an :class:`AlarmEvent`: nothing new happened that anybody must hear of; the
+    ingest finds the alarm by device, ``type`` and ``started_at`` (no id kept in memory, so
+    it works across restarts) and updates its details."""
+
+    device: str
+    started_at: datetime
+    ended_at: datetime
+    duration_s: int
+    max_speed_kmh: float
+    reason: str                      #: ``speed`` (slowed down), ``limit`` (none any more), ``gap``
+    type: str = "overspeed"
+
+    def details(self) -> dict[str, Any]:
+        """What is merged into the alarm's details."""
+        return {"duration_s": self.duration_s, "max_speed_kmh": self.max_speed_kmh,
+                "ended_at": self.ended_at.isoformat(), "ended_by": self.reason}
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """What a batch raised (``alarms``) and which raised episodes it ended (``ended``)."""
+
+    alarms: list[AlarmEvent] = field(default_factory=list)
+    ended: list[EpisodeEnd] = field(default_factory=list)
+
+
 class DeviceRuleState:
     """One device's episodes (see the module docstring)."""
 
     __slots__ = (
         "device", "last_t", "lat", "lon", "ignition", "moving", "inside", "_fence_ids",
         "_fences_seen",
-        "speed_start", "speed_max", "speed_raised", "idle_start", "idle_raised",
+        "speed_start", "speed_max", "speed_raised", "speed_last", "idle_start", "idle_raised",
         "drive_s", "drive_since", "stopped_since", "fatigue_raised", "ign_on", "ign_raised",
         "recent_device_alarms",
     )
@@ -158,6 +200,7 @@ class DeviceRuleState:
         self.speed_start: float | None = None
         self.speed_max = 0.0
         self.speed_raised = False
+        self.speed_last = 0.0                #: the latest fix of the running episode
         self.idle_start: float | None = None
         self.idle_raised = False
         self.drive_s = 0.0
@@ -186,8 +229,10 @@ class DeviceRuleState:
 
     # --- fixes --------------------------------------------------------------------------------
 
-    def feed(self, fix: Fix, rules: DeviceRules, cfg: EngineConfig) -> list[AlarmEvent]:
-        """Advance every rule by one fix; the alarms it raises."""
+    def feed(self, fix: Fix, rules: DeviceRules, cfg: EngineConfig,
+             ended: list[EpisodeEnd] | None = None) -> list[AlarmEvent]:
+        """Advance every rule by one fix; the alarms it raises. The raised episodes it ends
+        are appended to ``ended`` (left out when it is ``None``)."""
         if fix.reupload:
             return []
         when = fix.fix_time
@@ -210,7 +255,7 @@ class DeviceRuleState:
             if rules.fences:
                 fence_limit = self._fences(fix, rules, out)
         if placed:
-            self._overspeed(fix, t, gap, limits, fence_limit, cfg, out)
+            self._overspeed(fix, t, gap, limits, fence_limit, cfg, out, ended)
         self._idle(when, t, gap, limits, cfg, out)
         self._fatigue(when, t, gap, was_moving, limits, out)
         self._ignition_hours(when, limits, out)
@@ -242,11 +287,13 @@ class DeviceRuleState:
 
     def _overspeed(self, fix: Fix, t: float, gap: float | None, limits: Limits,
                    fence_limit: tuple[float, Fence] | None, cfg: EngineConfig,
-                   out: list[AlarmEvent]) -> None:
+                   out: list[AlarmEvent], ended: list[EpisodeEnd] | None) -> None:
         limit = fence_limit[0] if fence_limit is not None else limits.overspeed_kmh
-        if self.speed_start is not None and (
-                limit is None or (gap is not None and gap > cfg.overspeed_gap_s)):
-            self.speed_start = None
+        if self.speed_start is not None:
+            if gap is not None and gap > cfg.overspeed_gap_s:
+                self._speed_end(self.speed_last, "gap", ended)
+            elif limit is None:
+                self._speed_end(t, "limit", ended)
         if limit is None:
             return
         speed = fix.speed_kmh
@@ -255,10 +302,11 @@ class DeviceRuleState:
                 return
             self.speed_start, self.speed_max, self.speed_raised = t, speed, False
         elif speed < limit - cfg.hysteresis_kmh:
-            self.speed_start = None
+            self._speed_end(t, "speed", ended)
             return
         elif speed > self.speed_max:
             self.speed_max = speed
+        self.speed_last = t
         duration = t - self.speed_start
         if (not self.speed_raised and speed > limit
                 and duration >= limits.overspeed_min_seconds):
@@ -270,6 +318,27 @@ class DeviceRuleState:
                 details["fence_id"] = fence_limit[1].id
                 details["fence_name"] = fence_limit[1].name
             out.append(self._event("overspeed", fix.fix_time, details))
+
+    def _speed_end(self, end: float, reason: str, ended: list[EpisodeEnd] | None) -> None:
+        """Close the running overspeed episode at ``end``; one that raised its alarm reports
+        its final figures (one too short to raise ends silently)."""
+        start = self.speed_start
+        self.speed_start = None
+        if start is None or not self.speed_raised or ended is None:
+            return
+        ended.append(EpisodeEnd(
+            self.device, datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC),
+            round(end - start), self.speed_max, reason))
+
+    def late(self, fix: Fix) -> None:
+        """A re-uploaded fix: it raises nothing and moves no state, but one inside the
+        running overspeed episode (between its first and latest fix) counts for its top
+        speed."""
+        start = self.speed_start
+        if start is None or fix.speed_kmh <= self.speed_max or not fix.valid:
+            return
+        if start <= fix.fix_time.timestamp() <= self.speed_last:
+            self.speed_max = fix.speed_kmh
 
     def _idle(self, when: datetime, t: float, gap: float | None, limits: Limits,
               cfg: EngineConfig, out: list[AlarmEvent]) -> None:
@@ -368,6 +437,7 @@ class RuleEngine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.states: dict[str, DeviceRuleState] = {}
+        self._claimed: set[str] = set()      #: devices :meth:`claim_unseen` answered
         self._lock = threading.Lock()
 
     def state(self, device: str) -> DeviceRuleState:
@@ -380,23 +450,87 @@ class RuleEngine:
     def evaluate(self, fixes: Iterable[Fix],
                  rules: Mapping[str, DeviceRules]) -> list[AlarmEvent]:
         """Feed a batch (any devices, any order: each device's fixes are taken in time
-        order); fixes of devices without rules are skipped. Returns the alarms raised."""
+        order); fixes of devices without rules are skipped. Returns the alarms raised (see
+        :meth:`run` for the episodes ended too)."""
+        return self.run(fixes, rules).alarms
+
+    def run(self, fixes: Iterable[Fix], rules: Mapping[str, DeviceRules]) -> Evaluation:
+        """:meth:`evaluate`, answering the raised episodes the batch ended beside the
+        alarms. Re-uploaded fixes only go to :meth:`DeviceRuleState.late` (before the live
+        ones of the batch)."""
         by_device: dict[str, list[Fix]] = defaultdict(list)
+        late: list[Fix] = []
         for fix in fixes:
-            if not fix.reupload and fix.device in rules:
-                by_device[fix.device].append(fix)
-        out: list[AlarmEvent] = []
+            if fix.device in rules:
+                if fix.reupload:
+                    late.append(fix)
+                else:
+                    by_device[fix.device].append(fix)
+        result = Evaluation()
+        out, ended = result.alarms, result.ended
         cfg = self.config
         with self._lock:
+            self._late(late)
             for device, dev_fixes in by_device.items():
                 dev_fixes.sort(key=lambda f: f.fix_time)
                 st = self.state(device)
                 dev_rules = rules[device]
                 for fix in dev_fixes:
-                    found = st.feed(fix, dev_rules, cfg)
+                    found = st.feed(fix, dev_rules, cfg, ended)
                     if found:
                         out.extend(found)
-        return out
+        return result
+
+    def late(self, fixes: Iterable[Fix]) -> None:
+        """Re-uploaded fixes (see :meth:`DeviceRuleState.late`); needs no rules: only a
+        device with a running episode has a use for them."""
+        with self._lock:
+            self._late(fixes)
+
+    def _late(self, fixes: Iterable[Fix]) -> None:
+        states = self.states
+        for fix in fixes:
+            st = states.get(fix.device)
+            if st is not None and st.speed_start is not None:
+                st.late(fix)
+
+    def claim_unseen(self, devices: Iterable[str]) -> list[str]:
+        """The devices not claimed since the process started (or :meth:`reset`), claimed
+        now: those whose open overspeed episode :meth:`resume` may take up, each looked up
+        once. A heartbeat or device alarm may have created a device's state meanwhile; its
+        fixes have not."""
+        with self._lock:
+            claimed = self._claimed
+            fresh = [d for d in devices if d not in claimed]
+            claimed.update(fresh)
+            return fresh
+
+    def resume(self, device: str, rules: DeviceRules, history: Sequence[Fix],
+               started_at: datetime) -> list[EpisodeEnd]:
+        """Take up, after a restart, the overspeed episode that began at ``started_at`` and
+        whose alarm is stored without an end: ``history`` (the device's stored live fixes
+        from ``started_at`` on, in time order, before the batch at hand) is replayed on a
+        scratch state with today's rules. If the episode is still running at the end of it,
+        the device's state continues it (start, top speed, latest fix; its alarm counts as
+        raised); if the replay saw it end, the end is answered so the alarm gets its figures.
+        Every other rule starts afresh as after any restart, and a device already fed fixes
+        is left alone (another thread got there first)."""
+        with self._lock:
+            known = self.states.get(device)
+            if known is not None and known.last_t is not None:
+                return []
+            scratch = DeviceRuleState(device)
+            ended: list[EpisodeEnd] = []
+            for fix in history:
+                scratch.feed(fix, rules, self.config, ended)
+            st = self.state(device)
+            start = started_at.timestamp()
+            if (scratch.speed_start is not None and scratch.speed_raised
+                    and abs(scratch.speed_start - start) < 1e-3):
+                st.last_t = scratch.last_t
+                st.speed_start, st.speed_max = scratch.speed_start, scratch.speed_max
+                st.speed_raised, st.speed_last = True, scratch.speed_last
+            return [e for e in ended if abs(e.started_at.timestamp() - start) < 1e-3]
 
     def status(self, status: DeviceStatus, rules: DeviceRules) -> list[AlarmEvent]:
         """Feed a heartbeat."""
@@ -412,6 +546,7 @@ class RuleEngine:
         """Forget every device (tests; a process restart does the same)."""
         with self._lock:
             self.states.clear()
+            self._claimed.clear()
 
 
 # --- offline --------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ transaction (the ingest batch's), counts them on ``gps_device_state.alarm_open``
 ``gps.alarm.raised`` per alarm (sent after the commit). It answers the dicts the live bus
 publishes, which the caller hands to :func:`~carebiz_plugins.gps.services.live.publish_alarm`
 after its commit too: an alarm nobody can find in the database is never shown.
+
+:func:`end_episodes` writes the final figures of the overspeed episodes the rules saw end
+into their stored alarms (found by device, type and ``started_at``, never by an id kept in
+memory), and :func:`open_episodes` / :func:`episode_fixes` give the rule engine what it
+needs to take up a running episode after a restart. Neither tells anybody: the alarm was
+raised and notified once.
 """
 
 from __future__ import annotations
@@ -23,18 +29,20 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from carebiz.events import emit
 
 from .. import signals
-from ..fixes import AlarmEvent
+from ..fixes import AlarmEvent, Fix
 from ..models import (
     GpsAlarm,
     GpsDevice,
@@ -44,8 +52,17 @@ from ..models import (
     GpsGeofenceVehicle,
     GpsGroup,
     GpsGroupVehicle,
+    GpsPosition,
 )
-from ..rules import DeviceRules, Fence, Limits, OfflineWatch, Schedule, compile_fence
+from ..rules import (
+    DeviceRules,
+    EpisodeEnd,
+    Fence,
+    Limits,
+    OfflineWatch,
+    Schedule,
+    compile_fence,
+)
 from ..rules.engine import FATIGUE_BREAK_MINUTES, OVERSPEED_MIN_SECONDS, EngineConfig
 
 log = logging.getLogger(__name__)
@@ -57,6 +74,9 @@ INVALIDATING = ("gps.device.", "gps.geofence.", "gps.group.", "vehicle.updated",
                 "vehicle.owner_changed", "setting.changed", "plugin.switched")
 #: the largest IN (...) list one query gets (SQLite allows 32,766 parameters)
 CHUNK = 900
+#: how far back an overspeed alarm without an end is taken up after a restart (an episode
+#: is minutes long; an older one is left with the figures it was raised with)
+RESUME_WINDOW = timedelta(hours=6)
 
 
 def _business_tz() -> ZoneInfo:
@@ -309,6 +329,120 @@ def raise_alarms(session: Session, candidates: Sequence[AlarmEvent],
                     "latitude": row.latitude, "longitude": row.longitude,
                     "details": dict(row.details)})
     return out
+
+
+# --- the end of an episode ---------------------------------------------------------------------
+
+def _when(value: Any) -> datetime | None:
+    """An ISO time of the details (``started_at``), or None when there is none to read."""
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _same(a: datetime, b: datetime) -> bool:
+    return abs((a - b).total_seconds()) < 1e-3
+
+
+def end_episodes(session: Session, ended: Sequence[EpisodeEnd],
+                 devices: Mapping[str, DeviceRules] | None = None) -> int:
+    """Merge each ended episode's final figures (``duration_s``, ``max_speed_kmh``,
+    ``ended_at``, ``ended_by``) into its stored alarm: the alarm of its device and type
+    whose ``started_at`` is the episode's, raised between its start and its end (the index
+    on device and time finds it; one statement for the batch). An episode whose alarm is
+    not stored (its write failed) updates nothing. An alarm that already ended later keeps
+    its figures: a device that moved to another ingest server mid-episode and came back
+    finds its first server's state stale, and the end that server reports then (at the
+    last fix it saw) knows less than the one the other server wrote. Returns the alarms
+    updated.
+
+    WHY the version is not raised: it guards what people change (acknowledging, the
+    note); these figures are the ingest's, written to ``details`` alone, and raising it
+    would answer a dispatcher's acknowledgement of a finished episode with a 409."""
+    if not ended:
+        return 0
+    ids = {imei: r.device_id for imei, r in (devices or {}).items()}
+    lookup = sorted({e.device for e in ended} - set(ids))
+    if lookup:
+        ids.update({imei: int(i) for imei, i in session.execute(
+            select(GpsDevice.imei, GpsDevice.id).where(GpsDevice.imei.in_(lookup)))})
+    wanted = [(ids[e.device], e) for e in ended if e.device in ids]
+    if not wanted:
+        return 0
+    rows = session.execute(select(GpsAlarm.id, GpsAlarm.device_id, GpsAlarm.type,
+                                  GpsAlarm.details).where(
+        GpsAlarm.device_id.in_(sorted({d for d, _e in wanted})),
+        GpsAlarm.type.in_(sorted({e.type for _d, e in wanted})),
+        GpsAlarm.fix_time >= min(e.started_at for _d, e in wanted),
+        GpsAlarm.fix_time <= max(e.ended_at for _d, e in wanted))).all()
+    changes: dict[int, dict[str, Any]] = {}
+    for device_id, end in wanted:
+        for row in rows:
+            if row.device_id != device_id or row.type != end.type:
+                continue
+            details = changes.get(row.id, row.details) or {}
+            started = _when(details.get("started_at"))
+            if started is None or not _same(started, end.started_at):
+                continue
+            known = _when(details.get("ended_at"))
+            if known is not None and known > end.ended_at:
+                continue   # a process that saw less of the episode (see the docstring)
+            changes[row.id] = {**details, **end.details()}
+    if not changes:
+        return 0
+    table = GpsAlarm.__table__
+    session.execute(update(table).where(table.c.id == bindparam("alarm_id"))
+                    .values(details=bindparam("new_details")),
+                    [{"alarm_id": i, "new_details": d} for i, d in changes.items()])
+    for alarm_id, details in changes.items():   # an alarm of this batch the session holds
+        held = session.identity_map.get(identity_key(GpsAlarm, alarm_id))
+        if held is not None:
+            set_committed_value(held, "details", details)
+    return len(changes)
+
+
+def open_episodes(session: Session, first_fix: Mapping[int, datetime]) -> dict[int, datetime]:
+    """The devices (by id; each with its first fix at hand) whose latest overspeed alarm
+    raised in the :data:`RESUME_WINDOW` before that fix has no end: its ``started_at``.
+    After a restart the engine takes these episodes up (:func:`episode_fixes`)."""
+    if not first_fix:
+        return {}
+    latest: dict[int, tuple[datetime, int, dict[str, Any]]] = {}
+    ids = sorted(first_fix)
+    for part in _chunks(ids):
+        since = min(first_fix[i] for i in part) - RESUME_WINDOW
+        for device_id, fix_time, alarm_id, details in session.execute(
+                select(GpsAlarm.device_id, GpsAlarm.fix_time, GpsAlarm.id, GpsAlarm.details)
+                .where(GpsAlarm.device_id.in_(part), GpsAlarm.type == "overspeed",
+                       GpsAlarm.fix_time >= since)):
+            device_id = int(device_id)
+            if fix_time >= first_fix[device_id]:
+                continue
+            seen = latest.get(device_id)
+            if seen is None or (fix_time, alarm_id) > seen[:2]:
+                latest[device_id] = (fix_time, alarm_id, details or {})
+    out: dict[int, datetime] = {}
+    for device_id, (fix_time, _id, details) in latest.items():
+        started = _when(details.get("started_at"))
+        if ("ended_at" not in details and started is not None
+                and fix_time - RESUME_WINDOW < started <= fix_time):
+            out[device_id] = started
+    return out
+
+
+def episode_fixes(session: Session, device_id: int, imei: str, start: datetime,
+                  before: datetime) -> list[Fix]:
+    """The device's stored live fixes from ``start`` to ``before`` (excluded), in time
+    order, as the rule engine reads them (re-uploaded history left out, as it was live)."""
+    p = GpsPosition
+    return [Fix(imei, r.fix_time, r.latitude, r.longitude, speed_kmh=r.speed_kmh or 0.0,
+                course=r.course or 0, valid=bool(r.valid), ignition=r.ignition)
+            for r in session.execute(
+                select(p.fix_time, p.latitude, p.longitude, p.speed_kmh, p.course, p.valid,
+                       p.ignition)
+                .where(p.device_id == device_id, p.fix_time >= start, p.fix_time < before,
+                       p.reupload.is_(False)).order_by(p.fix_time))]
 
 
 # --- offline ----------------------------------------------------------------------------------
