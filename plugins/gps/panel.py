@@ -8,26 +8,40 @@ and the call-centre lookup, outside requests)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import render_template
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from carebiz.contributions import Panel
 from carebiz.crm.models import Vehicle
 from carebiz.security import can, visible
+from carebiz.security.rows import prepared
 from carebiz.toolkit import today
 
 from .models import GpsAlarm, GpsDevice, GpsDeviceState, GpsMileageDaily, GpsSubscription
 
 
-def _rows(session: Any, user: Any, where: Any) -> list[dict[str, Any]]:
-    """One row per visible device matching ``where``: device, vehicle, state, open alarms,
-    this month's km — four indexed queries for all of them, never one per device."""
-    stmt = (select(GpsDevice, Vehicle).join(Vehicle, Vehicle.id == GpsDevice.vehicle_id)
-            .where(where, GpsDevice.status != "pending").order_by(Vehicle.plate).limit(50))
-    pairs = list(session.execute(visible(stmt, GpsDevice, user)))
+def _devices(column: str) -> Callable[[], Select[Any]]:
+    """The devices (and their vehicles) whose vehicle's ``column`` is the bound ``match``."""
+    def build() -> Select[Any]:
+        return (select(GpsDevice, Vehicle).join(Vehicle, Vehicle.id == GpsDevice.vehicle_id)
+                .where(getattr(Vehicle, column) == bindparam("match"),
+                       GpsDevice.status != "pending")
+                .order_by(Vehicle.plate).limit(50))
+    return build
+
+
+def _rows(session: Any, user: Any, column: str, match: int) -> list[dict[str, Any]]:
+    """One row per visible device on the vehicles whose ``column`` is ``match``: device,
+    vehicle, state, open alarms, this month's km — four indexed queries for all of them,
+    never one per device. The first statement is built once per process and shape of the
+    reader's row filters (``prepared``): most customers have no tracker, and on their 360°
+    page it is the only one that runs."""
+    stmt = prepared(("gps.panel", column), _devices(column), GpsDevice, user)
+    pairs = list(session.execute(stmt, {"match": match}))
     if not pairs:
         return []
     ids = [d.id for d, _v in pairs]
@@ -90,12 +104,12 @@ def _day(value: dt.date | None) -> str | None:
 def customer_panel(session: Any, customer: Any, user: Any) -> list[Panel]:
     if not can(user, "gps.view"):
         return []
-    rows = _rows(session, user, Vehicle.owner_id == customer.id)
+    rows = _rows(session, user, "owner_id", customer.id)
     return _panel(rows, "gps", 350) if rows else []
 
 
 def vehicle_panel(session: Any, vehicle: Any, user: Any) -> list[Panel]:
     if not can(user, "gps.view"):
         return []
-    rows = _rows(session, user, Vehicle.id == vehicle.id)
+    rows = _rows(session, user, "id", vehicle.id)
     return _panel(rows, "gps.vehicle", 350) if rows else []
