@@ -11,6 +11,7 @@ exist."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
 
 from flask import (
@@ -27,7 +28,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from carebiz import db, lists
@@ -180,12 +181,20 @@ def visible_parties(ids: Any) -> dict[int, Party]:
 
 
 def user_names(ids: Any) -> dict[int, str]:
+    """Display names of the users ``ids`` (authors and assignees on the timeline)."""
     ids = sorted({i for i in ids if i})
     if not ids:
         return {}
-    rows = _sess().execute(select(User.id, User.display_name, User.username)
-                           .where(User.id.in_(ids)))
+    rows = _sess().execute(_user_names(), {"ids": ids})
     return {row.id: row.display_name or row.username for row in rows}
+
+
+@cache
+def _user_names() -> Any:
+    """Built once: the 360° page asks on every request, and building the statement cost
+    more than running it."""
+    return (select(User.id, User.display_name, User.username)
+            .where(User.id.in_(bindparam("ids", expanding=True))))
 
 
 def _trail() -> list[Any]:
