@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -54,10 +55,11 @@ from carebiz.crm.services import vehicles as vehicle_service
 from carebiz.crm.services.common import default_branch, setting
 from carebiz.crm.services.parties import DuplicateWarning
 from carebiz.crm.services.value import SEGMENTS
+from carebiz.crm.timeline_html import TimelineHtml
 from carebiz.db import utcnow
 from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
-from carebiz.lists.paging import list_url
+from carebiz.lists.paging import QUERY_SAFE, list_url
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
 from carebiz.services.branches import branch_rows, usable_branches
@@ -75,7 +77,7 @@ from carebiz.toolkit import (
     visible_or_404,
 )
 from carebiz.web.admin import record_audit
-from carebiz.web.links import record_label, record_url
+from carebiz.web.links import id_url, record_label, record_url
 
 bp = Blueprint("crm", __name__, template_folder="templates")
 
@@ -495,15 +497,21 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
             select(Vehicle).where(Vehicle.id.in_(missing)), Vehicle, current_user))})
     people = user_names([e.created_by for e in entries] + [e.assignee_id for e in followups])
     definitions = field_service.definitions(sess, "party")
+    now = utcnow()
+    here = id_url("crm.customer", "party_id")(party.id)
+    # the filter's links: the page's path once, each kind's query as url_for encodes it
+    kind_links = [(name, k.label, f"{here}?{urlencode({'kind': name}, safe=QUERY_SAFE)}")
+                  for name, k in kinds.items()]
     return render_template(
         "crm/customer.html", party=party, ov=ov, value=ov["value"], entries=entries,
-        cursor=cursor, kind=kind, before=before, kinds=kinds, followups=followups,
+        cursor=cursor, kind=kind, before=before, page_url=here, kind_links=kind_links,
+        followups=followups,
         vehicles_by_id=known, people=people,
+        tl=TimelineHtml(kinds, people, now, labels()["status"]),
         form=entry_form or _timeline_form(party, ov["vehicles"]),
         custom_fields=definitions, branch=_branch_row(party.branch_id),
-        see_value=can(current_user, "crm.segments.view"), now=utcnow(),
+        see_value=can(current_user, "crm.segments.view"), now=now,
         followup_kinds=timeline.FOLLOWUP_KINDS,
-        done_form=f.CompleteForm(formdata=None),
         documents=documents.offered("party", current_user),
         audit_entries=record_audit("party", party.id)), status
 

@@ -1,0 +1,99 @@
+"""``carebiz.crm.timeline_html`` writes the 360° page's timeline entries and follow-up "done"
+forms in Python: byte for byte what the ``timeline_item`` and ``complete_form`` macros of
+``crm/_crm.html`` write (the vehicle page and "My day" still use them), for every state of an
+entry, and with every value escaped as Jinja's autoescaping escapes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from types import SimpleNamespace
+from typing import Any
+
+from flask import render_template_string
+from flask_login import login_user
+
+from carebiz.models import User
+
+NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
+EVIL = '<script>alert("x")</script> & \'q\''
+
+_MACROS = ('{% from "crm/_crm.html" import timeline_item, complete_form with context %}'
+           '{{ timeline_item(e, kinds, people, now, vehicle=vehicle, customer=customer) }}'
+           '|{{ complete_form(e, done_form, next_url) }}')
+
+
+def _entry(number: int, **values: Any) -> Any:
+    base = {"id": number, "kind": "call", "status": "done", "subject": "Called", "body": "",
+            "occurred_at": NOW - dt.timedelta(days=number), "due_at": None, "outcome": "",
+            "satisfaction": None, "ref_type": None, "ref_id": None, "created_by": None}
+    return SimpleNamespace(**{**base, **values})
+
+
+def _entries() -> list[Any]:
+    """Every branch of the macro: status × kind × due, then each optional part alone."""
+    made = []
+    states = itertools.product(("open", "cancelled", "done"),
+                               ("call", "task", "return_visit", "gone.kind"),
+                               (None, NOW - dt.timedelta(hours=1), NOW + dt.timedelta(hours=1)))
+    for number, (status, kind, due) in enumerate(states, start=1):
+        made.append(_entry(number, status=status, kind=kind, due_at=due))
+    made += [_entry(100, body="line 1\nline <2> & 3", subject=EVIL),
+             _entry(101, outcome=EVIL, satisfaction=4),
+             _entry(102, ref_type="party", ref_id="7"),
+             _entry(103, ref_type="nothing_here", ref_id="x<1>"),
+             _entry(104, created_by=1), _entry(105, created_by=99)]
+    return made
+
+
+def test_entries_and_forms_are_what_the_macros_write(app, seeded):
+    from carebiz import db
+    from carebiz.crm import forms as f
+    from carebiz.crm.services.timeline import known_kinds
+    from carebiz.crm.timeline_html import TimelineHtml
+    from carebiz.crm.views import labels
+
+    with app.test_request_context("/customers/7"):
+        login_user(db.session().get(User, seeded["users"]["admin"]))
+        kinds = known_kinds(db.session())
+        people = {1: 'Wang "Wei" <admin>'}
+        writer = TimelineHtml(kinds, people, NOW, labels()["status"])
+        done_form = f.CompleteForm(formdata=None)
+        vehicles = [None, SimpleNamespace(id=3, plate="沪A<1>", vin="VIN"),
+                    SimpleNamespace(id=4, plate=None, vin="LVIN&0")]
+        customers = [None, SimpleNamespace(id=8, name=EVIL)]
+        checked = 0
+        for e in _entries():
+            for vehicle, customer in itertools.product(vehicles, customers):
+                want = render_template_string(
+                    _MACROS, e=e, kinds=kinds, people=people, now=NOW, vehicle=vehicle,
+                    customer=customer, done_form=done_form, next_url="/customers/7?a=1&b=<2>")
+                got = (f"{writer.entry(e, vehicle, customer)}"
+                       f"|{writer.complete_form(e, '/customers/7?a=1&b=<2>')}")
+                assert got == want, (e, vehicle, customer)
+                checked += 1
+        assert checked == len(_entries()) * 6
+
+
+def test_values_are_escaped_and_markup_is_kept_out(app, seeded):
+    from carebiz import db
+    from carebiz.crm.services.timeline import known_kinds
+    from carebiz.crm.timeline_html import TimelineHtml
+    from carebiz.crm.views import labels
+
+    with app.test_request_context("/customers/7"):
+        login_user(db.session().get(User, seeded["users"]["admin"]))
+        writer = TimelineHtml(known_kinds(db.session()), {1: "<b>boss</b>"}, NOW,
+                              labels()["status"])
+        html = str(writer.entry(
+            _entry(1, kind="<i>kind</i>", subject=EVIL, body=EVIL, outcome=EVIL,
+                   created_by=1),
+            SimpleNamespace(id=3, plate="<u>plate</u>", vin=""),
+            SimpleNamespace(id=8, name=EVIL)))
+        assert "<script>" not in html and "<b>" not in html and "<u>" not in html
+        assert "<i>" not in html and "&lt;i&gt;kind&lt;/i&gt;" in html
+        assert html.count("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;q&#39;") \
+            == 4  # subject, body, outcome, the customer's name
+        assert "by &lt;b&gt;boss&lt;/b&gt;" in html
+        form = str(writer.complete_form(_entry(2, kind="return_visit"), '/x?"><script>'))
+        assert 'value="/x?&#34;&gt;&lt;script&gt;"' in form and "<script>" not in form
