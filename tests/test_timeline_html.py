@@ -97,3 +97,24 @@ def test_values_are_escaped_and_markup_is_kept_out(app, seeded):
         assert "by &lt;b&gt;boss&lt;/b&gt;" in html
         form = str(writer.complete_form(_entry(2, kind="return_visit"), '/x?"><script>'))
         assert 'value="/x?&#34;&gt;&lt;script&gt;"' in form and "<script>" not in form
+
+
+def test_words_and_kind_labels_are_kept_per_language(app, seeded):
+    """Translated once per language and kept: English, Chinese, English again."""
+    from flask_babel import force_locale, gettext
+
+    from carebiz import db
+    from carebiz.crm.services.timeline import known_kinds
+    from carebiz.crm.timeline_html import TimelineHtml
+    from carebiz.crm.views import labels
+
+    shown = []
+    for locale in ("en", "zh_CN", "en"):
+        with app.test_request_context("/customers/7"), force_locale(locale):
+            login_user(db.session().get(User, seeded["users"]["admin"]))
+            writer = TimelineHtml(known_kinds(db.session()), {}, NOW, labels()["status"])
+            html = str(writer.entry(_entry(1, kind="call", due_at=NOW)))
+            assert str(writer.kind("call")) == gettext("Call")
+            assert f"<span>{gettext('Due')}: " in html
+            shown.append(str(writer.kind("call")))
+    assert shown[0] == shown[2] == "Call" and shown[1] != "Call"

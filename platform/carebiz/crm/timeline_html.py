@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext
+from flask import current_app
+from flask_babel import get_locale, gettext
+from flask_babel.speaklater import LazyString
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
@@ -28,6 +30,39 @@ from carebiz.web.links import id_url, record_label, record_url
 _DONE_KINDS = ("task", "return_visit")
 
 
+def _memo() -> dict[Any, Any]:
+    """What is translated once per app and language (the catalogs do not change while the
+    process runs): the page's words and the kinds' labels."""
+    by_locale = current_app.extensions.setdefault("carebiz.timeline_html", {})
+    locale = str(get_locale())
+    found = by_locale.get(locale)
+    if found is None:
+        found = by_locale[locale] = {}
+    return found
+
+
+def _words() -> tuple[Markup, ...]:
+    """The page's words, as ``{{ _("...") }}`` writes them (a translation is markup)."""
+    return tuple(Markup(gettext(word)) for word in (
+        "Overdue", "Vehicle", "Due", "Outcome", "Satisfaction", "by %(name)s", "Done"))
+
+
+def _kind_label(memo: dict[Any, Any], label: Any) -> Markup:
+    """A kind's label escaped as ``{{ label }}`` writes it, translated once per language:
+    plugins hand out new lazy labels on every call, so they are known by what they
+    translate (the function and its message), never by identity."""
+    if not isinstance(label, LazyString):
+        return escape(label)
+    try:
+        key = ("kind", label._func, label._args, tuple(sorted(label._kwargs.items())))
+        found = memo.get(key)
+    except TypeError:  # an argument that cannot be a key: translate it every time
+        return escape(label)
+    if found is None:
+        found = memo[key] = escape(label)
+    return found
+
+
 class TimelineHtml:
     """Writes the entries of one page: built once per request with what every entry shares
     (the timeline ``kinds``, the authors' names in ``people``, ``now`` for "overdue", the
@@ -35,20 +70,18 @@ class TimelineHtml:
 
     def __init__(self, kinds: dict[str, Any], people: dict[int, str], now: Any,
                  status_labels: dict[str, str]) -> None:
-        self.kinds = {name: escape(k.label) for name, k in kinds.items()}
+        memo = _memo()
+        self.kinds = {name: _kind_label(memo, k.label) for name, k in kinds.items()}
         self.people = people
         self.now = now
-        # the page's words, as ``{{ _("...") }}`` writes them (a translation is markup)
-        self.overdue = Markup(gettext("Overdue"))
+        words = memo.get("words")
+        if words is None:
+            words = memo["words"] = _words()
+        (self.overdue, self.vehicle_word, self.due_word, self.outcome_word,
+         self.satisfaction_word, self.by, self.done_word) = words
         self.open = escape(status_labels["open"])
         self.cancelled = escape(status_labels["cancelled"])
         self.done = escape(status_labels["done"])
-        self.vehicle_word = Markup(gettext("Vehicle"))
-        self.due_word = Markup(gettext("Due"))
-        self.outcome_word = Markup(gettext("Outcome"))
-        self.satisfaction_word = Markup(gettext("Satisfaction"))
-        self.by = Markup(gettext("by %(name)s"))
-        self.done_word = Markup(gettext("Done"))
         self._vehicle_url = id_url("crm.vehicle", "vehicle_id")
         self._customer_url = id_url("crm.customer", "party_id")
         self._complete_url = id_url("crm.timeline_complete", "entry_id")

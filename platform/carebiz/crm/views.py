@@ -500,14 +500,15 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
     now = utcnow()
     here = id_url("crm.customer", "party_id")(party.id)
     # the filter's links: the page's path once, each kind's query as url_for encodes it
-    kind_links = [(name, k.label, f"{here}?{urlencode({'kind': name}, safe=QUERY_SAFE)}")
-                  for name, k in kinds.items()]
+    tl = TimelineHtml(kinds, people, now, labels()["status"])
+    kind_links = [(name, tl.kind(name), f"{here}?{urlencode({'kind': name}, safe=QUERY_SAFE)}")
+                  for name in kinds]
     return render_template(
         "crm/customer.html", party=party, ov=ov, value=ov["value"], entries=entries,
         cursor=cursor, kind=kind, before=before, page_url=here, kind_links=kind_links,
         followups=followups,
         vehicles_by_id=known, people=people,
-        tl=TimelineHtml(kinds, people, now, labels()["status"]),
+        tl=tl,
         form=entry_form or _timeline_form(party, ov["vehicles"]),
         custom_fields=definitions, branch=_branch_row(party.branch_id),
         see_value=can(current_user, "crm.segments.view"), now=now,
