@@ -118,3 +118,15 @@ def test_words_and_kind_labels_are_kept_per_language(app, seeded):
             assert f"<span>{gettext('Due')}: " in html
             shown.append(str(writer.kind("call")))
     assert shown[0] == shown[2] == "Call" and shown[1] != "Call"
+
+
+def test_vehicle_title_is_what_the_vehicle_name_macro_writes(app):
+    from carebiz.crm.views import vehicle_title
+
+    macro = '{% from "crm/_crm.html" import vehicle_name with context %}{{ vehicle_name(v) }}'
+    with app.test_request_context("/"):
+        for v in (SimpleNamespace(make="BMW", model="X5", year=2021, vin="V1"),
+                  SimpleNamespace(make="<b>Tata</b> & Co", model=None, year=None, vin="V2"),
+                  SimpleNamespace(make="", model="", year=None, vin="LVIN<1>"),
+                  SimpleNamespace(make=None, model=None, year=None, vin=None)):
+            assert str(vehicle_title(v)) == render_template_string(macro, v=v), v

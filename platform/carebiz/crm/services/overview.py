@@ -4,6 +4,7 @@ whatever the number of vehicles or timeline entries (no N+1)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
@@ -73,6 +74,13 @@ def _last_contact_in(timeline: Any) -> Any:
     return None
 
 
+@cache
+def _value() -> Select[Any]:
+    """The customer's value row (no row filter: it is the customer's own), built once:
+    ``session.get`` builds its statement again on every call."""
+    return select(PartyValue).where(PartyValue.party_id == PARTY)
+
+
 def _contacts_of_organization() -> Select[Any]:
     return (select(ContactLink, Party).join(Party, Party.id == ContactLink.person_id)
             .where(ContactLink.organization_id == PARTY)
@@ -114,7 +122,7 @@ def overview(session: Session, party: Party, user: Any, *, timeline_limit: int =
     if last_contact is None and (kinds or len(timeline) >= timeline_limit):
         last_contact = session.scalar(
             prepared("overview.last_contact", _last_contact, TimelineEntry, user, host), params)
-    value = session.get(PartyValue, party.id)
+    value = session.scalar(_value(), params)
     if party.kind == ORGANIZATION:
         contacts = session.execute(prepared("overview.contacts", _contacts_of_organization,
                                             Party, user, host), params).all()
