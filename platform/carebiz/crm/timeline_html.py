@@ -47,6 +47,12 @@ def _words() -> tuple[Markup, ...]:
         "Overdue", "Vehicle", "Due", "Outcome", "Satisfaction", "by %(name)s", "Done"))
 
 
+def kind_label(label: Any) -> Markup:
+    """A timeline kind's ``label`` translated once per language (see :func:`_kind_label`),
+    for other places that show it (the entry form's choices)."""
+    return _kind_label(_memo(), label)
+
+
 def _kind_label(memo: dict[Any, Any], label: Any) -> Markup:
     """A kind's label escaped as ``{{ label }}`` writes it, translated once per language:
     plugins hand out new lazy labels on every call, so they are known by what they

@@ -56,7 +56,7 @@ from carebiz.crm.services import vehicles as vehicle_service
 from carebiz.crm.services.common import default_branch, setting
 from carebiz.crm.services.parties import DuplicateWarning
 from carebiz.crm.services.value import SEGMENTS
-from carebiz.crm.timeline_html import TimelineHtml
+from carebiz.crm.timeline_html import TimelineHtml, kind_label
 from carebiz.db import utcnow
 from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
@@ -465,12 +465,20 @@ def _timeline_form(party: Party, vehicles: list[Vehicle] | None = None) -> f.Tim
     form = f.TimelineForm(data={
         "kind": default_kind, "vehicle_id": request.args.get("vehicle", ""),
         "due_at": local_now().replace(hour=10, minute=0) + dt.timedelta(days=1)})
-    form.kind.choices = f.options([(k, kinds[k].label) for k in f.MANUAL_KINDS if k in kinds])
+    # the kinds' labels translated once per language (crm/timeline_html.py), as they show
+    form.kind.choices = f.options([(k, kind_label(kinds[k].label))
+                                   for k in f.MANUAL_KINDS if k in kinds])
     form.vehicle_id.choices = f.options(
         [("", "—"), *((str(v.id), " ".join(filter(None, [v.plate, v.make, v.model]))
                        or vehicle_service.vehicle_label(v))
                       for v in (_party_vehicles(party) if vehicles is None else vehicles))])
     return form
+
+
+@cache
+def _kind_query(name: str) -> str:
+    """``?kind=<name>`` as ``url_for`` encodes it, once per registered kind."""
+    return f"?{urlencode({'kind': name}, safe=QUERY_SAFE)}"
 
 
 def _branch_row(branch_id: int | None) -> Any:
@@ -511,8 +519,7 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
     here = id_url("crm.customer", "party_id")(party.id)
     # the filter's links: the page's path once, each kind's query as url_for encodes it
     tl = TimelineHtml(kinds, people, now, labels()["status"])
-    kind_links = [(name, tl.kind(name), f"{here}?{urlencode({'kind': name}, safe=QUERY_SAFE)}")
-                  for name in kinds]
+    kind_links = [(name, tl.kind(name), here + _kind_query(name)) for name in kinds]
     return render_template(
         "crm/customer.html", party=party, ov=ov, value=ov["value"], entries=entries,
         cursor=cursor, kind=kind, before=before, page_url=here, kind_links=kind_links,
