@@ -130,3 +130,40 @@ def test_vehicle_title_is_what_the_vehicle_name_macro_writes(app):
                   SimpleNamespace(make="", model="", year=None, vin="LVIN<1>"),
                   SimpleNamespace(make=None, model=None, year=None, vin=None)):
             assert str(vehicle_title(v)) == render_template_string(macro, v=v), v
+
+
+def test_done_form_written_in_python_passes_the_csrf_check(make_app):
+    """The 360° page's "done" form carries a CSRF token the view accepts (and a post
+    without it is refused), though no ``CompleteForm`` is built to write it."""
+    import re
+
+    from carebiz.crm.models import Party, TimelineEntry
+    from carebiz.crm.services import timeline
+    from carebiz.db import utcnow
+    from carebiz.testing import PASSWORD, make_customer, seed
+
+    app = make_app(WTF_CSRF_ENABLED=True)
+    ids = seed(app)
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        party = make_customer(sess, "Lin Fang", ids["branches"]["A"])
+        entry = timeline.add_entry(sess, sess.get(Party, party.id), "task", subject="Call back",
+                                   due_at=utcnow() + dt.timedelta(days=1))
+        sess.commit()
+        party_id, entry_id = party.id, entry.id
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"username": "admin", "password": PASSWORD,
+                                "csrf_token": token})
+    page = client.get(f"/customers/{party_id}").get_data(as_text=True)
+    form = page.split('data-testid="complete-form"', 1)[1].split("</form>", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    assert client.post(f"/timeline/{entry_id}/complete",
+                       data={"outcome": "done", "next": f"/customers/{party_id}"}
+                       ).status_code == 400  # no token: refused
+    resp = client.post(f"/timeline/{entry_id}/complete",
+                       data={"outcome": "Called", "csrf_token": token,
+                             "next": f"/customers/{party_id}"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/customers/{party_id}")
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        assert sess.get(TimelineEntry, entry_id).status == "done"
