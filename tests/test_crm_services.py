@@ -348,4 +348,48 @@ def test_overview_statement_count_does_not_grow(ctx, app):
         finally:
             event.remove(engine, "before_cursor_execute", count)
         assert len(view["timeline"]) <= 20
-    assert counts[0] == counts[1], counts
+    # the small customer's whole timeline is on the page and tells that there was no
+    # contact; the large one's last contact is asked: one statement more, never more
+    assert counts[0] + 1 == counts[1], counts
+
+
+def test_overview_last_contact_from_the_page_or_asked(ctx, app):
+    """The last contact is read from the newest entries when they hold one or are the whole
+    timeline, and asked from SQL otherwise (older than the page, or a kind filter)."""
+    from sqlalchemy import event
+
+    from carebiz.crm.services.overview import overview
+
+    sess, users, _branches = ctx
+    party = person(sess, "林", "13800138000")
+    start = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
+    timeline.add_entry(sess, party, "note", subject="first note", occurred_at=start)
+    sess.commit()
+    engine = app.extensions["carebiz"].engine
+    asked: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        asked.append(statement)
+
+    def last_contact(**kwargs):
+        asked.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            found = overview(sess, party, users["admin"], timeline_limit=3, **kwargs)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return found["last_contact"], any("occurred_at FROM" in " ".join(s.split()) for s in asked)
+
+    assert last_contact() == (None, False)  # the whole timeline: no contact, not asked
+    call = start + dt.timedelta(days=1)
+    timeline.add_entry(sess, party, "call", subject="called", occurred_at=call)
+    timeline.add_entry(sess, party, "task", subject="open task", due_at=call,
+                       occurred_at=call + dt.timedelta(days=1))  # open: not a contact
+    sess.commit()
+    assert last_contact() == (call, False)  # on the page
+    for day in range(3):
+        timeline.add_entry(sess, party, "note", subject=f"note {day}",
+                           occurred_at=call + dt.timedelta(days=2 + day))
+    sess.commit()
+    assert last_contact() == (call, True)  # older than the page: asked
+    assert last_contact(kinds=["note"]) == (call, True)  # filtered page: asked

@@ -89,3 +89,23 @@ def test_the_users_page_history_shows_role_labels(app, seeded):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Branch A, Branch B" in html, html[html.find("Branches"):][:400]
+
+
+def test_translated_labels_are_kept_per_language(app, seeded):
+    """Field and value labels are translated once per language and kept: the same process
+    reads a customer's history in English, then in Chinese, then in English again."""
+    from flask_babel import gettext
+
+    ext = app.extensions["carebiz"]
+    with app.app_context(), ext.session_factory() as sess:
+        party = make_customer(sess, "Lin Fang", seeded["branches"]["A"])
+        sess.commit()
+        party_id = party.id
+    with app.test_request_context(), force_locale("zh_CN"):
+        zh_name = gettext("Name")
+    assert zh_name != "Name"
+    for locale, word in (("en", "Name"), ("zh_CN", zh_name), ("en", "Name")):
+        lines = _labelled(app, "admin", "party", party_id, locale=locale)
+        assert any(f"{word}: " in line for line in lines), (locale, lines)
+        if locale == "en":
+            assert not any(f"{zh_name}: " in line for line in lines), lines

@@ -8,26 +8,56 @@ and the call-centre lookup, outside requests)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from flask import render_template
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy.orm import lazyload
 
 from carebiz.contributions import Panel
 from carebiz.crm.models import Vehicle
 from carebiz.security import can, visible
+from carebiz.security.rows import prepared
 from carebiz.toolkit import today
 
 from .models import GpsAlarm, GpsDevice, GpsDeviceState, GpsMileageDaily, GpsSubscription
 
 
-def _rows(session: Any, user: Any, where: Any) -> list[dict[str, Any]]:
-    """One row per visible device matching ``where``: device, vehicle, state, open alarms,
-    this month's km — four indexed queries for all of them, never one per device."""
-    stmt = (select(GpsDevice, Vehicle).join(Vehicle, Vehicle.id == GpsDevice.vehicle_id)
-            .where(where, GpsDevice.status != "pending").order_by(Vehicle.plate).limit(50))
-    pairs = list(session.execute(visible(stmt, GpsDevice, user)))
+def _devices(column: str) -> Callable[[], Select[Any]]:
+    """The devices (and their vehicles) whose vehicle's ``column`` is the bound ``match``;
+    the panel never shows the vehicles' owners, so they are not loaded (the owner is loaded
+    with every vehicle otherwise, and that costs more than the rest of the statement)."""
+    def build() -> Select[Any]:
+        return (select(GpsDevice, Vehicle).join(Vehicle, Vehicle.id == GpsDevice.vehicle_id)
+                .where(getattr(Vehicle, column) == bindparam("match"),
+                       GpsDevice.status != "pending")
+                .order_by(Vehicle.plate).limit(50).options(lazyload(Vehicle.owner)))
+    return build
+
+
+@cache
+def _any_device(column: str) -> Select[Any]:
+    """Whether any tracker sits on the vehicles whose ``column`` is ``match``, before the
+    reader's row filters: most customers have none, and this plain EXISTS costs a fraction
+    of loading devices and vehicles. It can only say "maybe"; :func:`_devices` decides."""
+    return select(exists().where(GpsDevice.vehicle_id == Vehicle.id,
+                                 getattr(Vehicle, column) == bindparam("match"),
+                                 GpsDevice.status != "pending"))
+
+
+def _rows(session: Any, user: Any, column: str, match: int) -> list[dict[str, Any]]:
+    """One row per visible device on the vehicles whose ``column`` is ``match``: device,
+    vehicle, state, open alarms, this month's km — four indexed queries for all of them,
+    never one per device. The first statement is built once per process and shape of the
+    reader's row filters (``prepared``); most customers have no tracker, and for them only
+    the EXISTS of :func:`_any_device` runs."""
+    if not session.scalar(_any_device(column), {"match": match}):
+        return []
+    stmt = prepared(("gps.panel", column), _devices(column), GpsDevice, user)
+    pairs = list(session.execute(stmt, {"match": match}))
     if not pairs:
         return []
     ids = [d.id for d, _v in pairs]
@@ -90,12 +120,12 @@ def _day(value: dt.date | None) -> str | None:
 def customer_panel(session: Any, customer: Any, user: Any) -> list[Panel]:
     if not can(user, "gps.view"):
         return []
-    rows = _rows(session, user, Vehicle.owner_id == customer.id)
+    rows = _rows(session, user, "owner_id", customer.id)
     return _panel(rows, "gps", 350) if rows else []
 
 
 def vehicle_panel(session: Any, vehicle: Any, user: Any) -> list[Panel]:
     if not can(user, "gps.view"):
         return []
-    rows = _rows(session, user, Vehicle.id == vehicle.id)
+    rows = _rows(session, user, "id", vehicle.id)
     return _panel(rows, "gps.vehicle", 350) if rows else []

@@ -4,11 +4,12 @@ drives, and orders (the sale: status, total, VIN), as the reader may see them.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from flask import render_template
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 
 from carebiz.contributions import Panel
 from carebiz.security import can
@@ -38,14 +39,27 @@ def _builder(name: str) -> Callable[[], Select[Any]]:
     return build
 
 
+@cache
+def _any_sales() -> Select[Any]:
+    """Whether the customer has a row in any of the four lists, before the reader's row
+    filters: one statement (built once) instead of four for the many customers that never
+    met sales. It can only say "maybe": the four filtered lists decide what is shown."""
+    customer = bindparam("customer_id")
+    return select(or_(*(exists().where(model.customer_id == customer)
+                        for model, _order, _limit in _LISTS.values())))
+
+
 def customer_panel(session: Any, customer: Any, user: Any) -> list[Panel]:
-    """The panel, or none when the customer has nothing in sales. Its four statements are
-    built once per process and shape of the reader's row filters (``prepared``: building
-    and cache-keying an ORM statement costs more than SQLite takes to run it, and the 360°
-    page is opened all day long); the customer is their bound ``customer_id``."""
+    """The panel, or none when the customer has nothing in sales (then one statement, not
+    four). Its four statements are built once per process and shape of the reader's row
+    filters (``prepared``: building and cache-keying an ORM statement costs more than
+    SQLite takes to run it, and the 360° page is opened all day long); the customer is
+    their bound ``customer_id``."""
     if not can(user, "sales.view"):
         return []
     params = {"customer_id": customer.id}
+    if not session.scalar(_any_sales(), params):
+        return []
 
     def rows(name: str) -> list[Any]:
         model = _LISTS[name][0]

@@ -222,10 +222,17 @@ class TimelineForm(FlaskForm):
                                 description=_l("For tasks and return visits."))
 
 
+#: the "done" form's labels and scores, shared with the 360° page's writer of that form
+#: (``crm/timeline_html.py``), which writes it without building a form per request
+OUTCOME_LABEL = _l("Outcome")
+SATISFACTION_LABEL = _l("Satisfaction")
+SATISFACTION_CHOICES = [("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))]
+
+
 class CompleteForm(FlaskForm):
-    outcome = TextAreaField(_l("Outcome"), filters=[clean], render_kw={"rows": 1})
-    satisfaction = SelectField(_l("Satisfaction"), default="", choices=options(
-        [("", "—"), *((str(n), str(n)) for n in range(5, 0, -1))]))
+    outcome = TextAreaField(OUTCOME_LABEL, filters=[clean], render_kw={"rows": 1})
+    satisfaction = SelectField(SATISFACTION_LABEL, default="",
+                               choices=options(SATISFACTION_CHOICES))
     cancelled = BooleanField(_l("Cancelled (did not take place)"))
     next = HiddenField()
 

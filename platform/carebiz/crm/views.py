@@ -11,7 +11,9 @@ exist."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -27,7 +29,8 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from markupsafe import Markup, escape
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from carebiz import db, lists
@@ -53,10 +56,11 @@ from carebiz.crm.services import vehicles as vehicle_service
 from carebiz.crm.services.common import default_branch, setting
 from carebiz.crm.services.parties import DuplicateWarning
 from carebiz.crm.services.value import SEGMENTS
+from carebiz.crm.timeline_html import TimelineHtml, kind_label
 from carebiz.db import utcnow
 from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
-from carebiz.lists.paging import list_url
+from carebiz.lists.paging import QUERY_SAFE, list_url
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
 from carebiz.services.branches import branch_rows, usable_branches
@@ -74,7 +78,7 @@ from carebiz.toolkit import (
     visible_or_404,
 )
 from carebiz.web.admin import record_audit
-from carebiz.web.links import record_label, record_url
+from carebiz.web.links import id_url, record_label, record_url
 
 bp = Blueprint("crm", __name__, template_folder="templates")
 
@@ -180,12 +184,20 @@ def visible_parties(ids: Any) -> dict[int, Party]:
 
 
 def user_names(ids: Any) -> dict[int, str]:
+    """Display names of the users ``ids`` (authors and assignees on the timeline)."""
     ids = sorted({i for i in ids if i})
     if not ids:
         return {}
-    rows = _sess().execute(select(User.id, User.display_name, User.username)
-                           .where(User.id.in_(ids)))
+    rows = _sess().execute(_user_names(), {"ids": ids})
     return {row.id: row.display_name or row.username for row in rows}
+
+
+@cache
+def _user_names() -> Any:
+    """Built once: the 360° page asks on every request, and building the statement cost
+    more than running it."""
+    return (select(User.id, User.display_name, User.username)
+            .where(User.id.in_(bindparam("ids", expanding=True))))
 
 
 def _trail() -> list[Any]:
@@ -217,6 +229,15 @@ def remember(entity_type: str, entity_id: int, label: str) -> None:
 @bp.app_template_filter("phone")
 def phone_filter(e164: str | None) -> str:
     return validation.format_phone(e164, phone_region())
+
+
+@bp.app_template_global()
+def vehicle_title(v: Any) -> Markup:
+    """What the ``vehicle_name`` macro of ``crm/_crm.html`` writes (make, model and year,
+    else the VIN, else "Vehicle"), as a function: the 360° page names each vehicle, and a
+    macro call costs more than the name."""
+    name = " ".join(str(part) for part in (v.make, v.model, v.year) if part)
+    return escape(name or v.vin or Markup(_("Vehicle")))
 
 
 def recent_links() -> list[dict[str, Any]]:
@@ -444,12 +465,20 @@ def _timeline_form(party: Party, vehicles: list[Vehicle] | None = None) -> f.Tim
     form = f.TimelineForm(data={
         "kind": default_kind, "vehicle_id": request.args.get("vehicle", ""),
         "due_at": local_now().replace(hour=10, minute=0) + dt.timedelta(days=1)})
-    form.kind.choices = f.options([(k, kinds[k].label) for k in f.MANUAL_KINDS if k in kinds])
+    # the kinds' labels translated once per language (crm/timeline_html.py), as they show
+    form.kind.choices = f.options([(k, kind_label(kinds[k].label))
+                                   for k in f.MANUAL_KINDS if k in kinds])
     form.vehicle_id.choices = f.options(
         [("", "—"), *((str(v.id), " ".join(filter(None, [v.plate, v.make, v.model]))
                        or vehicle_service.vehicle_label(v))
                       for v in (_party_vehicles(party) if vehicles is None else vehicles))])
     return form
+
+
+@cache
+def _kind_query(name: str) -> str:
+    """``?kind=<name>`` as ``url_for`` encodes it, once per registered kind."""
+    return f"?{urlencode({'kind': name}, safe=QUERY_SAFE)}"
 
 
 def _branch_row(branch_id: int | None) -> Any:
@@ -486,15 +515,21 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
             select(Vehicle).where(Vehicle.id.in_(missing)), Vehicle, current_user))})
     people = user_names([e.created_by for e in entries] + [e.assignee_id for e in followups])
     definitions = field_service.definitions(sess, "party")
+    now = utcnow()
+    here = id_url("crm.customer", "party_id")(party.id)
+    # the filter's links: the page's path once, each kind's query as url_for encodes it
+    tl = TimelineHtml(kinds, people, now, labels()["status"])
+    kind_links = [(name, tl.kind(name), here + _kind_query(name)) for name in kinds]
     return render_template(
         "crm/customer.html", party=party, ov=ov, value=ov["value"], entries=entries,
-        cursor=cursor, kind=kind, before=before, kinds=kinds, followups=followups,
+        cursor=cursor, kind=kind, before=before, page_url=here, kind_links=kind_links,
+        followups=followups,
         vehicles_by_id=known, people=people,
+        tl=tl,
         form=entry_form or _timeline_form(party, ov["vehicles"]),
         custom_fields=definitions, branch=_branch_row(party.branch_id),
-        see_value=can(current_user, "crm.segments.view"), now=utcnow(),
+        see_value=can(current_user, "crm.segments.view"), now=now,
         followup_kinds=timeline.FOLLOWUP_KINDS,
-        done_form=f.CompleteForm(formdata=None),
         documents=documents.offered("party", current_user),
         audit_entries=record_audit("party", party.id)), status
 

@@ -264,9 +264,29 @@ def label_entries(session: Session, entries: Iterable[AuditEntry], user: Any,
     wanted = {target: keys for target, keys in wanted.items() if keys}
     names = _names(session, wanted, user, host) if wanted else {}
     labels = _custom_labels(session, custom) if custom else {}
+    words = translated(host, vocab) if entries else vocab
     for entry in entries:
-        entry._labelled = _changes_of(entry, vocab, names, withheld, labels)
+        entry._labelled = _changes_of(entry, words, names, withheld, labels)
     return entries
+
+
+def translated(host: Any, vocab: Vocabulary) -> Vocabulary:
+    """``vocab`` with its field and value labels translated into the current language, once
+    per language and switched-on set: a history card labels some twenty fields per entry,
+    and translating a lazy label costs more than the rest of the field. The labels come
+    only from the plugins' declarations, so they change only with the plugins (the key)."""
+    from flask_babel import get_locale
+
+    def build() -> Vocabulary:
+        return Vocabulary(
+            {kind: {key: _plain(label) for key, label in labels.items()}
+             for kind, labels in vocab.fields.items()},
+            {kind: {key: {code: str(text) for code, text in codes.items()}
+                    for key, codes in keyed.items()}
+             for kind, keyed in vocab.values.items()},
+            vocab.references, vocab.events)
+
+    return host.registry(f"audit_labels.translated.{get_locale()}", build)
 
 
 def _changes_of(entry: AuditEntry, vocab: Vocabulary, names: Mapping[tuple[str, Any], str],

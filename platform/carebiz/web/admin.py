@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -25,7 +26,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_babel import to_utc
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from carebiz import db, lists
 from carebiz.concurrency import parse_version
@@ -36,6 +37,7 @@ from carebiz.models.audit import for_reader
 from carebiz.plugins.manifest import CORE
 from carebiz.security import can, require, sessions, visible
 from carebiz.security.permissions import TOKENS_PERMISSION, registered_permissions
+from carebiz.security.rows import prepared
 from carebiz.services import audit_labels, subsystems
 from carebiz.services import branches as branch_service
 from carebiz.services import roles as role_service
@@ -79,15 +81,23 @@ def _page_of(listed: lists.Listing) -> Page:
 
 def record_audit(entity_type: str, entity_id: Any, limit: int = 20) -> list[AuditEntry]:
     """The newest audit entries of one record that the current user may see, for the
-    history panel at the bottom of record pages (core and plugins alike)."""
-    stmt = (select(AuditEntry)
-            .where(AuditEntry.entity_type == entity_type,
-                   AuditEntry.entity_id == str(entity_id))
-            .order_by(AuditEntry.id.desc()).limit(limit))
-    stmt = visible(stmt, AuditEntry, current_user)
+    history panel at the bottom of record pages (core and plugins alike). The statement is
+    built once per process, limit and shape of the reader's row filters (``prepared``):
+    every record page runs it, and building it cost more than running it."""
+    stmt = prepared(("audit.record", limit), _record_audit(limit), AuditEntry, current_user)
     sess = db.session()
-    return audit_labels.label_entries(sess, for_reader(sess, sess.scalars(stmt), current_user),
+    found = sess.scalars(stmt, {"entity_type": entity_type, "entity_id": str(entity_id)})
+    return audit_labels.label_entries(sess, for_reader(sess, found, current_user),
                                       current_user)
+
+
+def _record_audit(limit: int) -> Callable[[], Select[Any]]:
+    def build() -> Select[Any]:
+        return (select(AuditEntry)
+                .where(AuditEntry.entity_type == bindparam("entity_type"),
+                       AuditEntry.entity_id == bindparam("entity_id"))
+                .order_by(AuditEntry.id.desc()).limit(limit))
+    return build
 
 
 def audit_changes(entry: AuditEntry) -> list[tuple[str, Any, Any, bool]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from carebiz.testing import login, make_customer, make_user, make_vehicle
 
@@ -150,6 +151,44 @@ def test_customer_and_vehicle_panels(client_for: Any, fleet: dict[str, Any]) -> 
     vehicle = client.get(f"/vehicles/{fleet['A']['vehicle']}").text
     assert 'data-panel="gps"' in vehicle and fleet["A"]["imei"] in vehicle
     assert "/gps/?focus=" + fleet["A"]["imei"] in vehicle
+
+
+def test_customer_panel_without_trackers_is_one_statement(app: Flask, seeded: dict[str, Any],
+                                                         fleet: dict[str, Any]) -> None:
+    """Most customers have no tracker: their panel costs one EXISTS, not the devices and
+    vehicles loaded; a customer with one still gets the whole panel, and a reader of
+    another branch none (the EXISTS says only "maybe", the row filters decide)."""
+    from sqlalchemy import event
+
+    from carebiz import db
+    from carebiz.crm.models import Party
+    from carebiz.models import User
+    from carebiz_plugins.gps.panel import customer_panel
+
+    with app.test_request_context():
+        sess = db.session()
+        admin = sess.get(User, seeded["users"]["admin"])
+        plain = make_customer(sess, "没有车", seeded["branches"]["A"])
+        make_user(sess, "gps_b", roles=["admin"], branches=["B"])
+        sess.commit()
+        seen: list[str] = []
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            seen.append(statement)
+
+        engine = sess.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert customer_panel(sess, plain, admin) == []
+            assert len(seen) == 1 and "EXISTS" in seen[0]
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        owner = sess.get(Party, fleet["A"]["customer"])
+        (panel,) = customer_panel(sess, owner, admin)
+        assert fleet["A"]["imei"] in panel.html
+        other = sess.scalar(select(User).where(User.username == "gps_b"))
+        if not (other.all_branches or other.is_superuser):
+            assert customer_panel(sess, owner, other) == []
 
 
 def test_menu_has_gps_with_its_pages(client_for: Any, fleet: dict[str, Any]) -> None:

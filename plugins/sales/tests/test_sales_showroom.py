@@ -237,3 +237,36 @@ def _party(session: Session, party_id: int) -> Any:
     from carebiz.crm.models import Party
 
     return session.get(Party, party_id)
+
+
+def test_360_panel_of_a_customer_without_sales_costs_one_statement(
+        app: Flask, session: Session, seeded: dict[str, Any]) -> None:
+    """Most customers never met sales: their panel is one EXISTS statement, not four lists;
+    a record in any of the four lists (here a prospect) still shows the panel."""
+    from sqlalchemy import event
+
+    from carebiz.crm.models import Party
+    from carebiz_plugins.sales.panel import customer_panel
+
+    buyer = prospect(session, "13800000023")
+    nobody = Party(kind="person", name="No sales yet",
+                   branch_id=_party(session, buyer.customer_id).branch_id)
+    session.add(nobody)
+    session.commit()
+    sales = user(session, "sales")
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with app.test_request_context():
+            assert customer_panel(session, nobody, sales) == []
+            assert len(seen) == 1 and "EXISTS" in seen[0]
+            seen.clear()
+            panels = customer_panel(session, _party(session, buyer.customer_id), sales)
+            assert [row["id"] for row in panels[0].summary["prospects"]] == [buyer.id]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

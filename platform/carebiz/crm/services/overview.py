@@ -4,6 +4,7 @@ whatever the number of vehicles or timeline entries (no N+1)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
@@ -63,6 +64,23 @@ def _last_contact() -> Select[Any]:
             .order_by(TimelineEntry.occurred_at.desc()).limit(1))
 
 
+def _last_contact_in(timeline: Any) -> Any:
+    """The last contact read from the newest entries (all kinds, newest first, under the
+    same row filters as :func:`_last_contact`): the first contact among them is the newest
+    of all, since every entry left out is older. None when they hold none."""
+    for entry in timeline:
+        if entry.kind in VISIT_KINDS and entry.status != OPEN:
+            return entry.occurred_at
+    return None
+
+
+@cache
+def _value() -> Select[Any]:
+    """The customer's value row (no row filter: it is the customer's own), built once:
+    ``session.get`` builds its statement again on every call."""
+    return select(PartyValue).where(PartyValue.party_id == PARTY)
+
+
 def _contacts_of_organization() -> Select[Any]:
     return (select(ContactLink, Party).join(Party, Party.id == ContactLink.person_id)
             .where(ContactLink.organization_id == PARTY)
@@ -98,9 +116,13 @@ def overview(session: Session, party: Party, user: Any, *, timeline_limit: int =
     # from a partial index, the last contact from the newest end of (party_id, occurred_at)
     open_items = len(open_entries) if open_entries is not None else session.scalar(
         prepared("overview.open", _open_count, TimelineEntry, user, host), params)
-    last_contact = session.scalar(
-        prepared("overview.last_contact", _last_contact, TimelineEntry, user, host), params)
-    value = session.get(PartyValue, party.id)
+    # the newest entries of all kinds tell the last contact when they hold one, or when they
+    # are the whole timeline; otherwise (or with a kind filter) ask
+    last_contact = None if kinds else _last_contact_in(timeline)
+    if last_contact is None and (kinds or len(timeline) >= timeline_limit):
+        last_contact = session.scalar(
+            prepared("overview.last_contact", _last_contact, TimelineEntry, user, host), params)
+    value = session.scalar(_value(), params)
     if party.kind == ORGANIZATION:
         contacts = session.execute(prepared("overview.contacts", _contacts_of_organization,
                                             Party, user, host), params).all()

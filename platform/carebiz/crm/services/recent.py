@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from carebiz.crm.models import Party, RecentView, Vehicle
@@ -58,6 +59,15 @@ def record_view(session: Session, user: Any, entity_type: str, entity_id: Any,
     return True
 
 
+@cache
+def _trail() -> Any:
+    """Built once: every page reads the trail, and building the statement cost more than
+    running it."""
+    return (select(RecentView.entity_type, RecentView.entity_id, RecentView.label,
+                   RecentView.viewed_at).where(RecentView.user_id == bindparam("user_id"))
+            .order_by(RecentView.viewed_at.desc()).limit(bindparam("limit")))
+
+
 def trail(session: Session, user: Any, limit: int = 10) -> list[Any]:
     """The newest records the user opened, less the customers and vehicles they may no
     longer see (a record moved to another branch, a branch taken from the user): the label
@@ -66,10 +76,7 @@ def trail(session: Session, user: Any, limit: int = 10) -> list[Any]:
     if not getattr(user, "is_authenticated", False):
         return []
     # plain rows, not ORM objects: read on every page for the navbar, never changed
-    rows = list(session.execute(
-        select(RecentView.entity_type, RecentView.entity_id, RecentView.label,
-               RecentView.viewed_at).where(RecentView.user_id == user.id)
-        .order_by(RecentView.viewed_at.desc()).limit(limit)))
+    rows = list(session.execute(_trail(), {"user_id": user.id, "limit": limit}))
     hidden = {(kind, str(i)) for kind, model in (("party", Party), ("vehicle", Vehicle))
               for i in hidden_ids(session, model, user,
                                   {int(r.entity_id) for r in rows
