@@ -35,6 +35,7 @@ from carebiz.concurrency import parse_version
 from carebiz.crm import forms as f
 from carebiz.crm import lists as crm_lists
 from carebiz.crm import picker, validation
+from carebiz.crm.list_page import RowContext, customer_rows
 from carebiz.crm.models import (
     KINDS,
     ROLES,
@@ -56,6 +57,7 @@ from carebiz.crm.services.value import SEGMENTS
 from carebiz.db import utcnow
 from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
+from carebiz.i18n import date_filter
 from carebiz.lists.paging import list_url
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
@@ -74,7 +76,7 @@ from carebiz.toolkit import (
     visible_or_404,
 )
 from carebiz.web.admin import record_audit
-from carebiz.web.links import record_label, record_url
+from carebiz.web.links import id_url, record_label, record_url
 
 bp = Blueprint("crm", __name__, template_folder="templates")
 
@@ -273,12 +275,8 @@ def customers() -> Any:
     listed = lists.prepare(crm_lists.CUSTOMERS, request.args, sess, current_user)
     see_value = can(current_user, "crm.segments.view")
     page = lists.page(listed, sess, request.args.get("page", 1, type=int) or 1,
-                      options=crm_lists.PAGE_LOAD, clamp=True)
-    ids = [p.id for p in page.items]
-    details = crm_lists.page_details(sess, ids)
-    values = ({v.party_id: v for v in sess.scalars(select(PartyValue)
-                                                   .where(PartyValue.party_id.in_(ids)))}
-              if ids and see_value else {})
+                      columns=crm_lists.PAGE_COLUMNS, clamp=True)
+    details = crm_lists.page_details(sess, [p.id for p in page.items], segments=see_value)
     tags = list(sess.scalars(visible(select(PartyTag.tag).join(Party).distinct()
                                      .order_by(PartyTag.tag).limit(200), Party, current_user)))
     every_branch = list(branch_rows(sess))  # plain rows, kept per security generation
@@ -287,11 +285,14 @@ def customers() -> Any:
     # each tag's filter link once per page, not once per row that carries it (a page of
     # fifty rows repeats a handful of tags; every link is a dict copy and a urlencode)
     tag_urls = {t: list_url(tag=t) for d in details.values() for t in d["tags"]}
+    rows = customer_rows(page.items, details, RowContext(
+        customer_url=id_url("crm.customer", "party_id"), tag_urls=tag_urls,
+        branch_codes={b.id: b.code for b in every_branch}, labels=labels(),
+        phone=phone_filter, date=date_filter, do_not_contact=_("Do not contact"),
+        see_value=see_value, searched=bool(listed.q), reasons=listed.reasons))
     return render_template(
         "crm/customers.html", page=page, q=listed.q, filters=filters, sort=listed.sort,
-        default_sort=listed.default_sort, reasons=listed.reasons, values=values,
-        see_value=see_value, tags=tags, details=details, tag_urls=tag_urls,
-        branches={b.id: b for b in every_branch},
+        default_sort=listed.default_sort, see_value=see_value, tags=tags, rows=rows,
         branch_options=[(str(b.id), b.code) for b in my_branches(every_branch)],
         role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],
         kind_options=[(k, f.KIND_LABELS[k]) for k in KINDS],

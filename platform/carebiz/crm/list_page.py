@@ -1,0 +1,97 @@
+"""The rows of the customers page, written in Python.
+
+A page shows fifty rows of eight cells; written by Jinja each row cost ~85 µs (a generator
+step, an attribute look-up through the environment and an ``escape`` call for every
+expression), half the page's work. Here a row is one f-string: every value that comes
+from the database is escaped with :func:`markupsafe.escape` exactly as the template's
+autoescape did, and the translated labels are taken as Jinja's ``_()`` takes them (as
+markup). The HTML is the same, byte for byte, as the loop it replaces in
+``crm/customers.html``, whose ``<thead>`` names the same columns in the same order (the
+segment column only with ``see_value``, "Found by" only for a search)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup, escape
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What every row of a page shares: links, labels and formatters of this request."""
+
+    #: ``party id -> URL`` of the customer's page (:func:`carebiz.web.links.id_url`)
+    customer_url: Callable[[Any], str]
+    #: the filter link of each tag on the page
+    tag_urls: Mapping[str, str]
+    #: branch id -> code
+    branch_codes: Mapping[Any, str]
+    #: translated code labels (``crm_labels`` of the templates)
+    labels: Mapping[str, Mapping[str, str]]
+    #: the ``phone`` and ``date`` template filters
+    phone: Callable[[Any], str]
+    date: Callable[[Any], str]
+    #: the translated "Do not contact" badge text
+    do_not_contact: str
+    #: the segment column is shown
+    see_value: bool = False
+    #: the page lists a search ("Found by" column)
+    searched: bool = False
+    #: why each searched row matched (party id -> reason codes)
+    reasons: Mapping[Any, Sequence[str]] | None = None
+
+
+def customer_rows(rows: Sequence[Any], details: Mapping[Any, Mapping[str, list[str]]],
+                  ctx: RowContext) -> Markup:
+    """The ``<tr>`` of each row (``id``, ``name``, ``kind``, ``do_not_contact``,
+    ``branch_id``, ``created_at``) with its ``details`` (:func:`~carebiz.crm.lists.page_details`:
+    phones, roles, tags and segment), each preceded and followed by the template's
+    indentation."""
+    labels = ctx.labels
+    role_labels, segment_labels, reason_labels = (labels["role"], labels["segment"],
+                                                  labels["reason"])
+    organization = (f'<span class="badge text-bg-light border">'
+                    f'{escape(labels["kind"]["organization"])}</span>')
+    # translations are markup in the templates (Jinja's newstyle ``_()`` under autoescape)
+    do_not_contact = f'<span class="badge text-bg-danger">{Markup(ctx.do_not_contact)}</span>'
+    codes, tag_urls, phone, date = ctx.branch_codes, ctx.tag_urls, ctx.phone, ctx.date
+    reasons = ctx.reasons or {}
+    out: list[str] = []
+    for p in rows:
+        ident = escape(p.id)
+        d = details[p.id]
+        phones = "".join(f'<a href="tel:{escape(ph)}" class="text-nowrap d-block">'
+                         f'{escape(phone(ph))}</a>' for ph in d["phones"][:2])
+        roles = "".join(f'<span class="badge text-bg-light border me-1">'
+                        f'{escape(role_labels.get(r, r))}</span>' for r in d["roles"])
+        tags = "".join(f'<a class="badge text-bg-info text-decoration-none me-1" '
+                       f'href="{escape(tag_urls[t])}">{escape(t)}</a>' for t in d["tags"])
+        code = codes.get(p.branch_id)
+        segment = ""
+        if ctx.see_value:
+            found = d.get("segment")
+            segment = (f'<td><span class="badge text-bg-primary">'
+                       f'{escape(segment_labels.get(found[0], found[0]))}</span></td>'
+                       if found and found[0] else "<td></td>")
+        why = ""
+        if ctx.searched:
+            why = ('<td class="small text-muted">'
+                   + ", ".join(escape(reason_labels.get(r, r)) for r in reasons.get(p.id, []))
+                   + "</td>")
+        out.append(
+            f'\n  <tr data-party-id="{ident}" data-row-id="{ident}">\n'
+            f'    <td><a href="{escape(ctx.customer_url(p.id))}">{escape(p.name)}</a>\n'
+            f'      {organization if p.kind == "organization" else ""}\n'
+            f'      {do_not_contact if p.do_not_contact else ""}</td>\n'
+            f'    \n'
+            f'    <td>{phones}</td>\n'
+            f'    <td>{roles}</td>\n'
+            f'    <td>{tags}</td>\n'
+            f'    <td>{"" if code is None else escape(code)}</td>\n'
+            f'    {segment}\n'
+            f'    {why}\n'
+            f'    <td class="text-nowrap">{escape(date(p.created_at))}</td>\n'
+            f'  </tr>\n  ')
+    return Markup("".join(out))
