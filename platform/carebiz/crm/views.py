@@ -284,7 +284,7 @@ def customers() -> Any:
                for control, name in CUSTOMER_CONTROLS.items()}
     # each tag's filter link once per page, not once per row that carries it (a page of
     # fifty rows repeats a handful of tags; every link is a dict copy and a urlencode)
-    tag_urls = {t: list_url(tag=t) for d in details.values() for t in d["tags"]}
+    tag_urls = {t: list_url(tag=t) for t in {t for d in details.values() for t in d["tags"]}}
     rows = customer_rows(page.items, details, RowContext(
         customer_url=id_url("crm.customer", "party_id"), tag_urls=tag_urls,
         branch_codes={b.id: b.code for b in every_branch}, labels=labels(),

@@ -50,7 +50,9 @@ def page_of(session: Session, stmt: Select[Any], page: int, per_page: int = PER_
     last (pages, where a stale link should still show rows); the API answers it empty.
     With ``columns`` the items are plain rows of those columns instead of what ``stmt``
     selects (a page that shows a few columns need not build an object per row)."""
-    total = count(session, stmt)
+    # counted over the shown columns too: the count's subquery need not name every column
+    # of an entity (building and cache-keying it cost more than the count itself)
+    total = count(session, stmt.with_only_columns(*columns) if columns else stmt)
     page = max(1, page)
     if clamp:
         page = min(page, max(1, -(-total // per_page)))
