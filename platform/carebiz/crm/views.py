@@ -51,7 +51,7 @@ from carebiz.crm.services import merge as merge_service
 from carebiz.crm.services import overview as overview_service
 from carebiz.crm.services import parties, recent, timeline
 from carebiz.crm.services import vehicles as vehicle_service
-from carebiz.crm.services.common import default_branch, setting
+from carebiz.crm.services.common import default_branch, host_of, setting
 from carebiz.crm.services.parties import DuplicateWarning
 from carebiz.crm.services.value import SEGMENTS
 from carebiz.db import utcnow
@@ -61,6 +61,7 @@ from carebiz.i18n import date_filter
 from carebiz.lists.paging import list_url
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
+from carebiz.security.rows import prepared
 from carebiz.services.branches import branch_rows, usable_branches
 from carebiz.toolkit import (
     aware,
@@ -277,8 +278,8 @@ def customers() -> Any:
     page = lists.page(listed, sess, request.args.get("page", 1, type=int) or 1,
                       columns=crm_lists.PAGE_COLUMNS, clamp=True)
     details = crm_lists.page_details(sess, [p.id for p in page.items], segments=see_value)
-    tags = list(sess.scalars(visible(select(PartyTag.tag).join(Party).distinct()
-                                     .order_by(PartyTag.tag).limit(200), Party, current_user)))
+    tags = list(sess.scalars(prepared("crm.customers.tags", _tag_choices, Party, current_user,
+                                      host_of(sess))))
     every_branch = list(branch_rows(sess))  # plain rows, kept per security generation
     filters = {control: str(listed.values.get(name) or "")
                for control, name in CUSTOMER_CONTROLS.items()}
@@ -297,6 +298,12 @@ def customers() -> Any:
         role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],
         kind_options=[(k, f.KIND_LABELS[k]) for k in KINDS],
         segment_options=list(SEGMENTS.items()))
+
+
+def _tag_choices() -> Any:
+    """The tag filter's choices (the first 200 tags of customers the user may see), built once
+    per set of row filters (:func:`carebiz.security.rows.prepared`)."""
+    return select(PartyTag.tag).join(Party).distinct().order_by(PartyTag.tag).limit(200)
 
 
 @bp.route("/customers/export.csv")
