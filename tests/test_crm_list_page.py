@@ -112,3 +112,28 @@ def test_the_page_escapes_names_and_fills_every_column(
             assert rows and all(n == columns for n in rows), (user, query)
             assert ("text-bg-primary" in page) is segment
             assert bool(re.search(r'<td class="small text-muted">phone', page)) is bool(query)
+
+
+def test_export_links_and_layout_links_are_those_url_for_builds(app: Flask) -> None:
+    """The export link built once per request with each format put in, and the layout's
+    links kept per process, read as ``url_for`` builds them."""
+    from flask import url_for
+
+    from carebiz.web.exports import export_url
+    from carebiz.web.layout import fixed_url
+
+    query = "q=a%26b&tag=x&tag=y&page=3&format=pdf&xformat=carebizformatmark"
+    with app.test_request_context(f"/customers?{query}"):
+        args = {"q": "a&b", "tag": ["x", "y"], "xformat": "carebizformatmark"}
+        for fmt in ("csv", "xlsx", "csv", "odd fmt"):
+            assert export_url("crm.customers", fmt) == url_for(
+                "exports.export", name="crm.customers", format=fmt, **args)
+        assert export_url("crm.customers", "csv", {"kind": "person"}) == url_for(
+            "exports.export", name="crm.customers", format="csv", **args, kind="person")
+    for root in ("", "/crm"):
+        with app.test_request_context("/customers", base_url=f"http://localhost{root}"):
+            for _ in range(2):
+                assert fixed_url("static", filename="carebiz.css") == \
+                    f"{root}/static/carebiz.css"
+                assert fixed_url("auth.set_language", code="zh_CN") == url_for(
+                    "auth.set_language", code="zh_CN")

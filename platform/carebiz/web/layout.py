@@ -91,6 +91,28 @@ def menu_markup(user: Any, sections: dict[str, list[dict[str, Any]]]) -> Markup:
     return html
 
 
+#: app extension key of the per-process cache of :func:`fixed_url`
+FIXED_URLS = "carebiz.fixed_urls"
+
+
+def fixed_url(endpoint: str, **values: Any) -> str:
+    """``url_for(endpoint, **values)`` for the layout's links that depend on nothing of the
+    request but where the app is served (stylesheets, scripts, the user menu's pages):
+    built once per process for each host and script root instead of a dozen route builds on
+    every page. The app registers no URL defaults or value preprocessors that could make
+    them differ from one request to the next."""
+    if not request:
+        return url_for(endpoint, **values)  # rendered outside a request: nothing to key on
+    key = (endpoint, tuple(sorted(values.items())), request.host, request.script_root)
+    cache = current_app.extensions.setdefault(FIXED_URLS, {})
+    url = cache.get(key)
+    if url is None:
+        if len(cache) >= NAV_CACHE_SIZE:
+            cache.clear()
+        url = cache[key] = url_for(endpoint, **values)
+    return url
+
+
 def _menu_key(user: Any) -> tuple[Any, ...] | None:
     """What the menu of ``user`` depends on in this request, or None without the cache
     generations (nothing may be kept then)."""
@@ -152,6 +174,7 @@ def init_app(app: Flask) -> None:
     links.init_app(app)
     app.jinja_env.globals["form_control"] = form_control
     app.jinja_env.globals["form_field"] = form_field
+    app.jinja_env.globals["fixed_url"] = fixed_url
 
     @app.context_processor
     def inject_layout() -> dict[str, Any]:
