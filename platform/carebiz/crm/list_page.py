@@ -58,23 +58,46 @@ def customer_rows(rows: Sequence[Any], details: Mapping[Any, Mapping[str, list[s
     do_not_contact = f'<span class="badge text-bg-danger">{Markup(ctx.do_not_contact)}</span>'
     codes, tag_urls, phone, date = ctx.branch_codes, ctx.tag_urls, ctx.phone, ctx.date
     reasons = ctx.reasons or {}
+    # a page repeats a handful of roles, tags, segments and branches: each badge or cell is
+    # written once per page and reused (dict look-ups instead of escapes per row)
+    role_html: dict[str, str] = {}
+    tag_html: dict[str, str] = {}
+    segment_html: dict[str | None, str] = {None: "<td></td>", "": "<td></td>"}
+    branch_html: dict[Any, str] = {}
+    url = ctx.customer_url
     out: list[str] = []
     for p in rows:
-        ident = escape(p.id)
+        ident = int(p.id)  # an integer key: nothing to escape
         d = details[p.id]
         phones = "".join(f'<a href="tel:{escape(ph)}" class="text-nowrap d-block">'
                          f'{escape(phone(ph))}</a>' for ph in d["phones"][:2])
-        roles = "".join(f'<span class="badge text-bg-light border me-1">'
-                        f'{escape(role_labels.get(r, r))}</span>' for r in d["roles"])
-        tags = "".join(f'<a class="badge text-bg-info text-decoration-none me-1" '
-                       f'href="{escape(tag_urls[t])}">{escape(t)}</a>' for t in d["tags"])
-        code = codes.get(p.branch_id)
+        roles = ""
+        for r in d["roles"]:
+            badge = role_html.get(r)
+            if badge is None:
+                badge = role_html[r] = (f'<span class="badge text-bg-light border me-1">'
+                                        f'{escape(role_labels.get(r, r))}</span>')
+            roles += badge
+        tags = ""
+        for t in d["tags"]:
+            link = tag_html.get(t)
+            if link is None:
+                link = tag_html[t] = (f'<a class="badge text-bg-info text-decoration-none '
+                                      f'me-1" href="{escape(tag_urls[t])}">{escape(t)}</a>')
+            tags += link
+        branch = branch_html.get(p.branch_id)
+        if branch is None:
+            code = codes.get(p.branch_id)
+            branch = branch_html[p.branch_id] = "" if code is None else str(escape(code))
         segment = ""
         if ctx.see_value:
             found = d.get("segment")
-            segment = (f'<td><span class="badge text-bg-primary">'
-                       f'{escape(segment_labels.get(found[0], found[0]))}</span></td>'
-                       if found and found[0] else "<td></td>")
+            value = found[0] if found else None
+            segment = segment_html.get(value)
+            if segment is None:
+                segment = segment_html[value] = (
+                    f'<td><span class="badge text-bg-primary">'
+                    f'{escape(segment_labels.get(value, value))}</span></td>')
         why = ""
         if ctx.searched:
             why = ('<td class="small text-muted">'
@@ -82,14 +105,14 @@ def customer_rows(rows: Sequence[Any], details: Mapping[Any, Mapping[str, list[s
                    + "</td>")
         out.append(
             f'\n  <tr data-party-id="{ident}" data-row-id="{ident}">\n'
-            f'    <td><a href="{escape(ctx.customer_url(p.id))}">{escape(p.name)}</a>\n'
+            f'    <td><a href="{escape(url(ident))}">{escape(p.name)}</a>\n'
             f'      {organization if p.kind == "organization" else ""}\n'
             f'      {do_not_contact if p.do_not_contact else ""}</td>\n'
             f'    \n'
             f'    <td>{phones}</td>\n'
             f'    <td>{roles}</td>\n'
             f'    <td>{tags}</td>\n'
-            f'    <td>{"" if code is None else escape(code)}</td>\n'
+            f'    <td>{branch}</td>\n'
             f'    {segment}\n'
             f'    {why}\n'
             f'    <td class="text-nowrap">{escape(date(p.created_at))}</td>\n'
