@@ -137,3 +137,27 @@ def test_export_links_and_layout_links_are_those_url_for_builds(app: Flask) -> N
                     f"{root}/static/carebiz.css"
                 assert fixed_url("auth.set_language", code="zh_CN") == url_for(
                     "auth.set_language", code="zh_CN")
+
+
+def test_local_day_is_the_day_the_zone_converts_to_around_its_transitions() -> None:
+    """Each hour (and the minutes next to each transition) of two years in zones with
+    summer time, half-hour offsets and none: the day the zone's own conversion gives."""
+    import pytz
+
+    from carebiz.crm.list_page import local_day
+
+    for name in ("Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe",
+                 "Asia/Shanghai", "America/Sao_Paulo", "UTC"):
+        zone = pytz.timezone(name)
+        start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        instants = [start + dt.timedelta(minutes=30 * i) for i in range(2 * 365 * 48)]
+        transitions = [t.replace(tzinfo=dt.UTC) for t in getattr(
+            zone, "_utc_transition_times", []) if 1970 < t.year < 2037]
+        instants += [t + dt.timedelta(microseconds=d) for t in transitions
+                     for d in (-1, 0, 1)]
+        for value in instants:
+            assert local_day(value, zone) == zone.normalize(value.astimezone(zone)).date(), \
+                (name, value)
+        naive = dt.datetime(2026, 3, 29, 0, 59)
+        assert local_day(naive, zone) == zone.normalize(
+            naive.replace(tzinfo=dt.UTC).astimezone(zone)).date()

@@ -11,6 +11,7 @@ segment column only with ``see_value``, "Found by" only for a search)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,3 +119,34 @@ def customer_rows(rows: Sequence[Any], details: Mapping[Any, Mapping[str, list[s
             f'    <td class="text-nowrap">{escape(date(p.created_at))}</td>\n'
             f'  </tr>\n  ')
     return Markup("".join(out))
+
+
+#: (zone, UTC day) -> the zone's UTC offset all that day, or None when it changes that day
+_DAY_OFFSETS: dict[tuple[str, dt.date], dt.timedelta | None] = {}
+_DAY = dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+
+
+def local_day(value: dt.datetime, tzinfo: Any) -> dt.date:
+    """The day of ``value`` (naive: UTC) in the zone ``tzinfo``: what the ``date`` filter
+    shows of a datetime, found without converting each value. Converting one into the zone
+    (pytz's ``astimezone`` and ``normalize``) cost a third of writing its row; a zone's offset
+    is the same all day on all but its few transition days, so it is looked up once per
+    process for each UTC day (at the day's first and last microsecond: equal offsets mean no
+    transition between them, as a zone never shifts and shifts back within a day), and
+    transition days are converted value by value."""
+    utc = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    day = utc.date()
+    key = (str(tzinfo), day)
+    try:
+        offset = _DAY_OFFSETS[key]
+    except KeyError:
+        start = dt.datetime.combine(day, dt.time(), dt.UTC)
+        first, last = start.astimezone(tzinfo).utcoffset(), (start + _DAY).astimezone(
+            tzinfo).utcoffset()
+        if len(_DAY_OFFSETS) >= 8192:
+            _DAY_OFFSETS.clear()
+        offset = _DAY_OFFSETS[key] = first if first == last else None
+    if offset is None:
+        return tzinfo.normalize(utc.astimezone(tzinfo)).date() if hasattr(
+            tzinfo, "normalize") else utc.astimezone(tzinfo).date()
+    return (utc.replace(tzinfo=None) + offset).date()

@@ -24,7 +24,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -35,7 +35,7 @@ from carebiz.concurrency import parse_version
 from carebiz.crm import forms as f
 from carebiz.crm import lists as crm_lists
 from carebiz.crm import picker, validation
-from carebiz.crm.list_page import RowContext, customer_rows
+from carebiz.crm.list_page import RowContext, customer_rows, local_day
 from carebiz.crm.models import (
     KINDS,
     ROLES,
@@ -286,10 +286,13 @@ def customers() -> Any:
     # each tag's filter link once per page, not once per row that carries it (a page of
     # fifty rows repeats a handful of tags; every link is a dict copy and a urlencode)
     tag_urls = {t: list_url(tag=t) for t in {t for d in details.values() for t in d["tags"]}}
+    zone = get_timezone()
     rows = customer_rows(page.items, details, RowContext(
         customer_url=id_url("crm.customer", "party_id"), tag_urls=tag_urls,
         branch_codes={b.id: b.code for b in every_branch}, labels=labels(),
-        phone=phone_filter, date=date_filter, do_not_contact=_("Do not contact"),
+        phone=phone_filter, do_not_contact=_("Do not contact"),
+        date=lambda value: date_filter(local_day(value, zone) if isinstance(
+            value, dt.datetime) else value),
         see_value=see_value, searched=bool(listed.q), reasons=listed.reasons))
     return render_template(
         "crm/customers.html", page=page, q=listed.q, filters=filters, sort=listed.sort,
