@@ -161,3 +161,36 @@ def test_local_day_is_the_day_the_zone_converts_to_around_its_transitions() -> N
         naive = dt.datetime(2026, 3, 29, 0, 59)
         assert local_day(naive, zone) == zone.normalize(
             naive.replace(tzinfo=dt.UTC).astimezone(zone)).date()
+
+
+def test_day_formatter_keeps_each_languages_text() -> None:
+    import pytz
+
+    from carebiz.crm.list_page import day_formatter
+
+    zone = pytz.timezone("Asia/Shanghai")
+    late = dt.datetime(2026, 5, 8, 17, 30, tzinfo=dt.UTC)  # already the 9th in Shanghai
+    english = day_formatter(zone, "en", lambda day: f"en {day.isoformat()}")
+    chinese = day_formatter(zone, "zh_CN", lambda day: f"zh {day.isoformat()}")
+    assert english(late) == "en 2026-05-09" and chinese(late) == "zh 2026-05-09"
+    assert english(dt.date(2026, 5, 8)) == "en 2026-05-08" and english(None) == ""
+
+
+def test_the_page_in_chinese_writes_days_as_the_date_filter(
+        app: Flask, seeded: dict[str, Any], client_for: Any) -> None:
+    from carebiz.crm.models import Party
+    from carebiz.i18n import date_filter
+
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        party = parties.create_party(sess, {"name": "Wang Wei", "branch_id":
+                                            seeded["branches"]["A"]}, allow_duplicates=True)
+        sess.commit()
+        created = sess.get(Party, party.id).created_at
+    client = client_for("admin")
+    client.post("/language/zh_CN", data={"next": "/"})
+    page = client.get("/customers").get_data(as_text=True)
+    with app.test_request_context("/"):
+        from flask_babel import force_locale
+
+        with force_locale("zh_CN"):
+            assert f'<td class="text-nowrap">{date_filter(created)}</td>' in page

@@ -150,3 +150,29 @@ def local_day(value: dt.datetime, tzinfo: Any) -> dt.date:
         return tzinfo.normalize(utc.astimezone(tzinfo)).date() if hasattr(
             tzinfo, "normalize") else utc.astimezone(tzinfo).date()
     return (utc.replace(tzinfo=None) + offset).date()
+
+
+#: (day, language) -> the day as the ``date`` filter writes it, per process
+_DAY_TEXTS: dict[tuple[dt.date, str], str] = {}
+
+
+def day_formatter(tzinfo: Any, language: str,
+                  format_day: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``date`` for :class:`RowContext`: a datetime's day in ``tzinfo`` (:func:`local_day`)
+    written by ``format_day`` (the ``date`` filter) for ``language``, the request's, and
+    kept per process by day and language (the filter finds the request's language and zone
+    again for every value)."""
+
+    def date(value: Any) -> str:
+        if not value:
+            return ""
+        day = local_day(value, tzinfo) if isinstance(value, dt.datetime) else value
+        key = (day, language)
+        text = _DAY_TEXTS.get(key)
+        if text is None:
+            if len(_DAY_TEXTS) >= 8192:
+                _DAY_TEXTS.clear()
+            text = _DAY_TEXTS[key] = format_day(day)
+        return text
+
+    return date

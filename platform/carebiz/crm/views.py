@@ -35,7 +35,7 @@ from carebiz.concurrency import parse_version
 from carebiz.crm import forms as f
 from carebiz.crm import lists as crm_lists
 from carebiz.crm import picker, validation
-from carebiz.crm.list_page import RowContext, customer_rows, local_day
+from carebiz.crm.list_page import RowContext, customer_rows, day_formatter
 from carebiz.crm.models import (
     KINDS,
     ROLES,
@@ -286,13 +286,13 @@ def customers() -> Any:
     # each tag's filter link once per page, not once per row that carries it (a page of
     # fifty rows repeats a handful of tags; every link is a dict copy and a urlencode)
     tag_urls = {t: list_url(tag=t) for t in {t for d in details.values() for t in d["tags"]}}
-    zone = get_timezone()
+    region = phone_region()
     rows = customer_rows(page.items, details, RowContext(
         customer_url=id_url("crm.customer", "party_id"), tag_urls=tag_urls,
         branch_codes={b.id: b.code for b in every_branch}, labels=labels(),
-        phone=phone_filter, do_not_contact=_("Do not contact"),
-        date=lambda value: date_filter(local_day(value, zone) if isinstance(
-            value, dt.datetime) else value),
+        phone=lambda e164: validation.format_phone(e164, region),
+        date=day_formatter(get_timezone(), str(get_locale()), date_filter),
+        do_not_contact=_("Do not contact"),
         see_value=see_value, searched=bool(listed.q), reasons=listed.reasons))
     return render_template(
         "crm/customers.html", page=page, q=listed.q, filters=filters, sort=listed.sort,
