@@ -286,10 +286,10 @@ def customers() -> Any:
     # each tag's filter link once per page, not once per row that carries it (a page of
     # fifty rows repeats a handful of tags; every link is a dict copy and a urlencode)
     tag_urls = {t: list_url(tag=t) for t in {t for d in details.values() for t in d["tags"]}}
-    region = phone_region()
+    region, translated = phone_region(), labels()
     rows = customer_rows(page.items, details, RowContext(
         customer_url=id_url("crm.customer", "party_id"), tag_urls=tag_urls,
-        branch_codes={b.id: b.code for b in every_branch}, labels=labels(),
+        branch_codes={b.id: b.code for b in every_branch}, labels=translated,
         phone=lambda e164: validation.format_phone(e164, region),
         date=day_formatter(get_timezone(), str(get_locale()), date_filter),
         do_not_contact=_("Do not contact"),
@@ -298,9 +298,10 @@ def customers() -> Any:
         "crm/customers.html", page=page, q=listed.q, filters=filters, sort=listed.sort,
         default_sort=listed.default_sort, see_value=see_value, tags=tags, rows=rows,
         branch_options=[(str(b.id), b.code) for b in my_branches(every_branch)],
-        role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],
-        kind_options=[(k, f.KIND_LABELS[k]) for k in KINDS],
-        segment_options=list(SEGMENTS.items()))
+        # the filters' labels as translated once per language, not each lazy label again
+        role_options=[(r, translated["role"][r]) for r in ROLES],
+        kind_options=[(k, translated["kind"][k]) for k in KINDS],
+        segment_options=list(translated["segment"].items()))
 
 
 def _tag_choices() -> Any:
