@@ -460,6 +460,34 @@ def test_menu_of_a_switched_off_plugin_vanishes_in_every_worker(fake_dists, make
     assert "sample.first" in menu_names(b.get("/customers").data)
 
 
+def test_menu_html_is_kept_per_menu_and_active_item(app, seeded):
+    """The menu's HTML is rendered once per menu and set of active items: a second page
+    marking the same item reuses it, a page marking another one gets its own."""
+    from carebiz.web.layout import MENU_HTML_CACHE
+
+    client = app.test_client()
+    login(client, "sales")
+    first = client.get("/customers").data
+    kept = dict(app.extensions[MENU_HTML_CACHE])
+    assert active_menu(client.get("/customers?page=2").data) == ["crm.customers"]
+    assert app.extensions[MENU_HTML_CACHE] == kept and len(kept) == 1
+    assert active_menu(client.get("/vehicles").data) == ["crm.vehicles"]
+    assert len(app.extensions[MENU_HTML_CACHE]) == 2
+    assert menu_names(client.get("/customers").data) == menu_names(first)
+
+
+def test_without_the_counters_the_menu_html_is_not_kept(app, seeded, monkeypatch):
+    """Counters that cannot be read (the table missing, the database away): nothing kept."""
+    from carebiz.web.layout import MENU_HTML_CACHE
+
+    client = app.test_client()
+    login(client, "sales")
+    monkeypatch.setattr(app.extensions["carebiz"].host.generations, "current", lambda: None)
+    for _ in range(2):
+        assert active_menu(client.get("/customers").data) == ["crm.customers"]
+    assert not app.extensions.get(MENU_HTML_CACHE)
+
+
 # -- settings ---------------------------------------------------------------------------------
 
 

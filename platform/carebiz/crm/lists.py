@@ -12,8 +12,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, case, false, literal, or_, select, union_all
-from sqlalchemy.orm import Session, lazyload, load_only
+from sqlalchemy import Select, bindparam, case, false, literal, or_, select, union_all
+from sqlalchemy.orm import Session
 
 from carebiz.crm import validation as v
 from carebiz.crm.models import (
@@ -138,32 +138,47 @@ CUSTOMERS = ListDefinition(
     export=ExportSpec(_l("Customers"), _customer_columns, _customer_rows),
 )
 
-#: what a row of the customers page shows of a customer's collections comes from
-#: :func:`page_details`, not from the parties' relationships; and of its own columns only
-#: those the row shows are loaded (any other one raises instead of costing a query per row)
-PAGE_LOAD = (lazyload(Party.phones), lazyload(Party.emails), lazyload(Party.role_rows),
-             lazyload(Party.tag_rows),
-             load_only(Party.id, Party.kind, Party.name, Party.do_not_contact, Party.branch_id,
-                       Party.created_at, raiseload=True))
+#: what a row of the customers page shows of a customer's own columns, read as plain rows
+#: (building fifty ``Party`` objects cost more than their statement); its collections and
+#: value segment come from :func:`page_details`
+PAGE_COLUMNS = (Party.id, Party.kind, Party.name, Party.do_not_contact, Party.branch_id,
+                Party.created_at)
 
 
-def page_details(session: Session, ids: list[int]) -> dict[int, dict[str, list[str]]]:
-    """Phones (in order), roles and tags (sorted) of the customers on a page, in one
-    statement of plain rows: loading them as objects into the parties' collections cost more
-    than rendering the page."""
-    details: dict[int, dict[str, list[str]]] = {
-        i: {"phones": [], "roles": [], "tags": []} for i in ids}
-    if not ids:
-        return details
-    rows = union_all(
+def _details_statement(segments: bool) -> Any:
+    """The statement of :func:`page_details`, built once: constructing four selects with a
+    fifty-value ``IN`` each (every value coerced into a bound parameter) cost more than
+    running them. The ids go in through one expanding parameter, ``ids``."""
+    ids = bindparam("ids", expanding=True)
+    parts = [
         select(PartyPhone.party_id, literal("phones"), PartyPhone.e164, PartyPhone.position)
         .where(PartyPhone.party_id.in_(ids)),
         select(PartyRole.party_id, literal("roles"), PartyRole.role, literal(0))
         .where(PartyRole.party_id.in_(ids)),
         select(PartyTag.party_id, literal("tags"), PartyTag.tag, literal(0))
-        .where(PartyTag.party_id.in_(ids)))
-    for party_id, kind, value, _position in sorted(session.execute(rows),
-                                                  key=lambda r: (r[3], r[2])):
+        .where(PartyTag.party_id.in_(ids))]
+    if segments:
+        parts.append(select(PartyValue.party_id, literal("segment"), PartyValue.segment,
+                            literal(0))
+                     .where(PartyValue.party_id.in_(ids), PartyValue.segment.is_not(None)))
+    return union_all(*parts)
+
+
+_DETAILS = {False: _details_statement(False), True: _details_statement(True)}
+
+
+def page_details(session: Session, ids: list[int], *,
+                 segments: bool = False) -> dict[int, dict[str, list[str]]]:
+    """Phones (in order), roles and tags (sorted) of the customers on a page, and with
+    ``segments`` their value segment (a list of one, none without one), in one statement of
+    plain rows: loading them as objects into the parties' collections cost more than
+    rendering the page, and each further statement costs more than its rows."""
+    details: dict[int, dict[str, list[str]]] = {
+        i: {"phones": [], "roles": [], "tags": [], "segment": []} for i in ids}
+    if not ids:
+        return details
+    found = session.execute(_DETAILS[segments], {"ids": ids})
+    for party_id, kind, value, _position in sorted(found, key=lambda r: (r[3], r[2])):
         details[party_id][kind].append(value)
     return details
 

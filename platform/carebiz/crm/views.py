@@ -26,7 +26,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -38,6 +38,7 @@ from carebiz.concurrency import parse_version
 from carebiz.crm import forms as f
 from carebiz.crm import lists as crm_lists
 from carebiz.crm import picker, validation
+from carebiz.crm.list_page import RowContext, customer_rows, day_formatter
 from carebiz.crm.models import (
     KINDS,
     ROLES,
@@ -53,16 +54,18 @@ from carebiz.crm.services import merge as merge_service
 from carebiz.crm.services import overview as overview_service
 from carebiz.crm.services import parties, recent, timeline
 from carebiz.crm.services import vehicles as vehicle_service
-from carebiz.crm.services.common import default_branch, setting
+from carebiz.crm.services.common import default_branch, host_of, setting
 from carebiz.crm.services.parties import DuplicateWarning
 from carebiz.crm.services.value import SEGMENTS
 from carebiz.crm.timeline_html import TimelineHtml, kind_label
 from carebiz.db import utcnow
 from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
+from carebiz.i18n import date_filter
 from carebiz.lists.paging import QUERY_SAFE, list_url
 from carebiz.models import Branch, User
 from carebiz.security import can, require, visible
+from carebiz.security.rows import prepared
 from carebiz.services.branches import branch_rows, usable_branches
 from carebiz.toolkit import (
     aware,
@@ -294,29 +297,38 @@ def customers() -> Any:
     listed = lists.prepare(crm_lists.CUSTOMERS, request.args, sess, current_user)
     see_value = can(current_user, "crm.segments.view")
     page = lists.page(listed, sess, request.args.get("page", 1, type=int) or 1,
-                      options=crm_lists.PAGE_LOAD, clamp=True)
-    ids = [p.id for p in page.items]
-    details = crm_lists.page_details(sess, ids)
-    values = ({v.party_id: v for v in sess.scalars(select(PartyValue)
-                                                   .where(PartyValue.party_id.in_(ids)))}
-              if ids and see_value else {})
-    tags = list(sess.scalars(visible(select(PartyTag.tag).join(Party).distinct()
-                                     .order_by(PartyTag.tag).limit(200), Party, current_user)))
+                      columns=crm_lists.PAGE_COLUMNS, clamp=True)
+    details = crm_lists.page_details(sess, [p.id for p in page.items], segments=see_value)
+    tags = list(sess.scalars(prepared("crm.customers.tags", _tag_choices, Party, current_user,
+                                      host_of(sess))))
     every_branch = list(branch_rows(sess))  # plain rows, kept per security generation
     filters = {control: str(listed.values.get(name) or "")
                for control, name in CUSTOMER_CONTROLS.items()}
     # each tag's filter link once per page, not once per row that carries it (a page of
     # fifty rows repeats a handful of tags; every link is a dict copy and a urlencode)
-    tag_urls = {t: list_url(tag=t) for d in details.values() for t in d["tags"]}
+    tag_urls = {t: list_url(tag=t) for t in {t for d in details.values() for t in d["tags"]}}
+    region, translated = phone_region(), labels()
+    rows = customer_rows(page.items, details, RowContext(
+        customer_url=id_url("crm.customer", "party_id"), tag_urls=tag_urls,
+        branch_codes={b.id: b.code for b in every_branch}, labels=translated,
+        phone=lambda e164: validation.format_phone(e164, region),
+        date=day_formatter(get_timezone(), str(get_locale()), date_filter),
+        do_not_contact=_("Do not contact"),
+        see_value=see_value, searched=bool(listed.q), reasons=listed.reasons))
     return render_template(
         "crm/customers.html", page=page, q=listed.q, filters=filters, sort=listed.sort,
-        default_sort=listed.default_sort, reasons=listed.reasons, values=values,
-        see_value=see_value, tags=tags, details=details, tag_urls=tag_urls,
-        branches={b.id: b for b in every_branch},
+        default_sort=listed.default_sort, see_value=see_value, tags=tags, rows=rows,
         branch_options=[(str(b.id), b.code) for b in my_branches(every_branch)],
-        role_options=[(r, f.ROLE_LABELS[r]) for r in ROLES],
-        kind_options=[(k, f.KIND_LABELS[k]) for k in KINDS],
-        segment_options=list(SEGMENTS.items()))
+        # the filters' labels as translated once per language, not each lazy label again
+        role_options=[(r, translated["role"][r]) for r in ROLES],
+        kind_options=[(k, translated["kind"][k]) for k in KINDS],
+        segment_options=list(translated["segment"].items()))
+
+
+def _tag_choices() -> Any:
+    """The tag filter's choices (the first 200 tags of customers the user may see), built once
+    per set of row filters (:func:`carebiz.security.rows.prepared`)."""
+    return select(PartyTag.tag).join(Party).distinct().order_by(PartyTag.tag).limit(200)
 
 
 @bp.route("/customers/export.csv")

@@ -3,6 +3,7 @@ change one argument of the list on screen (filters, sort and page stay bookmarka
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -44,14 +45,20 @@ def count(session: Session, stmt: Select[Any]) -> int:
 
 
 def page_of(session: Session, stmt: Select[Any], page: int, per_page: int = PER_PAGE, *,
-            clamp: bool = False) -> Page:
+            clamp: bool = False, columns: Sequence[Any] = ()) -> Page:
     """Page ``page`` of ``stmt`` and the total. ``clamp`` moves a page beyond the last to the
-    last (pages, where a stale link should still show rows); the API answers it empty."""
-    total = count(session, stmt)
+    last (pages, where a stale link should still show rows); the API answers it empty.
+    With ``columns`` the items are plain rows of those columns instead of what ``stmt``
+    selects (a page that shows a few columns need not build an object per row)."""
+    # counted over the shown columns too: the count's subquery need not name every column
+    # of an entity (building and cache-keying it cost more than the count itself)
+    total = count(session, stmt.with_only_columns(*columns) if columns else stmt)
     page = max(1, page)
     if clamp:
         page = min(page, max(1, -(-total // per_page)))
-    items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    sliced = stmt.limit(per_page).offset((page - 1) * per_page)
+    items: list[Any] = (list(session.execute(sliced.with_only_columns(*columns)))
+                        if columns else list(session.scalars(sliced)))
     return Page(items, total, page, per_page)
 
 

@@ -102,10 +102,12 @@ def prepare(definition: ListDefinition, args: Mapping[str, Any], session: Sessio
 
 
 def page(listing: Listing, session: Session, number: int, per_page: int = PER_PAGE, *,
-         options: Sequence[Any] = (), clamp: bool = False) -> Page:
-    """One page of the list (``options``: loader options of what the caller shows)."""
+         options: Sequence[Any] = (), clamp: bool = False,
+         columns: Sequence[Any] = ()) -> Page:
+    """One page of the list (``options``: loader options of what the caller shows;
+    ``columns``: only these columns, as plain rows)."""
     stmt = listing.stmt.options(*options) if options else listing.stmt
-    return page_of(session, stmt, number, per_page, clamp=clamp)
+    return page_of(session, stmt, number, per_page, clamp=clamp, columns=columns)
 
 
 def table(definition: ListDefinition, session: Session, user: Any,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, send_file, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -92,7 +92,32 @@ def may_export() -> bool:
 
 @bp.app_template_global()
 def export_url(table: str, fmt: str, extra: dict[str, Any] | None = None) -> str:
-    """The export link of the list on screen: its arguments (repeated ones too) and ours."""
+    """The export link of the list on screen: its arguments (repeated ones too) and ours.
+
+    The Export control links every format with the same arguments: the link is built once
+    per request and table and only the format put in for each (a plain name; anything else
+    is built in full)."""
+    if not fmt.isalnum():
+        return _export_link(table, fmt, extra)
+    memo = g.setdefault("_carebiz_export_urls", {})
+    key = (table, repr(sorted(extra.items())) if extra else "")
+    head_tail = memo.get(key)
+    if head_tail is None:
+        link = _export_link(table, _FORMAT_MARK, extra)
+        marked = f"?format={_FORMAT_MARK}"
+        head_tail = memo[key] = (tuple(link.split(marked)) if link.count(marked) == 1
+                                 else ())
+    if not head_tail:
+        return _export_link(table, fmt, extra)
+    head, tail = head_tail
+    return f"{head}?format={fmt}{tail}"
+
+
+#: a format name no format has, built into an export link and then replaced
+_FORMAT_MARK = "carebizformatmark"
+
+
+def _export_link(table: str, fmt: str, extra: dict[str, Any] | None) -> str:
     args = {k: v for k, v in request.args.to_dict(flat=False).items()
             if k not in ("format", "page")}
     args.update(extra or {})

@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_login import current_user
-from markupsafe import escape
+from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
 from carebiz.generations import PLUGINS, SECURITY
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 NAV_CACHE = "carebiz.navigation"
 #: entries kept before the cache starts over (users x languages x script roots)
 NAV_CACHE_SIZE = 1024
+#: app extension key of the per-process cache of the menu's HTML (:func:`menu_markup`)
+MENU_HTML_CACHE = "carebiz.menu_html"
 
 
 def navigation(user: Any) -> dict[str, list[dict[str, Any]]]:
@@ -64,18 +66,72 @@ def navigation(user: Any) -> dict[str, list[dict[str, Any]]]:
     return sections
 
 
+def menu_markup(user: Any, sections: dict[str, list[dict[str, Any]]]) -> Markup:
+    """base.html's main menu and administration dropdown (``_menu.html``) for ``sections``
+    (:func:`navigation` of this request). Rendering them cost more than the rest of the
+    navbar (some thirty items, each escaped and tested), and they depend only on the menu
+    (user, grants, plugins, language, script root: the key of :func:`_menu`) and on which
+    items the page marks active; so the HTML is kept per process under both and only
+    rendered again when one of them changes. Without cache generations nothing is kept."""
+    key = _menu_key(user)
+    if key is not None:
+        active = tuple((section, entry["name"]) for section, entries in sections.items()
+                       for item in entries for entry in (item, *item["children"])
+                       if entry["active"])
+        key = (key, active)
+        cache = current_app.extensions.setdefault(MENU_HTML_CACHE, {})
+        found = cache.get(key)
+        if found is not None:
+            return found
+    html = Markup(current_app.jinja_env.get_template("_menu.html").render(nav=sections))
+    if key is not None:
+        if len(cache) >= NAV_CACHE_SIZE:
+            cache.clear()
+        cache[key] = html
+    return html
+
+
+#: app extension key of the per-process cache of :func:`fixed_url`
+FIXED_URLS = "carebiz.fixed_urls"
+
+
+def fixed_url(endpoint: str, **values: Any) -> str:
+    """``url_for(endpoint, **values)`` for the layout's links that depend on nothing of the
+    request but where the app is served (stylesheets, scripts, the user menu's pages):
+    built once per process for each host and script root instead of a dozen route builds on
+    every page. The app registers no URL defaults or value preprocessors that could make
+    them differ from one request to the next."""
+    if not request:
+        return url_for(endpoint, **values)  # rendered outside a request: nothing to key on
+    key = (endpoint, tuple(sorted(values.items())), request.host, request.script_root)
+    cache = current_app.extensions.setdefault(FIXED_URLS, {})
+    url = cache.get(key)
+    if url is None:
+        if len(cache) >= NAV_CACHE_SIZE:
+            cache.clear()
+        url = cache[key] = url_for(endpoint, **values)
+    return url
+
+
+def _menu_key(user: Any) -> tuple[Any, ...] | None:
+    """What the menu of ``user`` depends on in this request, or None without the cache
+    generations (nothing may be kept then)."""
+    generations = current_app.extensions["carebiz"].host.generations
+    counters = generations.current() if generations is not None else None
+    if counters is None:
+        return None
+    authenticated = bool(getattr(user, "is_authenticated", False))
+    return (getattr(user, "id", None) if authenticated else None, authenticated,
+            counters.get(SECURITY, 0), counters.get(PLUGINS, 0), str(get_locale()),
+            request.script_root)
+
+
 def _menu(user: Any) -> tuple[tuple[str, str, str, str, str, str | None], ...]:
     """``(section, name, label, url, icon, parent)`` of every menu item ``user`` may see, in
     menu order (a parent before the items that join its dropdown)."""
     host = current_app.extensions["carebiz"].host
-    generations = host.generations
-    counters = generations.current() if generations is not None else None
-    key = None
-    if counters is not None:
-        authenticated = bool(getattr(user, "is_authenticated", False))
-        key = (getattr(user, "id", None) if authenticated else None, authenticated,
-               counters.get(SECURITY, 0), counters.get(PLUGINS, 0), str(get_locale()),
-               request.script_root)
+    key = _menu_key(user)
+    if key is not None:
         cache = current_app.extensions.setdefault(NAV_CACHE, {})
         found = cache.get(key)
         if found is not None:
@@ -118,10 +174,13 @@ def init_app(app: Flask) -> None:
     links.init_app(app)
     app.jinja_env.globals["form_control"] = form_control
     app.jinja_env.globals["form_field"] = form_field
+    app.jinja_env.globals["fixed_url"] = fixed_url
 
     @app.context_processor
     def inject_layout() -> dict[str, Any]:
-        return {"nav": navigation(current_user) if request else {}, "can": can}
+        nav = navigation(current_user) if request else {}
+        return {"nav": nav, "can": can,
+                "menu_markup": lambda: menu_markup(current_user, nav) if request else ""}
 
     @app.route("/favicon.ico")
     def favicon() -> Any:

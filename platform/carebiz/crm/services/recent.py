@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
+import functools
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
@@ -59,13 +59,15 @@ def record_view(session: Session, user: Any, entity_type: str, entity_id: Any,
     return True
 
 
-@cache
-def _trail() -> Any:
-    """Built once: every page reads the trail, and building the statement cost more than
-    running it."""
-    return (select(RecentView.entity_type, RecentView.entity_id, RecentView.label,
-                   RecentView.viewed_at).where(RecentView.user_id == bindparam("user_id"))
-            .order_by(RecentView.viewed_at.desc()).limit(bindparam("limit")))
+@functools.lru_cache(maxsize=8)
+def _trail_statement(limit: int) -> Any:
+    """The trail's statement, built once (every page reads it for the navbar, and building
+    and cache-keying an ORM statement costs more than SQLite takes to run it): of the table's
+    columns, so it runs as a plain statement; the user is the bound ``user_id``."""
+    table = RecentView.__table__
+    return (select(table.c.entity_type, table.c.entity_id, table.c.label, table.c.viewed_at)
+            .where(table.c.user_id == bindparam("user_id"))
+            .order_by(table.c.viewed_at.desc()).limit(limit))
 
 
 def trail(session: Session, user: Any, limit: int = 10) -> list[Any]:
@@ -76,7 +78,7 @@ def trail(session: Session, user: Any, limit: int = 10) -> list[Any]:
     if not getattr(user, "is_authenticated", False):
         return []
     # plain rows, not ORM objects: read on every page for the navbar, never changed
-    rows = list(session.execute(_trail(), {"user_id": user.id, "limit": limit}))
+    rows = list(session.execute(_trail_statement(limit), {"user_id": user.id}))
     hidden = {(kind, str(i)) for kind, model in (("party", Party), ("vehicle", Vehicle))
               for i in hidden_ids(session, model, user,
                                   {int(r.entity_id) for r in rows
