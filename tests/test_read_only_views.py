@@ -94,3 +94,6 @@ def test_the_customer_api_reads_outside_a_transaction(app: Any, seeded: dict[str
     one = client.get(f"/api/v1/customers/{made.get_json()['id']}")
     assert one.status_code == 200 and one.headers["ETag"] == made.headers["ETag"]
     assert client.get("/api/v1/vehicles").get_json()["items"] == []
+    # a list asked for as a file streams through a server-side cursor: inside a transaction
+    as_file = client.get("/api/v1/customers?format=csv")
+    assert as_file.status_code == 200 and "Wang Wei" in as_file.get_data(as_text=True)

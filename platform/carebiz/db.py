@@ -212,10 +212,26 @@ def read_only(view: Callable[..., Any]) -> Callable[..., Any]:
     return view
 
 
+def need_transaction() -> None:
+    """The current request will not be answered by its (read-only) view after all but by
+    work that needs a transaction: a list endpoint asked for a file streams its rows through
+    a server-side cursor, which PostgreSQL opens only inside one. A read-only session made
+    already is closed; the next :func:`session` is an ordinary one."""
+    if not has_app_context():
+        return
+    g._carebiz_needs_transaction = True
+    sess = g.get("_carebiz_session")
+    if sess is not None and sess.info.get("carebiz.read_only"):
+        g.pop("_carebiz_session", None)
+        sess.close()
+
+
 def _read_only_request() -> bool:
     """Whether the current request is a GET or HEAD whose view carries :func:`read_only`
-    (a plain view function, or the ``get`` of a ``MethodView``)."""
-    if not has_request_context() or request.method not in ("GET", "HEAD"):
+    (a plain view function, or the ``get`` of a ``MethodView``), and nothing asked for a
+    transaction (:func:`need_transaction`)."""
+    if not has_request_context() or request.method not in ("GET", "HEAD") \
+            or g.get("_carebiz_needs_transaction"):
         return False
     view = current_app.view_functions.get(request.endpoint or "")
     cls = getattr(view, "view_class", None)

@@ -50,6 +50,7 @@ def _answer_formats_on_lists(state: Any) -> None:
             return None
         if not current_user.is_authenticated:
             abort(401 if api else 403)
+        db.need_transaction()  # a file, not the (read-only) view's answer
         return _export(name, fmt)
 
 
