@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -264,16 +265,15 @@ def session() -> Session:
     return sess
 
 
-_AUTOCOMMIT: dict[int, Engine] = {}
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def _autocommit_engine(engine: Engine) -> Engine:
     """The engine's autocommit variant, sharing its pool (connections get their isolation
-    level back when returned)."""
-    key = id(engine)
-    found = _AUTOCOMMIT.get(key)
-    if found is None or found.engine is not engine:
-        found = _AUTOCOMMIT[key] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    level back when returned); made once per engine, not per request."""
+    found = _AUTOCOMMIT.get(engine)
+    if found is None:
+        found = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
     return found
 
 
