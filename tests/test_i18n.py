@@ -141,3 +141,59 @@ def test_days_and_times_in_the_business_zone_as_babel_writes_them(make_app):
                     assert datetime_filter(value, "short") == format_datetime(value, "short")
         assert date_filter(late) == "Mar 2, 2026"
         assert date_filter(dt.date(2026, 3, 1)) == "Mar 1, 2026"
+
+
+def test_time_of_day_written_as_babel_writes_it():
+    """The time of a plain pattern is written without Babel: every minute of the day (each
+    with another second) reads as Babel's own text, in both languages and in patterns with
+    quoted text and padded fields; a pattern with any other field goes to Babel."""
+    from babel import Locale
+    from babel.dates import get_time_format, parse_pattern
+
+    from carebiz.i18n import _datetime_patterns, _time_writer
+
+    day = dt.date(2026, 3, 1)
+    moments = [dt.datetime.combine(day, dt.time(minute // 60, minute % 60, minute * 7 % 60))
+               for minute in range(24 * 60)]
+    for code in ("en", "zh_Hans_CN"):
+        locale = Locale.parse(code)
+        patterns = [get_time_format(fmt, locale=locale).pattern for fmt in ("short", "medium")]
+        patterns += ["HH:mm:ss", "hh 'o''clock' a, {m}", "H'h'm", "a h:mm:ss"]
+        for pattern in patterns:
+            write, parsed = _time_writer(pattern, locale), parse_pattern(pattern)
+            assert write is not None, pattern
+            for moment in moments:
+                assert write(moment, locale) == parsed.apply(moment.time(), locale), \
+                    (code, pattern, moment)
+        for pattern in ("h:mm:ss a zzzz", "K:mm", "HH:mm:ss.SSS", "B h:mm"):
+            assert _time_writer(pattern, locale) is None
+        # the formats with a zone keep Babel's writer
+        assert _datetime_patterns(code, "full")[1](moments[600], locale) == parse_pattern(
+            get_time_format("full", locale=locale)).apply(moments[600].timetz(), locale,
+                                                          reference_date=day)
+
+
+def test_templates_translate_as_jinjas_own_gettext_does(app):
+    """``_``, ``gettext``, ``ngettext`` and ``{% trans %}`` in templates ask the request's
+    catalog directly; what they write is what Jinja's new-style callables write, escaped
+    where the template escapes and not where it does not."""
+    import jinja2
+
+    from carebiz.i18n import translations
+
+    source = ('{{ _("Customers") }}|{{ gettext("For %(name)s", name="<b>&") }}|'
+              '{{ ngettext("%(num)s return visit", "%(num)s return visits", 3) }}|'
+              '{{ ngettext("%(num)s return visit", "%(num)s return visits", 1) }}|'
+              '{% trans %}Customers{% endtrans %}|{{ _("100%% sure") }}|'
+              '{% autoescape false %}{{ _("For %(name)s", name="<b>") }}{% endautoescape %}')
+    stock = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
+    stock.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n), newstyle=True)
+    for code in ("en", "zh-CN"):
+        with app.test_request_context(headers={"Accept-Language": code}):
+            ours = app.jinja_env.from_string(source).render()
+            assert ours == stock.from_string(source).render()
+            assert "&lt;b&gt;&amp;" in ours and ours.endswith("<b>")
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert app.jinja_env.from_string('{{ _("Customers") }}').render() == "客户"
