@@ -105,6 +105,44 @@ def test_create_customer_returns_phones_in_e164(api, seeded):
     assert dt.datetime.fromisoformat(fetched["updated_at"]).utcoffset() is not None
 
 
+def test_get_reads_the_customer_as_the_orm_record_shows_it(api, app, seeded):
+    """``GET /customers/<id>`` reads one plain row (the lists as JSON columns): its answer is
+    the schema's dump of the ORM record, lists in their order, after edits that reorder
+    them, for a merged record too, and the ETag is the version."""
+    from carebiz import db
+    from carebiz.crm import schemas
+    from carebiz.crm.services.parties import read_party, visible_whole_party
+    from carebiz.services.users import get_user
+
+    rich = customer(api, name="Chen Rich", phones=["13900139003", "13800138001", "13700137002"],
+                    emails=["b@example.com", "a@example.com"], tags=["vip", "fleet", "a-tag"],
+                    roles=["supplier", "customer"], birthday="1980-02-29", notes="line\nline")
+    bare = customer(api, name="Chen Bare", phones=[], emails=[])
+    got = api.get(f"/api/v1/customers/{rich['id']}", user="sales")
+    assert got.get_json()["phones"] == ["+8613900139003", "+8613800138001", "+8613700137002"]
+    assert got.get_json()["tags"] == ["a-tag", "fleet", "vip"]
+    assert got.headers["ETag"] == f'"{rich["version"]}"'
+    changed = api.patch(f"/api/v1/customers/{rich['id']}",
+                        {"phones": ["13700137002", "13900139003"], "emails": ["a@example.com"],
+                         "version": rich["version"]}, user="sales").get_json()
+    assert changed["phones"] == ["+8613700137002", "+8613900139003"]
+    merged = api.post("/api/v1/customers/merge", {"keep_id": rich["id"],
+                                                  "remove_id": bare["id"]}, user="admin")
+    assert merged.status_code == 200, merged.get_json()
+    dump = schemas.CustomerSchema().dump
+    with app.test_request_context("/"):
+        sess = db.session()
+        for name in ("sales", "admin"):
+            user = get_user(sess, name)
+            for party_id in (rich["id"], bare["id"]):
+                orm = dump(visible_whole_party(sess, party_id, user))
+                assert dump(read_party(sess, party_id, user)) == orm
+                assert api.get(f"/api/v1/customers/{party_id}", user=name).get_json() == orm
+        assert dump(read_party(sess, bare["id"], user))["merged_into_id"] == rich["id"]
+        other = customer(api, user="admin", name="Chen B", branch_id=seeded["branches"]["B"])
+        assert read_party(sess, other["id"], get_user(sess, "sales")) is None
+
+
 def test_duplicate_answers_409_with_the_matches_then_allow_duplicates(api):
     first = customer(api, name="Li Na", phones=["13800138000"], emails=["li@example.com"])
     resp = api.post("/api/v1/customers", {"name": "Li  Na", "phones": ["+86 138-0013-8000"]},

@@ -172,7 +172,9 @@ class CustomerItem(MethodView):
     def get(self, party_id: int) -> Any:
         """A customer. A record merged into another answers with ``active: false`` and
         ``merged_into_id``: follow it. The ``ETag`` header is the record's version."""
-        party = _customer(party_id)
+        party = parties.read_party(db.session(), party_id, _user())
+        if party is None:
+            raise NotFound(_("No customer with id %(id)s.", id=party_id))
         return party, 200, etag_headers(party)
 
     @require("crm.customers.edit")
