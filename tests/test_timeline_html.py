@@ -167,3 +167,39 @@ def test_done_form_written_in_python_passes_the_csrf_check(make_app):
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/customers/{party_id}")
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
         assert sess.get(TimelineEntry, entry_id).status == "done"
+
+
+def test_fresh_entry_form_is_what_wtforms_writes(app, seeded):
+    """The entry form of a page opened afresh is written without building the form: the
+    hidden tag and each field are WTForms' own text (``form.hidden_tag()``, ``form_field``)
+    for every starting kind, a preselected vehicle, labels that need escaping, no due date,
+    in both languages; the CSRF token is the request's."""
+    from flask_babel import force_locale
+
+    from carebiz import db
+    from carebiz.crm import forms as f
+    from carebiz.crm.timeline_html import ENTRY_FIELDS, entry_form
+    from carebiz.web.fields import form_field
+
+    kinds = [("call", "Call"), ("task", 'Task "<b>" & co'), ("return_visit", "回访")]
+    vehicles = [("", "—"), ("3", '粤B <12345> "x"'), ("14", "BMW X5 & trailer")]
+    due = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+    # the test app runs without CSRF; the form is checked with it too (this app only)
+    with app.test_request_context("/customers/7"):
+        login_user(db.session().get(User, seeded["users"]["admin"]))
+        for csrf, code, kind, vehicle, when in itertools.product(
+                (True, False), ("en", "zh_CN"), ("call", "task", "return_visit", "gone"),
+                ("", "14", "99"), (due, None)):
+            app.config["WTF_CSRF_ENABLED"] = csrf
+            with force_locale(code):
+                form = f.TimelineForm(data={"kind": kind, "vehicle_id": vehicle,
+                                            "due_at": when})
+                form.kind.choices = f.options(kinds)
+                form.vehicle_id.choices = f.options(vehicles)
+                written = entry_form(kinds, kind, vehicles, vehicle, when)
+                assert written["hidden"] == form.hidden_tag()
+                for name in ENTRY_FIELDS:
+                    assert written[name] == form_field(form[name]), (code, name)
+        app.config["WTF_CSRF_ENABLED"] = True
+        assert 'name="csrf_token"' in entry_form(kinds, "call", vehicles, "", due)["hidden"]
+        assert "回访" in entry_form(kinds, "call", vehicles, "", due)["kind"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from flask import (
@@ -57,7 +57,7 @@ from carebiz.crm.services import vehicles as vehicle_service
 from carebiz.crm.services.common import default_branch, host_of, setting
 from carebiz.crm.services.parties import DuplicateWarning
 from carebiz.crm.services.value import SEGMENTS
-from carebiz.crm.timeline_html import TimelineHtml, kind_label
+from carebiz.crm.timeline_html import ENTRY_FIELDS, TimelineHtml, entry_form, kind_label
 from carebiz.db import utcnow
 from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
@@ -81,6 +81,7 @@ from carebiz.toolkit import (
     visible_or_404,
 )
 from carebiz.web.admin import record_audit
+from carebiz.web.fields import form_field
 from carebiz.web.links import id_url, record_label, record_url
 
 bp = Blueprint("crm", __name__, template_folder="templates")
@@ -469,22 +470,48 @@ def _party_vehicles(party: Party) -> list[Vehicle]:
     return list(_sess().scalars(visible(stmt, Vehicle, current_user)))
 
 
-def _timeline_form(party: Party, vehicles: list[Vehicle] | None = None) -> f.TimelineForm:
-    sess = _sess()
-    kinds = timeline.known_kinds(sess)
+class _EntryChoices(NamedTuple):
+    """What the timeline entry form offers and starts with, for one customer's page."""
+
+    kinds: list[tuple[str, Any]]
+    vehicles: list[tuple[str, str]]
+    data: dict[str, Any]
+
+
+def _entry_choices(party: Party, vehicles: list[Vehicle] | None = None) -> _EntryChoices:
+    kinds = timeline.known_kinds(_sess())
     wanted = request.args.get("new", "")
-    default_kind = wanted if wanted in f.MANUAL_KINDS else "call"
-    form = f.TimelineForm(data={
-        "kind": default_kind, "vehicle_id": request.args.get("vehicle", ""),
-        "due_at": local_now().replace(hour=10, minute=0) + dt.timedelta(days=1)})
     # the kinds' labels translated once per language (crm/timeline_html.py), as they show
-    form.kind.choices = f.options([(k, kind_label(kinds[k].label))
-                                   for k in f.MANUAL_KINDS if k in kinds])
-    form.vehicle_id.choices = f.options(
-        [("", "—"), *((str(v.id), " ".join(filter(None, [v.plate, v.make, v.model]))
-                       or vehicle_service.vehicle_label(v))
-                      for v in (_party_vehicles(party) if vehicles is None else vehicles))])
+    return _EntryChoices(
+        kinds=[(k, kind_label(kinds[k].label)) for k in f.MANUAL_KINDS if k in kinds],
+        vehicles=[("", "—"), *((str(v.id), " ".join(filter(None, [v.plate, v.make, v.model]))
+                                or vehicle_service.vehicle_label(v))
+                               for v in (_party_vehicles(party) if vehicles is None
+                                         else vehicles))],
+        data={"kind": wanted if wanted in f.MANUAL_KINDS else "call",
+              "vehicle_id": request.args.get("vehicle", ""),
+              "due_at": local_now().replace(hour=10, minute=0) + dt.timedelta(days=1)})
+
+
+def _timeline_form(party: Party, vehicles: list[Vehicle] | None = None) -> f.TimelineForm:
+    choices = _entry_choices(party, vehicles)
+    form = f.TimelineForm(data=choices.data)
+    form.kind.choices = f.options(choices.kinds)
+    form.vehicle_id.choices = f.options(choices.vehicles)
     return form
+
+
+def _entry_fields(party: Party, form: f.TimelineForm | None,
+                  vehicles: list[Vehicle]) -> dict[str, Markup]:
+    """The entry form's hidden tag and fields as the page shows them: a form sent back with
+    errors as WTForms writes it (what was typed, the messages), a fresh one written
+    directly (:func:`carebiz.crm.timeline_html.entry_form`)."""
+    if form is not None:
+        return {"hidden": form.hidden_tag(),
+                **{name: form_field(form[name]) for name in ENTRY_FIELDS}}
+    choices = _entry_choices(party, vehicles)
+    return entry_form(choices.kinds, choices.data["kind"], choices.vehicles,
+                      choices.data["vehicle_id"], choices.data["due_at"])
 
 
 @cache
@@ -538,7 +565,8 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
         followups=followups,
         vehicles_by_id=known, people=people,
         tl=tl,
-        form=entry_form or _timeline_form(party, ov["vehicles"]),
+        entry=_entry_fields(party, entry_form, ov["vehicles"])
+        if can(current_user, "crm.timeline.edit") else None,
         custom_fields=definitions, branch=_branch_row(party.branch_id),
         see_value=can(current_user, "crm.segments.view"), now=now,
         followup_kinds=timeline.FOLLOWUP_KINDS,
