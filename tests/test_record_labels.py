@@ -76,3 +76,35 @@ def test_the_recent_trail_names_an_unnamed_record_by_its_label(
     assert login(client, "sales").status_code == 302
     html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert 'data-recent="sample_record">Wash ticket 12</a>' in html
+
+
+def test_id_urls_are_built_once_per_process_and_stay_url_for(app, seeded):
+    """``id_url`` keeps its URL functions per app, host and script root: each id and fixed
+    value reads as ``url_for`` writes it, a second request builds nothing, an app served
+    under another root or host gets its own, and an unknown endpoint raises as ``url_for``."""
+    import pytest
+    from flask import url_for
+    from werkzeug.routing import BuildError
+
+    from carebiz.web import links
+    from carebiz.web.links import id_url
+
+    with app.test_request_context("/"):
+        edit = id_url("crm.customer_edit", "party_id")
+        assert [edit(i) for i in (1, "42", 918273645)] == [
+            url_for("crm.customer_edit", party_id=i) for i in (1, 42, 918273645)]
+        pdf = id_url("documents_api.DocumentItem", "record_id", type_name="a b", format="pdf")
+        assert pdf(7) == url_for("documents_api.DocumentItem", type_name="a b", record_id=7,
+                                 format="pdf")
+        assert id_url("crm.vehicle_new", "owner_id")(5) == url_for("crm.vehicle_new",
+                                                                   owner_id=5)
+        with pytest.raises(BuildError):
+            id_url("no.such_endpoint", "x")
+    built = len(app.extensions[links.ID_URLS])
+    with app.test_request_context("/"):
+        assert id_url("crm.customer_edit", "party_id") is edit
+    assert len(app.extensions[links.ID_URLS]) == built
+    with app.test_request_context("/", base_url="http://shop.example/carebiz/"):
+        moved = id_url("crm.customer_edit", "party_id")
+        assert moved(3) == url_for("crm.customer_edit", party_id=3)
+        assert moved(3).startswith("/carebiz/") and moved is not edit

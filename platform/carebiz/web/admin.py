@@ -58,7 +58,7 @@ from carebiz.web.admin_forms import (
     settings_form,
 )
 from carebiz.web.admin_lists import AUDIT, BRANCHES, USERS
-from carebiz.web.links import record_url
+from carebiz.web.links import id_url, record_url
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -130,6 +130,8 @@ def audit_log_url(entity_type: str, entity_id: Any) -> str | None:
     """Link to a record's full audit log, for users who may read the log."""
     if not can(current_user, "audit.view"):
         return None
+    if str(entity_id).isdigit():  # built once per process (every record page shows it)
+        return id_url("admin.audit", "entity_id", entity_type=entity_type)(entity_id)
     return url_for("admin.audit", entity_type=entity_type, entity_id=str(entity_id))
 
 

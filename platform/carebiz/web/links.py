@@ -4,9 +4,10 @@ reads as the record page's label and the id ("Wash ticket 12"), never as an inte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, g, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
@@ -23,22 +24,34 @@ def pages() -> dict[str, Any]:
 
 #: an id no record has, built into a URL once and then replaced by each row's id
 _MARK = 918273645
+#: where :func:`id_url` keeps its URL functions (per app: each app has its own routes)
+ID_URLS = "carebiz.id_urls"
+#: more distinct links than this (many plugins' document types): start over
+ID_URLS_SIZE = 1024
 
 
-def id_url(endpoint: str, arg: str) -> Any:
-    """A function ``id -> URL`` of ``endpoint`` whose one argument ``arg`` is an integer id:
-    the URL is built once per request and endpoint with ``url_for`` and each row's id put in
-    its place. A list of fifty rows links each row; building fifty URLs through the routing
-    map costs more than the rest of the row."""
-    memo = g.setdefault("_carebiz_id_urls", {})
-    found = memo.get((endpoint, arg))
+def id_url(endpoint: str, arg: str, **values: Any) -> Callable[[Any], str]:
+    """A function ``id -> URL`` of ``endpoint`` whose argument ``arg`` is an integer id (in
+    the path or the query) and whose other ``values`` are fixed: the URL is built once per
+    process, host and script root with ``url_for`` and each id put in its place. A page
+    links each row, each document and each trail entry; building each URL through the
+    routing map cost more than the rest of the row. As :func:`carebiz.web.layout.fixed_url`
+    assumes, the app registers no URL defaults or value preprocessors that could make one
+    request's URLs differ from another's. A ``BuildError`` is raised as ``url_for``
+    raises it."""
+    key = (endpoint, arg, tuple(sorted(values.items())), request.host, request.script_root) \
+        if request else None
+    memo = current_app.extensions.setdefault(ID_URLS, {}) if key is not None else {}
+    found = memo.get(key)
     if found is None:
-        head, _mark, tail = url_for(endpoint, **{arg: _MARK}).rpartition(str(_MARK))
+        head, _mark, tail = url_for(endpoint, **values, **{arg: _MARK}).rpartition(str(_MARK))
 
         def found(ident: Any) -> str:
             return f"{head}{int(ident)}{tail}"
 
-        memo[(endpoint, arg)] = found
+        if len(memo) >= ID_URLS_SIZE:
+            memo.clear()
+        memo[key] = found
     return found
 
 
@@ -52,7 +65,7 @@ def record_url(entity_type: str | None, entity_id: Any) -> str | None:
     if page.permission and not can(current_user, page.permission):
         return None
     try:
-        return url_for(page.endpoint, **{page.id_arg: int(ident)})
+        return id_url(page.endpoint, page.id_arg)(ident)
     except BuildError:
         return None
 
