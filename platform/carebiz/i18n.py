@@ -123,9 +123,24 @@ def template_gettext(context: Context, string: str, **variables: Any) -> str:
     """``_`` and ``gettext`` in templates: what Jinja's new-style ``gettext`` does (the
     translation is Markup when the template escapes, and always a format string), asking the
     request's catalog directly. Jinja's own pair calls through ``Context.call`` twice and
-    flask-babel's lookup once more for each of the forty strings of a page."""
-    text = translations().ugettext(string)
-    if context.eval_ctx.autoescape:
+    flask-babel's lookup once more for each of the forty strings of a page. A string
+    without variables in an escaping template is remembered beside its catalog as the
+    Markup it becomes (a word missed by the catalog of English walks every plugin's
+    fallback catalog first)."""
+    catalog = translations()
+    escaping = context.eval_ctx.autoescape
+    if escaping and not variables:
+        texts = getattr(catalog, "carebiz_markup", None)
+        if texts is None:
+            texts = {}
+            with contextlib.suppress(AttributeError):  # a catalog that takes no attribute
+                catalog.carebiz_markup = texts
+        found = texts.get(string)
+        if found is None:
+            found = texts[string] = Markup(catalog.ugettext(string)) % variables
+        return found
+    text = catalog.ugettext(string)
+    if escaping:
         text = Markup(text)
     return text % variables
 
