@@ -640,3 +640,36 @@ def test_custom_field_in_flight_is_not_kept_for_other_requests(app, seeded):
         sess.rollback()
     with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
         assert custom_fields.definitions(sess, "party") == []
+
+
+def test_renamed_author_shows_on_the_next_360_page_in_every_worker(workers):
+    """The names of the timeline's authors are kept per process under the security
+    generation: opening the page again reads no user names, and a user renamed in another
+    worker is named anew on the very next request."""
+    from carebiz.crm.models import TimelineEntry
+
+    first, second, seeded = workers
+    party = add_customer(first, seeded["branches"]["A"], "Chen Jie")
+    author = seeded["users"]["sales"]
+
+    def note(sess: Any) -> None:
+        sess.add(TimelineEntry(party_id=party, kind="note", subject="Asked about tyres",
+                               created_by=author, branch_id=seeded["branches"]["A"]))
+
+    change(first, note)
+    b = second.test_client()
+    login(b, "admin")
+
+    def page() -> str:
+        return b.get(f"/customers/{party}").data.decode()
+
+    page()  # the memo holds the author now
+    with statements(second) as seen:
+        assert "Asked about tyres" in page()
+    assert not [s for s in seen if "FROM user_account" in s and " IN " in s], seen
+
+    def rename(sess: Any) -> None:
+        sess.get(User, author).display_name = "Zhou Renamed"
+
+    change(first, rename)
+    assert "Zhou Renamed" in page()

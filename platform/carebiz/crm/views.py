@@ -30,7 +30,7 @@ from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from carebiz import db, lists
@@ -63,10 +63,11 @@ from carebiz.documents import service as documents
 from carebiz.errors import ServiceError
 from carebiz.i18n import date_filter
 from carebiz.lists.paging import QUERY_SAFE, list_url
-from carebiz.models import Branch, User
+from carebiz.models import Branch
 from carebiz.security import can, require, visible
 from carebiz.security.rows import prepared
 from carebiz.services.branches import branch_rows, usable_branches
+from carebiz.services.user_names import user_names as names_of_users
 from carebiz.toolkit import (
     aware,
     end_of_today,
@@ -188,20 +189,9 @@ def visible_parties(ids: Any) -> dict[int, Party]:
 
 
 def user_names(ids: Any) -> dict[int, str]:
-    """Display names of the users ``ids`` (authors and assignees on the timeline)."""
-    ids = sorted({i for i in ids if i})
-    if not ids:
-        return {}
-    rows = _sess().execute(_user_names(), {"ids": ids})
-    return {row.id: row.display_name or row.username for row in rows}
-
-
-@cache
-def _user_names() -> Any:
-    """Built once: the 360° page asks on every request, and building the statement cost
-    more than running it."""
-    return (select(User.id, User.display_name, User.username)
-            .where(User.id.in_(bindparam("ids", expanding=True))))
+    """Display names of the users ``ids`` (authors and assignees on the timeline), kept per
+    process under the security generation (:mod:`carebiz.services.user_names`)."""
+    return names_of_users(_sess(), ids)
 
 
 def _trail() -> list[Any]:
