@@ -673,3 +673,36 @@ def test_renamed_author_shows_on_the_next_360_page_in_every_worker(workers):
 
     change(first, rename)
     assert "Zhou Renamed" in page()
+
+
+def test_new_notice_rings_the_bell_on_the_next_page_in_every_worker(workers):
+    """The bell's unread count is kept per process and user under the notices generation:
+    the next page counts nothing again, a notice written in another worker shows at once,
+    and so does one read there."""
+    from carebiz.notify.models import Notification
+    from carebiz.notify.notice import Notice, Recipient
+    from carebiz.notify.service import mark_all_read, send
+
+    first, second, seeded = workers
+    user = seeded["users"]["sales"]
+    b = second.test_client()
+    login(b, "sales")
+
+    def bell() -> str:
+        page = b.get("/customers").data.decode()
+        return page.split('data-unread="', 1)[1].split('"', 1)[0]
+
+    assert bell() == "0"
+    with statements(second) as seen:
+        assert bell() == "0"
+    assert not [s for s in seen if "FROM notification" in s], seen
+    change(first, lambda sess: send(sess, Notice(Recipient.user(user), "Car ready",
+                                                 channels=("inapp",))))
+    assert bell() == "1"
+    change(first, lambda sess: send(sess, Notice(Recipient.user(user), "Invoice",
+                                                 channels=("inapp",))))
+    assert bell() == "2"
+    change(first, lambda sess: mark_all_read(sess, user))
+    assert bell() == "0"
+    with first.app_context(), first.extensions["carebiz"].session_factory() as sess:
+        assert sess.query(Notification).count() == 2

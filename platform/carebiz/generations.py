@@ -39,12 +39,16 @@ SECURITY = "security"
 PLUGINS = "plugins"
 SETTINGS = "settings"
 FIELDS = "custom_fields"
+NOTICES = "notices"
 
 #: table -> the generation its changes bump
 WATCHED: dict[str, str] = {
     "user_account": SECURITY, "role": SECURITY, "role_permission": SECURITY,
     "user_role": SECURITY, "user_branch": SECURITY, "branch": SECURITY, "api_token": SECURITY,
     "plugin_state": PLUGINS, "setting_value": SETTINGS, "custom_field": FIELDS,
+    # the bell's unread counts (every page shows one): changes often, but only that memo
+    # is kept under it
+    "notification": NOTICES,
 }
 #: columns whose change alone is bookkeeping, not a change of what is cached
 BOOKKEEPING: dict[str, frozenset[str]] = {
