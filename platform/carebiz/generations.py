@@ -138,6 +138,23 @@ class Generations:
         return {name: int(value) for name, value in rows}
 
 
+def kept(session: Session, generation: str, memo: str, model: type) -> dict[Any, Any] | None:
+    """The process-wide dict named ``memo`` kept under ``generation`` (a fresh one once the
+    counter moved), for a cache of rows that writes bump ``generation`` for; or None when
+    nothing may be kept: no counters, or ``session`` has such changes in flight (flushed
+    ones of ``generation``, or ``model`` objects not flushed yet)."""
+    generations = session.info.get("carebiz.generations")
+    counters = generations.current() if generations is not None else None
+    if counters is None or generation in session.info.get(PENDING, ()) or any(
+            isinstance(obj, model) for obj in (*session.new, *session.dirty, *session.deleted)):
+        return None
+    value = counters.get(generation, 0)
+    found = generations.memos.get(memo)
+    if found is None or found[0] != value:
+        found = generations.memos[memo] = (value, {})
+    return found[1]
+
+
 # -- bumping ---------------------------------------------------------------------------------
 
 

@@ -29,8 +29,7 @@ from carebiz.contributions import NotificationChannel
 from carebiz.db import utcnow
 from carebiz.errors import NotFound, ValidationFailed
 from carebiz.events import emit
-from carebiz.generations import NOTICES
-from carebiz.generations import PENDING as CHANGES_PENDING
+from carebiz.generations import NOTICES, kept
 from carebiz.i18n import N_
 from carebiz.models import User
 from carebiz.notify.models import (
@@ -418,7 +417,7 @@ def deliver_due(session: Session, host: Any, app: Any,
 
 
 # -- in-app ------------------------------------------------------------------------------------
-#: the process-wide memo of :func:`unread_count`, in ``Generations.memos``
+#: the process-wide memo of :func:`unread_count` (``carebiz.generations.kept``)
 UNREAD_MEMO = "unread_notices"
 #: more users counted than this since the last notice: start over
 UNREAD_LIMIT = 10_000
@@ -431,24 +430,12 @@ def unread_count(session: Session, user_id: int) -> int:
     Nothing is kept without counters, nor from a session with notices in flight. The
     statement is built once, of the table's columns: building an ORM statement cost more
     than the count."""
-    generations = session.info.get("carebiz.generations")
-    counters = generations.current() if generations is not None else None
-    in_flight = NOTICES in session.info.get(CHANGES_PENDING, ()) or any(
-        isinstance(obj, Notification)
-        for obj in (*session.new, *session.dirty, *session.deleted))
-    keep = counters is not None and not in_flight
-    counts: dict[int, int] = {}
-    if keep:
-        memo = generations.memos.get(UNREAD_MEMO)
-        if memo is not None and memo[0] == counters.get(NOTICES, 0):
-            counts = memo[1]
-        else:
-            generations.memos[UNREAD_MEMO] = (counters.get(NOTICES, 0), counts)
-        found = counts.get(user_id)
-        if found is not None:
-            return found
+    counts = kept(session, NOTICES, UNREAD_MEMO, Notification)
+    found = counts.get(user_id) if counts is not None else None
+    if found is not None:
+        return found
     count = int(session.scalar(_UNREAD, {"user_id": user_id}) or 0)
-    if keep:
+    if counts is not None:
         if len(counts) >= UNREAD_LIMIT:
             counts.clear()
         counts[user_id] = count

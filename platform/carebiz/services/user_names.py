@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from carebiz.generations import PENDING, SECURITY
+from carebiz.generations import SECURITY, kept
 from carebiz.models import User
 
-#: the process-wide memo, in ``Generations.memos``: (security counter, {id: name or None})
+#: the process-wide memo (``carebiz.generations.kept``): {id: name, or None for no such user}
 NAMES_MEMO = "user_names"
 #: more users named than this since the last change: start over
 NAMES_LIMIT = 10_000
@@ -39,23 +39,14 @@ def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = sorted({i for i in ids if i})
     if not wanted:
         return {}
-    generations = session.info.get("carebiz.generations")
-    counters = generations.current() if generations is not None else None
-    keep = counters is not None and SECURITY not in session.info.get(PENDING, ()) and not any(
-        isinstance(obj, User) for obj in (*session.new, *session.dirty, *session.deleted))
-    known: dict[int, str | None] = {}
-    if keep:
-        memo = generations.memos.get(NAMES_MEMO)
-        if memo is not None and memo[0] == counters.get(SECURITY, 0):
-            known = memo[1]
-        else:
-            generations.memos[NAMES_MEMO] = (counters.get(SECURITY, 0), known)
+    memo = kept(session, SECURITY, NAMES_MEMO, User)
+    known: dict[int, str | None] = memo if memo is not None else {}
     missing = [i for i in wanted if i not in known]
     if missing:
         found: dict[int, str | None] = dict.fromkeys(missing)  # a user gone stays unnamed
         for row in session.execute(_names_statement(), {"ids": missing}):
             found[row.id] = row.display_name or row.username
-        if keep and len(known) + len(found) > NAMES_LIMIT:
+        if len(known) + len(found) > NAMES_LIMIT:
             known.clear()
-        known.update(found)  # the memo's dict, or this call's own when nothing is kept
+        known.update(found)  # the memo, or this call's own dict when nothing is kept
     return {i: name for i in wanted if (name := known.get(i)) is not None}
