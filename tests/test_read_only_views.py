@@ -97,3 +97,37 @@ def test_the_customer_api_reads_outside_a_transaction(app: Any, seeded: dict[str
     # a list asked for as a file streams through a server-side cursor: inside a transaction
     as_file = client.get("/api/v1/customers?format=csv")
     assert as_file.status_code == 200 and "Wang Wei" in as_file.get_data(as_text=True)
+
+
+def test_the_360_page_reads_only_and_writes_the_trail_on_its_own(
+        app: Any, seeded: dict[str, Any], monkeypatch: Any) -> None:
+    """The customer's page is a marked read (no ``BEGIN``/``ROLLBACK`` on PostgreSQL): its
+    one write, the recent trail, goes in a transaction of its own once the page's session is
+    closed, and a failed trail write never fails the page."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
+
+    from carebiz.crm.models import Party, RecentView
+    from carebiz.crm.services import recent
+
+    assert getattr(app.view_functions["crm.customer"], db.READ_ONLY, False)
+    with app.app_context(), app.extensions["carebiz"].session_factory() as sess:
+        party = Party(name="Zhou Min", branch_id=seeded["branches"]["A"])
+        sess.add(party)
+        sess.commit()
+        party_id = party.id
+    client = _client(app)
+    assert client.get(f"/customers/{party_id}").status_code == 200
+    with app.extensions["carebiz"].session_factory() as sess:
+        assert sess.scalars(select(RecentView.entity_id)).all() == [str(party_id)]
+        sess.query(RecentView).delete()
+        sess.commit()
+
+    def broken(*_args: Any, **_kwargs: Any) -> bool:
+        raise OperationalError("INSERT INTO recent_view", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(recent, "record_view", broken)
+    page = client.get(f"/customers/{party_id}")
+    assert page.status_code == 200 and "Zhou Min" in page.get_data(as_text=True)
+    with app.extensions["carebiz"].session_factory() as sess:
+        assert sess.scalars(select(RecentView.entity_id)).all() == []

@@ -11,6 +11,7 @@ exist."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import cache
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -85,6 +86,7 @@ from carebiz.web.admin import record_audit
 from carebiz.web.fields import form_field
 from carebiz.web.links import id_url, record_label, record_url
 
+log = logging.getLogger(__name__)
 bp = Blueprint("crm", __name__, template_folder="templates")
 
 #: timeline entries per page on the 360° page
@@ -204,17 +206,32 @@ def _trail() -> list[Any]:
 
 def remember(entity_type: str, entity_id: int, label: str) -> None:
     """Add the opened record to the user's recent trail, unless the trail shows it already.
-    Losing one step of the trail (two tabs opening the same record at once) must never break
-    the page."""
-    sess = _sess()
+
+    Bookkeeping, as a token's last use is: written once the request's own session is closed,
+    in a transaction of its own (:func:`carebiz.db.after_session`), so the record's page only
+    reads (on PostgreSQL it runs without a transaction, see :func:`carebiz.db.read_only`)
+    and a page view never waits for the write lock. Losing one step of the trail (two tabs
+    opening the same record at once) must never break the page: a failed write is dropped."""
+    user = current_user._get_current_object()
+    if not getattr(user, "is_authenticated", False):
+        return
     try:
-        if recent.record_view(sess, current_user, entity_type, entity_id, label,
-                              trail=_trail()):
-            sess.commit()
-            g.pop("_crm_trail", None)
-    except SQLAlchemyError:
-        sess.rollback()
-        g.pop("_crm_trail", None)
+        if recent.seen_recently(_trail(), entity_type, entity_id, label):
+            return
+    except SQLAlchemyError:  # the trail could not be read: write nothing either
+        return
+    factory = current_app.extensions["carebiz"].session_factory
+
+    def write() -> None:
+        with factory() as sess:
+            try:
+                recent.record_view(sess, user, entity_type, entity_id, label)
+                sess.commit()
+            except SQLAlchemyError as exc:
+                sess.rollback()
+                log.info("recent trail of user %s not written: %s", user.id, exc)
+
+    db.after_session(write)
 
 
 # -- template helpers --------------------------------------------------------------------------
@@ -566,6 +583,7 @@ def _render_customer(party: Party, entry_form: f.TimelineForm | None = None,
 
 @bp.route("/customers/<int:party_id>")
 @require("crm.customers.view")
+@db.read_only
 def customer(party_id: int) -> Any:
     party = party_or_404(party_id)
     moved = merged_redirect(party)
