@@ -300,6 +300,7 @@ CUSTOMER_CONTROLS = {"role": "role", "tag": "tag", "kind": "kind", "branch": "br
 
 @bp.route("/customers")
 @require("crm.customers.view")
+@db.read_only
 def customers() -> Any:
     sess = _sess()
     listed = lists.prepare(crm_lists.CUSTOMERS, request.args, sess, current_user)
