@@ -430,7 +430,7 @@ def unread_count(session: Session, user_id: int) -> int:
     Nothing is kept without counters, nor from a session with notices in flight. The
     statement is built once, of the table's columns: building an ORM statement cost more
     than the count."""
-    counts = kept(session, NOTICES, UNREAD_MEMO, Notification)
+    counts: dict[int, int] | None = kept(session, NOTICES, UNREAD_MEMO, Notification)
     found = counts.get(user_id) if counts is not None else None
     if found is not None:
         return found
