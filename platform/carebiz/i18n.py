@@ -102,7 +102,9 @@ def init_app(app: Flask, host: Any) -> Babel:
     babel = CatalogBabel(app, locale_selector=select_locale)  # one per app: caches its domain
     app.request_class = CatalogRequest
     # templates translate through the request's catalog found once (flask-babel looks it up
-    # again, through three context lookups, for each of the hundred strings of a page)
+    # again, through three context lookups, for each of the hundred strings of a page); the
+    # i18n extension wants all four, and gettext/ngettext are then replaced by the direct
+    # pair below (``{% trans %}`` resolves them by name)
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s),
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),

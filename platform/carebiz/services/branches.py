@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from carebiz.concurrency import check_version
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, diff, emit
-from carebiz.generations import PENDING, SECURITY
+from carebiz.generations import SECURITY, kept
 from carebiz.i18n import N_
 from carebiz.models import Branch
 from carebiz.signals import core as signals
@@ -29,7 +29,7 @@ class BranchRow(NamedTuple):
     active: bool
 
 
-#: the process-wide memo of :func:`branch_rows`, in ``Generations.memos``
+#: the process-wide memo of :func:`branch_rows` (``carebiz.generations.kept``)
 ROWS_MEMO = "branches"
 
 
@@ -38,18 +38,14 @@ def branch_rows(session: Session) -> tuple[BranchRow, ...]:
     page shows each record's branch code; any change to a branch, in any worker, bumps the
     counter in its own transaction, so the next request everywhere reads them again).
     Nothing is kept without counters, nor from a session with branch changes in flight."""
-    generations = session.info.get("carebiz.generations")
-    counters = generations.current() if generations is not None else None
-    keep = counters is not None and SECURITY not in session.info.get(PENDING, ()) and not any(
-        isinstance(obj, Branch) for obj in (*session.new, *session.dirty, *session.deleted))
-    if keep:
-        memo = generations.memos.get(ROWS_MEMO)
-        if memo is not None and memo[0] == counters.get(SECURITY, 0):
-            return memo[1]
+    memo = kept(session, SECURITY, ROWS_MEMO, Branch)
+    if memo is not None and "rows" in memo:
+        found: tuple[BranchRow, ...] = memo["rows"]
+        return found
     rows = tuple(BranchRow(*row) for row in session.execute(
         select(Branch.id, Branch.code, Branch.name, Branch.active).order_by(Branch.id)))
-    if keep:
-        generations.memos[ROWS_MEMO] = (counters.get(SECURITY, 0), rows)
+    if memo is not None:
+        memo["rows"] = rows
     return rows
 
 

@@ -16,7 +16,7 @@ from carebiz.crm import signals
 from carebiz.crm.models import CustomField
 from carebiz.errors import Conflict, ValidationFailed
 from carebiz.events import Audit, emit
-from carebiz.generations import FIELDS, PENDING, Generations
+from carebiz.generations import FIELDS, kept
 from carebiz.i18n import N_
 
 ENTITIES = ("party", "vehicle")
@@ -40,7 +40,7 @@ class FieldRow:
     active: bool
 
 
-#: the process-wide memo of the definitions, in ``Generations.memos``
+#: the process-wide memo of the definitions (``carebiz.generations.kept``)
 ROWS_MEMO = "crm.custom_fields"
 _COLUMNS = (CustomField.id, CustomField.entity, CustomField.name, CustomField.label,
             CustomField.type, CustomField.choices, CustomField.required, CustomField.position,
@@ -54,25 +54,18 @@ def field_rows(session: Session) -> tuple[FieldRow, ...]:
     counter in its own transaction, so the next request everywhere reads them again.
     Nothing is kept without counters, nor from a session with definition changes in
     flight (they might still be rolled back)."""
-    generations: Generations | None = session.info.get("carebiz.generations")
-    counters = generations.current() if generations is not None else None
-    in_flight = FIELDS in session.info.get(PENDING, ()) or any(
-        isinstance(obj, CustomField) for obj in (*session.new, *session.dirty, *session.deleted))
-    stamp: int | None = None
-    if generations is not None and counters is not None and not in_flight:
-        stamp = counters.get(FIELDS, 0)
-        memo = generations.memos.get(ROWS_MEMO)
-        if memo is not None and memo[0] == stamp:
-            kept: tuple[FieldRow, ...] = memo[1]
-            return kept
+    memo = kept(session, FIELDS, ROWS_MEMO, CustomField)
+    if memo is not None and "rows" in memo:
+        found: tuple[FieldRow, ...] = memo["rows"]
+        return found
     rows = tuple(
         FieldRow(id, entity, name, label, type_, tuple(choices or ()), bool(required),
                  position or 0, bool(active))
         for id, entity, name, label, type_, choices, required, position, active
         in session.execute(select(*_COLUMNS).order_by(CustomField.entity, CustomField.position,
                                                       CustomField.name)))
-    if generations is not None and stamp is not None:
-        generations.memos[ROWS_MEMO] = (stamp, rows)
+    if memo is not None:
+        memo["rows"] = rows
     return rows
 
 
